@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "sriovd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sriovctl", targets: ["sriovctl"]),
+        .executable(name: "sriovd", targets: ["sriovd"]),
+        .library(name: "SRIOVCore", targets: ["SRIOVCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Value types, errors and the seams (protocols). No I/O, no C.
+        .target(name: "SRIOVCore"),
+        // The real sysfs/procfs, always under configurable roots.
+        .target(name: "SRIOVSysfs", dependencies: ["SRIOVCore"]),
+        // libnl-3 / libnl-route-3 (apt: libnl-3-dev libnl-route-3-dev).
+        .systemLibrary(
+            name: "CNetlink",
+            pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
+        ),
+        // The only module that imports C.
+        .target(name: "SRIOVNetlink", dependencies: ["SRIOVCore", "CNetlink"]),
+        // A kernel that behaves: a sysfs-shaped tree plus netlink state, with the kernel's rules.
+        .target(name: "SRIOVSimulator", dependencies: ["SRIOVCore", "SRIOVSysfs"]),
+        .executableTarget(
+            name: "sriovctl",
+            dependencies: [
+                "SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sriovd",
+            dependencies: [
+                "SRIOVCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "sriov-bench",
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator"],
+            path: "Benchmarks/sriov-bench"
+        ),
+        .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
+        .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs"]),
+        .testTarget(name: "SRIOVSimulatorTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator"]),
+        .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink"]),
+        .testTarget(name: "SriovctlTests", dependencies: ["SRIOVCore", "SRIOVSimulator"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

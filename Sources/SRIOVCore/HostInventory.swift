@@ -1,0 +1,217 @@
+/// What sriovd knows about a host: its SR-IOV PFs with their VFs, and the host facts `doctor` judges.
+public struct HostInventory: Sendable, Codable, Equatable {
+    public var host: HostFacts
+    /// Sorted by PCI address.
+    public var pfs: [PhysicalFunction]
+
+    public init(host: HostFacts, pfs: [PhysicalFunction]) {
+        self.host = host
+        self.pfs = pfs
+    }
+
+    /// Finds a PF by PCI address or by one of its netdev names.
+    public func pf(named text: String) throws(SRIOVError) -> PhysicalFunction {
+        if let address = PCIAddress(text) {
+            if let pf = pfs.first(where: { $0.pciAddress == address }) { return pf }
+            if pfs.contains(where: { pf in pf.vfs.contains { $0.pciAddress == address } }) {
+                throw SRIOVError(.invalidArgument, "\(address) is a VF, not a PF; name its PF (see `sriovctl inventory --vfs`)")
+            }
+            throw SRIOVError(.notFound, "no SR-IOV PF at \(address); `sriovctl inventory` lists the PFs of this host")
+        }
+        let name = try InterfaceName(parsing: text)
+        if let pf = pfs.first(where: { $0.interfaces.contains(name) }) { return pf }
+        throw SRIOVError(.notFound, "no SR-IOV PF has the interface \(name); `sriovctl inventory` lists the PFs of this host")
+    }
+
+    /// Every VF of every PF.
+    public var allVFs: [VirtualFunction] { pfs.flatMap(\.vfs) }
+}
+
+/// One SR-IOV capable PCI function (a PF).
+public struct PhysicalFunction: Sendable, Codable, Equatable {
+    public var pciAddress: PCIAddress
+    public var vendorID: String?
+    public var deviceID: String?
+    public var driver: String?
+    public var interfaces: [InterfaceName]
+    public var numVFs: Int
+    public var totalVFs: Int
+    /// `sriov_drivers_autoprobe`: whether new VFs are bound to a driver as they are born.
+    public var driversAutoprobe: Bool?
+    public var numaNode: NUMANode?
+    /// `operstate` of the first netdev (`up`, `down`, ...).
+    public var linkState: String?
+    public var iommuGroup: Int?
+    /// True when this PF (or one of its VFs) carries the host's default route.
+    public var isManagement: Bool
+    public var vfs: [VirtualFunction]
+    /// Things discovery could not read or found inconsistent (a dangling `virtfn` link, ...).
+    public var problems: [String]
+
+    public init(pciAddress: PCIAddress, vendorID: String? = nil, deviceID: String? = nil, driver: String? = nil,
+                interfaces: [InterfaceName] = [], numVFs: Int = 0, totalVFs: Int = 0, driversAutoprobe: Bool? = nil,
+                numaNode: NUMANode? = nil, linkState: String? = nil, iommuGroup: Int? = nil,
+                isManagement: Bool = false, vfs: [VirtualFunction] = [], problems: [String] = []) {
+        self.pciAddress = pciAddress
+        self.vendorID = vendorID
+        self.deviceID = deviceID
+        self.driver = driver
+        self.interfaces = interfaces
+        self.numVFs = numVFs
+        self.totalVFs = totalVFs
+        self.driversAutoprobe = driversAutoprobe
+        self.numaNode = numaNode
+        self.linkState = linkState
+        self.iommuGroup = iommuGroup
+        self.isManagement = isManagement
+        self.vfs = vfs
+        self.problems = problems
+    }
+
+    /// The name to show for this PF: its first netdev, else its PCI address.
+    public var displayName: String { interfaces.first?.name ?? pciAddress.description }
+
+    /// "0000:3b:00.0 (ens1f0)" for messages.
+    public var label: String {
+        interfaces.isEmpty ? pciAddress.description : "\(pciAddress) (\(interfaces.map(\.name).joined(separator: ",")))"
+    }
+
+    /// VFs bound to a driver (any driver), as opposed to driverless.
+    public var boundVFCount: Int { vfs.filter { $0.driver != nil }.count }
+}
+
+/// One VF, as sysfs shows it.
+public struct VirtualFunction: Sendable, Codable, Equatable {
+    public var index: Int
+    public var pciAddress: PCIAddress
+    public var pf: PCIAddress
+    public var deviceID: String?
+    public var driver: String?
+    /// `driver_override`, when set.
+    public var driverOverride: String?
+    public var iommuGroup: Int?
+    public var interfaces: [InterfaceName]
+    public var numaNode: NUMANode?
+
+    public init(index: Int, pciAddress: PCIAddress, pf: PCIAddress, deviceID: String? = nil, driver: String? = nil,
+                driverOverride: String? = nil, iommuGroup: Int? = nil, interfaces: [InterfaceName] = [],
+                numaNode: NUMANode? = nil) {
+        self.index = index
+        self.pciAddress = pciAddress
+        self.pf = pf
+        self.deviceID = deviceID
+        self.driver = driver
+        self.driverOverride = driverOverride
+        self.iommuGroup = iommuGroup
+        self.interfaces = interfaces
+        self.numaNode = numaNode
+    }
+}
+
+/// A member of an IOMMU group, for viability checks.
+public struct IOMMUGroupMember: Sendable, Codable, Equatable {
+    public var pciAddress: PCIAddress
+    public var driver: String?
+    /// PCI class code, e.g. `0x020000` (Ethernet), `0x060400` (PCI bridge).
+    public var classCode: String?
+
+    public init(pciAddress: PCIAddress, driver: String? = nil, classCode: String? = nil) {
+        self.pciAddress = pciAddress
+        self.driver = driver
+        self.classCode = classCode
+    }
+
+    /// Bridges may stay in a group that is passed through (vfio allows them).
+    public var isBridge: Bool { classCode?.hasPrefix("0x0604") ?? false }
+}
+
+public struct IOMMUGroup: Sendable, Codable, Equatable {
+    public var id: Int
+    public var members: [IOMMUGroupMember]
+
+    public init(id: Int, members: [IOMMUGroupMember]) {
+        self.id = id
+        self.members = members
+    }
+}
+
+/// The kernel command line's IOMMU words.
+public struct IOMMUCommandLine: Sendable, Codable, Equatable {
+    /// Value of `intel_iommu=` (e.g. `on`, `off`, `sm_on`), if given.
+    public var intelIOMMU: String?
+    /// Value of `amd_iommu=`, if given.
+    public var amdIOMMU: String?
+    /// Value of `iommu=` (e.g. `pt`), if given.
+    public var iommu: String?
+
+    public init(intelIOMMU: String? = nil, amdIOMMU: String? = nil, iommu: String? = nil) {
+        self.intelIOMMU = intelIOMMU
+        self.amdIOMMU = amdIOMMU
+        self.iommu = iommu
+    }
+
+    /// Reads the IOMMU words of a kernel command line; the last occurrence wins, as in the kernel.
+    public init(parsing cmdline: String) {
+        self.init()
+        for word in cmdline.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
+            guard let eq = word.firstIndex(of: "=") else { continue }
+            let key = word[..<eq]
+            let value = String(word[word.index(after: eq)...])
+            switch key {
+            case "intel_iommu": intelIOMMU = value
+            case "amd_iommu": amdIOMMU = value
+            case "iommu": iommu = value
+            default: break
+            }
+        }
+    }
+}
+
+/// Host-wide facts.
+public struct HostFacts: Sendable, Codable, Equatable {
+    public var kernelRelease: String?
+    public var kernelCommandLine: String?
+    public var iommuCommandLine: IOMMUCommandLine
+    /// `/sys/class/iommu` has units (dmar*, ivhd*, ...): the firmware exposes an IOMMU and the kernel drives it.
+    public var iommuUnits: [String]
+    /// `/sys/kernel/iommu_groups` has groups: the IOMMU is in use for DMA translation.
+    public var iommuGroupsPresent: Bool
+    public var iommuGroupCount: Int
+    /// Interrupt remapping seen active (IR-* chips in /proc/interrupts), nil when unknown.
+    public var interruptRemapping: Bool?
+    /// `vfio-pci` is bound-capable now (its driver directory exists).
+    public var vfioPCILoaded: Bool
+    /// `vfio-pci` can be loaded (loaded, built in, or found in modules.dep).
+    public var vfioPCIAvailable: Bool
+    /// Interfaces carrying a default route (IPv4 or IPv6).
+    public var defaultRouteInterfaces: [InterfaceName]
+    /// PCI devices under those interfaces (through VLAN/bond/bridge lower links).
+    public var managementDevices: [PCIAddress]
+    /// IOMMU groups that hold a PF or a VF.
+    public var iommuGroups: [IOMMUGroup]
+    /// Problems reading host facts.
+    public var problems: [String]
+
+    public init(kernelRelease: String? = nil, kernelCommandLine: String? = nil,
+                iommuCommandLine: IOMMUCommandLine = IOMMUCommandLine(), iommuUnits: [String] = [],
+                iommuGroupsPresent: Bool = false, iommuGroupCount: Int = 0, interruptRemapping: Bool? = nil,
+                vfioPCILoaded: Bool = false, vfioPCIAvailable: Bool = false,
+                defaultRouteInterfaces: [InterfaceName] = [], managementDevices: [PCIAddress] = [],
+                iommuGroups: [IOMMUGroup] = [], problems: [String] = []) {
+        self.kernelRelease = kernelRelease
+        self.kernelCommandLine = kernelCommandLine
+        self.iommuCommandLine = iommuCommandLine
+        self.iommuUnits = iommuUnits
+        self.iommuGroupsPresent = iommuGroupsPresent
+        self.iommuGroupCount = iommuGroupCount
+        self.interruptRemapping = interruptRemapping
+        self.vfioPCILoaded = vfioPCILoaded
+        self.vfioPCIAvailable = vfioPCIAvailable
+        self.defaultRouteInterfaces = defaultRouteInterfaces
+        self.managementDevices = managementDevices
+        self.iommuGroups = iommuGroups
+        self.problems = problems
+    }
+
+    public func group(_ id: Int) -> IOMMUGroup? { iommuGroups.first { $0.id == id } }
+}

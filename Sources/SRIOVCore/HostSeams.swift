@@ -1,0 +1,24 @@
+/// Reads the whole host: the PFs, their VFs and the host facts.
+///
+/// Implemented by `SRIOVSysfs.SysfsDiscovery` over any sysfs-shaped tree (the real `/sys` or the
+/// simulator's).
+public protocol HostInventorySource: Sendable {
+    func inventory() throws(SRIOVError) -> HostInventory
+}
+
+/// The PCI side of SR-IOV: VF counts and driver binding, as sysfs offers them.
+///
+/// Implemented by `SRIOVSysfs.SysfsPCIControl` (writes to the real sysfs, where the kernel applies its
+/// rules) and by `SRIOVSimulator.SimulatedHost` (which applies the same rules itself).
+public protocol PCIDeviceControl: Sendable {
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`.
+    func writeNumVFs(_ count: Int, pf: PCIAddress) throws(SRIOVError)
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_drivers_autoprobe`.
+    func writeDriversAutoprobe(_ on: Bool, pf: PCIAddress) throws(SRIOVError)
+    /// Kernel interface: `/sys/bus/pci/devices/<dev>/driver/unbind`. No-op when unbound.
+    func unbind(_ device: PCIAddress) throws(SRIOVError)
+    /// Kernel interface: `/sys/bus/pci/devices/<dev>/driver_override` (nil clears it).
+    func writeDriverOverride(_ driver: String?, device: PCIAddress) throws(SRIOVError)
+    /// Kernel interface: `/sys/bus/pci/drivers_probe`.
+    func probe(_ device: PCIAddress) throws(SRIOVError)
+}

@@ -1,0 +1,87 @@
+/// A 48-bit Ethernet address.
+///
+/// `init(parsing:)` accepts any well-formed address (what the kernel reports); `init(assignable:)` is
+/// what a user gives to a VF: unicast only, and all-zero only as the explicit "clear" value.
+public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible, Codable {
+    public let octets: [UInt8]
+
+    public static let zero = MACAddress(unchecked: [0, 0, 0, 0, 0, 0])
+    /// What sriovd writes when a driver refuses the all-zero MAC on scrub: locally administered,
+    /// unicast, and recognisable (libvirt uses the same fallback).
+    public static let scrubPlaceholder = MACAddress(unchecked: [0x02, 0, 0, 0, 0, 0])
+
+    init(unchecked octets: [UInt8]) { self.octets = octets }
+
+    public init(octets: [UInt8]) throws(SRIOVError) {
+        guard octets.count == 6 else {
+            throw SRIOVError(.invalidArgument, "a MAC address has 6 octets, got \(octets.count)")
+        }
+        self.octets = octets
+    }
+
+    /// Parses `aa:bb:cc:dd:ee:ff` (either case; `-` also accepted as the separator).
+    public init(parsing text: String) throws(SRIOVError) {
+        let fail = { (why: String) -> SRIOVError in
+            SRIOVError(.invalidArgument,
+                       "invalid MAC address \(Quote.shell(text)): \(why); expected six hex pairs such as 52:54:00:12:34:56")
+        }
+        let separator: Character = text.contains("-") && !text.contains(":") ? "-" : ":"
+        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
+        guard parts.count == 6 else { throw fail("it has \(parts.count) groups, not 6") }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(6)
+        for part in parts {
+            guard part.utf8.count == 2, let v = Hex.parse(part, maxDigits: 2) else {
+                throw fail("\(Quote.shell(String(part))) is not a two-digit hex octet")
+            }
+            bytes.append(UInt8(v))
+        }
+        self.octets = bytes
+    }
+
+    /// Parses an address a user wants to assign to a VF: unicast, not broadcast; zero means "clear".
+    public init(assignable text: String) throws(SRIOVError) {
+        let mac = try MACAddress(parsing: text)
+        try mac.checkAssignable(text)
+        self = mac
+    }
+
+    public func checkAssignable(_ original: String? = nil) throws(SRIOVError) {
+        let shown = Quote.shell(original ?? description)
+        if isBroadcast {
+            throw SRIOVError(.invalidArgument, "MAC \(shown) is the broadcast address and cannot be assigned to a VF; use a unicast address such as 02:00:00:00:00:01")
+        }
+        if isMulticast {
+            throw SRIOVError(.invalidArgument, "MAC \(shown) is a multicast address (lowest bit of the first octet set) and cannot be assigned to a VF; clear that bit, e.g. use a locally administered 02:xx:xx:xx:xx:xx")
+        }
+    }
+
+    public init?(_ description: String) {
+        guard let mac = try? MACAddress(parsing: description) else { return nil }
+        self = mac
+    }
+
+    public var isZero: Bool { octets.allSatisfy { $0 == 0 } }
+    public var isBroadcast: Bool { octets.allSatisfy { $0 == 0xff } }
+    public var isMulticast: Bool { octets[0] & 0x01 != 0 }
+    public var isLocallyAdministered: Bool { octets[0] & 0x02 != 0 }
+
+    public var description: String {
+        octets.map { Hex.format(UInt64($0), width: 2) }.joined(separator: ":")
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try MACAddress(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,158 @@
+/// A PCI function address, `DDDD:BB:DD.F` (domain, bus, device, function).
+///
+/// Parsing one is the only way a device name reaches a sysfs path, so the grammar is strict: hex digits,
+/// `:` and `.` only, nothing that could walk a path (`../`, `/`, spaces). The canonical form is lower case
+/// with a zero-padded four-digit domain, as the kernel names devices in `/sys/bus/pci/devices`.
+public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertible, LosslessStringConvertible, Codable {
+    /// PCI segment. Usually 0; VMD domains use five hex digits (0x10000 and up).
+    public let domain: UInt32
+    public let bus: UInt8
+    /// 0...31
+    public let device: UInt8
+    /// 0...7
+    public let function: UInt8
+
+    public init(domain: UInt32 = 0, bus: UInt8, device: UInt8, function: UInt8) throws(SRIOVError) {
+        guard device < 32 else {
+            throw SRIOVError(.invalidArgument, "PCI device number \(device) is out of range: it must be 0-31 (hex 00-1f)")
+        }
+        guard function < 8 else {
+            throw SRIOVError(.invalidArgument, "PCI function number \(function) is out of range: it must be 0-7")
+        }
+        self.domain = domain
+        self.bus = bus
+        self.device = device
+        self.function = function
+    }
+
+    /// The 16-bit routing ID (bus << 8 | device << 3 | function) used by SR-IOV offset/stride arithmetic.
+    public var routingID: UInt16 { UInt16(bus) << 8 | UInt16(device) << 3 | UInt16(function) }
+
+    /// The address whose routing ID is `rid` in the same domain.
+    public init(domain: UInt32, routingID rid: UInt16) {
+        self.domain = domain
+        self.bus = UInt8(rid >> 8)
+        self.device = UInt8((rid >> 3) & 0x1f)
+        self.function = UInt8(rid & 0x7)
+    }
+
+    /// Parses `DDDD:BB:DD.F` or `BB:DD.F` (domain 0000); hex digits in either case.
+    public init(parsing text: String) throws(SRIOVError) {
+        let fail = { (why: String) -> SRIOVError in
+            SRIOVError(.invalidArgument,
+                       "invalid PCI address \(Quote.shell(text)): \(why); expected DDDD:BB:DD.F such as 0000:3b:00.0 (or BB:DD.F)")
+        }
+        let utf8 = Array(text.utf8)
+        guard !utf8.isEmpty else { throw fail("it is empty") }
+        guard utf8.count <= 16 else { throw fail("it is too long") }
+        for byte in utf8 where !(Hex.value(byte) != nil || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")) {
+            throw fail("character \(Quote.char(byte)) is not allowed")
+        }
+        let colonParts = text.split(separator: ":", omittingEmptySubsequences: false)
+        let domainText: Substring
+        let busText: Substring
+        let devFn: Substring
+        switch colonParts.count {
+        case 3: (domainText, busText, devFn) = (colonParts[0], colonParts[1], colonParts[2])
+        case 2: (domainText, busText, devFn) = ("0000", colonParts[0], colonParts[1])
+        default: throw fail("it needs one or two ':'")
+        }
+        let dotParts = devFn.split(separator: ".", omittingEmptySubsequences: false)
+        guard dotParts.count == 2 else { throw fail("the device and function must be separated by one '.'") }
+        guard (4...8).contains(domainText.count), let domain = Hex.parse(domainText, maxDigits: 8) else {
+            throw fail("the domain must be 4 to 8 hex digits")
+        }
+        guard busText.count == 2, let bus = Hex.parse(busText, maxDigits: 2) else {
+            throw fail("the bus must be 2 hex digits")
+        }
+        guard dotParts[0].count == 2, let device = Hex.parse(dotParts[0], maxDigits: 2) else {
+            throw fail("the device must be 2 hex digits")
+        }
+        guard dotParts[1].count == 1, let function = Hex.parse(dotParts[1], maxDigits: 1) else {
+            throw fail("the function must be 1 digit")
+        }
+        guard device < 32 else { throw fail("device \(dotParts[0]) is above 1f") }
+        guard function < 8 else { throw fail("function \(dotParts[1]) is above 7") }
+        self.domain = UInt32(domain)
+        self.bus = UInt8(bus)
+        self.device = UInt8(device)
+        self.function = UInt8(function)
+    }
+
+    public init?(_ description: String) {
+        guard let parsed = try? PCIAddress(parsing: description) else { return nil }
+        self = parsed
+    }
+
+    public var description: String {
+        Hex.format(UInt64(domain), width: 4) + ":" + Hex.format(UInt64(bus), width: 2) + ":"
+            + Hex.format(UInt64(device), width: 2) + "." + String(function)
+    }
+
+    public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {
+        (lhs.domain, lhs.bus, lhs.device, lhs.function) < (rhs.domain, rhs.bus, rhs.device, rhs.function)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            self = try PCIAddress(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// Small hex helpers shared by the parsers (no Foundation).
+enum Hex {
+    static func value(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    static func parse(_ text: Substring, maxDigits: Int) -> UInt64? {
+        guard !text.isEmpty, text.utf8.count <= maxDigits else { return nil }
+        var result: UInt64 = 0
+        for byte in text.utf8 {
+            guard let v = value(byte) else { return nil }
+            result = result << 4 | UInt64(v)
+        }
+        return result
+    }
+
+    static func format(_ value: UInt64, width: Int) -> String {
+        let digits = String(value, radix: 16)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
+
+/// Quoting user input inside error messages, so that odd bytes are visible.
+public enum Quote {
+    /// `'text'`, with control characters escaped.
+    public static func shell(_ text: String) -> String {
+        var out = "'"
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f {
+                out += "\\x" + Hex.format(UInt64(scalar.value), width: 2)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "'"
+    }
+
+    static func char(_ byte: UInt8) -> String {
+        if byte >= 0x20 && byte < 0x7f { return "'\(Character(Unicode.Scalar(byte)))'" }
+        return "\\x" + Hex.format(UInt64(byte), width: 2)
+    }
+}

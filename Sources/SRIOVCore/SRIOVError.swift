@@ -1,0 +1,114 @@
+/// The one public error type of sriovd's libraries: what failed, on which device, and what to do.
+///
+/// `message` is written for an operator and already names the device and the remedy; `cause` keeps the
+/// low-level reason typed (an errno is not a libnl code) so callers can map it without parsing text.
+public struct SRIOVError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        /// The input (a CLI argument, a file, a request field) is malformed or out of range.
+        case invalidArgument = "invalid-argument"
+        /// The named device, PF, VF, pool or lease does not exist.
+        case notFound = "not-found"
+        /// The kernel or the simulated kernel refused the operation.
+        case kernelRefused = "kernel-refused"
+        /// The driver does not support the operation at all.
+        case unsupported = "unsupported"
+        /// The device is busy or the state does not allow the change now.
+        case busy = "busy"
+        /// The operation would touch something protected (the management NIC).
+        case protected = "protected"
+        /// Not allowed for this caller, or the file system said EACCES/EPERM.
+        case permissionDenied = "permission-denied"
+        /// Reading or writing a file failed.
+        case io = "io"
+        /// Stored data (a journal, a state file) is damaged.
+        case corrupt = "corrupt"
+        /// A wait ran out.
+        case timeout = "timeout"
+        /// What was written did not read back as written.
+        case verificationFailed = "verification-failed"
+    }
+
+    /// The low-level reason, kept typed.
+    public enum Cause: Sendable, Equatable, CustomStringConvertible {
+        /// A POSIX errno (from a syscall or from the kernel's netlink ack).
+        case errno(Int32)
+        /// A libnl `NLE_*` code (positive value), which is not an errno.
+        case netlink(Int32, String)
+        /// Anything else, as text.
+        case other(String)
+
+        public var description: String {
+            switch self {
+            case .errno(let e): return "errno \(e) (\(Errno.name(e)))"
+            case .netlink(let c, let text): return "libnl error \(c): \(text)"
+            case .other(let s): return s
+            }
+        }
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: Cause?
+
+    public init(_ code: Code, _ message: String, cause: Cause? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { message }
+
+    /// The errno carried by the cause, if any.
+    public var errno: Int32? {
+        if case .errno(let e) = cause { return e }
+        return nil
+    }
+}
+
+/// Names for the errno values sriovd explains; the numbers are Linux's (asm-generic/errno-base.h, errno.h).
+public enum Errno {
+    public static let EPERM: Int32 = 1
+    public static let ENOENT: Int32 = 2
+    public static let EIO: Int32 = 5
+    public static let ENXIO: Int32 = 6
+    public static let E2BIG: Int32 = 7
+    public static let EAGAIN: Int32 = 11
+    public static let ENOMEM: Int32 = 12
+    public static let EACCES: Int32 = 13
+    public static let EBUSY: Int32 = 16
+    public static let EEXIST: Int32 = 17
+    public static let ENODEV: Int32 = 19
+    public static let ENOTDIR: Int32 = 20
+    public static let EINVAL: Int32 = 22
+    public static let ENOSPC: Int32 = 28
+    public static let EROFS: Int32 = 30
+    public static let ERANGE: Int32 = 34
+    public static let ENOTSUP: Int32 = 95
+    public static let EOPNOTSUPP: Int32 = 95
+    public static let ETIMEDOUT: Int32 = 110
+
+    /// The symbolic name of an errno, as the kernel headers spell it.
+    public static func name(_ e: Int32) -> String {
+        switch e {
+        case EPERM: return "EPERM"
+        case ENOENT: return "ENOENT"
+        case EIO: return "EIO"
+        case ENXIO: return "ENXIO"
+        case E2BIG: return "E2BIG"
+        case EAGAIN: return "EAGAIN"
+        case ENOMEM: return "ENOMEM"
+        case EACCES: return "EACCES"
+        case EBUSY: return "EBUSY"
+        case EEXIST: return "EEXIST"
+        case ENODEV: return "ENODEV"
+        case ENOTDIR: return "ENOTDIR"
+        case EINVAL: return "EINVAL"
+        case ENOSPC: return "ENOSPC"
+        case EROFS: return "EROFS"
+        case ERANGE: return "ERANGE"
+        case EOPNOTSUPP: return "EOPNOTSUPP"
+        case ETIMEDOUT: return "ETIMEDOUT"
+        default: return "E#\(e)"
+        }
+    }
+}

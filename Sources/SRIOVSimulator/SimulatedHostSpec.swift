@@ -1,0 +1,133 @@
+import SRIOVCore
+
+/// The description a simulated host is built from: which PFs, which driver profiles, which kernel facts.
+/// Stored as `host.json` in the simulated host's directory.
+public struct SimulatedHostSpec: Sendable, Codable, Equatable {
+    public struct PF: Sendable, Codable, Equatable {
+        public var address: PCIAddress
+        /// Key into `profiles`.
+        public var profile: String
+        public var interface: String
+        public var numaNode: Int?
+        public var totalVFs: Int
+        /// VFs created when the host is built.
+        public var initialVFs: Int
+        /// First VF routing ID = PF routing ID + offset; next ones + stride.
+        public var firstVFOffset: Int
+        public var vfStride: Int
+        public var linkUp: Bool
+        /// With ACS below the PF each VF gets its own IOMMU group; without, VFs join the PF's group.
+        public var acsIsolated: Bool
+        /// This PF carries the host's default route.
+        public var carriesDefaultRoute: Bool
+        /// The PF's driver is bound (false: writing sriov_numvfs answers ENOENT).
+        public var driverBound: Bool
+
+        public init(address: PCIAddress, profile: String, interface: String, numaNode: Int?, totalVFs: Int,
+                    initialVFs: Int = 0, firstVFOffset: Int = 0x80, vfStride: Int = 1, linkUp: Bool = true,
+                    acsIsolated: Bool = true, carriesDefaultRoute: Bool = false, driverBound: Bool = true) {
+            self.address = address
+            self.profile = profile
+            self.interface = interface
+            self.numaNode = numaNode
+            self.totalVFs = totalVFs
+            self.initialVFs = initialVFs
+            self.firstVFOffset = firstVFOffset
+            self.vfStride = vfStride
+            self.linkUp = linkUp
+            self.acsIsolated = acsIsolated
+            self.carriesDefaultRoute = carriesDefaultRoute
+            self.driverBound = driverBound
+        }
+    }
+
+    public var kernelRelease: String
+    public var kernelCommandLine: String
+    /// An IOMMU is present and on (IOMMU units and groups exist).
+    public var iommu: Bool
+    public var interruptRemapping: Bool
+    public var vfioPCILoaded: Bool
+    public var profiles: [DriverProfile]
+    public var pfs: [PF]
+
+    public init(kernelRelease: String = "6.1.0-sim", kernelCommandLine: String, iommu: Bool = true,
+                interruptRemapping: Bool = true, vfioPCILoaded: Bool = true,
+                profiles: [DriverProfile] = DriverProfile.builtIn, pfs: [PF]) {
+        self.kernelRelease = kernelRelease
+        self.kernelCommandLine = kernelCommandLine
+        self.iommu = iommu
+        self.interruptRemapping = interruptRemapping
+        self.vfioPCILoaded = vfioPCILoaded
+        self.profiles = profiles
+        self.pfs = pfs
+    }
+
+    public func profile(named name: String) -> DriverProfile? { profiles.first { $0.name == name } }
+
+    static let defaultCommandLine = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-sim root=/dev/sda1 ro quiet intel_iommu=on iommu=pt"
+
+    /// The embedded default: a two-socket NFV host with an Intel E810 (2 ports, NUMA 0), an NVIDIA
+    /// ConnectX-5 (2 ports, NUMA 1) and an Intel I350 management port (`eno1`) that carries the default
+    /// route and must never be touched.
+    public static func standard() -> SimulatedHostSpec {
+        func a(_ text: String) -> PCIAddress { PCIAddress(text)! }
+        return SimulatedHostSpec(kernelCommandLine: defaultCommandLine, pfs: [
+            PF(address: a("0000:19:00.0"), profile: "igb-i350", interface: "eno1", numaNode: 0, totalVFs: 7,
+               firstVFOffset: 0x80, vfStride: 4, carriesDefaultRoute: true),
+            PF(address: a("0000:3b:00.0"), profile: "ice-e810", interface: "ens1f0", numaNode: 0, totalVFs: 64,
+               initialVFs: 8, firstVFOffset: 0x10),
+            PF(address: a("0000:3b:00.1"), profile: "ice-e810", interface: "ens1f1", numaNode: 0, totalVFs: 64,
+               initialVFs: 8, firstVFOffset: 0x4f),
+            PF(address: a("0000:af:00.0"), profile: "mlx5-cx5", interface: "ens4f0np0", numaNode: 1, totalVFs: 16,
+               initialVFs: 4, firstVFOffset: 0x02),
+            PF(address: a("0000:af:00.1"), profile: "mlx5-cx5", interface: "ens4f1np1", numaNode: 1, totalVFs: 16,
+               firstVFOffset: 0x11),
+        ])
+    }
+
+    /// A large host for benchmarks and scale tests: `pfCount` ConnectX-like PFs, each with `vfsPerPF` VFs
+    /// created, spread over two NUMA nodes, plus the I350 management port.
+    public static func generated(pfCount: Int, vfsPerPF: Int) -> SimulatedHostSpec {
+        var pfs: [PF] = [PF(address: PCIAddress(domain: 0, routingID: 0x1900), profile: "igb-i350", interface: "eno1",
+                            numaNode: 0, totalVFs: 7, firstVFOffset: 0x80, vfStride: 4, carriesDefaultRoute: true)]
+        for i in 0..<pfCount {
+            // One bus pair per PF: the PF at bus:00.0, its VFs from bus:10.0 on (256 VFs reach into bus+1).
+            let bus = 0x20 + 2 * i
+            pfs.append(PF(address: PCIAddress(domain: 0, routingID: UInt16(bus << 8)), profile: "mlx5-cx5",
+                          interface: "enp\(bus)s0f0", numaNode: i % 2, totalVFs: max(vfsPerPF, 1),
+                          initialVFs: vfsPerPF, firstVFOffset: 0x80))
+        }
+        return SimulatedHostSpec(kernelCommandLine: defaultCommandLine, pfs: pfs)
+    }
+
+    /// Checks the spec before building a tree from it.
+    public func validate() throws(SRIOVError) {
+        var seen = Set<PCIAddress>()
+        for pf in pfs {
+            guard profile(named: pf.profile) != nil else {
+                throw SRIOVError(.invalidArgument, "simulated PF \(pf.address): unknown driver profile \(Quote.shell(pf.profile))")
+            }
+            _ = try InterfaceName(parsing: pf.interface)
+            guard pf.initialVFs <= pf.totalVFs, pf.totalVFs <= 4096 else {
+                throw SRIOVError(.invalidArgument, "simulated PF \(pf.address): initialVFs \(pf.initialVFs) / totalVFs \(pf.totalVFs) out of range")
+            }
+            guard seen.insert(pf.address).inserted else {
+                throw SRIOVError(.invalidArgument, "simulated PF \(pf.address) is listed twice")
+            }
+        }
+        for pf in pfs {
+            for i in 0..<pf.totalVFs {
+                let vf = SimulatedHostSpec.vfAddress(pf, index: i)
+                guard seen.insert(vf).inserted else {
+                    throw SRIOVError(.invalidArgument, "simulated PF \(pf.address): VF \(i) would be at \(vf), which another device already uses; change firstVFOffset/vfStride")
+                }
+            }
+        }
+    }
+
+    /// SR-IOV routing: VF n is at PF RID + First VF Offset + n * VF Stride.
+    public static func vfAddress(_ pf: PF, index: Int) -> PCIAddress {
+        let rid = (Int(pf.address.routingID) + pf.firstVFOffset + index * pf.vfStride) & 0xffff
+        return PCIAddress(domain: pf.address.domain, routingID: UInt16(rid))
+    }
+}

@@ -1,0 +1,60 @@
+import SRIOVCore
+
+/// Where the host's kernel interfaces are mounted. The real host uses `/sys`, `/proc` and
+/// `/lib/modules`; tests and the simulator point these at a directory tree of their own.
+public struct HostPaths: Sendable, Equatable {
+    /// The sysfs mount (`SysfsRoot`), default `/sys`.
+    public var sysfs: String
+    /// The procfs mount, default `/proc`.
+    public var procfs: String
+    /// The kernel modules directory, default `/lib/modules`.
+    public var modules: String
+
+    public static let host = HostPaths(sysfs: "/sys", procfs: "/proc", modules: "/lib/modules")
+
+    public init(sysfs: String, procfs: String, modules: String) {
+        self.sysfs = HostPaths.trimTrailingSlash(sysfs)
+        self.procfs = HostPaths.trimTrailingSlash(procfs)
+        self.modules = HostPaths.trimTrailingSlash(modules)
+    }
+
+    /// A tree that holds `sys/`, `proc/` and `lib/modules/` below one directory (the simulator's layout).
+    public init(root: String) {
+        let r = HostPaths.trimTrailingSlash(root)
+        self.init(sysfs: r + "/sys", procfs: r + "/proc", modules: r + "/lib/modules")
+    }
+
+    /// `/sys/bus/pci/devices/<bdf>`: the only way a device path is formed, from a parsed address.
+    public func device(_ address: PCIAddress) -> String { sysfs + "/bus/pci/devices/" + address.description }
+
+    public func deviceAttribute(_ address: PCIAddress, _ attribute: SysfsAttribute) -> String {
+        device(address) + "/" + attribute.rawValue
+    }
+
+    public var pciDevices: String { sysfs + "/bus/pci/devices" }
+    public var pciDrivers: String { sysfs + "/bus/pci/drivers" }
+    public var iommuGroups: String { sysfs + "/kernel/iommu_groups" }
+
+    public static func trimTrailingSlash(_ path: String) -> String {
+        var p = path
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        return p
+    }
+}
+
+/// The sysfs attributes sriovd reads or writes; paths are built from these names only.
+public enum SysfsAttribute: String, Sendable {
+    case vendor, device, `class`
+    case numaNode = "numa_node"
+    case sriovNumVFs = "sriov_numvfs"
+    case sriovTotalVFs = "sriov_totalvfs"
+    case sriovDriversAutoprobe = "sriov_drivers_autoprobe"
+    case sriovOffset = "sriov_offset"
+    case sriovStride = "sriov_stride"
+    case sriovVFDevice = "sriov_vf_device"
+    case driver
+    case driverOverride = "driver_override"
+    case iommuGroup = "iommu_group"
+    case physfn
+    case net
+}

@@ -1,0 +1,239 @@
+import SRIOVCore
+
+/// Discovers PFs, VFs and host facts from a sysfs-shaped tree.
+///
+/// Kernel interface: `/sys/bus/pci/devices/*/{sriov_*,virtfnN,driver,iommu_group,net}`,
+/// `/sys/kernel/iommu_groups`, `/sys/class/iommu`, `/proc/cmdline`, `/proc/interrupts`,
+/// `/proc/net/route`, `/proc/net/ipv6_route`. Anything unreadable becomes a recorded problem, never a crash.
+public struct SysfsDiscovery: HostInventorySource {
+    public let paths: HostPaths
+
+    public init(paths: HostPaths = .host) {
+        self.paths = paths
+    }
+
+    public func inventory() throws(SRIOVError) -> HostInventory {
+        guard FileSystem.isDirectory(paths.sysfs) else {
+            throw SRIOVError(.notFound, "sysfs root \(paths.sysfs) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys)")
+        }
+        guard let deviceNames = FileSystem.list(paths.pciDevices) else {
+            throw SRIOVError(.notFound, "\(paths.sysfs) has no readable bus/pci/devices: it is not a sysfs tree, or PCI is absent; pass --sysfs-root with a mounted sysfs (usually /sys)")
+        }
+        var hostProblems: [String] = []
+        let management = managementDevices(problems: &hostProblems)
+        var pfs: [PhysicalFunction] = []
+        for name in deviceNames {
+            guard let address = PCIAddress(name) else {
+                hostProblems.append("ignored \(paths.pciDevices)/\(name): not a PCI address")
+                continue
+            }
+            guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else { continue }
+            var pf = readPF(address)
+            pf.isManagement = management.devices.contains(address)
+            pfs.append(pf)
+        }
+        pfs.sort { $0.pciAddress < $1.pciAddress }
+        var host = hostFacts(problems: &hostProblems)
+        host.defaultRouteInterfaces = management.interfaces
+        host.managementDevices = management.devices.sorted()
+        host.iommuGroups = groups(for: pfs)
+        host.problems = hostProblems
+        return HostInventory(host: host, pfs: pfs)
+    }
+
+    // MARK: PFs and VFs
+
+    func readPF(_ address: PCIAddress) -> PhysicalFunction {
+        let dir = paths.device(address)
+        var problems: [String] = []
+        func attribute(_ a: SysfsAttribute) -> String? {
+            let result = FileSystem.readResult(dir + "/" + a.rawValue)
+            switch result {
+            case .success(let text): return text.trimmingSpaces
+            case .failure(let error):
+                if error.errno != Errno.ENOENT { problems.append("cannot read \(a.rawValue): \(error.message)") }
+                return nil
+            }
+        }
+        let total = attribute(.sriovTotalVFs).flatMap { Int($0) }
+        if total == nil { problems.append("sriov_totalvfs is unreadable or not a number") }
+        let num = attribute(.sriovNumVFs).flatMap { Int($0) }
+        if num == nil { problems.append("sriov_numvfs is unreadable or not a number") }
+        let interfaces = netdevs(dir)
+        var pf = PhysicalFunction(
+            pciAddress: address,
+            vendorID: attribute(.vendor).map(stripHex),
+            deviceID: attribute(.device).map(stripHex),
+            driver: FileSystem.linkBasename(dir + "/driver"),
+            interfaces: interfaces,
+            numVFs: num ?? 0,
+            totalVFs: total ?? 0,
+            driversAutoprobe: attribute(.sriovDriversAutoprobe).map { $0 == "1" },
+            numaNode: attribute(.numaNode).flatMap(NUMANode.fromSysfs),
+            linkState: interfaces.first.flatMap { FileSystem.read(dir + "/net/\($0.name)/operstate") },
+            iommuGroup: FileSystem.linkBasename(dir + "/iommu_group").flatMap { Int($0) }
+        )
+        var vfs: [VirtualFunction] = []
+        for entry in FileSystem.list(dir) ?? [] where entry.hasPrefix("virtfn") {
+            guard let index = Int(entry.dropFirst(6)), index >= 0 else { continue }
+            guard let target = FileSystem.linkBasename(dir + "/" + entry), let vfAddress = PCIAddress(target) else {
+                problems.append("\(entry) is not a link to a PCI device")
+                continue
+            }
+            guard FileSystem.exists(paths.device(vfAddress)) else {
+                problems.append("\(entry) points to \(vfAddress), which does not exist (dangling link)")
+                continue
+            }
+            vfs.append(readVF(vfAddress, index: index, pf: address, numaNode: pf.numaNode))
+        }
+        vfs.sort { $0.index < $1.index }
+        if let num, num != vfs.count, problems.allSatisfy({ !$0.contains("dangling") }) {
+            problems.append("sriov_numvfs says \(num) but \(vfs.count) virtfn links were found")
+        }
+        pf.vfs = vfs
+        pf.problems = problems
+        return pf
+    }
+
+    func readVF(_ address: PCIAddress, index: Int, pf: PCIAddress, numaNode: NUMANode?) -> VirtualFunction {
+        let dir = paths.device(address)
+        let override = FileSystem.read(dir + "/driver_override").flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
+        return VirtualFunction(
+            index: index,
+            pciAddress: address,
+            pf: pf,
+            deviceID: FileSystem.read(dir + "/device").map(stripHex),
+            driver: FileSystem.linkBasename(dir + "/driver"),
+            driverOverride: override,
+            iommuGroup: FileSystem.linkBasename(dir + "/iommu_group").flatMap { Int($0) },
+            interfaces: netdevs(dir),
+            numaNode: numaNode
+        )
+    }
+
+    func netdevs(_ deviceDir: String) -> [InterfaceName] {
+        (FileSystem.list(deviceDir + "/net") ?? []).compactMap { InterfaceName($0) }.sorted()
+    }
+
+    func stripHex(_ text: String) -> String {
+        text.hasPrefix("0x") ? String(text.dropFirst(2)) : text
+    }
+
+    // MARK: IOMMU groups
+
+    /// The groups that hold a PF or a VF, with every member's driver and class.
+    func groups(for pfs: [PhysicalFunction]) -> [IOMMUGroup] {
+        var known: [PCIAddress: String?] = [:]
+        var ids = Set<Int>()
+        for pf in pfs {
+            known[pf.pciAddress] = .some(pf.driver)
+            if let g = pf.iommuGroup { ids.insert(g) }
+            for vf in pf.vfs {
+                known[vf.pciAddress] = .some(vf.driver)
+                if let g = vf.iommuGroup { ids.insert(g) }
+            }
+        }
+        return ids.sorted().map { id in
+            let names = FileSystem.list(paths.iommuGroups + "/\(id)/devices") ?? []
+            let members = names.compactMap { PCIAddress($0) }.sorted().map { address -> IOMMUGroupMember in
+                let driver = known[address] ?? FileSystem.linkBasename(paths.device(address) + "/driver")
+                let classCode = FileSystem.read(paths.deviceAttribute(address, .class))
+                return IOMMUGroupMember(pciAddress: address, driver: driver, classCode: classCode)
+            }
+            return IOMMUGroup(id: id, members: members)
+        }
+    }
+
+    // MARK: Host facts
+
+    func hostFacts(problems: inout [String]) -> HostFacts {
+        let cmdline = FileSystem.read(paths.procfs + "/cmdline")
+        if cmdline == nil { problems.append("cannot read \(paths.procfs)/cmdline") }
+        let release = FileSystem.read(paths.procfs + "/sys/kernel/osrelease")
+        let groupNames = FileSystem.list(paths.iommuGroups) ?? []
+        let units = (FileSystem.list(paths.sysfs + "/class/iommu") ?? []).sorted()
+        let vfioLoaded = FileSystem.isDirectory(paths.pciDrivers + "/vfio-pci")
+        return HostFacts(
+            kernelRelease: release,
+            kernelCommandLine: cmdline,
+            iommuCommandLine: IOMMUCommandLine(parsing: cmdline ?? ""),
+            iommuUnits: units,
+            iommuGroupsPresent: !groupNames.isEmpty,
+            iommuGroupCount: groupNames.count,
+            interruptRemapping: interruptRemapping(),
+            vfioPCILoaded: vfioLoaded,
+            vfioPCIAvailable: vfioLoaded || vfioModuleAvailable(release: release)
+        )
+    }
+
+    /// IR- interrupt chips (IR-PCI-MSI, IR-IO-APIC) appear only when remapping is on.
+    func interruptRemapping() -> Bool? {
+        guard let text = FileSystem.read(paths.procfs + "/interrupts") else { return nil }
+        return text.contains(" IR-")
+    }
+
+    func vfioModuleAvailable(release: String?) -> Bool {
+        if FileSystem.isDirectory(paths.sysfs + "/module/vfio_pci") { return true }
+        guard let release, !release.contains("/") else { return false }
+        let dir = paths.modules + "/" + release
+        for file in ["modules.builtin", "modules.dep"] {
+            if let text = FileSystem.read(dir + "/" + file), text.contains("/vfio-pci.ko") { return true }
+        }
+        return false
+    }
+
+    // MARK: Management NIC
+
+    struct Management {
+        var interfaces: [InterfaceName] = []
+        var devices: Set<PCIAddress> = []
+    }
+
+    /// Interfaces with a default route and the PCI devices under them (through VLAN, bond and bridge
+    /// lower links; a VF's PF counts too, since changing the PF disturbs the VF).
+    func managementDevices(problems: inout [String]) -> Management {
+        var names = Set<String>()
+        if let v4 = FileSystem.read(paths.procfs + "/net/route") {
+            for line in v4.split(separator: "\n").dropFirst() {
+                let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
+                if f.count >= 8, f[1] == "00000000", f[7] == "00000000", f[0] != "lo" { names.insert(String(f[0])) }
+            }
+        }
+        if let v6 = FileSystem.read(paths.procfs + "/net/ipv6_route") {
+            for line in v6.split(separator: "\n") {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                // dest prefixlen src srclen nexthop metric refcnt use flags iface
+                if f.count >= 10, f[0] == "00000000000000000000000000000000", f[1] == "00", f[9] != "lo" {
+                    names.insert(String(f[9]))
+                }
+            }
+        }
+        var result = Management()
+        for name in names.sorted() {
+            guard let iface = InterfaceName(name) else {
+                problems.append("default route names an invalid interface \(Quote.shell(name))")
+                continue
+            }
+            result.interfaces.append(iface)
+            pciDevices(under: iface, depth: 0, into: &result.devices)
+        }
+        return result
+    }
+
+    func pciDevices(under iface: InterfaceName, depth: Int, into devices: inout Set<PCIAddress>) {
+        guard depth < 8 else { return }
+        let dir = paths.sysfs + "/class/net/" + iface.name
+        if let target = FileSystem.linkBasename(dir + "/device"), let address = PCIAddress(target) {
+            devices.insert(address)
+            if let pf = FileSystem.linkBasename(paths.device(address) + "/physfn").flatMap(PCIAddress.init) {
+                devices.insert(pf)
+            }
+        }
+        for entry in FileSystem.list(dir) ?? [] where entry.hasPrefix("lower_") {
+            if let lower = InterfaceName(String(entry.dropFirst(6))) {
+                pciDevices(under: lower, depth: depth + 1, into: &devices)
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import SRIOVCore
+
+/// `sriovctl doctor`: is this host ready for SR-IOV passthrough, and if not, what to do.
+struct DoctorRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check the host's prerequisites for SR-IOV passthrough, each with its remedy.",
+        discussion: "Exits 0 when no check FAILs (WARNs allowed), 1 otherwise."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .customLong("json"), help: "Print the checks as JSON.")
+    var json = false
+
+    struct Report: Codable {
+        var host: String
+        var checks: [DoctorCheck]
+        var failed: Int
+        var warned: Int
+    }
+
+    func run() throws {
+        var failed = 0
+        try ErrorReporting.run {
+            let host = try global.host()
+            let checks = Doctor.run(try host.source.inventory())
+            failed = checks.filter { $0.status == .fail }.count
+            let warned = checks.filter { $0.status == .warn }.count
+            if json {
+                try JSONOutput.print(Report(host: host.description, checks: checks, failed: failed, warned: warned))
+            } else {
+                Output.line(DoctorRun.render(checks, host: host.description))
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+
+    static func render(_ checks: [DoctorCheck], host: String) -> String {
+        var lines = ["sriovctl doctor: \(host)"]
+        for check in checks {
+            lines.append("\(check.status.rawValue)  \(check.title): \(check.detail)")
+            if let remedy = check.remedy, check.status != .pass {
+                lines.append("      fix: \(remedy)")
+            }
+        }
+        let count = { (s: DoctorCheck.Status) in checks.filter { $0.status == s }.count }
+        lines.append("summary: \(count(.pass)) PASS, \(count(.warn)) WARN, \(count(.fail)) FAIL")
+        return lines.joined(separator: "\n")
+    }
+}

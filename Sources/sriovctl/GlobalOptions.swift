@@ -1,0 +1,50 @@
+import ArgumentParser
+import SRIOVCore
+import SRIOVSimulator
+import SRIOVSysfs
+
+/// Options every subcommand takes: which host to work on and where sriovd keeps its state.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("sysfs-root"), help: ArgumentHelp("Where sysfs is mounted.", valueName: "dir"))
+    var sysfsRoot: String = "/sys"
+
+    @Option(name: .customLong("procfs-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
+    var procfsRoot: String = "/proc"
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("sriovd's state directory (the simulated host lives in <dir>/simulated-host).", valueName: "dir"))
+    var stateDir: String = "/var/lib/sriovd"
+
+    @Flag(name: .customLong("simulated"), help: "Work on the simulated host instead of the real one (created on first use).")
+    var simulated: Bool = false
+
+    func validate() throws {
+        if simulated && (sysfsRoot != "/sys" || procfsRoot != "/proc") {
+            throw ValidationError("--simulated uses the simulated host's own sysfs and procfs; drop --sysfs-root/--procfs-root, or drop --simulated")
+        }
+        for (flag, value) in [("--sysfs-root", sysfsRoot), ("--procfs-root", procfsRoot), ("--state-dir", stateDir)] where value.isEmpty {
+            throw ValidationError("\(flag) is empty; give a directory")
+        }
+    }
+
+    /// The host to work on: the real one or the simulated one.
+    func host() throws(SRIOVError) -> HostContext {
+        if simulated {
+            try StateDirectory.ensure(stateDir)
+            let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDir))
+            return HostContext(source: sim, control: sim, description: "simulated host at \(sim.directory)")
+        }
+        let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
+        guard FileSystem.isDirectory(paths.sysfs) else {
+            throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
+        }
+        return HostContext(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
+                           description: "host at \(paths.sysfs)")
+    }
+}
+
+/// The seams a command works through, chosen once from the global options.
+struct HostContext {
+    let source: any HostInventorySource
+    let control: any PCIDeviceControl
+    let description: String
+}

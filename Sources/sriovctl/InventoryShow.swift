@@ -1,0 +1,69 @@
+import ArgumentParser
+import SRIOVCore
+
+/// `sriovctl inventory`: the SR-IOV PFs of the host and their VFs.
+struct InventoryShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inventory",
+        abstract: "List the SR-IOV PFs of the host (and their VFs with --vfs)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .customLong("json"), help: "Print the whole inventory as JSON.")
+    var json = false
+
+    @Flag(name: .customLong("vfs"), help: "Also list every VF with its driver and IOMMU group.")
+    var vfs = false
+
+    func run() throws {
+        try ErrorReporting.run {
+            let inventory = try global.host().source.inventory()
+            if json {
+                try JSONOutput.print(inventory)
+            } else {
+                Output.line(InventoryShow.render(inventory, vfs: vfs))
+            }
+        }
+    }
+
+    static func render(_ inventory: HostInventory, vfs: Bool) -> String {
+        guard !inventory.pfs.isEmpty else {
+            return "No SR-IOV capable PCI device found (no device has sriov_totalvfs). Run `sriovctl doctor` for what to check."
+        }
+        var table = Table(["PF", "PCI", "DRIVER", "ID", "NUMA", "VFS", "BOUND", "AUTOPROBE", "LINK", "NOTE"])
+        for pf in inventory.pfs {
+            var notes: [String] = []
+            if pf.isManagement { notes.append("management (protected)") }
+            if !pf.problems.isEmpty { notes.append("\(pf.problems.count) problem(s)") }
+            table.add([
+                pf.interfaces.first?.name ?? "-", pf.pciAddress.description, pf.driver ?? "(none)",
+                "\(pf.vendorID ?? "?"):\(pf.deviceID ?? "?")", pf.numaNode.map(\.description) ?? "-",
+                "\(pf.numVFs)/\(pf.totalVFs)", "\(pf.boundVFCount)",
+                pf.driversAutoprobe.map { $0 ? "on" : "off" } ?? "-", pf.linkState ?? "-",
+                notes.joined(separator: ", "),
+            ])
+        }
+        var out = table.render()
+        if vfs {
+            for pf in inventory.pfs where !pf.vfs.isEmpty || !pf.problems.isEmpty {
+                out += "\n\n\(pf.label): \(pf.vfs.count) VFs\n"
+                var vfTable = Table(["VF", "PCI", "DRIVER", "OVERRIDE", "IOMMU", "NETDEV"])
+                for vf in pf.vfs {
+                    vfTable.add([
+                        "\(vf.index)", vf.pciAddress.description, vf.driver ?? "(none)", vf.driverOverride ?? "-",
+                        vf.iommuGroup.map(String.init) ?? "-", vf.interfaces.map(\.name).joined(separator: ",").nonEmpty ?? "-",
+                    ])
+                }
+                out += vfTable.render()
+                for problem in pf.problems { out += "\n  problem: \(problem)" }
+            }
+        }
+        for problem in inventory.host.problems { out += "\nhost problem: \(problem)" }
+        return out
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

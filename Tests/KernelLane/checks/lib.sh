@@ -1,0 +1,80 @@
+# Helpers for kernel-lane checks (bash). A check is checks/NN-name.sh; guest/main.sh runs it with
+# bash, in name order, in one guest, after the drivers are loaded. Source this file first:
+#     . "$CHECKS_DIR/lib.sh"
+# Environment from guest/main.sh: SRIOVCTL, SRIOVD, SRIOV_STATE_DIR, PYTHON, CHECKS_DIR, LANE_REPO.
+#
+# Rules for checks:
+# - print exactly one `PASS <assertion>` or `FAIL <assertion>: <reason>` line per assertion;
+# - the oracle is the kernel, never our code: sysfs, `ip -d link show`, /dev/vfio;
+# - set up the preconditions you need with the kernel directly (lane_set_numvfs, lane_nsim_new), and
+#   do not rely on an earlier check's leftovers.
+
+IP=/usr/sbin/ip        # iproute2 (never busybox's applet)
+SYS_PCI=/sys/bus/pci/devices
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# require_binary <assertion> <path>: FAIL (and return 1) when a project binary is missing.
+require_binary() {
+    [[ -x $2 ]] && return 0
+    fail "$1" "binary not found at $2; build with swift build"
+    return 1
+}
+
+# lane_pf <vendor> <device>: PCI address of the SR-IOV PF with those IDs (e.g. lane_pf 8086 10c9).
+lane_pf() {
+    local d
+    for d in "$SYS_PCI"/*; do
+        [[ -e $d/sriov_totalvfs && $(<"$d/vendor") == "0x$1" && $(<"$d/device") == "0x$2" ]] || continue
+        basename "$d"; return 0
+    done
+    return 1
+}
+lane_igb_pf()  { lane_pf 8086 10c9; }   # QEMU's igb (82576), behind a PCIe root port
+lane_nvme_pf() { lane_pf 1b36 0010; }   # QEMU's NVMe with sriov_max_vfs=4
+
+# lane_netdev <bdf>: the first netdev of a PCI device.
+lane_netdev() {
+    local n
+    for n in "$SYS_PCI/$1"/net/*; do [[ -e $n ]] && { basename "$n"; return 0; }; done
+    return 1
+}
+
+# lane_wait <seconds> <command...>: poll until the command succeeds.
+lane_wait() {
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do (( $(date +%s) < deadline )) || return 1; sleep 0.1; done
+}
+
+lane_vf_count() { local n=0 l; for l in "$SYS_PCI/$1"/virtfn*; do [[ -e $l ]] && n=$((n + 1)); done; echo "$n"; }
+lane_has_vfs() { [[ $(lane_vf_count "$1") == "$2" ]]; }
+
+# lane_set_numvfs <bdf> <n> [autoprobe 0|1]: the kernel's way, independent of our binaries: through 0
+# (non-zero to non-zero is EBUSY), autoprobe set while no VFs exist, then wait for the virtfn links.
+lane_set_numvfs() {
+    local bdf=$1 n=$2 ap=${3:-}
+    local dev=$SYS_PCI/$bdf
+    if [[ $(<"$dev/sriov_numvfs") != 0 ]]; then
+        echo 0 >"$dev/sriov_numvfs" || { echo "lane: $bdf: writing 0 to sriov_numvfs failed" >&2; return 1; }
+    fi
+    if [[ -n $ap ]]; then
+        echo "$ap" >"$dev/sriov_drivers_autoprobe" || { echo "lane: $bdf: sriov_drivers_autoprobe=$ap failed" >&2; return 1; }
+    fi
+    if (( n > 0 )); then
+        echo "$n" >"$dev/sriov_numvfs" || { echo "lane: $bdf: writing $n to sriov_numvfs failed" >&2; return 1; }
+    fi
+    lane_wait 30 lane_has_vfs "$bdf" "$n" || { echo "lane: $bdf: $n virtfn links did not appear" >&2; return 1; }
+}
+
+# netdevsim (VF netlink without PCI): lane_nsim_new <id> <ports> [max_vfs] [num_vfs]; lane_nsim_del <id>.
+lane_nsim_new() {
+    local id=$1 ports=$2 max=${3:-} num=${4:-0}
+    [[ -e /sys/bus/netdevsim/devices/netdevsim$id ]] && lane_nsim_del "$id"
+    echo "$id $ports" >/sys/bus/netdevsim/new_device || return 1
+    lane_wait 10 test -e "/sys/bus/netdevsim/devices/netdevsim$id/net" || return 1
+    if [[ -n $max ]]; then echo "$max" >"/sys/kernel/debug/netdevsim/netdevsim$id/max_vfs" || return 1; fi
+    if (( num > 0 )); then echo "$num" >"/sys/bus/netdevsim/devices/netdevsim$id/sriov_numvfs" || return 1; fi
+}
+lane_nsim_del() { echo "$1" >/sys/bus/netdevsim/del_device; }
+lane_nsim_netdev() { ls "/sys/bus/netdevsim/devices/netdevsim$1/net" 2>/dev/null | head -n 1; }

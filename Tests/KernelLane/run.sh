@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# The kernel lane: boots Debian's own kernel under QEMU (TCG) with real SR-IOV devices (an emulated
+# NVMe with SR-IOV, an igb NIC, netdevsim) behind an emulated Intel IOMMU, runs the project's
+# sriovctl/sriovd binaries inside the guest and checks their answers against the kernel (sysfs,
+# `ip -d link show`, /dev/vfio). See Docs/Testing.md.
+#
+#   Tests/KernelLane/run.sh                 # every check
+#   Tests/KernelLane/run.sh 10-discovery    # only checks whose name contains one of the arguments
+#
+# Environment:
+#   SRIOV_BIN_DIR            directory with sriovctl and sriovd (default: $REPO/.build/debug)
+#   SRIOV_SKIP_KERNEL_LANE=1 skip the lane (local use only; CI never sets it)
+#   KERNEL_LANE_CACHE        cache directory (default: $REPO/.build-kernel-lane)
+#   KERNEL_LANE_TIMEOUT      seconds the guest may run (default: 420)
+#   KERNEL_LANE_CHECK_TIMEOUT seconds one check may run inside the guest (default: 240)
+#   KERNEL_LANE_MEM          guest RAM in MiB (default: 1536)
+#   KERNEL_LANE_VERBOSE=1    stream the whole serial console, not only the lane's progress lines
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+if [[ ${SRIOV_SKIP_KERNEL_LANE:-} == 1 ]]; then
+    echo "kernel lane: skipped (SRIOV_SKIP_KERNEL_LANE=1)"
+    exit 0
+fi
+
+CACHE=${KERNEL_LANE_CACHE:-$REPO/.build-kernel-lane}
+BIN_DIR=${SRIOV_BIN_DIR:-$REPO/.build/debug}
+TIMEOUT=${KERNEL_LANE_TIMEOUT:-420}
+CHECK_TIMEOUT=${KERNEL_LANE_CHECK_TIMEOUT:-240}
+MEM=${KERNEL_LANE_MEM:-1536}
+LOG=$CACHE/last-console.log
+# Modules the initramfs must load itself, before the host root (and its kmod) is reachable.
+INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
+HOST_PACKAGES=(busybox-static cpio kmod gcc make libc6-dev libelf-dev bc xz-utils python3 iproute2
+    coreutils apt dpkg)
+QEMU_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
+
+T0=$(date +%s)
+log() { printf 'kernel-lane: %s\n' "$*" >&2; }
+die() { printf 'kernel-lane: error: %s\n' "$*" >&2; exit 1; }
+elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
+sanitize() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'; }
+
+FILTER=""
+for arg in "$@"; do
+    case $arg in
+        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *[!A-Za-z0-9._-]*|"") die "bad check filter '$arg' (letters, digits, '.', '_', '-')" ;;
+        *) FILTER="${FILTER:+$FILTER }$arg" ;;
+    esac
+done
+
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd -P)
+# The guest sees the host's root, but mounts fresh /tmp, /run, /dev, /proc and /sys over it.
+for p in "$REPO" "$CACHE"; do
+    case $(readlink -f "$p")/ in
+        /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "$p is hidden inside the guest (it mounts its own /tmp, /run, /dev, /proc, /sys); move it" ;;
+    esac
+done
+
+# ---------------------------------------------------------------------------------------- host tools
+export DEBIAN_FRONTEND=noninteractive
+APT_UPDATED=0
+apt_update_once() {
+    (( APT_UPDATED )) && return 0
+    APT_UPDATED=1
+    log "apt-get update (host apt state)"
+    apt-get update -q >"$CACHE/apt-update.log" 2>&1 || { tail -n 20 "$CACHE/apt-update.log" >&2; die "apt-get update failed"; }
+}
+apt_install() {   # install the packages that are missing; idempotent
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+    done
+    (( ${#missing[@]} )) || return 0
+    (( EUID == 0 )) || die "missing host packages (run as root so the lane can install them): ${missing[*]}"
+    log "installing on the host: ${missing[*]}"
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1; then
+        apt_update_once
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >"$CACHE/apt-install.log" 2>&1 \
+            || { tail -n 20 "$CACHE/apt-install.log" >&2; die "apt-get install ${missing[*]} failed"; }
+    fi
+}
+apt_install "${HOST_PACKAGES[@]}"
+[[ -x /bin/busybox ]] && ! ldd /bin/busybox >/dev/null 2>&1 || die "/bin/busybox is not the static busybox (package busybox-static)"
+
+# -------------------------------------------------------------------------- Debian mirror + backports
+. /etc/os-release
+CODENAME=${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}
+debian_mirror() {   # the machine's own mirror for $CODENAME, from its apt sources (deb822 or one-line)
+    local uri=""
+    if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+        uri=$(awk -v s="$CODENAME" '
+            BEGIN { RS = ""; FS = "\n" }
+            { uris = ""; suites = ""; types = ""
+              for (i = 1; i <= NF; i++) { l = $i; if (l ~ /^#/) continue
+                if (l ~ /^URIs:/)   { sub(/^URIs:[ \t]*/, "", l); uris = l }
+                if (l ~ /^Suites:/) { sub(/^Suites:[ \t]*/, "", l); suites = " " l " " }
+                if (l ~ /^Types:/)  { types = l " " } }
+              if (types ~ /[ \t]deb[ \t]/ && index(suites, " " s " ")) { split(uris, u, " "); print u[1]; exit } }
+        ' /etc/apt/sources.list.d/*.sources)
+    fi
+    if [[ -z $uri ]]; then
+        uri=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk -v s="$CODENAME" '
+            $1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+                          if ($(i + 1) == s) { print $i; exit } }')
+    fi
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+MIRROR=$(debian_mirror)
+BPO=$CACHE/apt-backports
+mkdir -p "$BPO/sources.list.d" "$BPO/lists/partial" "$BPO/cache/archives/partial"
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+echo "deb ${keyring:+[signed-by=$keyring] }$MIRROR $CODENAME-backports main" >"$BPO/sources.list.d/backports.list"
+[[ -r $keyring ]] || sed -i 's/\[signed-by=[^]]*\] //' "$BPO/sources.list.d/backports.list"
+APT_PRIV=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$BPO/sources.list.d"
+    -o "Dir::State::Lists=$BPO/lists" -o "Dir::Cache=$BPO/cache" -o Dir::State::status=/dev/null)
+APT_SANDBOX=()   # downloads into root-owned cache dirs: no _apt sandbox, no warning about it
+(( EUID == 0 )) && APT_SANDBOX=(-o APT::Sandbox::User=root)
+APT_PRIV+=("${APT_SANDBOX[@]}")
+
+# ------------------------------------------------------------------------------------------- QEMU 10
+# QEMU 7.2 (bookworm) has no igb; bookworm-backports' QEMU has it and the NVMe SR-IOV we need. It is
+# downloaded and unpacked into the cache (never installed); only its shared libraries are installed.
+if [[ -z $(find "$BPO/lists" -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null) ]]; then
+    log "refreshing the private apt lists for $CODENAME-backports ($MIRROR)"
+    apt-get "${APT_PRIV[@]}" update -q >"$CACHE/apt-backports.log" 2>&1 \
+        || log "warning: apt-get update for $CODENAME-backports failed (see $CACHE/apt-backports.log); using what is cached"
+fi
+QEMU_VERSION=$(apt-cache "${APT_PRIV[@]}" show --no-all-versions qemu-system-x86 2>/dev/null | awk '/^Version:/ { print $2; exit }' || true)
+if [[ -z $QEMU_VERSION ]]; then
+    QDIR=$(ls -d "$CACHE"/qemu-*/ 2>/dev/null | tail -n 1 || true)
+    [[ -n $QDIR && -e $QDIR/.complete ]] || die "cannot resolve qemu-system-x86 in $CODENAME-backports"
+    QDIR=${QDIR%/}
+else
+    QDIR=$CACHE/qemu-$(sanitize "$QEMU_VERSION")
+fi
+if [[ ! -e $QDIR/.complete ]]; then
+    log "fetching QEMU $QEMU_VERSION from $CODENAME-backports"
+    rm -rf "$QDIR.tmp"; mkdir -p "$QDIR.tmp/debs"
+    (cd "$QDIR.tmp/debs" && apt-get "${APT_PRIV[@]}" download "${QEMU_PACKAGES[@]}" >"$QDIR.tmp/download.log" 2>&1) \
+        || { tail -n 20 "$QDIR.tmp/download.log" >&2; die "apt-get download of QEMU failed"; }
+    for d in "$QDIR.tmp"/debs/*.deb; do dpkg -x "$d" "$QDIR.tmp/root"; done
+    # Its shared libraries come from the machine's own release.
+    apt-cache "${APT_PRIV[@]}" show --no-all-versions qemu-system-x86 \
+        | awk '/^Depends:/ { sub(/^Depends: /, ""); print; exit }' | tr ',' '\n' \
+        | sed 's/^ *//; s/[ |(].*//' | grep -E '^(lib|zlib)' >"$QDIR.tmp/host-deps"
+    rm -rf "$QDIR.tmp/debs"
+    rm -rf "$QDIR"; mv "$QDIR.tmp" "$QDIR"; touch "$QDIR/.complete"
+fi
+mapfile -t qemu_deps <"$QDIR/host-deps"
+apt_install "${qemu_deps[@]}"
+QEMU=$QDIR/root/usr/bin/qemu-system-x86_64
+if ldd "$QEMU" | grep -q 'not found'; then
+    ldd "$QEMU" | grep 'not found' >&2; die "QEMU's shared libraries are missing"
+fi
+
+# ---------------------------------------------------------------------- kernel, modules, netdevsim
+kernel_meta=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null || true)
+if [[ -z $kernel_meta ]]; then apt_update_once; kernel_meta=$(apt-cache show --no-all-versions linux-image-amd64); fi
+KPKG=$(awk '/^Depends:/ { print; exit }' <<<"$kernel_meta" | grep -oE 'linux-image-[0-9][^ ,]*' | head -n 1)
+[[ -n $KPKG ]] || die "cannot resolve linux-image-amd64's kernel package"
+KABI=${KPKG#linux-image-}                                   # e.g. 6.1.0-56-amd64
+KSERIES=$(cut -d. -f1,2 <<<"$KABI")                         # e.g. 6.1
+KVERSION=$(apt-cache show --no-all-versions "$KPKG" | awk '/^Version:/ { print $2; exit }')  # e.g. 6.1.192-2
+KDIR=$CACHE/kernel-$(sanitize "$KABI-$KVERSION")
+KROOT=$KDIR/root
+if [[ ! -e $KDIR/.complete ]]; then
+    log "fetching $KPKG $KVERSION and building netdevsim.ko"
+    rm -rf "$KDIR.tmp"; mkdir -p "$KDIR.tmp/debs" "$KDIR.tmp/build/src"
+    (cd "$KDIR.tmp/debs" && apt-get "${APT_SANDBOX[@]}" download "$KPKG=$KVERSION" "linux-headers-$KABI=$KVERSION" \
+        "linux-headers-${KABI%-*}-common=$KVERSION" "linux-kbuild-$KSERIES=$KVERSION" \
+        "linux-source-$KSERIES=$KVERSION" >"$KDIR.tmp/download.log" 2>&1) \
+        || { tail -n 20 "$KDIR.tmp/download.log" >&2; die "apt-get download of the kernel packages failed"; }
+    dpkg -x "$KDIR.tmp"/debs/linux-image-*.deb "$KDIR.tmp/root"
+    for d in "$KDIR.tmp"/debs/linux-headers-*.deb "$KDIR.tmp"/debs/linux-kbuild-*.deb; do dpkg -x "$d" "$KDIR.tmp/build"; done
+    config=$KDIR.tmp/root/boot/config-$KABI
+    for opt in PCI_IOV=y VFIO=m VFIO_PCI=m INTEL_IOMMU=y IRQ_REMAP=y BLK_DEV_NVME=m IGB=m IGBVF=m 9P_FS=m NET_9P_VIRTIO=m OVERLAY_FS=m; do
+        grep -qx "CONFIG_$opt" "$config" || die "kernel config: expected CONFIG_$opt in $config"
+    done
+    grep -q '^CONFIG_NETDEVSIM=' "$config" && log "note: this kernel has CONFIG_NETDEVSIM set; building it anyway"
+    # Only drivers/net/netdevsim is needed from the source tarball.
+    dpkg-deb --fsys-tarfile "$KDIR.tmp"/debs/linux-source-*.deb \
+        | tar -xO "./usr/src/linux-source-$KSERIES.tar.xz" \
+        | tar -xJ -C "$KDIR.tmp/build/src" "linux-source-$KSERIES/drivers/net/netdevsim"
+    headers=$KDIR.tmp/build/usr/src/linux-headers-$KABI
+    # The headers' Makefile includes the common headers by absolute path: point it at our copy.
+    sed -i "s#^include /usr/src/#include $KDIR.tmp/build/usr/src/#" "$headers/Makefile"
+    nsim=$KDIR.tmp/build/src/linux-source-$KSERIES/drivers/net/netdevsim
+    make -C "$headers" M="$nsim" CONFIG_NETDEVSIM=m -j"$(nproc)" modules >"$KDIR.tmp/netdevsim-build.log" 2>&1 \
+        || { tail -n 30 "$KDIR.tmp/netdevsim-build.log" >&2; die "building netdevsim.ko failed"; }
+    install -D -m 0644 "$nsim/netdevsim.ko" "$KDIR.tmp/root/lib/modules/$KABI/extra/netdevsim.ko"
+    depmod -b "$KDIR.tmp/root" "$KABI"
+    rm -rf "$KDIR.tmp/debs" "$KDIR.tmp/build"
+    rm -rf "$KDIR"; mv "$KDIR.tmp" "$KDIR"
+    # depmod wrote absolute paths nowhere; the tree is relocatable. Mark it complete.
+    touch "$KDIR/.complete"
+    log "kernel $KABI ready after $(elapsed)"
+fi
+
+# --------------------------------------------------------------------------------- the binaries
+BIN_DIR=$(readlink -f "$BIN_DIR" 2>/dev/null || echo "$BIN_DIR")
+case $BIN_DIR/ in
+    /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "SRIOV_BIN_DIR=$BIN_DIR is hidden inside the guest; use a directory elsewhere" ;;
+esac
+if [[ ! -x $BIN_DIR/sriovctl ]]; then
+    echo "FAIL kernel-lane: sriovctl binary not found at $BIN_DIR/sriovctl; build with swift build (or set SRIOV_BIN_DIR)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# ------------------------------------------------------------------------------------ initramfs
+IR=$CACHE/initramfs
+rm -rf "$IR"; mkdir -p "$IR/bin" "$IR/modules"
+cp /bin/busybox "$IR/bin/busybox"
+install -m 0755 "$HERE/guest/init" "$IR/init"
+modprobe -d "$KROOT" -S "$KABI" --show-depends -a "${INITRAMFS_MODULES[@]}" \
+    | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' >"$IR/modules.paths"
+while read -r m; do cp "$m" "$IR/modules/"; basename "$m"; done <"$IR/modules.paths" >"$IR/modules/order"
+rm "$IR/modules.paths"
+cat >"$IR/lane.env" <<EOF
+LANE_REPO='$REPO'
+LANE_BIN_DIR='$BIN_DIR'
+LANE_FILTER='$FILTER'
+LANE_KROOT='$KROOT'
+LANE_KVER='$KABI'
+LANE_CHECK_TIMEOUT='$CHECK_TIMEOUT'
+EOF
+(cd "$IR" && find . | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
+
+# ------------------------------------------------------------------------------------------ boot
+# One boot, QEMU 10, TCG. /dev/kvm on this kind of machine cannot run a stock kernel: never use it.
+# The IOMMU comes before the PCI devices. The SR-IOV devices sit behind PCIe root ports.
+QEMU_ARGS=(
+    -L "$QDIR/root/usr/share/qemu" -L "$QDIR/root/usr/share/seabios"
+    -machine q35 -accel tcg -smp 2 -m "$MEM"
+    -nodefaults -no-user-config -display none -vga none -monitor none -serial stdio -no-reboot
+    -kernel "$KROOT/boot/vmlinuz-$KABI" -initrd "$CACHE/initramfs.cpio"
+    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1"
+    -device intel-iommu,intremap=on,caching-mode=on
+    -netdev user,id=mgmt -device virtio-net-pci,netdev=mgmt,romfile=
+    -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+    -device pcie-root-port,id=rp1,chassis=1,slot=1
+    -netdev user,id=igbnet -device igb,bus=rp1,netdev=igbnet,romfile=
+    -device pcie-root-port,id=rp2,chassis=2,slot=2
+    -device nvme-subsys,id=nvmesubsys,nqn=sriovd-kernel-lane
+    -device "nvme,bus=rp2,serial=sriovlane0,subsys=nvmesubsys,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8"
+)
+log "booting $KABI under QEMU $($QEMU --version | head -n 1 | awk '{print $4}') (TCG)${FILTER:+, checks matching: $FILTER}; prepared in $(elapsed)"
+boot_start=$(date +%s)
+set +e
+timeout -k 10 "$TIMEOUT" "$QEMU" "${QEMU_ARGS[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$LOG" \
+    | if [[ ${KERNEL_LANE_VERBOSE:-} == 1 ]]; then cat; else grep --line-buffered -E '^kernel-lane|^KERNEL-LANE|Kernel panic|qemu-system'; fi >&2
+qemu_rc=${PIPESTATUS[0]}
+set -e
+log "guest ran $(( $(date +%s) - boot_start ))s; console log: $LOG"
+
+# ------------------------------------------------------------------------------------- results
+results=$(grep -aE '^(PASS|FAIL) ' "$LOG" || true)
+extra=()
+if (( qemu_rc == 124 || qemu_rc == 137 )); then
+    extra+=("FAIL kernel-lane: the guest did not finish within ${TIMEOUT}s (KERNEL_LANE_TIMEOUT)")
+elif grep -aq 'Kernel panic' "$LOG"; then
+    extra+=("FAIL kernel-lane: guest kernel panic: $(grep -a -m1 'Kernel panic' "$LOG")")
+elif ! grep -aq '^KERNEL-LANE-DONE' "$LOG"; then
+    extra+=("FAIL kernel-lane: the guest did not finish (qemu exit $qemu_rc); see $LOG")
+fi
+if [[ -z $results ]]; then
+    extra+=("FAIL kernel-lane: no check ran${FILTER:+ (filter: $FILTER)}")
+fi
+if (( ${#extra[@]} )) && [[ ${KERNEL_LANE_VERBOSE:-} != 1 ]]; then
+    echo "--- last 40 console lines ($LOG):" >&2
+    tail -n 40 "$LOG" >&2
+fi
+all=$( { [[ -n $results ]] && printf '%s\n' "$results"; (( ${#extra[@]} )) && printf '%s\n' "${extra[@]}"; } || true)
+printf '%s\n' "$all"
+passed=$(grep -c '^PASS ' <<<"$all" || true)
+failed=$(grep -c '^FAIL ' <<<"$all" || true)
+log "total $(elapsed)"
+echo "$passed passed, $failed failed"
+(( failed == 0 && passed > 0 ))
