@@ -48,11 +48,12 @@ let package = Package(
             dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator"],
             path: "Benchmarks/sriov-bench"
         ),
+        .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
-        .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs"]),
-        .testTarget(name: "SRIOVSimulatorTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator"]),
+        .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),
+        .testTarget(name: "SRIOVSimulatorTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink"]),
-        .testTarget(name: "SriovctlTests", dependencies: ["SRIOVCore", "SRIOVSimulator"]),
+        .testTarget(name: "SriovctlTests", dependencies: ["sriovctl", "SRIOVCore", "SRIOVSimulator", "SRIOVTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

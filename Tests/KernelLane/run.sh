@@ -241,10 +241,12 @@ QEMU_ARGS=(
     -kernel "$KROOT/boot/vmlinuz-$KABI" -initrd "$CACHE/initramfs.cpio"
     -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1"
     -device intel-iommu,intremap=on,caching-mode=on
-    -netdev user,id=mgmt -device virtio-net-pci,netdev=mgmt,romfile=
+    # Management NIC: carries the guest's default route. The igb PF's network has no IPv6, so no
+    # router advertisement gives it a default route (that would make it a protected management NIC).
+    -netdev user,id=mgmt,restrict=on -device virtio-net-pci,netdev=mgmt,romfile=
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -device pcie-root-port,id=rp1,chassis=1,slot=1
-    -netdev user,id=igbnet -device igb,bus=rp1,netdev=igbnet,romfile=
+    -netdev user,id=igbnet,restrict=on,ipv6=off -device igb,bus=rp1,netdev=igbnet,romfile=
     -device pcie-root-port,id=rp2,chassis=2,slot=2
     -device nvme-subsys,id=nvmesubsys,nqn=sriovd-kernel-lane
     -device "nvme,bus=rp2,serial=sriovlane0,subsys=nvmesubsys,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8"

@@ -89,7 +89,7 @@ done
 (( ran > 0 )) || say "no check matched '${LANE_FILTER}'"
 
 if (( failed_any )); then
-    say "kernel log (a check failed):"
+    say "a check failed: the kernel log's tail follows in the console log (lines '  dmesg| ')"
     dmesg | tail -n 150 | sed 's/^/  dmesg| /'
 fi
 say "checks done after $(since)"
