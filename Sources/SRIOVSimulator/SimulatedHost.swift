@@ -196,10 +196,17 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         FileSystem.linkBasename(tree.path(devicePath(address) + "/iommu_group")).flatMap { Int($0) }
     }
 
-    func joinNewGroup(_ address: PCIAddress) throws(SRIOVError) {
-        guard spec.iommu else { return }
-        let ids = (FileSystem.list(tree.path("sys/kernel/iommu_groups")) ?? []).compactMap { Int($0) }
-        try join(address, group: (ids.max() ?? -1) + 1)
+    /// Puts the device in a new group and returns its number (the next after the highest in use).
+    @discardableResult
+    func joinNewGroup(_ address: PCIAddress, hint: Int? = nil) throws(SRIOVError) -> Int {
+        let id = hint ?? nextGroupID()
+        guard spec.iommu else { return id }
+        try join(address, group: id)
+        return id
+    }
+
+    func nextGroupID() -> Int {
+        ((FileSystem.list(tree.path("sys/kernel/iommu_groups")) ?? []).compactMap { Int($0) }.max() ?? -1) + 1
     }
 
     func join(_ address: PCIAddress, group: Int) throws(SRIOVError) {
@@ -232,11 +239,13 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         FileSystem.linkBasename(tree.path(devicePath(address) + "/driver"))
     }
 
-    func bind(_ address: PCIAddress, driver: String) throws(SRIOVError) {
+    /// Binds `driver`; `vf` (PF spec, index, profile) saves looking the VF up when the caller knows it.
+    func bind(_ address: PCIAddress, driver: String,
+              vf known: (SimulatedHostSpec.PF, Int, DriverProfile)? = nil) throws(SRIOVError) {
         let dev = devicePath(address)
         try tree.symlink("../../../bus/pci/drivers/\(driver)", at: dev + "/driver")
         try tree.symlink("../../../../" + dev.dropFirst(4), at: "sys/bus/pci/drivers/\(driver)/\(address)")
-        if let (pf, index, profile) = vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
+        if let (pf, index, profile) = known ?? vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),
                            up: pf.linkUp)
         }
@@ -290,6 +299,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         let enabled = min(count, profile.maxVFsEnabled ?? count)
         var links = try loadLinks()
         var states: [VFState] = []
+        var nextGroup = nextGroupID()
         for index in 0..<enabled {
             let vf = SimulatedHostSpec.vfAddress(pf, index: index)
             try makeDevice(vf, vendor: profile.vendorID, device: profile.vfDeviceID, classCode: "0x020000",
@@ -297,11 +307,12 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             try tree.symlink("../\(vf)", at: pfDev + "/virtfn\(index)")
             try tree.symlink("../\(pf.address)", at: devicePath(vf) + "/physfn")
             if pf.acsIsolated {
-                try joinNewGroup(vf)
+                try joinNewGroup(vf, hint: nextGroup)
+                nextGroup += 1
             } else if let group = groupOf(pf.address) {
                 try join(vf, group: group)
             }
-            if autoprobe { try bind(vf, driver: profile.vfDriver) }
+            if autoprobe { try bind(vf, driver: profile.vfDriver, vf: (pf, index, profile)) }
             states.append(VFState(index: index))
         }
         try tree.write(pfDev + "/sriov_numvfs", "\(enabled)\n")

@@ -10,23 +10,43 @@ import SRIOVCore
 /// Thin POSIX file access for sysfs/procfs: one `open` + `read`/`write` per attribute, no caching,
 /// no Foundation (discovery reads thousands of small files).
 public enum FileSystem {
-    /// The contents of a file, or the errno that stopped the read.
+    /// The contents of a file, or the errno that stopped the read. Reads until end of file.
     public static func readResult(_ path: String) -> Result<String, SRIOVError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(errnoError("cannot open \(path)")) }
         defer { close(fd) }
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failure(errnoError("cannot read \(path)"))
+        let failed = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { chunk -> Bool in
+            while true {
+                let n = Glibc.read(fd, chunk.baseAddress, chunk.count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return true
+                }
+                if n == 0 { return false }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[0..<n]))
             }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
         }
+        if failed { return .failure(errnoError("cannot read \(path)")) }
         return .success(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// A sysfs attribute, trimmed: one `open`, one `read` (sysfs hands over a whole attribute, at most a
+    /// page, in the first read), one `close`. Nil with the errno when it cannot be read.
+    public static func readAttribute(_ path: String) -> (value: String?, errno: Int32) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return (nil, errno) }
+        defer { close(fd) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+            var n: Int
+            repeat { n = Glibc.read(fd, buffer.baseAddress, buffer.count) } while n < 0 && errno == EINTR
+            guard n >= 0 else { return (nil, errno) }
+            var end = n
+            var start = 0
+            while end > 0, buffer[end - 1] == 0x0a || buffer[end - 1] == 0x20 || buffer[end - 1] == 0x09 { end -= 1 }
+            while start < end, buffer[start] == 0x20 || buffer[start] == 0x09 { start += 1 }
+            return (String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self), 0)
+        }
     }
 
     /// The file's contents with surrounding white space removed, or nil if it cannot be read.
@@ -54,16 +74,18 @@ public enum FileSystem {
 
     /// The target of a symbolic link, or nil.
     public static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink(path, &buffer, buffer.count - 1)
-        guard n >= 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer in
+            let n = readlink(path, buffer.baseAddress!, buffer.count)
+            guard n >= 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<n]), as: UTF8.self)
+        }
     }
 
     /// The last path component of a link's target (`../../../bus/pci/drivers/igb` -> `igb`).
     public static func linkBasename(_ path: String) -> String? {
         guard let target = readLink(path) else { return nil }
-        return target.split(separator: "/").last.map(String.init)
+        guard let slash = target.lastIndex(of: "/") else { return target }
+        return String(target[target.index(after: slash)...])
     }
 
     /// Entry names of a directory (without `.` and `..`), or nil if it cannot be listed.

@@ -21,45 +21,82 @@ public struct SysfsDiscovery: HostInventorySource {
         }
         var hostProblems: [String] = []
         let management = managementDevices(problems: &hostProblems)
-        var pfs: [PhysicalFunction] = []
+        var addresses: [PCIAddress] = []
         for name in deviceNames {
             guard let address = PCIAddress(name) else {
                 hostProblems.append("ignored \(paths.pciDevices)/\(name): not a PCI address")
                 continue
             }
-            guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else { continue }
-            var pf = readPF(address)
+            addresses.append(address)
+        }
+        // Sorted, a PF comes before its VFs (VF routing ID = PF's + offset), so known VFs are skipped
+        // without probing them for sriov_totalvfs: discovery costs a handful of syscalls per VF.
+        addresses.sort()
+        let scan = ScanContext(netdevs: netdevsByDevice())
+        var knownVFs = Set<PCIAddress>()
+        var otherGroups: [PCIAddress: Int] = [:]
+        var pfs: [PhysicalFunction] = []
+        for address in addresses where !knownVFs.contains(address) {
+            guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else {
+                if let group = FileSystem.linkBasename(paths.device(address) + "/iommu_group").flatMap({ Int($0) }) {
+                    otherGroups[address] = group
+                }
+                continue
+            }
+            var pf = readPF(address, scan: scan)
             pf.isManagement = management.devices.contains(address)
+            for vf in pf.vfs { knownVFs.insert(vf.pciAddress) }
             pfs.append(pf)
         }
-        pfs.sort { $0.pciAddress < $1.pciAddress }
+        for vf in knownVFs { otherGroups[vf] = nil }
         var host = hostFacts(problems: &hostProblems)
         host.defaultRouteInterfaces = management.interfaces
         host.managementDevices = management.devices.sorted()
-        host.iommuGroups = groups(for: pfs)
+        host.iommuGroups = groups(for: pfs, others: otherGroups)
         host.problems = hostProblems
         return HostInventory(host: host, pfs: pfs)
     }
 
+    /// What one discovery pass reads once and shares.
+    struct ScanContext {
+        /// Netdev names by the PCI device they sit on, from /sys/class/net.
+        var netdevs: [PCIAddress: [InterfaceName]]
+    }
+
+    /// Maps each netdev in /sys/class/net to its PCI device, from the link target
+    /// (`../../devices/pci0000:00/0000:00:03.0/0000:3b:00.0/net/ens1f0`): one readlink per netdev
+    /// instead of listing every device's `net` directory.
+    func netdevsByDevice() -> [PCIAddress: [InterfaceName]] {
+        var result: [PCIAddress: [InterfaceName]] = [:]
+        let classNet = paths.sysfs + "/class/net"
+        for name in FileSystem.list(classNet) ?? [] {
+            guard let iface = InterfaceName(name), let target = FileSystem.readLink(classNet + "/" + name) else { continue }
+            let parts = target.split(separator: "/")
+            guard parts.count >= 3, parts[parts.count - 2] == "net", parts[parts.count - 1] == name,
+                  let device = PCIAddress(String(parts[parts.count - 3])) else { continue }
+            result[device, default: []].append(iface)
+        }
+        for key in result.keys { result[key]?.sort() }
+        return result
+    }
+
     // MARK: PFs and VFs
 
-    func readPF(_ address: PCIAddress) -> PhysicalFunction {
+    func readPF(_ address: PCIAddress, scan: ScanContext) -> PhysicalFunction {
         let dir = paths.device(address)
         var problems: [String] = []
         func attribute(_ a: SysfsAttribute) -> String? {
-            let result = FileSystem.readResult(dir + "/" + a.rawValue)
-            switch result {
-            case .success(let text): return text.trimmingSpaces
-            case .failure(let error):
-                if error.errno != Errno.ENOENT { problems.append("cannot read \(a.rawValue): \(error.message)") }
-                return nil
+            let (value, errno) = FileSystem.readAttribute(dir + "/" + a.rawValue)
+            if value == nil && errno != Errno.ENOENT {
+                problems.append("cannot read \(a.rawValue): \(Errno.name(errno))")
             }
+            return value
         }
         let total = attribute(.sriovTotalVFs).flatMap { Int($0) }
         if total == nil { problems.append("sriov_totalvfs is unreadable or not a number") }
         let num = attribute(.sriovNumVFs).flatMap { Int($0) }
         if num == nil { problems.append("sriov_numvfs is unreadable or not a number") }
-        let interfaces = netdevs(dir)
+        let interfaces = scan.netdevs[address] ?? []
         var pf = PhysicalFunction(
             pciAddress: address,
             vendorID: attribute(.vendor).map(stripHex),
@@ -70,9 +107,11 @@ public struct SysfsDiscovery: HostInventorySource {
             totalVFs: total ?? 0,
             driversAutoprobe: attribute(.sriovDriversAutoprobe).map { $0 == "1" },
             numaNode: attribute(.numaNode).flatMap(NUMANode.fromSysfs),
-            linkState: interfaces.first.flatMap { FileSystem.read(dir + "/net/\($0.name)/operstate") },
+            linkState: interfaces.first.flatMap { FileSystem.readAttribute(dir + "/net/\($0.name)/operstate").value },
             iommuGroup: FileSystem.linkBasename(dir + "/iommu_group").flatMap { Int($0) }
         )
+        // All VFs of a PF share one device ID, which the PF publishes.
+        let vfDeviceID = attribute(.sriovVFDevice).map(stripHex)
         var vfs: [VirtualFunction] = []
         for entry in FileSystem.list(dir) ?? [] where entry.hasPrefix("virtfn") {
             guard let index = Int(entry.dropFirst(6)), index >= 0 else { continue }
@@ -80,11 +119,12 @@ public struct SysfsDiscovery: HostInventorySource {
                 problems.append("\(entry) is not a link to a PCI device")
                 continue
             }
-            guard FileSystem.exists(paths.device(vfAddress)) else {
+            guard let vf = readVF(vfAddress, index: index, pf: address, numaNode: pf.numaNode, deviceID: vfDeviceID,
+                                  scan: scan) else {
                 problems.append("\(entry) points to \(vfAddress), which does not exist (dangling link)")
                 continue
             }
-            vfs.append(readVF(vfAddress, index: index, pf: address, numaNode: pf.numaNode))
+            vfs.append(vf)
         }
         vfs.sort { $0.index < $1.index }
         if let num, num != vfs.count, problems.allSatisfy({ !$0.contains("dangling") }) {
@@ -95,24 +135,25 @@ public struct SysfsDiscovery: HostInventorySource {
         return pf
     }
 
-    func readVF(_ address: PCIAddress, index: Int, pf: PCIAddress, numaNode: NUMANode?) -> VirtualFunction {
+    /// Nil when the VF's device directory does not exist (a dangling `virtfn` link).
+    func readVF(_ address: PCIAddress, index: Int, pf: PCIAddress, numaNode: NUMANode?, deviceID: String?,
+                scan: ScanContext) -> VirtualFunction? {
         let dir = paths.device(address)
-        let override = FileSystem.read(dir + "/driver_override").flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
+        // driver_override exists on every PCI device: reading it doubles as the existence check.
+        let (overrideText, errno) = FileSystem.readAttribute(dir + "/driver_override")
+        if overrideText == nil, errno == Errno.ENOENT, !FileSystem.exists(dir) { return nil }
+        let override = overrideText.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
         return VirtualFunction(
             index: index,
             pciAddress: address,
             pf: pf,
-            deviceID: FileSystem.read(dir + "/device").map(stripHex),
+            deviceID: deviceID ?? FileSystem.readAttribute(dir + "/device").value.map(stripHex),
             driver: FileSystem.linkBasename(dir + "/driver"),
             driverOverride: override,
             iommuGroup: FileSystem.linkBasename(dir + "/iommu_group").flatMap { Int($0) },
-            interfaces: netdevs(dir),
+            interfaces: scan.netdevs[address] ?? [],
             numaNode: numaNode
         )
-    }
-
-    func netdevs(_ deviceDir: String) -> [InterfaceName] {
-        (FileSystem.list(deviceDir + "/net") ?? []).compactMap { InterfaceName($0) }.sorted()
     }
 
     func stripHex(_ text: String) -> String {
@@ -121,26 +162,26 @@ public struct SysfsDiscovery: HostInventorySource {
 
     // MARK: IOMMU groups
 
-    /// The groups that hold a PF or a VF, with every member's driver and class.
-    func groups(for pfs: [PhysicalFunction]) -> [IOMMUGroup] {
-        var known: [PCIAddress: String?] = [:]
-        var ids = Set<Int>()
+    /// The groups that hold a PF or a VF, with every member's driver and class. Membership comes from
+    /// each device's `iommu_group` link (all PCI devices were seen), not from listing every group.
+    func groups(for pfs: [PhysicalFunction], others: [PCIAddress: Int]) -> [IOMMUGroup] {
+        var members: [Int: [IOMMUGroupMember]] = [:]
         for pf in pfs {
-            known[pf.pciAddress] = .some(pf.driver)
-            if let g = pf.iommuGroup { ids.insert(g) }
+            if let g = pf.iommuGroup { members[g, default: []].append(IOMMUGroupMember(pciAddress: pf.pciAddress, driver: pf.driver)) }
             for vf in pf.vfs {
-                known[vf.pciAddress] = .some(vf.driver)
-                if let g = vf.iommuGroup { ids.insert(g) }
+                if let g = vf.iommuGroup { members[g, default: []].append(IOMMUGroupMember(pciAddress: vf.pciAddress, driver: vf.driver)) }
             }
         }
-        return ids.sorted().map { id in
-            let names = FileSystem.list(paths.iommuGroups + "/\(id)/devices") ?? []
-            let members = names.compactMap { PCIAddress($0) }.sorted().map { address -> IOMMUGroupMember in
-                let driver = known[address] ?? FileSystem.linkBasename(paths.device(address) + "/driver")
-                let classCode = FileSystem.read(paths.deviceAttribute(address, .class))
-                return IOMMUGroupMember(pciAddress: address, driver: driver, classCode: classCode)
-            }
-            return IOMMUGroup(id: id, members: members)
+        // Other devices matter only where they share a group with a PF or a VF: read their driver and
+        // class (a bridge may stay in a passed-through group).
+        for (address, g) in others where members[g] != nil {
+            members[g]?.append(IOMMUGroupMember(
+                pciAddress: address,
+                driver: FileSystem.linkBasename(paths.device(address) + "/driver"),
+                classCode: FileSystem.readAttribute(paths.deviceAttribute(address, .class)).value))
+        }
+        return members.keys.sorted().map { id in
+            IOMMUGroup(id: id, members: (members[id] ?? []).sorted { $0.pciAddress < $1.pciAddress })
         }
     }
 

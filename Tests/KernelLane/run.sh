@@ -61,6 +61,17 @@ for p in "$REPO" "$CACHE"; do
     esac
 done
 
+# --------------------------------------------------------------------------------- the binaries
+BIN_DIR=$(readlink -f "$BIN_DIR" 2>/dev/null || echo "$BIN_DIR")
+case $BIN_DIR/ in
+    /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "SRIOV_BIN_DIR=$BIN_DIR is hidden inside the guest; use a directory elsewhere" ;;
+esac
+if [[ ! -x $BIN_DIR/sriovctl ]]; then
+    echo "FAIL kernel-lane: sriovctl binary not found at $BIN_DIR/sriovctl; build with swift build (or set SRIOV_BIN_DIR)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
 # ---------------------------------------------------------------------------------------- host tools
 export DEBIAN_FRONTEND=noninteractive
 APT_UPDATED=0
@@ -150,6 +161,7 @@ if [[ ! -e $QDIR/.complete ]]; then
         | sed 's/^ *//; s/[ |(].*//' | grep -E '^(lib|zlib)' >"$QDIR.tmp/host-deps"
     rm -rf "$QDIR.tmp/debs"
     rm -rf "$QDIR"; mv "$QDIR.tmp" "$QDIR"; touch "$QDIR/.complete"
+    find "$CACHE" -mindepth 1 -maxdepth 1 -name 'qemu-*' ! -path "$QDIR" -exec rm -rf {} +   # older QEMUs
 fi
 mapfile -t qemu_deps <"$QDIR/host-deps"
 apt_install "${qemu_deps[@]}"
@@ -196,20 +208,9 @@ if [[ ! -e $KDIR/.complete ]]; then
     depmod -b "$KDIR.tmp/root" "$KABI"
     rm -rf "$KDIR.tmp/debs" "$KDIR.tmp/build"
     rm -rf "$KDIR"; mv "$KDIR.tmp" "$KDIR"
-    # depmod wrote absolute paths nowhere; the tree is relocatable. Mark it complete.
     touch "$KDIR/.complete"
+    find "$CACHE" -mindepth 1 -maxdepth 1 -name 'kernel-*' ! -path "$KDIR" -exec rm -rf {} +   # older kernels
     log "kernel $KABI ready after $(elapsed)"
-fi
-
-# --------------------------------------------------------------------------------- the binaries
-BIN_DIR=$(readlink -f "$BIN_DIR" 2>/dev/null || echo "$BIN_DIR")
-case $BIN_DIR/ in
-    /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "SRIOV_BIN_DIR=$BIN_DIR is hidden inside the guest; use a directory elsewhere" ;;
-esac
-if [[ ! -x $BIN_DIR/sriovctl ]]; then
-    echo "FAIL kernel-lane: sriovctl binary not found at $BIN_DIR/sriovctl; build with swift build (or set SRIOV_BIN_DIR)"
-    echo "0 passed, 1 failed"
-    exit 1
 fi
 
 # ------------------------------------------------------------------------------------ initramfs

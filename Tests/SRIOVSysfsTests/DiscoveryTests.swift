@@ -45,6 +45,17 @@ struct DiscoveryTests {
         #expect(inv.host.iommuCommandLine.intelIOMMU == "on")
     }
 
+    @Test func groupPeersThatAreNotSRIOVDevicesAreFound() throws {
+        let f = try standardFixture()
+        // A SATA controller in VF 1's group (no ACS between them): doctor must see it with its driver.
+        try f.device("0000:3c:00.0", vendor: "0x8086", device: "0xa352", driver: "ahci", group: 12, classCode: "0x010601")
+        let inv = try SysfsDiscovery(paths: paths(f)).inventory()
+        let group = try #require(inv.host.group(12))
+        #expect(group.members.map(\.pciAddress.description) == ["0000:3b:02.1", "0000:3c:00.0"])
+        #expect(group.members[1].driver == "ahci" && group.members[1].classCode == "0x010601")
+        #expect(Doctor.run(inv).first { $0.id == "vf-isolation:0000:3b:00.0" }?.status == .warn)
+    }
+
     @Test func danglingVirtfnLinkIsAProblemNotACrash() throws {
         let f = try standardFixture()
         try f.dir.link("sys/devices/pci0000:00/0000:3b:00.0/virtfn2", to: "../0000:3b:02.2")

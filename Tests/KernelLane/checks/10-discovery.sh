@@ -15,5 +15,7 @@ lane_set_numvfs "$igb" 7 1 || { fail discovery-setup "cannot create 7 VFs on igb
 lane_set_numvfs "$nvme" 4 0 || { fail discovery-setup "cannot create 4 VFs on NVMe PF $nvme"; exit 0; }
 igbvf_netdevs() { local l; for l in "$SYS_PCI/$igb"/virtfn*; do [[ -d $l/net ]] || return 1; done; }
 lane_wait 20 igbvf_netdevs || echo "lane: not every igb VF has a netdev yet" >&2
+# igb resets its link when VFs are enabled: compare linkState once it has settled.
+lane_link_up "$igb" || echo "lane: igb PF link is not up" >&2
 
 exec "$PYTHON" "$CHECKS_DIR/py/discovery.py" "$igb" "$nvme"

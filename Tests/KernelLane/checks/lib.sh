@@ -47,6 +47,13 @@ lane_wait() {
     until "$@" >/dev/null 2>&1; do (( $(date +%s) < deadline )) || return 1; sleep 0.1; done
 }
 
+# lane_link_up <bdf> [seconds]: wait until the PF's first netdev has carrier (operstate up). igb
+# bounces its link when VFs are enabled or disabled, and refuses max_tx_rate (EINVAL) until it is up.
+lane_link_up() {
+    local ifname; ifname=$(lane_netdev "$1") || return 1
+    lane_wait "${2:-30}" grep -qx up "/sys/class/net/$ifname/operstate"
+}
+
 lane_vf_count() { local n=0 l; for l in "$SYS_PCI/$1"/virtfn*; do [[ -e $l ]] && n=$((n + 1)); done; echo "$n"; }
 lane_has_vfs() { [[ $(lane_vf_count "$1") == "$2" ]]; }
 

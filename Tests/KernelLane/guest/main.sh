@@ -50,7 +50,9 @@ else
 fi
 # The igb PF's link must be up for max_tx_rate (and is what an operator would have).
 if wait_for 20 netdev_of_driver igb; then
-    /usr/sbin/ip link set "$(netdev_of_driver igb)" up
+    igb_if=$(netdev_of_driver igb)
+    /usr/sbin/ip link set "$igb_if" up
+    wait_for 30 grep -qx up "/sys/class/net/$igb_if/operstate" || say "igb PF $igb_if: link not up"
 fi
 
 say "setup done after $(since)"

@@ -108,8 +108,18 @@ else:
     if problem:
         r.fail("kfact-netdevsim", problem)
     else:
-        total = lane.read(f"{NSIM}/devices/netdevsim10/sriov_totalvfs")
-        problems = [] if total == "4" else [f"sriov_totalvfs is {total}, expected 4 by default"]
+        # netdevsim has no sriov_totalvfs: its limit is debugfs max_vfs (4 by default), and asking
+        # for more is ENOMEM, not ERANGE.
+        problems = []
+        if os.path.exists(f"{NSIM}/devices/netdevsim10/sriov_totalvfs"):
+            problems.append("netdevsim now has sriov_totalvfs")
+        max_vfs = lane.read("/sys/kernel/debug/netdevsim/netdevsim10/max_vfs")
+        if max_vfs != "4":
+            problems.append(f"debugfs max_vfs is {max_vfs}, expected 4 by default")
+        code = write(numvfs, "5")
+        if code != errno.ENOMEM:
+            problems.append(f"sriov_numvfs=5 above max_vfs=4: expected ENOMEM, got {ename(code)}")
+            write(numvfs, "0")
         code = write(numvfs, "4")
         if code:
             problems.append(f"sriov_numvfs=4: {ename(code)}")
@@ -177,6 +187,14 @@ else:
     if len(set(groups)) != 7 or lane.pci(igb)["iommuGroup"] in groups:
         problems.append(f"VF IOMMU groups {groups} are not one per VF")
     r.expect("kfact-igb-7-vfs", problems)
+    # Enabling VFs resets the PF, so its link goes down and comes back; max_tx_rate is EINVAL until then.
+    t = time.time()
+    state_after_enable = lane.operstate(pf_if) if pf_if else None
+    if pf_if and not wait(lambda: lane.operstate(pf_if) == "up", 30):
+        print(f"lane: igb PF {pf_if} link is {lane.operstate(pf_if)} 30s after enabling VFs", flush=True)
+    elif pf_if:
+        print(f"lane: igb PF {pf_if} link was {state_after_enable} once the VFs had netdevs; up "
+              f"{time.time() - t:.1f}s later", flush=True)
     expect_errno("kfact-numvfs-ebusy-igb", f"{dev}/sriov_numvfs", "3", errno.EBUSY)
     if pf_if:
         problems = []
