@@ -88,6 +88,13 @@ public enum FileSystem {
         return String(target[target.index(after: slash)...])
     }
 
+    /// The canonical absolute path (all links resolved), or nil.
+    public static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Entry names of a directory (without `.` and `..`), or nil if it cannot be listed.
     public static func list(_ path: String) -> [String]? {
         guard let dir = opendir(path) else { return nil }

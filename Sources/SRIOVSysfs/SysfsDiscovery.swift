@@ -265,7 +265,10 @@ public struct SysfsDiscovery: HostInventorySource {
     func pciDevices(under iface: InterfaceName, depth: Int, into devices: inout Set<PCIAddress>) {
         guard depth < 8 else { return }
         let dir = paths.sysfs + "/class/net/" + iface.name
-        if let target = FileSystem.linkBasename(dir + "/device"), let address = PCIAddress(target) {
+        // `device` may point below the PCI function (virtio-net: .../0000:00:01.0/virtio0): the PCI
+        // device is the nearest path component that is a PCI address.
+        if let target = FileSystem.realPath(dir + "/device"),
+           let address = target.split(separator: "/").reversed().lazy.compactMap({ PCIAddress(String($0)) }).first {
             devices.insert(address)
             if let pf = FileSystem.linkBasename(paths.device(address) + "/physfn").flatMap(PCIAddress.init) {
                 devices.insert(pf)

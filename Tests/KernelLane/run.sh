@@ -46,7 +46,7 @@ sanitize() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'; }
 FILTER=""
 for arg in "$@"; do
     case $arg in
-        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *[!A-Za-z0-9._-]*|"") die "bad check filter '$arg' (letters, digits, '.', '_', '-')" ;;
         *) FILTER="${FILTER:+$FILTER }$arg" ;;
     esac
@@ -54,6 +54,8 @@ done
 
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd -P)
+exec 9>"$CACHE/.lock"   # one lane at a time per cache (they share the initramfs and the console log)
+flock -n 9 || { log "waiting for another kernel lane run to finish"; flock 9; }
 # The guest sees the host's root, but mounts fresh /tmp, /run, /dev, /proc and /sys over it.
 for p in "$REPO" "$CACHE"; do
     case $(readlink -f "$p")/ in

@@ -106,6 +106,22 @@ struct DiscoveryTests {
         #expect(inv.pfs[0].isManagement)
     }
 
+    @Test func managementBehindAVirtioDevice() throws {
+        let f = try standardFixture()
+        // virtio-net: class/net/eth0/device -> .../0000:00:01.0/virtio0, not a PCI address itself.
+        try f.device("0000:00:01.0", vendor: "0x1af4", device: "0x1041", driver: "virtio-pci", group: 1)
+        try f.dir.dir("sys/devices/pci0000:00/0000:00:01.0/virtio0/net/eth0")
+        try f.dir.link("sys/devices/pci0000:00/0000:00:01.0/virtio0/net/eth0/device", to: "../../../virtio0")
+        try f.dir.link("sys/class/net/eth0", to: "../../devices/pci0000:00/0000:00:01.0/virtio0/net/eth0")
+        try f.dir.file("proc/net/route", """
+            Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT
+            eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0
+
+            """)
+        let inv = try SysfsDiscovery(paths: paths(f)).inventory()
+        #expect(inv.host.managementDevices.map(\.description) == ["0000:00:01.0"])
+    }
+
     @Test func ipv6DefaultRoute() throws {
         let f = try standardFixture()
         try f.dir.file("proc/net/ipv6_route",
