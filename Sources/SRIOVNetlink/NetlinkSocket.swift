@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNetlink
+import SRIOVCore
+
+/// Owns one libnl `nl_sock` connected to NETLINK_ROUTE; freed in `deinit`. Used from one actor only.
+struct NetlinkSocket: ~Copyable {
+    let sock: OpaquePointer
+
+    init() throws(SRIOVError) {
+        guard let s = nl_socket_alloc() else {
+            throw SRIOVError(.io, "libnl could not allocate a netlink socket", cause: .netlink(Int32(NLE_NOMEM), "Out of memory"))
+        }
+        // Acks are asked for per request (NLM_F_ACK on RTM_SETLINK), not added to every message.
+        nl_socket_disable_auto_ack(s)
+        let rc = nl_connect(s, NETLINK_ROUTE)
+        guard rc >= 0 else {
+            nl_socket_free(s)
+            throw NetlinkError.make(rc, "cannot open a NETLINK_ROUTE socket")
+        }
+        // Peek at each datagram's size before reading it, so a 256-VF reply (tens of KiB) is read
+        // whole rather than cut at a fixed buffer size.
+        nl_socket_enable_msg_peek(s)
+        // Extended acks: the kernel's own text for a refusal, when it gives one.
+        var one: Int32 = 1
+        _ = setsockopt(nl_socket_get_fd(s), 270 /* SOL_NETLINK */, 11 /* NETLINK_EXT_ACK */, &one, socklen_t(MemoryLayout<Int32>.size))
+        sock = s
+    }
+
+    deinit { nl_socket_free(sock) }
+
+    /// Sends `message` (libnl fills in our port id and the next sequence number); returns the sequence.
+    func send(_ message: borrowing NetlinkMessage, context: String) throws(SRIOVError) -> UInt32 {
+        let rc = nl_send_auto(sock, message.msg)
+        guard rc >= 0 else { throw NetlinkError.make(rc, context) }
+        return message.header.pointee.nlmsg_seq
+    }
+
+    /// One reply to `seq`: the RTM_NEWLINK message's bytes (for a GET), or nil for a plain ack.
+    /// A kernel refusal becomes an error with the errno (and the extended-ack text if any).
+    func receive(seq: UInt32, context: String) throws(SRIOVError) -> [UInt8]? {
+        var result: [UInt8]?
+        while true {
+            var peer = sockaddr_nl()
+            var buffer: UnsafeMutablePointer<UInt8>?
+            let n = nl_recv(sock, &peer, &buffer, nil)
+            guard n > 0, let buffer else {
+                if let buffer { free(buffer) }
+                throw NetlinkError.make(n == 0 ? -Int32(NLE_FAILURE) : n, context)
+            }
+            defer { free(buffer) }
+            let bytes = Array(UnsafeBufferPointer(start: buffer, count: Int(n)))
+            var offset = 0
+            while offset + 16 <= bytes.count {
+                let length = Int(LinkMessageParser.u32(bytes, offset))
+                let type = UInt16(bytes[offset + 4]) | UInt16(bytes[offset + 5]) << 8
+                let flags = UInt16(bytes[offset + 6]) | UInt16(bytes[offset + 7]) << 8
+                let messageSeq = LinkMessageParser.u32(bytes, offset + 8)
+                guard length >= 16, offset + length <= bytes.count else {
+                    throw SRIOVError(.corrupt, "\(context): truncated netlink reply (\(bytes.count) bytes)")
+                }
+                defer { offset += (length + 3) & ~3 }
+                guard messageSeq == seq else { continue }
+                switch Int32(type) {
+                case NLMSG_ERROR:
+                    let error = Int32(bitPattern: LinkMessageParser.u32(bytes, offset + 16))
+                    if error == 0 { return result }
+                    let errno = -error
+                    let text = NetlinkSocket.extendedAckMessage(bytes, offset: offset, length: length, flags: flags)
+                    throw SRIOVError(.kernelRefused,
+                                     "\(context): \(Errno.name(errno)) (\(String(cString: strerror(errno))))" + (text.map { ": \($0)" } ?? ""),
+                                     cause: .errno(errno))
+                case NLMSG_DONE:
+                    return result
+                case Int32(RTM_NEWLINK):
+                    result = Array(bytes[offset..<(offset + length)])
+                    // A GET without NLM_F_ACK ends with this one message.
+                    if flags & UInt16(NLM_F_MULTI) == 0 { return result }
+                default:
+                    continue
+                }
+            }
+        }
+    }
+
+    /// NLMSGERR_ATTR_MSG from an extended ack, if present.
+    static func extendedAckMessage(_ bytes: [UInt8], offset: Int, length: Int, flags: UInt16) -> String? {
+        guard flags & 0x200 != 0 else { return nil } // NLM_F_ACK_TLVS
+        // nlmsghdr(16) + error(4) + the original header(16) [+ its payload unless NLM_F_CAPPED].
+        var tlv = offset + 16 + 4 + 16
+        if flags & 0x100 == 0 { // not capped: the whole original message is echoed
+            tlv = offset + 16 + 4 + Int(LinkMessageParser.u32(bytes, offset + 20))
+        }
+        let end = offset + length
+        while let attr = LinkMessageParser.attribute(bytes, at: tlv, end: end) {
+            if attr.type == 1 { // NLMSGERR_ATTR_MSG
+                let text = bytes[attr.payload].prefix { $0 != 0 }
+                return String(decoding: text, as: UTF8.self)
+            }
+            tlv = LinkMessageParser.align4(attr.payload.lowerBound - 4 + attr.declaredLength)
+        }
+        return nil
+    }
+}
+
+/// VF settings over netlink, the real kernel's side of `VFLinkControl`.
+///
+/// One socket, opened on first use, held by this actor; requests are serialized through it.
+public actor NetlinkVFLink: VFLinkControl {
+    /// Holds the noncopyable socket so the actor can lend it out.
+    final class Connection {
+        let socket: NetlinkSocket
+        init() throws(SRIOVError) { socket = try NetlinkSocket() }
+    }
+
+    private var connection: Connection?
+
+    public init() {}
+
+    private func connected() throws(SRIOVError) -> Connection {
+        if let connection { return connection }
+        let c = try Connection()
+        connection = c
+        return c
+    }
+
+    /// Equivalent to: `ip -d link show <pf>` — RTM_GETLINK with IFLA_EXT_MASK =
+    /// RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS, read whole and parsed past a wrapped VF list length.
+    public func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout {
+        let ifindex = try NetlinkVFLink.ifindex(pf)
+        let c = try connected()
+        let message = try RequestBuilder.getLink(ifindex: ifindex)
+        let context = "\(pf): reading VF settings (RTM_GETLINK)"
+        let seq = try c.socket.send(message, context: context)
+        guard let reply = try c.socket.receive(seq: seq, context: context) else {
+            throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
+        }
+        return try LinkMessageParser.parse(reply, interface: pf)
+    }
+
+    /// Equivalent to: `ip link set <pf> vf <n> <setting>` — one RTM_SETLINK with NLM_F_ACK.
+    public func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError) {
+        let ifindex = try NetlinkVFLink.ifindex(pf)
+        let c = try connected()
+        let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, request: request)
+        let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
+        let seq = try c.socket.send(message, context: context)
+        _ = try c.socket.receive(seq: seq, context: context)
+    }
+
+    static func ifindex(_ name: InterfaceName) throws(SRIOVError) -> Int32 {
+        let index = if_nametoindex(name.name)
+        guard index != 0 else {
+            throw SRIOVError(.notFound, "no network interface named \(name) in this network namespace; `ip link` lists them", cause: .errno(errno))
+        }
+        return Int32(index)
+    }
+}
