@@ -21,9 +21,9 @@ public struct VFConfigurator: Sendable {
         }
     }
 
-    /// Applies and verifies; returns the VF's state as read back.
+    /// Applies and verifies; returns the PF's VF list as read back after the change.
     @discardableResult
-    public func apply(_ settings: VFSettings, vf: Int, on pf: Target) async throws(SRIOVError) -> VFState {
+    public func apply(_ settings: VFSettings, vf: Int, on pf: Target) async throws(SRIOVError) -> VFReadout {
         try settings.validate()
         let before = try await link.readVFs(pf: pf.interface)
         try VFIndex(vf).check(numVFs: before.numVFs, pf: pf.label)
@@ -35,13 +35,13 @@ public struct VFConfigurator: Sendable {
                 throw VFSettingError.explain(error, request: request, vf: vf, pf: pf, pfOperState: before.operState)
             }
         }
-        if settings.isEmpty, let current { return current }
+        if settings.isEmpty { return before }
         let after = try await link.readVFs(pf: pf.interface)
         guard let state = after.vf(vf) else {
             throw SRIOVError(.verificationFailed, "\(pf.label) VF \(vf): the settings were applied but the kernel's VF list no longer shows this VF (list cut short at \(after.vfs.count) of \(after.numVFs)); check with `ip -d link show \(pf.interface)`")
         }
         try VFConfigurator.verify(settings, against: state, vf: vf, pf: pf)
-        return state
+        return after
     }
 
     /// The requests for `settings`, in application order. Rates go as one request: the kernel wants

@@ -24,9 +24,21 @@ enum ErrorReporting {
         do {
             try body()
         } catch let error as SRIOVError {
-            Output.error("sriovctl: error: \(error.message)")
-            throw ExitCode(exitCode(for: error.code))
+            throw report(error)
         }
+    }
+
+    static func run(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as SRIOVError {
+            throw report(error)
+        }
+    }
+
+    static func report(_ error: SRIOVError) -> ExitCode {
+        Output.error("sriovctl: error: \(error.message)")
+        return ExitCode(exitCode(for: error.code))
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SRIOVCore
+import SRIOVNetlink
 import SRIOVSimulator
 import SRIOVSysfs
 
@@ -31,14 +32,15 @@ struct GlobalOptions: ParsableArguments {
         if simulated {
             try StateDirectory.ensure(stateDir)
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDir))
-            return HostContext(source: sim, control: sim, description: "simulated host at \(sim.directory)")
+            return HostContext(source: sim, control: sim, link: sim, paths: sim.paths,
+                               description: "simulated host at \(sim.directory)")
         }
         let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
         guard FileSystem.isDirectory(paths.sysfs) else {
             throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
         }
         return HostContext(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
-                           description: "host at \(paths.sysfs)")
+                           link: NetlinkVFLink(), paths: paths, description: "host at \(paths.sysfs)")
     }
 }
 
@@ -46,5 +48,12 @@ struct GlobalOptions: ParsableArguments {
 struct HostContext {
     let source: any HostInventorySource
     let control: any PCIDeviceControl
+    let link: any VFLinkControl
+    let paths: HostPaths
     let description: String
+
+    /// The PF named on the command line (a netdev or a PCI address).
+    func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {
+        try PFResolver(paths: paths).resolve(pf, in: source.inventory())
+    }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Sriovctl: ParsableCommand {
+struct Sriovctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sriovctl",
         abstract: "Inspect and control the SR-IOV virtual functions of this host.",
@@ -11,6 +11,6 @@ struct Sriovctl: ParsableCommand {
         65 damaged data; 66 not found; 69 unsupported by the driver; 74 I/O error; 75 busy or timed out;
         77 not permitted or protected.
         """,
-        subcommands: [InventoryShow.self, DoctorRun.self]
+        subcommands: [InventoryShow.self, DoctorRun.self, PFGroup.self, VFGroup.self]
     )
 }

@@ -1,0 +1,91 @@
+import ArgumentParser
+import SRIOVCore
+
+/// `sriovctl vf set <pf> <vf> ...`: applies in a fixed order, reads back, explains refusals.
+struct VFSet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Change one VF's settings from its PF, then read them back to verify.",
+        discussion: "Applied in this order, one netlink request each: mac, vlan (with qos and protocol), min/max tx rate, spoofchk, trust, state, query_rss. Equivalent to `ip link set <pf> vf <vf> ...`."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The PF: a netdev name or a PCI address.", valueName: "pf"))
+    var pf: String
+
+    @Argument(help: ArgumentHelp("The VF index (0, 1, ...).", valueName: "vf"), transform: Parse.vfIndex)
+    var vf: VFIndex
+
+    @Option(name: .customLong("mac"), help: ArgumentHelp("Administrative MAC (unicast; 00:00:00:00:00:00 clears).", valueName: "mac"), transform: Parse.mac)
+    var mac: MACAddress?
+
+    @Option(name: .customLong("vlan"), help: ArgumentHelp("Port VLAN id, 1-4094 (0 removes the VLAN).", valueName: "id"), transform: Parse.vlanID)
+    var vlan: Int?
+
+    @Option(name: .customLong("qos"), help: ArgumentHelp("VLAN priority 0-7 (with --vlan).", valueName: "q"), transform: Parse.qos)
+    var qos: Int?
+
+    @Option(name: .customLong("vlan-proto"), help: ArgumentHelp("VLAN protocol (with --vlan).", valueName: "802.1Q|802.1ad"), transform: Parse.vlanProto)
+    var vlanProto: VLANProtocol?
+
+    @Option(name: .customLong("spoofchk"), help: ArgumentHelp("Source MAC spoof checking.", valueName: "on|off"), transform: Parse.onOff("--spoofchk"))
+    var spoofCheck: Bool?
+
+    @Option(name: .customLong("trust"), help: ArgumentHelp("Trusted VF (may change its MAC, go promiscuous).", valueName: "on|off"), transform: Parse.onOff("--trust"))
+    var trust: Bool?
+
+    @Option(name: .customLong("state"), help: ArgumentHelp("VF link state.", valueName: "auto|enable|disable"), transform: Parse.linkState)
+    var state: VFLinkState?
+
+    @Option(name: .customLong("min-tx-rate"), help: ArgumentHelp("Minimum TX rate in Mbit/s (0: none).", valueName: "Mbps"), transform: Parse.rate("--min-tx-rate"))
+    var minTxRate: UInt32?
+
+    @Option(name: .customLong("max-tx-rate"), help: ArgumentHelp("Maximum TX rate in Mbit/s (0: no limit).", valueName: "Mbps"), transform: Parse.rate("--max-tx-rate"))
+    var maxTxRate: UInt32?
+
+    @Option(name: .customLong("query-rss"), help: ArgumentHelp("Let the VF query the RSS table and key.", valueName: "on|off"), transform: Parse.onOff("--query-rss"))
+    var queryRSS: Bool?
+
+    @Flag(name: .customLong("force"), help: "Allow changing a VF of the management NIC.")
+    var force = false
+
+    @Flag(name: .customLong("json"), help: "Print the VF's settings after the change as JSON.")
+    var json = false
+
+    func validate() throws {
+        if vlan == nil && (qos != nil || vlanProto != nil) {
+            throw ValidationError("--qos and --vlan-proto go with --vlan; add --vlan <id> (0 for none)")
+        }
+        if settings.isEmpty {
+            throw ValidationError("nothing to set: give at least one of --mac, --vlan, --spoofchk, --trust, --state, --min-tx-rate, --max-tx-rate, --query-rss")
+        }
+        do { try settings.validate() } catch { throw ValidationError(error.message) }
+    }
+
+    var settings: VFSettings {
+        var s = VFSettings()
+        s.mac = mac
+        if let vlan { s.vlan = try? VLAN(id: vlan, qos: qos ?? 0, proto: vlanProto ?? .dot1Q) }
+        s.spoofCheck = spoofCheck
+        s.trust = trust
+        s.linkState = state
+        s.minTxRate = minTxRate
+        s.maxTxRate = maxTxRate
+        s.queryRSS = queryRSS
+        return s
+    }
+
+    func run() async throws {
+        try await ErrorReporting.run {
+            let host = try global.host()
+            let target = try host.resolve(pf)
+            try target.checkWritable(force: force, action: "change VF settings")
+            guard let configuratorTarget = target.configuratorTarget else { _ = try target.requireInterface(); return }
+            let after = try await VFConfigurator(link: host.link).apply(settings, vf: vf.value, on: configuratorTarget)
+            let status = PFStatus(target: target, readout: after)
+            let info = status.vfs[vf.value]
+            if json { try JSONOutput.print(info) } else { Output.line(VFRows.table([info])) }
+        }
+    }
+}
