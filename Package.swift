@@ -45,7 +45,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "sriov-bench",
-            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator"],
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink"],
             path: "Benchmarks/sriov-bench"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import SRIOVCore
+import SRIOVNetlink
 import SRIOVSimulator
 import SRIOVSysfs
 
@@ -14,15 +15,22 @@ struct Options {
     var iterations = 20
     /// tmpfs by default: sysfs lives in memory, and a disk file system's symlink cost would dominate.
     var dir = "/dev/shm/sriov-bench-host"
+    var pf = ""
+    var vf = 0
+    var ip = "/usr/sbin/ip"
 }
 
 func usage() -> Never {
     print("""
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
+           sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
                discovery touches, with no parsing (the I/O floor). Target: median <= 150 ms.
+    netlink-set  MAC + VLAN + spoofchk + trust on one VF of a real PF, in-process over libnl as the
+               daemon does it (with and without read-back verification), against the same four
+               settings as four `ip link set` processes. Needs root and a PF with VFs.
     """)
     exit(64)
 }
@@ -42,6 +50,9 @@ func parse() -> Options {
         case "--vfs": o.vfs = Int(value) ?? { usage() }()
         case "--iterations": o.iterations = Int(value) ?? { usage() }()
         case "--dir": o.dir = value
+        case "--pf": o.pf = value
+        case "--vf": o.vf = Int(value) ?? { usage() }()
+        case "--ip": o.ip = value
         default: usage()
         }
     }
@@ -87,7 +98,73 @@ func baseline(_ paths: HostPaths) -> Int {
     return touched
 }
 
+/// Runs a program and waits for it; returns its exit status.
+func spawn(_ argv: [String]) -> Int32 {
+    var pid: pid_t = 0
+    var cArgs = argv.map { strdup($0) } + [nil]
+    defer { for p in cArgs { free(p) } }
+    guard posix_spawn(&pid, argv[0], nil, nil, &cArgs, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return status
+}
+
+func netlinkSet(_ options: Options) async throws {
+    guard let pf = InterfaceName(options.pf) else {
+        print("sriov-bench: --pf needs the PF's interface name")
+        exit(64)
+    }
+    let link = NetlinkVFLink()
+    let configurator = VFConfigurator(link: link)
+    let target = VFConfigurator.Target(interface: pf, label: pf.name, driver: nil)
+    let macs = [try MACAddress(parsing: "02:5b:00:00:00:01"), try MACAddress(parsing: "02:5b:00:00:00:02")]
+    func settings(_ i: Int) throws -> VFSettings {
+        VFSettings(mac: macs[i % 2], vlan: try VLAN(id: 100 + i % 2), spoofCheck: i % 2 == 0, trust: i % 2 == 1)
+    }
+    _ = try await link.readVFs(pf: pf) // open the socket outside the timing, as a running daemon has it
+    let clock = ContinuousClock()
+    func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+    var applyOnly: [Double] = []
+    var verified: [Double] = []
+    var processes: [Double] = []
+    for i in 0..<options.iterations {
+        let s = try settings(i)
+        applyOnly.append(ms(try await clock.measure {
+            for request in VFConfigurator.requests(for: s, current: nil) {
+                try await link.apply(request, vf: options.vf, pf: pf)
+            }
+        }))
+        verified.append(ms(try await clock.measure {
+            _ = try await configurator.apply(try settings(i + 1), vf: options.vf, on: target)
+        }))
+        let vf = String(options.vf)
+        processes.append(ms(clock.measure {
+            _ = spawn([options.ip, "link", "set", pf.name, "vf", vf, "mac", macs[i % 2].description])
+            _ = spawn([options.ip, "link", "set", pf.name, "vf", vf, "vlan", String(100 + i % 2)])
+            _ = spawn([options.ip, "link", "set", pf.name, "vf", vf, "spoofchk", i % 2 == 0 ? "on" : "off"])
+            _ = spawn([options.ip, "link", "set", pf.name, "vf", vf, "trust", i % 2 == 1 ? "on" : "off"])
+        }))
+    }
+    let a = Stats(samples: applyOnly), v = Stats(samples: verified), p = Stats(samples: processes)
+    print("netlink-set: \(pf) VF \(options.vf), MAC+VLAN+spoofchk+trust, \(options.iterations) iterations")
+    print("netlink-set: in-process (4 RTM_SETLINK): \(a.summary)")
+    print("netlink-set: in-process + read-back verify: \(v.summary)")
+    print("netlink-set: four `ip link set` processes: \(p.summary)")
+    let ratio = p.percentile(0.5) / max(a.percentile(0.5), 0.001)
+    let ratioVerified = p.percentile(0.5) / max(v.percentile(0.5), 0.001)
+    print("netlink-set: speedup (median) \(String(Double(Int(ratio * 10)) / 10))x, with verify \(String(Double(Int(ratioVerified * 10)) / 10))x")
+}
+
 let options = parse()
+if options.benchmark == "netlink-set" {
+    do {
+        try await netlinkSet(options)
+    } catch let error as SRIOVError {
+        print("sriov-bench: error: \(error.message)")
+        exit(1)
+    }
+    exit(0)
+}
 guard options.benchmark == "discovery" else { usage() }
 do {
     let clock = ContinuousClock()
