@@ -17,6 +17,11 @@ public struct NumVFsChange: Sendable {
     public struct Outcome: Sendable, Equatable {
         public var before: Int
         public var after: Int
+
+        public init(before: Int, after: Int) {
+            self.before = before
+            self.after = after
+        }
     }
 
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs` and `sriov_drivers_autoprobe`

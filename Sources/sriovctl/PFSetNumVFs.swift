@@ -22,7 +22,7 @@ struct PFSetNumVFs: AsyncParsableCommand {
             transform: Parse.onOff("--autoprobe"))
     var autoprobe: Bool?
 
-    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds to wait for the VFs to appear.", valueName: "seconds"), transform: Parse.seconds)
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Seconds to wait for the VFs to appear (default 120).", valueName: "seconds"), transform: Parse.seconds)
     var timeout: Duration = .seconds(120)
 
     @Flag(name: .customLong("force"), help: "Change the management NIC, or remove VFs bound to vfio-pci.")

@@ -20,10 +20,10 @@ struct VFSet: AsyncParsableCommand {
     @Option(name: .customLong("mac"), help: ArgumentHelp("Administrative MAC (unicast; 00:00:00:00:00:00 clears).", valueName: "mac"), transform: Parse.mac)
     var mac: MACAddress?
 
-    @Option(name: .customLong("vlan"), help: ArgumentHelp("Port VLAN id, 1-4094 (0 removes the VLAN).", valueName: "id"), transform: Parse.vlanID)
+    @Option(name: .customLong("vlan"), parsing: .unconditional, help: ArgumentHelp("Port VLAN id, 1-4094 (0 removes the VLAN).", valueName: "id"), transform: Parse.vlanID)
     var vlan: Int?
 
-    @Option(name: .customLong("qos"), help: ArgumentHelp("VLAN priority 0-7 (with --vlan).", valueName: "q"), transform: Parse.qos)
+    @Option(name: .customLong("qos"), parsing: .unconditional, help: ArgumentHelp("VLAN priority 0-7 (with --vlan).", valueName: "q"), transform: Parse.qos)
     var qos: Int?
 
     @Option(name: .customLong("vlan-proto"), help: ArgumentHelp("VLAN protocol (with --vlan).", valueName: "802.1Q|802.1ad"), transform: Parse.vlanProto)
@@ -38,10 +38,10 @@ struct VFSet: AsyncParsableCommand {
     @Option(name: .customLong("state"), help: ArgumentHelp("VF link state.", valueName: "auto|enable|disable"), transform: Parse.linkState)
     var state: VFLinkState?
 
-    @Option(name: .customLong("min-tx-rate"), help: ArgumentHelp("Minimum TX rate in Mbit/s (0: none).", valueName: "Mbps"), transform: Parse.rate("--min-tx-rate"))
+    @Option(name: .customLong("min-tx-rate"), parsing: .unconditional, help: ArgumentHelp("Minimum TX rate in Mbit/s (0: none).", valueName: "Mbps"), transform: Parse.rate("--min-tx-rate"))
     var minTxRate: UInt32?
 
-    @Option(name: .customLong("max-tx-rate"), help: ArgumentHelp("Maximum TX rate in Mbit/s (0: no limit).", valueName: "Mbps"), transform: Parse.rate("--max-tx-rate"))
+    @Option(name: .customLong("max-tx-rate"), parsing: .unconditional, help: ArgumentHelp("Maximum TX rate in Mbit/s (0: no limit).", valueName: "Mbps"), transform: Parse.rate("--max-tx-rate"))
     var maxTxRate: UInt32?
 
     @Option(name: .customLong("query-rss"), help: ArgumentHelp("Let the VF query the RSS table and key.", valueName: "on|off"), transform: Parse.onOff("--query-rss"))

@@ -146,3 +146,163 @@ def field(obj, key):
     """A key of a JSON object; absent and null are the same ("unknown")."""
     v = obj.get(key, None) if isinstance(obj, dict) else None
     return v
+
+
+# --- VF settings, as the kernel reports them ------------------------------------------------------
+# Two independent readers, both in sriovctl's vocabulary (mac, vlan, qos, vlanProto, spoofCheck,
+# trust, linkState, minTxRate, maxTxRate, queryRSS): iproute2 (`ip -j -d link show`, which loses the
+# VFs past the 16-bit IFLA_VFINFO_LIST wrap), and a raw RTM_GETLINK of our own with
+# RTEXT_FILTER_SKIP_STATS that walks the VF entries to the end of the message (for large PFs).
+VF_FIELDS = ("mac", "vlan", "qos", "vlanProto", "spoofCheck", "trust", "linkState", "minTxRate",
+             "maxTxRate", "queryRSS")
+
+
+def ip_vfs(ifname):
+    """{vf index: settings} from `ip -j -d link show dev <ifname>`; None when ip fails."""
+    rc, out, err = run([IP, "-j", "-d", "link", "show", "dev", ifname])
+    if rc != 0:
+        return None
+    vfs = {}
+    for e in json.loads(out)[0].get("vfinfo_list", []):
+        vlan = (e.get("vlan_list") or [{}])[0]
+        rate = e.get("rate") or {}
+        vfs[e["vf"]] = {
+            "mac": e.get("address"),
+            "vlan": vlan.get("vlan", 0), "qos": vlan.get("qos", 0),
+            "vlanProto": vlan.get("protocol", "802.1Q"),
+            "spoofCheck": e.get("spoofchk"), "trust": e.get("trust"),
+            "linkState": e.get("link_state"),
+            "minTxRate": rate.get("min_tx", 0), "maxTxRate": rate.get("max_tx", e.get("tx_rate", 0)),
+            "queryRSS": e.get("query_rss_en"),
+        }
+    return vfs
+
+
+def ip_text_vf_lines(ifname):
+    """(number of `vf N` lines in `ip -d link show`, whether ip said "Truncated VF list")."""
+    rc, out, err = run([IP, "-d", "link", "show", "dev", ifname])
+    lines = sum(1 for line in out.splitlines() if re.match(r"\s+vf \d+ ", line))
+    return lines, "Truncated VF list" in out + err
+
+
+def netlink_vfs(ifname):
+    """The kernel's own VF list for one link, read with RTM_GETLINK + IFLA_EXT_MASK
+    (RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS), received whole (size peeked with MSG_TRUNC).
+
+    Returns {"numVFs": IFLA_NUM_VF, "vfs": {index: settings}, "declared": entries inside the
+    IFLA_VFINFO_LIST nest's own 16-bit length, "wrapped": whether entries lie past it, "bytes": size}.
+    The entries are walked from the start of the nest to the end of the message, so none is lost.
+    """
+    import socket
+    import struct
+    ifindex = int(read(f"/sys/class/net/{ifname}/ifindex"))
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # NETLINK_ROUTE
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((0, 0))
+        ext_mask = 1 | 8                                        # RTEXT_FILTER_VF | SKIP_STATS
+        attr = struct.pack("=HHI", 8, 29, ext_mask)             # IFLA_EXT_MASK
+        body = struct.pack("=BxHiII", 0, 0, ifindex, 0, 0) + attr
+        s.send(struct.pack("=IHHII", 16 + len(body), 18, 1, 1, 0) + body)   # RTM_GETLINK, NLM_F_REQUEST
+        size = s.recv_into(bytearray(16), 16, socket.MSG_PEEK | socket.MSG_TRUNC)
+        msg = s.recv(size)
+    finally:
+        s.close()
+    mlen, mtype = struct.unpack_from("=IH", msg, 0)
+    if mtype == 2:                                              # NLMSG_ERROR
+        raise OSError(-struct.unpack_from("=i", msg, 16)[0], f"RTM_GETLINK {ifname}")
+    end = min(mlen, len(msg))
+    pos = 16 + 16                                               # nlmsghdr + ifinfomsg
+    num_vfs, vfs, declared, wrapped = None, {}, 0, False
+    while pos + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", msg, pos)
+        atype &= 0x3fff
+        if alen < 4:
+            break
+        if atype == 21:                                         # IFLA_NUM_VF
+            num_vfs = struct.unpack_from("=I", msg, pos + 4)[0]
+        elif atype == 22:                                       # IFLA_VFINFO_LIST
+            nest_end = pos + alen
+            p = pos + 4
+            while p + 4 <= end and len(vfs) < (num_vfs or 0):
+                elen, etype = struct.unpack_from("=HH", msg, p)
+                if (etype & 0x3fff) != 1 or elen < 4:           # IFLA_VF_INFO
+                    break
+                vf = _vf_info(msg, p + 4, p + elen)
+                vfs[vf.pop("index")] = vf
+                if p + elen <= nest_end:
+                    declared += 1
+                else:
+                    wrapped = True
+                p += (elen + 3) & ~3
+            break                                               # what follows the list is not needed
+        pos += (alen + 3) & ~3
+    return {"numVFs": num_vfs, "vfs": vfs, "declared": declared, "wrapped": wrapped, "bytes": len(msg)}
+
+
+def _vf_info(msg, pos, end):
+    import struct
+    u32 = lambda off: struct.unpack_from("=I", msg, off)[0]    # noqa: E731
+    flag = lambda off: None if u32(off) == 0xFFFFFFFF else u32(off) != 0   # noqa: E731 (-1: not reported)
+    vf = {"index": None, "mac": None, "vlan": 0, "qos": 0, "vlanProto": "802.1Q", "spoofCheck": None,
+          "trust": None, "linkState": None, "minTxRate": 0, "maxTxRate": 0, "queryRSS": None}
+    while pos + 4 <= end:
+        alen, atype = struct.unpack_from("=HH", msg, pos)
+        atype &= 0x3fff
+        v = pos + 4
+        if atype == 1:                                          # IFLA_VF_MAC {vf, mac[32]}
+            vf["index"] = u32(v)
+            vf["mac"] = ":".join(f"{b:02x}" for b in msg[v + 4:v + 10])
+        elif atype == 2:                                        # IFLA_VF_VLAN {vf, vlan, qos}
+            vf["vlan"], vf["qos"] = u32(v + 4), u32(v + 8)
+        elif atype == 12:                                       # IFLA_VF_VLAN_LIST
+            ilen = struct.unpack_from("=H", msg, v)[0]
+            if ilen >= 4 + 14:                                  # IFLA_VF_VLAN_INFO {vf, vlan, qos, be16 proto}
+                vf["vlan"], vf["qos"] = u32(v + 8), u32(v + 12)
+                proto = struct.unpack_from("!H", msg, v + 16)[0]
+                # A VF whose VLAN was never set reports protocol 0 (netdevsim): the kernel's default is 802.1Q.
+                vf["vlanProto"] = {0: "802.1Q", 0x8100: "802.1Q", 0x88A8: "802.1ad"}.get(proto, hex(proto))
+        elif atype == 4:                                        # IFLA_VF_SPOOFCHK {vf, setting}
+            vf["spoofCheck"] = flag(v + 4)
+        elif atype == 5:                                        # IFLA_VF_LINK_STATE {vf, state}
+            vf["linkState"] = {0: "auto", 1: "enable", 2: "disable"}.get(u32(v + 4), str(u32(v + 4)))
+        elif atype == 6:                                        # IFLA_VF_RATE {vf, min, max}
+            vf["minTxRate"], vf["maxTxRate"] = u32(v + 4), u32(v + 8)
+        elif atype == 7:                                        # IFLA_VF_RSS_QUERY_EN {vf, setting}
+            vf["queryRSS"] = flag(v + 4)
+        elif atype == 9:                                        # IFLA_VF_TRUST {vf, setting}
+            vf["trust"] = flag(v + 4)
+        pos += (alen + 3) & ~3
+    return vf
+
+
+def sriovctl(*args, timeout=120):
+    """Run sriovctl with the lane's state directory; (exit status, stdout, stderr)."""
+    return run([os.environ["SRIOVCTL"], *args, "--state-dir", os.environ["SRIOV_STATE_DIR"]], timeout)
+
+
+def sriovctl_json(*args, timeout=120):
+    """Run a sriovctl command that prints JSON; (exit status, object or None, problem or None)."""
+    argv = [os.environ["SRIOVCTL"], *args, "--state-dir", os.environ["SRIOV_STATE_DIR"]]
+    rc, obj, problem = run_json(argv, timeout)
+    if problem is None and rc != 0:
+        problem = f"`{' '.join(argv)}` exited {rc}"
+    return rc, obj, problem
+
+
+def last_line(text):
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def vf_settings(obj):
+    """The settings fields of one of sriovctl's VF objects."""
+    return {k: obj.get(k) for k in VF_FIELDS} if isinstance(obj, dict) else None
+
+
+def diff_settings(label, want, got):
+    """Readable differences between two settings dicts (kernel first)."""
+    if got is None:
+        return [f"{label}: missing"]
+    return [f"{label} {k}: kernel says {json.dumps(want.get(k))}, sriovctl says {json.dumps(got.get(k))}"
+            for k in VF_FIELDS if want.get(k) != got.get(k)]
