@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Value types, errors and the seams (protocols). No I/O, no C.
@@ -28,10 +29,19 @@ let package = Package(
         .target(name: "SRIOVNetlink", dependencies: ["SRIOVCore", "CNetlink"]),
         // A kernel that behaves: a sysfs-shaped tree plus netlink state, with the kernel's rules.
         .target(name: "SRIOVSimulator", dependencies: ["SRIOVCore", "SRIOVSysfs"]),
+        .target(name: "SRIOVJournal", dependencies: ["SRIOVCore", .product(name: "Logging", package: "swift-log")]),
+        // sriovd.yaml: desired PF state, protected PFs, pools; bound to a host as a PoolPlan.
+        .target(name: "SRIOVConfig", dependencies: ["SRIOVCore", .product(name: "Yams", package: "Yams")]),
+        // Pools, the allocator, the lease state machine, recovery and reconciliation.
+        .target(
+            name: "SRIOVLeasing",
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVJournal", "SRIOVConfig",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "sriovctl",
             dependencies: [
-                "SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink",
+                "SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVConfig", "SRIOVJournal", "SRIOVLeasing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -45,14 +55,19 @@ let package = Package(
         ),
         .executableTarget(
             name: "sriov-bench",
-            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink"],
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/sriov-bench"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SRIOVLeasingTests",
+                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVSimulator", "SRIOVSysfs",
+                                   "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
         .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVSimulatorTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink"]),
+        .testTarget(name: "SRIOVJournalTests", dependencies: ["SRIOVJournal", "SRIOVCore", "SRIOVTestSupport"]),
+        .testTarget(name: "SRIOVConfigTests", dependencies: ["SRIOVConfig", "SRIOVCore", "SRIOVTestSupport", "SRIOVSimulator"]),
         .testTarget(name: "SriovctlTests", dependencies: ["sriovctl", "SRIOVCore", "SRIOVSimulator", "SRIOVTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

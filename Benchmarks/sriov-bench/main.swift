@@ -24,6 +24,7 @@ func usage() -> Never {
     print("""
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
+           sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--state DIR] [--host DIR]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
@@ -155,6 +156,11 @@ func netlinkSet(_ options: Options) async throws {
     print("netlink-set: speedup (median) \(String(Double(Int(ratio * 10)) / 10))x, with verify \(String(Double(Int(ratioVerified * 10)) / 10))x")
 }
 
+if CommandLine.arguments.dropFirst().first == "journal-replay" { await journalReplay(CommandLine.arguments.dropFirst(2)) }
+if CommandLine.arguments.dropFirst().first == "lease-cycles" {
+    await leaseCycles(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
 let options = parse()
 if options.benchmark == "netlink-set" {
     do {

@@ -9,19 +9,25 @@ public struct HostPaths: Sendable, Equatable {
     public var procfs: String
     /// The kernel modules directory, default `/lib/modules`.
     public var modules: String
+    /// Where device nodes live (`/dev`; `/dev/vfio/<group>` appears when a group is bound to vfio-pci).
+    public var dev: String
 
     public static let host = HostPaths(sysfs: "/sys", procfs: "/proc", modules: "/lib/modules")
 
-    public init(sysfs: String, procfs: String, modules: String) {
+    public init(sysfs: String, procfs: String, modules: String, dev: String = "/dev") {
         self.sysfs = HostPaths.trimTrailingSlash(sysfs)
         self.procfs = HostPaths.trimTrailingSlash(procfs)
         self.modules = HostPaths.trimTrailingSlash(modules)
+        self.dev = HostPaths.trimTrailingSlash(dev)
     }
+
+    /// `/dev/vfio/<group>`.
+    public func vfioGroupDevice(_ group: Int) -> String { dev + "/vfio/\(group)" }
 
     /// A tree that holds `sys/`, `proc/` and `lib/modules/` below one directory (the simulator's layout).
     public init(root: String) {
         let r = HostPaths.trimTrailingSlash(root)
-        self.init(sysfs: r + "/sys", procfs: r + "/proc", modules: r + "/lib/modules")
+        self.init(sysfs: r + "/sys", procfs: r + "/proc", modules: r + "/lib/modules", dev: r + "/dev")
     }
 
     /// `/sys/bus/pci/devices/<bdf>`: the only way a device path is formed, from a parsed address.

@@ -60,7 +60,11 @@ public struct NumVFsChange: Sendable {
         }
         if count > 0 {
             progress("\(target.label): creating \(count) VFs")
-            try write(count, target)
+            do throws(SRIOVError) {
+                try write(count, target)
+            } catch {
+                throw await restore(before, after: error, target: target, timeout: timeout, progress: progress)
+            }
             try await wait(target, for: count, timeout: timeout, progress: progress)
         }
         let after = try currentCount(target)
@@ -68,6 +72,22 @@ public struct NumVFsChange: Sendable {
             throw SRIOVError(.kernelRefused, "\(target.label): asked for \(count) VFs but the driver enabled \(after); it ran out of resources (MSI-X vectors, queues or firmware NUM_OF_VFS): check dmesg, raise the firmware limit, or ask for fewer")
         }
         return Outcome(before: before, after: after)
+    }
+
+    /// The new count was refused after the old VFs were removed: put the old count back, and say
+    /// plainly what the PF has now.
+    func restore(_ before: Int, after error: SRIOVError, target: PFTarget, timeout: Duration,
+                 progress: @Sendable (String) -> Void) async -> SRIOVError {
+        guard before > 0 else { return error }
+        progress("\(target.label): restoring the previous \(before) VFs")
+        do throws(SRIOVError) {
+            try write(before, target)
+            try await wait(target, for: before, timeout: timeout, progress: progress)
+            return SRIOVError(error.code, error.message + "; the previous \(before) VFs were restored (new VFs, so leases and settings on them are gone)", cause: error.cause)
+        } catch {
+            let now = (try? currentCount(target)) ?? 0
+            return SRIOVError(error.code, error.message + "; the PF now has \(now) VFs (had \(before)): restoring them failed too", cause: error.cause)
+        }
     }
 
     func write(_ count: Int, _ target: PFTarget) throws(SRIOVError) {

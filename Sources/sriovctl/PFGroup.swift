@@ -12,6 +12,6 @@ struct VFGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vf",
         abstract: "Show or change one VF's settings (set from the PF over netlink, then read back).",
-        subcommands: [VFShow.self, VFSet.self]
+        subcommands: [VFShow.self, VFSet.self, VFUnquarantine.self]
     )
 }

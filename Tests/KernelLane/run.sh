@@ -14,6 +14,7 @@
 #   KERNEL_LANE_TIMEOUT      seconds the guest may run (default: 420)
 #   KERNEL_LANE_CHECK_TIMEOUT seconds one check may run inside the guest (default: 240)
 #   KERNEL_LANE_MEM          guest RAM in MiB (default: 1536)
+#   KERNEL_LANE_BENCH_ITERATIONS timed runs per benchmark in 50-bench-netlink (default: 9)
 #   KERNEL_LANE_VERBOSE=1    stream the whole serial console, not only the lane's progress lines
 set -euo pipefail
 
@@ -30,6 +31,8 @@ BIN_DIR=${SRIOV_BIN_DIR:-$REPO/.build/debug}
 TIMEOUT=${KERNEL_LANE_TIMEOUT:-420}
 CHECK_TIMEOUT=${KERNEL_LANE_CHECK_TIMEOUT:-240}
 MEM=${KERNEL_LANE_MEM:-1536}
+BENCH_ITERATIONS=${KERNEL_LANE_BENCH_ITERATIONS:-9}
+[[ $BENCH_ITERATIONS =~ ^[1-9][0-9]{0,2}$ ]] || die "KERNEL_LANE_BENCH_ITERATIONS must be 1-999"
 LOG=$CACHE/last-console.log
 # Modules the initramfs must load itself, before the host root (and its kmod) is reachable.
 INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
@@ -46,7 +49,7 @@ sanitize() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'; }
 FILTER=""
 for arg in "$@"; do
     case $arg in
-        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *[!A-Za-z0-9._-]*|"") die "bad check filter '$arg' (letters, digits, '.', '_', '-')" ;;
         *) FILTER="${FILTER:+$FILTER }$arg" ;;
     esac
@@ -231,6 +234,7 @@ LANE_FILTER='$FILTER'
 LANE_KROOT='$KROOT'
 LANE_KVER='$KABI'
 LANE_CHECK_TIMEOUT='$CHECK_TIMEOUT'
+LANE_BENCH_ITERATIONS='$BENCH_ITERATIONS'
 EOF
 (cd "$IR" && find . | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
 
@@ -284,6 +288,13 @@ all=$( { [[ -n $results ]] && printf '%s\n' "$results"; (( ${#extra[@]} )) && pr
 printf '%s\n' "$all"
 passed=$(grep -c '^PASS ' <<<"$all" || true)
 failed=$(grep -c '^FAIL ' <<<"$all" || true)
+# Benchmark lines (`BENCH ...`, from checks such as 50-bench-netlink) are information, not assertions:
+# they are summarised here, after the results, and never counted.
+bench=$(grep -a '^BENCH ' "$LOG" || true)
+if [[ -n $bench ]]; then
+    echo "--- benchmarks (informational, not counted; TCG guest, so ratios matter more than times):"
+    printf '%s\n' "$bench"
+fi
 log "total $(elapsed)"
 echo "$passed passed, $failed failed"
 (( failed == 0 && passed > 0 ))

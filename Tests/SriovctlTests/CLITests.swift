@@ -8,6 +8,7 @@ struct CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        var killed = false
     }
 
     static var binary: String {
@@ -15,10 +16,13 @@ struct CLI {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("sriovctl").path
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -28,7 +32,8 @@ struct CLI {
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+                      stderr: String(decoding: errData, as: UTF8.self),
+                      killed: process.terminationReason == .uncaughtSignal)
     }
 }
 
@@ -125,5 +130,15 @@ struct CLITests {
 
 
             """)
+    }
+}
+
+@Suite("Embedded configuration")
+struct EmbeddedConfigTests {
+    @Test func builtInSampleIsConfigSriovdYaml() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sample = try String(contentsOf: repo.appendingPathComponent("Config/sriovd.yaml"), encoding: .utf8)
+        let embedded = try String(contentsOf: repo.appendingPathComponent("Sources/sriovctl/EmbeddedConfig.swift"), encoding: .utf8)
+        #expect(embedded.contains("#\"\"\"\n" + sample + "\"\"\"#"), "regenerate Sources/sriovctl/EmbeddedConfig.swift from Config/sriovd.yaml")
     }
 }

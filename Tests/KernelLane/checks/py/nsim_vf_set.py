@@ -76,6 +76,18 @@ step("all-at-once", 2, ["--mac", "02:30:00:00:00:02", "--vlan", "42", "--qos", "
      {"mac": "02:30:00:00:00:02", "vlan": 42, "qos": 7, "vlanProto": "802.1ad", "spoofCheck": True,
       "trust": True, "linkState": "disable", "minTxRate": 10, "maxTxRate": 20, "queryRSS": True})
 
+# `vf set --json` prints the VF as read back after the change: it must be what the kernel now holds.
+rc, obj, problem = lane.sriovctl_json("vf", "set", pf, "3", "--mac", "02:30:00:00:00:03", "--vlan", "7",
+                                      "--trust", "on", "--json")
+problems = [problem] if problem else []
+if not problem:
+    if isinstance(obj, dict) and "index" not in obj and isinstance(obj.get("vf"), dict):
+        obj = obj["vf"]
+    problems += lane.diff_settings("vf 3", kernel()[3], lane.vf_settings(obj))
+    if kernel()[3]["mac"] != "02:30:00:00:00:03":
+        problems.append(f"the kernel shows vf 3 mac {kernel()[3]['mac']}, not 02:30:00:00:00:03")
+r.expect("nsim-vf-set-json-readback", problems)
+
 # --- vf show / pf show agree with the kernel ---------------------------------------------------------
 ipvfs = kernel()
 problems = []
@@ -126,6 +138,7 @@ def refused(name, vf, args, code, needles):
     elif not any(n.lower() in err.lower() for n in needles):
         problems.append(f"{cmd}: the message does not name {' or '.join(map(repr, needles))}: {err.strip()[:300]!r}")
     problems += [f"{cmd} changed the kernel: {c}" for c in changes(before, after)]
+    print(f"lane: {cmd} -> exit {rc}: {' | '.join(err.strip().splitlines())[:300]!r}", flush=True)
     r.expect(f"nsim-vf-set-refuses-{name}", problems)
 
 

@@ -1,0 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// Test-only crash injection: with `SRIOVD_TEST_CRASH_AFTER_APPEND=k` (k >= 1) in the environment, the
+/// process sends itself SIGKILL right after its k-th append becomes durable, before `append` returns.
+/// The crash-injection harness uses it to stop a leasing operation after each journal step in turn.
+enum CrashHook {
+    static let variable = "SRIOVD_TEST_CRASH_AFTER_APPEND"
+
+    /// k from the variable's value; nil when unset, empty, not a decimal number, or below 1.
+    static func parse(_ value: String?) -> Int? {
+        guard let value, !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              let k = Int(value), k >= 1 else { return nil }
+        return k
+    }
+
+    /// k for this process, read once.
+    static let limit: Int? = {
+        guard let raw = getenv(variable) else { return nil }
+        return parse(String(cString: raw))
+    }()
+
+    /// Durable appends in this process, across every `Journal` it opens.
+    static let durableAppends = Atomic<Int>(0)
+
+    /// Counts `count` newly durable appends and kills the process if the k-th is among them.
+    static func appendsBecameDurable(_ count: Int) {
+        guard let k = limit else { return }
+        let total = durableAppends.add(count, ordering: .relaxed).newValue
+        if total >= k { kill(getpid(), SIGKILL) }
+    }
+}

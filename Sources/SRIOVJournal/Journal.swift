@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Dispatch
+import Foundation
+import Logging
+import SRIOVCore
+
+/// The write-ahead journal of one state directory: `journal.jsonl` (one checksummed JSON record per
+/// line) plus `snapshot.json`. Only one process owns a directory at a time (`lock`).
+///
+/// Appends are group-committed: while one batch is being written and fsync'd on the journal's I/O
+/// thread, new appends queue on the actor and go out together in the next batch (one write(2), one
+/// fsync). The actor never blocks in a syscall, so queuing continues during an fsync.
+public actor Journal {
+    static let journalName = "journal.jsonl"
+
+    let directory: String
+    let path: String
+    let sync: Bool
+    let logger: Logger
+    /// Blocking write/fsync/rename run here, off the Swift cooperative pool.
+    let io = DispatchQueue(label: "sriovd.journal.io")
+    /// Shared by concurrent appends (JSONEncoder is thread-safe once configured).
+    nonisolated let encoder: JSONEncoder
+
+    var lock: StateLock?
+    /// The journal file, opened O_APPEND; -1 once closed.
+    var fd: Int32
+    /// Bytes in the file that are whole, written records.
+    var fileLength: Int
+    var nextSeq: UInt64
+    var durableSeq: UInt64
+    var snapshotSeq: UInt64
+
+    // Group commit.
+    var pendingBytes: [UInt8] = []
+    var pendingWaiters: [(seq: UInt64, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>)] = []
+    var flushing = false
+    /// A snapshot call is running (they take turns).
+    var snapshotting = false
+    /// The journal file is being rewritten: batches wait.
+    var compacting = false
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Set when a write or fsync failed: the file's tail can no longer be trusted, so every later
+    /// append fails until a restart re-reads the journal.
+    var failure: SRIOVError?
+    var closed = false
+    var stats = JournalStatistics()
+
+    init(directory: String, path: String, fd: Int32, lock: StateLock, length: Int, lastSeq: UInt64,
+         snapshotSeq: UInt64, sync: Bool, logger: Logger) {
+        self.directory = directory
+        self.path = path
+        self.fd = fd
+        self.lock = lock
+        self.fileLength = length
+        self.nextSeq = lastSeq + 1
+        self.durableSeq = lastSeq
+        self.snapshotSeq = snapshotSeq
+        self.sync = sync
+        self.logger = logger
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        self.encoder = encoder
+    }
+
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        lock?.release()
+    }
+
+    /// Takes the state directory's lock, creates the directory if needed, reads the snapshot and the
+    /// journal, drops (and truncates away) a torn last line with a log line, refuses a corrupt record in
+    /// the middle, and opens the journal for appending.
+    public static func open(_ options: JournalOptions, logger: Logger? = nil) throws(SRIOVError) -> (Journal, JournalRecovery) {
+        let logger = logger ?? Logger(label: "sriovd.journal")
+        let directory = options.directory
+        try DurableFile.ensureDirectory(directory)
+        let lock = try StateLock.acquire(directory: directory)
+        let path = directory + "/" + journalName
+        var fd: Int32 = -1
+        do throws(SRIOVError) {
+            // A temp file is an interrupted snapshot or compaction: the rename never happened.
+            unlink(directory + "/" + SnapshotFile.name + ".tmp")
+            unlink(path + ".tmp")
+            let snapshot = try SnapshotFile.load(directory: directory)
+            let existed = DurableFile.exists(path)
+            fd = try DurableFile.open(path, O_RDWR | O_CREAT | O_APPEND)
+            if !existed && options.fsync { try DurableFile.syncDirectory(directory) }
+
+            var scan = JournalScan(path: path, stopAtFirstProblem: true, collectAfter: snapshot?.seq ?? 0)
+            try scan.run(fd: fd)
+            if let problem = scan.problems.first ?? scan.startProblem(snapshotSeq: snapshot?.seq) {
+                throw damageError(path: path, problem)
+            }
+            var length = scan.prefixEnd
+            var dropped: String?
+            if let torn = scan.torn {
+                var st = stat()
+                let size = fstat(fd, &st) == 0 ? Int(st.st_size) : length
+                let description = "\(path) line \(torn.line): \(torn.reason); dropped its \(size - length) bytes"
+                logger.warning("journal: dropped a torn last record (a write cut short by a crash; it was never acknowledged)",
+                               metadata: ["file": "\(path)", "line": "\(torn.line)", "reason": "\(torn.reason)"])
+                try DurableFile.truncate(fd, to: length, path: path)
+                if options.fsync { try DurableFile.sync(fd, path: path) }
+                dropped = description
+            }
+            let journalLast = scan.prefixLastSeq ?? 0
+            if let snapshot, scan.firstSeq != nil, journalLast < snapshot.seq {
+                // Every record is older than the snapshot; drop them so the next append (snapshot + 1)
+                // continues the file without a gap.
+                logger.info("journal: every record is older than snapshot.json; truncating the journal",
+                            metadata: ["file": "\(path)", "snapshotSeq": "\(snapshot.seq)", "lastSeq": "\(journalLast)"])
+                try DurableFile.truncate(fd, to: 0, path: path)
+                if options.fsync { try DurableFile.sync(fd, path: path) }
+                length = 0
+            }
+            let lastSeq = max(snapshot?.seq ?? 0, journalLast)
+            let journal = Journal(directory: directory, path: path, fd: fd, lock: lock, length: length,
+                                  lastSeq: lastSeq, snapshotSeq: snapshot?.seq ?? 0, sync: options.fsync, logger: logger)
+            let recovery = JournalRecovery(snapshot: snapshot, entries: scan.entries, droppedTornTail: dropped, lastSeq: lastSeq)
+            return (journal, recovery)
+        } catch {
+            if fd >= 0 { Glibc.close(fd) }
+            lock.release()
+            throw error
+        }
+    }
+
+    static func damageError(path: String, _ problem: JournalScan.Problem) -> SRIOVError {
+        if problem.unsupportedVersion != nil {
+            return SRIOVError(.unsupported, "\(path) line \(problem.line): \(problem.reason)")
+        }
+        return SRIOVError(.corrupt, "\(path) line \(problem.line): \(problem.reason); run `sriovctl journal verify` to see the damage and `sriovctl journal repair` to keep what precedes it")
+    }
+
+    /// The seq of the last durable record (or of the snapshot, if the journal has none after it).
+    public var lastSeq: UInt64 { durableSeq }
+
+    /// Counters for metrics: appends, fsyncs (batches), total fsync time.
+    public var statistics: JournalStatistics { stats }
+
+    /// Releases the lock (once an in-flight batch or snapshot has finished); further appends fail.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        let error = closedError()
+        for waiter in pendingWaiters { waiter.continuation.resume(returning: .failure(error)) }
+        pendingWaiters = []
+        pendingBytes = []
+        releaseIfIdle()
+    }
+
+    func releaseIfIdle() {
+        guard closed, !flushing, !snapshotting, !compacting else { return }
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+        lock?.release()
+        lock = nil
+    }
+
+    func closedError() -> SRIOVError {
+        SRIOVError(.io, "the journal in \(directory) is closed; nothing more can be recorded by this process")
+    }
+
+    func checkUsable() throws(SRIOVError) {
+        if closed { throw closedError() }
+        if let failure { throw failure }
+    }
+
+    /// Runs blocking I/O on the journal's thread and resumes with its result.
+    nonisolated func onIOThread<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
+        await withCheckedContinuation { continuation in
+            io.async { continuation.resume(returning: work()) }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import SRIOVCore
+
+extension Journal {
+    /// Writes a snapshot of the caller's state as of `seq` (temp file, fsync, rename, fsync the
+    /// directory), then compacts the journal to the records after `seq` the same way. A crash between
+    /// the two leaves older records behind; start-up skips them. Appends go on while the snapshot is
+    /// written and wait only while the journal file is replaced. `data` must hold every record up to
+    /// `seq`: with concurrent appenders, that is the caller's job.
+    public func snapshot(seq: UInt64, data: [UInt8]) async throws(SRIOVError) {
+        try checkUsable()
+        while snapshotting {
+            await withCheckedContinuation { snapshotWaiters.append($0) }
+        }
+        try checkUsable()
+        guard seq <= durableSeq else {
+            throw SRIOVError(.invalidArgument, "cannot snapshot \(directory) at seq \(seq): records are durable only through seq \(durableSeq)")
+        }
+        guard seq >= snapshotSeq else {
+            throw SRIOVError(.invalidArgument, "cannot snapshot \(directory) at seq \(seq): snapshot.json already covers seq \(snapshotSeq)")
+        }
+        guard (try? JSONSerialization.jsonObject(with: Data(data), options: [.fragmentsAllowed])) != nil else {
+            throw SRIOVError(.invalidArgument, "cannot snapshot \(directory) at seq \(seq): the snapshot data is not JSON")
+        }
+        snapshotting = true
+        defer {
+            snapshotting = false
+            let waiters = snapshotWaiters
+            snapshotWaiters = []
+            for waiter in waiters { waiter.resume() }
+            releaseIfIdle()
+        }
+        // The snapshot file is independent of the journal file: appends go on while it is written.
+        let directory = self.directory, sync = self.sync
+        let written = await onIOThread { () -> Result<Void, SRIOVError> in
+            do throws(SRIOVError) {
+                try SnapshotFile.write(directory: directory, seq: seq, data: data, sync: sync)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try written.get()
+        snapshotSeq = seq
+        try checkUsable()
+
+        // Compaction replaces the file under the appends: batches wait until it is done.
+        compacting = true
+        defer {
+            compacting = false
+            startFlushIfIdle()
+        }
+        if flushing {
+            await withCheckedContinuation { idleWaiters.append($0) }
+        }
+        try checkUsable()
+        let path = self.path, fd = self.fd, length = fileLength
+        let outcome = await onIOThread {
+            Journal.compact(directory: directory, path: path, fd: fd, length: length, through: seq, sync: sync)
+        }
+        switch outcome {
+        case .success(let replacement?):
+            Glibc.close(self.fd)
+            self.fd = replacement.fd
+            fileLength = replacement.length
+            logger.debug("journal: snapshot and compaction done",
+                         metadata: ["seq": "\(seq)", "bytes": "\(replacement.length)", "dropped": "\(length - replacement.length)"])
+        case .success(nil):
+            break
+        case .failure(let error):
+            // The snapshot is in place and the old journal is intact: start-up skips what it covers.
+            throw error
+        }
+    }
+
+    struct Replacement: Sendable {
+        var fd: Int32
+        var length: Int
+    }
+
+    /// Rewrites the journal as the records after `seq` (temp file, fsync, rename, fsync the directory).
+    /// Returns the new file, already renamed into place and open for appending; nil when no record is
+    /// old enough to drop.
+    static func compact(directory: String, path: String, fd: Int32, length: Int, through seq: UInt64,
+                        sync: Bool) -> Result<Replacement?, SRIOVError> {
+        do throws(SRIOVError) {
+            // Records are in seq order: find the first one after the snapshot.
+            var cut = length
+            var unreadable: Int?
+            try LineReader.forEachLine(fd: fd, path: path, limit: length) { line in
+                guard let s = RecordCodec.quickSeq(line.bytes) else {
+                    unreadable = line.number
+                    return false
+                }
+                if s > seq {
+                    cut = line.offset
+                    return false
+                }
+                return true
+            }
+            if let unreadable {
+                throw SRIOVError(.corrupt, "\(path) line \(unreadable): not a record while compacting; the snapshot was written, the journal was left as it is; run `sriovctl journal verify`")
+            }
+            if cut == 0 { return .success(nil) }
+            let tmp = path + ".tmp"
+            let newFD = try DurableFile.open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+            do throws(SRIOVError) {
+                try copy(from: fd, range: cut..<length, to: newFD, path: path, tmp: tmp)
+                if sync { try DurableFile.sync(newFD, path: tmp) }
+                try DurableFile.rename(tmp, path)
+            } catch {
+                Glibc.close(newFD)
+                unlink(tmp)
+                throw error
+            }
+            // Renamed: the new file is the journal now. If the directory fsync fails, a crash may bring
+            // back the old one, which start-up handles (it skips what the snapshot covers).
+            if sync { try? DurableFile.syncDirectory(directory) }
+            return .success(Replacement(fd: newFD, length: length - cut))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func copy(from source: Int32, range: Range<Int>, to target: Int32, path: String, tmp: String) throws(SRIOVError) {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { chunk.deallocate() }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let want = min(chunk.count, range.upperBound - offset)
+            let n = try DurableFile.read(source, into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<want]), at: offset, path: path)
+            guard n > 0 else {
+                throw SRIOVError(.io, "\(path) ended at \(offset) bytes while compacting (expected \(range.upperBound)); was it changed by another program?")
+            }
+            try DurableFile.writeAll(target, UnsafeRawBufferPointer(rebasing: chunk[0..<n]), path: tmp)
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import SRIOVConfig
+import SRIOVCore
+
+/// Chooses VFs for a request: pure, all or nothing, with the reason when it cannot.
+public struct Allocator: Sendable {
+    public let plan: PoolPlan
+
+    public init(plan: PoolPlan) {
+        self.plan = plan
+    }
+
+    /// A VF that could be leased, with what placement needs to know.
+    struct Candidate {
+        var vf: VirtualFunction
+        var pf: PhysicalFunction
+    }
+
+    public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
+        guard let pool = plan.config(of: request.pool) else {
+            let names = plan.pools.keys.sorted()
+            throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool)); " + (names.isEmpty
+                ? "the configuration defines no pools (see Config/sriovd.yaml)"
+                : "configured pools: \(names.joined(separator: ", ")) (`sriovctl pool list`)"))
+        }
+        try checkPolicy(request, pool: pool, book: book)
+        let members = Set(plan.pools[request.pool] ?? [])
+        var rejected: [String: Int] = [:]
+        var candidates: [Candidate] = []
+        let held = book.heldVFs
+        for pf in inventory.pfs {
+            for vf in pf.vfs where members.contains(vf.pciAddress) {
+                if let why = unavailable(vf, pf: pf, book: book, held: held, inventory: inventory, numa: request.numaNode) {
+                    rejected[why, default: 0] += 1
+                } else {
+                    candidates.append(Candidate(vf: vf, pf: pf))
+                }
+            }
+        }
+        let chosen = try place(request, candidates: candidates, rejected: rejected, poolSize: members.count)
+        return chosen.map { ($0.vf, $0.pf) }
+    }
+
+    func checkPolicy(_ request: LeaseRequest, pool: PoolConfig, book: LeaseBook) throws(SRIOVError) {
+        let policy = pool.policy
+        let s = request.settings
+        let name = request.pool
+        // Untagged (VLAN 0) is allowed only where the policy lists "0" (or lists no VLANs at all).
+        if let vlan = s.vlan, !policy.allows(vlan: Int(vlan.id)) {
+            throw SRIOVError(.permissionDenied, "pool \(name) does not allow VLAN \(vlan.id)\(vlan.id == 0 ? " (untagged)" : ""): allowed VLANs are \(policy.allowedVLANsDescription)")
+        }
+        if s.trust == true && !policy.allowTrust {
+            throw SRIOVError(.permissionDenied, "pool \(name) does not allow trusted VFs (trust on lets a VM change its MAC and go promiscuous); an admin can set policy.allow_trust: true")
+        }
+        if s.spoofCheck == false && !policy.allowSpoofCheckOff {
+            throw SRIOVError(.permissionDenied, "pool \(name) does not allow spoof checking off (needed only for bonds/VRRP inside the VM); an admin can set policy.allow_spoofchk_off: true")
+        }
+        if let mac = s.mac {
+            guard policy.allowMAC else {
+                throw SRIOVError(.permissionDenied, "pool \(name) assigns MACs itself and does not accept --mac")
+            }
+            if !policy.macPrefixes.isEmpty,
+               !policy.macPrefixes.contains(where: { mac.description.hasPrefix($0.lowercased()) }) {
+                throw SRIOVError(.permissionDenied, "MAC \(mac) is outside pool \(name)'s prefixes (\(policy.macPrefixes.joined(separator: ", ")))")
+            }
+        }
+        if let limit = policy.maxLeasesPerOwner {
+            let have = book.leases.values.filter { $0.owner == request.owner && $0.pool == name }.count
+            if have >= limit {
+                throw SRIOVError(.busy, "owner \(request.owner) already holds \(have) leases from pool \(name), the most its policy allows (max_leases_per_owner: \(limit)); release one first")
+            }
+        }
+    }
+
+    /// Why a pool VF cannot be leased now, or nil.
+    func unavailable(_ vf: VirtualFunction, pf: PhysicalFunction, book: LeaseBook, held: [PCIAddress: LeaseID],
+                     inventory: HostInventory, numa: Int?) -> String? {
+        if held[vf.pciAddress] != nil { return "leased" }
+        if book.isQuarantined(vf.pciAddress) { return "quarantined" }
+        if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { return "on a protected PF" }
+        if let numa, pf.numaNode?.value != numa { return "on another NUMA node" }
+        if vf.driver == "vfio-pci" { return "already bound to vfio-pci outside sriovd" }
+        guard let groupID = vf.iommuGroup, let group = inventory.host.group(groupID) else {
+            return "without an IOMMU group"
+        }
+        for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {
+            // Never split a group: a VF must be alone in its group (or with bridges only).
+            return "sharing IOMMU group \(groupID) with \(member.pciAddress)"
+        }
+        return nil
+    }
+
+    func place(_ request: LeaseRequest, candidates: [Candidate], rejected: [String: Int], poolSize: Int) throws(SRIOVError) -> [Candidate] {
+        let byPF = Dictionary(grouping: candidates, by: { $0.pf.pciAddress })
+        func shortage(_ what: String) -> SRIOVError {
+            var why = rejected.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            if why.isEmpty { why = ["none unavailable"] }
+            return SRIOVError(.busy, "pool \(request.pool) cannot satisfy \(request.count) VF\(request.count == 1 ? "" : "s")\(request.numaNode.map { " on NUMA node \($0)" } ?? "") (\(request.placement.rawValue)): \(what); of its \(poolSize) VFs: \(why.joined(separator: ", ")). Nothing was reserved")
+        }
+        switch request.placement {
+        case .spread:
+            guard byPF.count >= request.count else {
+                throw shortage("spread needs \(request.count) distinct PFs with a free VF, \(byPF.count) have one")
+            }
+            // The PFs with the most free VFs first (keeps the pool balanced), lowest VF index on each.
+            let pfs = byPF.sorted { a, b in a.value.count != b.value.count ? a.value.count > b.value.count : a.key < b.key }
+            return pfs.prefix(request.count).compactMap { $0.value.min { $0.vf.index < $1.vf.index } }
+        case .pack:
+            guard candidates.count >= request.count else {
+                throw shortage("\(candidates.count) free")
+            }
+            // Best fit: the PF with the fewest free VFs that still holds the whole request; else fill
+            // the fullest PFs first.
+            let sorted = byPF.sorted { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : a.key < b.key }
+            if let fit = sorted.first(where: { $0.value.count >= request.count }) {
+                return Array(fit.value.sorted { $0.vf.index < $1.vf.index }.prefix(request.count))
+            }
+            var out: [Candidate] = []
+            for (_, vfs) in sorted.reversed() {
+                for c in vfs.sorted(by: { $0.vf.index < $1.vf.index }) where out.count < request.count { out.append(c) }
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import SRIOVCore
+
+/// How a VM uses a lease: the device descriptions of libvirt, QEMU, Proxmox and cloud-hypervisor.
+public enum AttachFormat: String, Sendable, Codable, CaseIterable {
+    case libvirt
+    case libvirtInterface = "libvirt-interface"
+    case qemu
+    case proxmox
+    case cloudHypervisor = "cloud-hypervisor"
+
+    public init(parsing text: String) throws(SRIOVError) {
+        guard let f = AttachFormat(rawValue: text) else {
+            throw SRIOVError(.invalidArgument, "unknown attach format \(Quote.shell(text)): use one of \(AttachFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = f
+    }
+}
+
+public enum AttachSpec {
+    public static func render(_ lease: Lease, format: AttachFormat) -> String {
+        lease.vfs.enumerated().map { n, vf in render(vf, number: n, lease: lease, format: format) }.joined(separator: "\n")
+    }
+
+    public static func all(_ lease: Lease) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: AttachFormat.allCases.map { ($0.rawValue, render(lease, format: $0)) })
+    }
+
+    static func hex(_ v: UInt64, _ width: Int) -> String {
+        let d = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, width - d.count)) + d
+    }
+
+    static func render(_ vf: LeasedVF, number: Int, lease: Lease, format: AttachFormat) -> String {
+        let a = vf.pciAddress
+        let address = "domain='\(hex(UInt64(a.domain), 4))' bus='\(hex(UInt64(a.bus), 2))' slot='\(hex(UInt64(a.device), 2))' function='\(hex(UInt64(a.function), 1))'"
+        switch format {
+        case .libvirt:
+            // managed='no': sriovd already bound the VF to vfio-pci; libvirt must not rebind it.
+            return """
+            <hostdev mode='subsystem' type='pci' managed='no'>
+              <source>
+                <address \(address)/>
+              </source>
+            </hostdev>
+            """
+        case .libvirtInterface:
+            var lines = ["<interface type='hostdev' managed='no'>", "  <source>", "    <address type='pci' \(address)/>", "  </source>"]
+            if let mac = vf.settings.mac { lines.append("  <mac address='\(mac)'/>") }
+            if let vlan = vf.settings.vlan, vlan.id != 0 {
+                lines.append("  <vlan>")
+                lines.append("    <tag id='\(vlan.id)'/>")
+                lines.append("  </vlan>")
+            }
+            lines.append("</interface>")
+            return lines.joined(separator: "\n")
+        case .qemu:
+            return "-device vfio-pci,host=\(a),id=sriov\(number)"
+        case .proxmox:
+            return "hostpci\(number): \(a),pcie=1"
+        case .cloudHypervisor:
+            return "--device path=/sys/bus/pci/devices/\(a)/,id=sriov\(number)"
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+import SRIOVCore
+
+enum JSONCoding {
+    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) throws(SRIOVError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw SRIOVError(.corrupt, "\(what) is not valid: \(error)")
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws(SRIOVError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do { return Array(try encoder.encode(value)) } catch {
+            throw SRIOVError(.io, "cannot encode \(T.self): \(error)")
+        }
+    }
+}

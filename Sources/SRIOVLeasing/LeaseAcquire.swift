@@ -1,0 +1,175 @@
+import SRIOVConfig
+import SRIOVCore
+import SRIOVSysfs
+
+extension LeaseEngine {
+    /// Acquires VFs: reserve -> save settings -> configure (read back) -> unbind -> driver_override +
+    /// drivers_probe -> verify IOMMU group and /dev/vfio -> active. Each step is journaled before it
+    /// runs; a failure rolls back what was done (a VF that cannot be rolled back is quarantined).
+    public func acquire(_ request: LeaseRequest, requestedBy: String? = nil) async throws(SRIOVError) -> Lease {
+        try request.validate()
+        if let rid = request.requestID, let existing = book.requestIndex[rid].flatMap({ book.lease($0) }) {
+            guard existing.request.sameAs(request) else {
+                throw SRIOVError(.invalidArgument, "request id \(Quote.shell(rid)) was already used for a different request (lease \(existing.id): pool \(existing.pool), owner \(existing.owner), \(existing.vfs.count) VFs); use a new request id")
+            }
+            return try await settled(existing.id)
+        }
+        let inventory = try host.source.inventory()
+        let chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory)
+        guard let pool = plan.config(of: request.pool) else {
+            throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool))")
+        }
+        let id = LeaseID.random()
+        let now = clock.now()
+        var vfs: [LeasedVF] = []
+        for (n, (vf, pf)) in chosen.enumerated() {
+            var settings = LeaseEngine.merge(pool.defaults, request.settings)
+            if pf.interfaces.isEmpty {
+                // No netdev (an NVMe PF): nothing to set from the PF.
+                settings = VFSettings()
+            } else if settings.mac == nil {
+                settings.mac = LeaseEngine.generatedMAC(lease: id, index: n, prefix: pool.policy.macPrefixes.first)
+            }
+            vfs.append(LeasedVF(pciAddress: vf.pciAddress, pf: pf.pciAddress, pfInterface: pf.interfaces.first, index: vf.index,
+                                iommuGroup: vf.iommuGroup, numaNode: pf.numaNode?.value, vfioDevice: nil, settings: settings,
+                                saved: nil, previousDriver: vf.driver, stage: .reserved))
+        }
+        if !request.settings.isEmpty, let bare = chosen.first(where: { $0.1.interfaces.isEmpty }) {
+            throw SRIOVError(.invalidArgument, "pool \(request.pool)'s VF \(bare.0.pciAddress) has no network PF (\(bare.1.label)): VF settings (--mac, --vlan, ...) do not apply to it")
+        }
+        let lease = Lease(id: id, owner: request.owner, pool: request.pool, request: request, vfs: vfs, state: .acquiring,
+                          createdAt: now, expiresAt: request.ttlSeconds.map { now + Double($0) }, requestedBy: requestedBy,
+                          problems: [])
+        // Reserved in memory before the first await; durable before the host is touched.
+        book.apply(.reserved(lease))
+        busy.insert(id)
+        defer { busy.remove(id) }
+        do throws(SRIOVError) {
+            _ = try await journal.append(type: LeaseEvent.reserved(lease).type, AnyEncodable(lease))
+            appendsSinceSnapshot += 1
+        } catch {
+            book.apply(.released(lease: id))
+            throw error
+        }
+        do throws(SRIOVError) {
+            try await bringUp(id)
+        } catch {
+            logger.warning("acquire failed; rolling back", metadata: ["lease": "\(id)", "error": "\(error.message)"])
+            await rollBack(id, reason: "acquire failed: \(error.message)")
+            await audit(requestedBy, "lease.acquire", "pool \(request.pool) owner \(request.owner)", "failed: \(error.message)")
+            throw error
+        }
+        await audit(requestedBy, "lease.acquire", "\(id) pool \(request.pool) owner \(request.owner)", "ok")
+        return try self.lease(id)
+    }
+
+    /// Steps 2-6 for every VF of a reserved lease.
+    func bringUp(_ id: LeaseID) async throws(SRIOVError) {
+        var readouts: [InterfaceName: VFReadout] = [:]
+        for vf in try lease(id).vfs {
+            if vf.stage == .reserved {
+                var state: VFState?
+                if let iface = vf.pfInterface {
+                    if readouts[iface] == nil { readouts[iface] = try await host.link.readVFs(pf: iface) }
+                    state = readouts[iface]?.vf(vf.index)
+                }
+                try await record(.saved(lease: id, vf: vf.pciAddress, state: state ?? VFState(index: vf.index), driver: vf.previousDriver))
+            }
+            if let iface = vf.pfInterface, !vf.settings.isEmpty {
+                try await record(.configuring(lease: id, vf: vf.pciAddress))
+                let target = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
+                try await VFConfigurator(link: host.link).apply(vf.settings, vf: vf.index, on: target)
+            }
+            try await record(.binding(lease: id, vf: vf.pciAddress))
+            try bindToVFIO(vf.pciAddress)
+        }
+        let devices = try verifyBound(try lease(id))
+        try await record(.activated(lease: id, vfioDevices: devices))
+    }
+
+    /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.
+    func bindToVFIO(_ vf: PCIAddress) throws(SRIOVError) {
+        try host.control.unbind(vf)
+        try host.control.writeDriverOverride("vfio-pci", device: vf)
+        try host.control.probe(vf)
+    }
+
+    /// Every VF on vfio-pci, its IOMMU group viable (no member used by the host, none leased to
+    /// another owner), and `/dev/vfio/<group>` present. Returns the device node per VF.
+    func verifyBound(_ lease: Lease) throws(SRIOVError) -> [PCIAddress: String] {
+        let inventory = try host.source.inventory()
+        var vfByAddress: [PCIAddress: VirtualFunction] = [:]
+        for pf in inventory.pfs { for vf in pf.vfs { vfByAddress[vf.pciAddress] = vf } }
+        let held = book.heldVFs
+        var devices: [PCIAddress: String] = [:]
+        for leased in lease.vfs {
+            guard let vf = vfByAddress[leased.pciAddress] else {
+                throw SRIOVError(.notFound, "lease \(lease.id): VF \(leased.pciAddress) disappeared while binding it")
+            }
+            guard vf.driver == "vfio-pci" else {
+                throw SRIOVError(.kernelRefused, "lease \(lease.id): VF \(vf.pciAddress) is bound to \(vf.driver ?? "no driver"), not vfio-pci, after driver_override + drivers_probe; is vfio-pci loaded? (`modprobe vfio-pci`)")
+            }
+            guard let groupID = vf.iommuGroup, let group = inventory.host.group(groupID) else {
+                throw SRIOVError(.kernelRefused, "lease \(lease.id): VF \(vf.pciAddress) has no IOMMU group; the IOMMU must be on (`sriovctl doctor`)")
+            }
+            for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {
+                if let other = held[member.pciAddress], other != lease.id {
+                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(groupID) of \(vf.pciAddress) also holds \(member.pciAddress), leased to \(other): a group cannot be split between owners")
+                }
+                if member.driver != nil && member.driver != "vfio-pci" && member.driver != "pci-stub" {
+                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(groupID) of \(vf.pciAddress) also holds \(member.pciAddress), used by the host (driver \(member.driver ?? "")): the group is not viable for passthrough")
+                }
+            }
+            let node = host.paths.vfioGroupDevice(groupID)
+            guard FileSystem.entryExists(node) else {
+                throw SRIOVError(.kernelRefused, "lease \(lease.id): \(node) does not exist after binding \(vf.pciAddress) to vfio-pci")
+            }
+            devices[vf.pciAddress] = "/dev/vfio/\(groupID)"
+        }
+        return devices
+    }
+
+    /// Waits for a lease another caller is acquiring with the same request id.
+    func settled(_ id: LeaseID) async throws(SRIOVError) -> Lease {
+        for _ in 0..<6000 {
+            guard let lease = book.lease(id) else {
+                throw SRIOVError(.kernelRefused, "the earlier request with this request id failed and was rolled back (lease \(id)); retry with a new request id")
+            }
+            if lease.state == .active { return lease }
+            if lease.state == .releasing {
+                throw SRIOVError(.busy, "lease \(id) for this request id is being released; retry with a new request id")
+            }
+            do { try await Task.sleep(for: .milliseconds(10)) } catch {
+                throw SRIOVError(.timeout, "cancelled while waiting for lease \(id)")
+            }
+        }
+        throw SRIOVError(.timeout, "lease \(id) for this request id is still being acquired after 60 s")
+    }
+
+    /// Pool defaults overlaid with the request's settings.
+    static func merge(_ defaults: VFSettings, _ request: VFSettings) -> VFSettings {
+        VFSettings(mac: request.mac ?? defaults.mac, vlan: request.vlan ?? defaults.vlan,
+                   spoofCheck: request.spoofCheck ?? defaults.spoofCheck, trust: request.trust ?? defaults.trust,
+                   linkState: request.linkState ?? defaults.linkState, minTxRate: request.minTxRate ?? defaults.minTxRate,
+                   maxTxRate: request.maxTxRate ?? defaults.maxTxRate, queryRSS: request.queryRSS ?? defaults.queryRSS)
+    }
+
+    /// A stable, locally administered unicast MAC for VF `index` of a lease (FNV-1a of the lease id),
+    /// under the pool's first MAC prefix when it has one.
+    static func generatedMAC(lease: LeaseID, index: Int, prefix: String?) -> MACAddress? {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (lease.value + "#\(index)").utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0100_0000_01b3
+        }
+        var octets = (0..<6).map { UInt8(truncatingIfNeeded: hash >> (8 * UInt64($0))) }
+        octets[0] = (octets[0] & 0xfc) | 0x02
+        if let prefix, let p = try? MACAddress(parsing: prefix + String(repeating: ":00", count: max(0, 6 - prefix.split(separator: ":").count))) {
+            let n = prefix.split(separator: ":").count
+            for i in 0..<min(n, 6) { octets[i] = p.octets[i] }
+        }
+        guard let mac = try? MACAddress(octets: octets), !mac.isMulticast else { return nil }
+        return mac
+    }
+}
+

@@ -1,0 +1,111 @@
+import SRIOVCore
+
+/// The lease state, rebuilt by applying journal events in order; also what a snapshot stores.
+/// Pure: no I/O, so replay and the live engine share one set of rules.
+public struct LeaseBook: Sendable, Codable, Equatable {
+    /// Live leases (acquiring, active, releasing) by id.
+    public var leases: [String: Lease] = [:]
+    /// Quarantined VFs by PCI address.
+    public var quarantine: [String: Quarantine] = [:]
+    /// Request id -> lease id, for idempotent retries (live leases only).
+    public var requestIndex: [String: LeaseID] = [:]
+    /// The most recent audit records (older ones stay in rotated journals only).
+    public var audit: [AuditRecord] = []
+    /// The journal sequence number this book reflects.
+    public var seq: UInt64 = 0
+
+    public static let auditLimit = 10_000
+
+    public init() {}
+
+    public func lease(_ id: LeaseID) -> Lease? { leases[id.value] }
+
+    /// The live lease holding a VF (a VF already returned does not count).
+    public func holder(of vf: PCIAddress) -> LeaseID? {
+        for lease in leases.values where lease.vfs.contains(where: { $0.pciAddress == vf && $0.stage != .returned }) {
+            return lease.id
+        }
+        return nil
+    }
+
+    /// Every VF held by a live lease, with its lease.
+    public var heldVFs: [PCIAddress: LeaseID] {
+        var map: [PCIAddress: LeaseID] = [:]
+        for lease in leases.values {
+            for vf in lease.vfs where vf.stage != .returned { map[vf.pciAddress] = lease.id }
+        }
+        return map
+    }
+
+    public func isQuarantined(_ vf: PCIAddress) -> Bool { quarantine[vf.description] != nil }
+
+    public mutating func apply(_ event: LeaseEvent) {
+        switch event {
+        case .reserved(let lease):
+            leases[lease.id.value] = lease
+            if let rid = lease.request.requestID { requestIndex[rid] = lease.id }
+        case .saved(let id, let vf, let state, let driver):
+            update(id, vf) { $0.saved = state; $0.previousDriver = driver; $0.stage = .saved }
+        case .configuring(let id, let vf):
+            update(id, vf) { $0.stage = .configuring }
+        case .binding(let id, let vf):
+            update(id, vf) { $0.stage = .binding }
+        case .activated(let id, let devices):
+            guard var lease = leases[id.value] else { return }
+            lease.state = .active
+            for i in lease.vfs.indices {
+                lease.vfs[i].stage = .active
+                lease.vfs[i].vfioDevice = devices[lease.vfs[i].pciAddress] ?? lease.vfs[i].vfioDevice
+            }
+            leases[id.value] = lease
+        case .renewed(let id, let expiresAt):
+            leases[id.value]?.expiresAt = expiresAt
+        case .releasing(let id, _):
+            leases[id.value]?.state = .releasing
+        case .returned(let id, let vf):
+            update(id, vf) { $0.stage = .returned }
+        case .released(let id):
+            if let lease = leases.removeValue(forKey: id.value), let rid = lease.request.requestID, requestIndex[rid] == id {
+                requestIndex[rid] = nil
+            }
+        case .quarantined(let vf, let reason, let lease):
+            quarantine[vf.description] = Quarantine(reason: reason, since: 0, lease: lease)
+        case .unquarantined(let vf):
+            quarantine[vf.description] = nil
+        case .drift(let id, let vf, let reason):
+            leases[id.value]?.problems.append("\(vf): \(reason)")
+            quarantine[vf.description] = Quarantine(reason: "drift: \(reason)", since: 0, lease: id)
+        case .audit(let record):
+            audit.append(record)
+            if audit.count > LeaseBook.auditLimit { audit.removeFirst(audit.count - LeaseBook.auditLimit) }
+        }
+    }
+
+    /// Applies an event that carries a time (quarantine) with that time.
+    public mutating func apply(_ event: LeaseEvent, at time: Double) {
+        apply(event)
+        if case .quarantined(let vf, _, _) = event { quarantine[vf.description]?.since = time }
+        if case .drift(_, let vf, _) = event { quarantine[vf.description]?.since = time }
+    }
+
+    private mutating func update(_ id: LeaseID, _ vf: PCIAddress, _ body: (inout LeasedVF) -> Void) {
+        guard var lease = leases[id.value], let i = lease.vfs.firstIndex(where: { $0.pciAddress == vf }) else { return }
+        body(&lease.vfs[i])
+        leases[id.value] = lease
+    }
+}
+
+/// How far a VF of a lease got; recovery reads it to decide what to undo.
+public enum LeaseStage: String, Sendable, Codable {
+    /// Chosen; the host is untouched.
+    case reserved
+    /// Its previous settings are recorded; the host is still untouched.
+    case saved
+    /// Settings may have been changed.
+    case configuring
+    /// The driver may have been changed.
+    case binding
+    case active
+    /// Back in the pool (or quarantined).
+    case returned
+}

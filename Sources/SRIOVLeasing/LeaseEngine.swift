@@ -1,0 +1,161 @@
+import Logging
+import SRIOVConfig
+import SRIOVCore
+import SRIOVJournal
+import SRIOVSysfs
+
+/// The lease engine: allocates, binds, releases and recovers VFs, journaling every step before it runs.
+///
+/// An actor: the book (in memory) changes only here, in journal order. Host operations run between
+/// awaits; a VF is reserved in the book before the first await, so concurrent requests never pick it.
+public actor LeaseEngine {
+    public struct Host: Sendable {
+        public var source: any HostInventorySource
+        public var control: any PCIDeviceControl
+        public var link: any VFLinkControl
+        public var paths: HostPaths
+
+        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl, paths: HostPaths) {
+            self.source = source
+            self.control = control
+            self.link = link
+            self.paths = paths
+        }
+    }
+
+    let host: Host
+    let config: SRIOVConfig
+    public let plan: PoolPlan
+    let journal: Journal
+    let clock: any WallClock
+    let logger: Logger
+    var book: LeaseBook
+    /// Appends since the last snapshot; a snapshot is taken every `snapshotEvery`.
+    var appendsSinceSnapshot = 0
+    public var snapshotEvery = 10_000
+    /// Leases whose acquire or release is running in this process.
+    var busy: Set<LeaseID> = []
+
+    /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
+    public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
+                             fsync: Bool = true, logger: Logger = Logger(label: "sriovd.leasing"),
+                             reconcile: Bool = true) async throws(SRIOVError) -> LeaseEngine {
+        let inventory = try host.source.inventory()
+        let plan = try config.resolve(against: inventory)
+        let (journal, recovery) = try Journal.open(JournalOptions(directory: stateDirectory, fsync: fsync), logger: logger)
+        if let torn = recovery.droppedTornTail {
+            logger.warning("journal: dropped a torn last record", metadata: ["detail": "\(torn)"])
+        }
+        var book = LeaseBook()
+        if let snapshot = recovery.snapshot {
+            book = try JSONCoding.decode(LeaseBook.self, from: snapshot.data, what: "journal snapshot")
+            book.seq = snapshot.seq
+        }
+        for entry in recovery.entries {
+            book.apply(try LeaseEvent.decode(type: entry.type, data: entry.data), at: entry.time)
+            book.seq = entry.seq
+        }
+        let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, logger: logger, book: book)
+        if reconcile {
+            _ = await engine.reconcile()
+            _ = await engine.reapExpired()
+        }
+        return engine
+    }
+
+    init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, logger: Logger, book: LeaseBook) {
+        self.host = host
+        self.config = config
+        self.plan = plan
+        self.journal = journal
+        self.clock = clock
+        self.logger = logger
+        self.book = book
+    }
+
+    /// Releases the state directory's lock.
+    public func close() async {
+        await journal.close()
+    }
+
+    // MARK: Reading
+
+    public func leases(owner: String? = nil) -> [Lease] {
+        book.leases.values.filter { owner == nil || $0.owner == owner }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+    }
+
+    public func lease(_ id: LeaseID) throws(SRIOVError) -> Lease {
+        guard let lease = book.lease(id) else {
+            throw SRIOVError(.notFound, "no lease \(id): it was released, expired, or never existed (`sriovctl lease list` shows the live ones)")
+        }
+        return lease
+    }
+
+    public var currentBook: LeaseBook { book }
+
+    /// The journal's counters (appends, fsync batches, fsync time), for metrics and benchmarks.
+    public var journalStatistics: JournalStatistics {
+        get async { await journal.statistics }
+    }
+
+    public struct PoolStatus: Sendable, Codable, Equatable {
+        public var name: String
+        public var total: Int
+        public var free: Int
+        public var leased: Int
+        public var quarantined: Int
+        public var pfs: [String]
+    }
+
+    public func pools() throws(SRIOVError) -> [PoolStatus] {
+        let inventory = try host.source.inventory()
+        let held = book.heldVFs
+        var pfOf: [PCIAddress: PhysicalFunction] = [:]
+        for pf in inventory.pfs { for vf in pf.vfs { pfOf[vf.pciAddress] = pf } }
+        return plan.pools.keys.sorted().map { name in
+            let vfs = plan.pools[name] ?? []
+            let leased = vfs.filter { held[$0] != nil }.count
+            let quarantined = vfs.filter { book.isQuarantined($0) && held[$0] == nil }.count
+            let present = vfs.filter { pfOf[$0] != nil }.count
+            let pfs = Set(vfs.compactMap { pfOf[$0]?.displayName }).sorted()
+            return PoolStatus(name: name, total: vfs.count, free: max(0, present - leased - quarantined), leased: leased,
+                              quarantined: quarantined, pfs: pfs)
+        }
+    }
+
+    // MARK: Journal
+
+    /// Records an event durably, then applies it to the book.
+    func record(_ event: LeaseEvent) async throws(SRIOVError) {
+        let seq = try await journal.append(type: event.type, AnyEncodable(event.payload()))
+        book.apply(event, at: clock.now())
+        book.seq = max(book.seq, seq)
+        appendsSinceSnapshot += 1
+        if appendsSinceSnapshot >= snapshotEvery { try await snapshot() }
+    }
+
+    /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
+    public func snapshot() async throws(SRIOVError) {
+        let data = try JSONCoding.encode(book)
+        try await journal.snapshot(seq: book.seq, data: data)
+        appendsSinceSnapshot = 0
+    }
+
+    func audit(_ who: String?, _ action: String, _ target: String, _ result: String) async {
+        let entry = AuditRecord(time: clock.now(), who: who ?? "unknown", action: action, target: target, result: result)
+        do throws(SRIOVError) { try await record(.audit(entry)) } catch {
+            logger.error("audit record not written", metadata: ["error": "\(error.message)"])
+        }
+    }
+
+    public func auditLog(since: Double? = nil) -> [AuditRecord] {
+        book.audit.filter { record in since.map { record.time >= $0 } ?? true }
+    }
+}
+
+/// Type-erased payload for the journal.
+struct AnyEncodable: Encodable, Sendable {
+    let value: any Encodable & Sendable
+    init(_ value: any Encodable & Sendable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}

@@ -1,0 +1,114 @@
+import SRIOVCore
+
+/// What the journal records, one record per step, written before the step runs.
+///
+/// The type strings are stable: they are the journal's record types (Docs/Journal.md).
+public enum LeaseEvent: Sendable, Equatable {
+    /// VFs chosen and held for a lease; nothing on the host has changed yet.
+    case reserved(Lease)
+    /// A VF's settings as they were before the lease (read, not changed).
+    case saved(lease: LeaseID, vf: PCIAddress, state: VFState, driver: String?)
+    /// About to apply the lease's settings to a VF through its PF.
+    case configuring(lease: LeaseID, vf: PCIAddress)
+    /// About to unbind a VF from its driver and bind it to vfio-pci.
+    case binding(lease: LeaseID, vf: PCIAddress)
+    /// Every VF is on vfio-pci with its settings; the lease is ready.
+    case activated(lease: LeaseID, vfioDevices: [PCIAddress: String])
+    case renewed(lease: LeaseID, expiresAt: Double?)
+    /// About to take the lease back (release, expiry or rollback of a failed acquire).
+    case releasing(lease: LeaseID, reason: String)
+    /// A VF is back in the pool, scrubbed and verified.
+    case returned(lease: LeaseID, vf: PCIAddress)
+    /// The lease is gone.
+    case released(lease: LeaseID)
+    case quarantined(vf: PCIAddress, reason: String, lease: LeaseID?)
+    case unquarantined(vf: PCIAddress)
+    /// Drift found on a lease's VF (also quarantines the VF).
+    case drift(lease: LeaseID, vf: PCIAddress, reason: String)
+    /// Who asked for what (every mutating call), for `sriovctl audit`.
+    case audit(AuditRecord)
+
+    public var type: String {
+        switch self {
+        case .reserved: return "lease.reserved"
+        case .saved: return "vf.saved"
+        case .configuring: return "vf.configuring"
+        case .binding: return "vf.binding"
+        case .activated: return "lease.activated"
+        case .renewed: return "lease.renewed"
+        case .releasing: return "lease.releasing"
+        case .returned: return "vf.returned"
+        case .released: return "lease.released"
+        case .quarantined: return "vf.quarantined"
+        case .unquarantined: return "vf.unquarantined"
+        case .drift: return "lease.drift"
+        case .audit: return "audit"
+        }
+    }
+}
+
+public struct AuditRecord: Sendable, Codable, Equatable {
+    public var time: Double
+    public var who: String
+    public var action: String
+    public var target: String
+    public var result: String
+}
+
+// MARK: Codable payloads (one JSON object per record; the type string says which)
+
+extension LeaseEvent {
+    struct VFStep: Codable { var lease: LeaseID; var vf: PCIAddress }
+    struct Saved: Codable { var lease: LeaseID; var vf: PCIAddress; var state: VFState; var driver: String? }
+    struct Activated: Codable { var lease: LeaseID; var vfio: [String: String] }
+    struct Renewed: Codable { var lease: LeaseID; var expiresAt: Double? }
+    struct Releasing: Codable { var lease: LeaseID; var reason: String }
+    struct LeaseOnly: Codable { var lease: LeaseID }
+    struct Quarantined: Codable { var vf: PCIAddress; var reason: String; var lease: LeaseID? }
+    struct VFOnly: Codable { var vf: PCIAddress }
+    struct Drift: Codable { var lease: LeaseID; var vf: PCIAddress; var reason: String }
+
+    /// The payload to journal.
+    func payload() -> any Encodable & Sendable {
+        switch self {
+        case .reserved(let l): return l
+        case .saved(let l, let vf, let s, let d): return Saved(lease: l, vf: vf, state: s, driver: d)
+        case .configuring(let l, let vf), .binding(let l, let vf), .returned(let l, let vf): return VFStep(lease: l, vf: vf)
+        case .activated(let l, let devices):
+            return Activated(lease: l, vfio: Dictionary(uniqueKeysWithValues: devices.map { ($0.key.description, $0.value) }))
+        case .renewed(let l, let e): return Renewed(lease: l, expiresAt: e)
+        case .releasing(let l, let r): return Releasing(lease: l, reason: r)
+        case .released(let l): return LeaseOnly(lease: l)
+        case .quarantined(let vf, let r, let l): return Quarantined(vf: vf, reason: r, lease: l)
+        case .unquarantined(let vf): return VFOnly(vf: vf)
+        case .drift(let l, let vf, let r): return Drift(lease: l, vf: vf, reason: r)
+        case .audit(let a): return a
+        }
+    }
+
+    /// Decodes a journal record; unknown types are an error (a newer sriovd wrote them).
+    static func decode(type: String, data: [UInt8]) throws(SRIOVError) -> LeaseEvent {
+        func d<T: Decodable>(_ t: T.Type) throws(SRIOVError) -> T { try JSONCoding.decode(t, from: data, what: "journal record \(type)") }
+        switch type {
+        case "lease.reserved": return .reserved(try d(Lease.self))
+        case "vf.saved": let p = try d(Saved.self); return .saved(lease: p.lease, vf: p.vf, state: p.state, driver: p.driver)
+        case "vf.configuring": let p = try d(VFStep.self); return .configuring(lease: p.lease, vf: p.vf)
+        case "vf.binding": let p = try d(VFStep.self); return .binding(lease: p.lease, vf: p.vf)
+        case "lease.activated":
+            let p = try d(Activated.self)
+            var map: [PCIAddress: String] = [:]
+            for (k, v) in p.vfio { if let a = PCIAddress(k) { map[a] = v } }
+            return .activated(lease: p.lease, vfioDevices: map)
+        case "lease.renewed": let p = try d(Renewed.self); return .renewed(lease: p.lease, expiresAt: p.expiresAt)
+        case "lease.releasing": let p = try d(Releasing.self); return .releasing(lease: p.lease, reason: p.reason)
+        case "vf.returned": let p = try d(VFStep.self); return .returned(lease: p.lease, vf: p.vf)
+        case "lease.released": return .released(lease: try d(LeaseOnly.self).lease)
+        case "vf.quarantined": let p = try d(Quarantined.self); return .quarantined(vf: p.vf, reason: p.reason, lease: p.lease)
+        case "vf.unquarantined": return .unquarantined(vf: try d(VFOnly.self).vf)
+        case "lease.drift": let p = try d(Drift.self); return .drift(lease: p.lease, vf: p.vf, reason: p.reason)
+        case "audit": return .audit(try d(AuditRecord.self))
+        default:
+            throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)): written by a newer sriovd? Upgrade, or inspect with `sriovctl journal verify`")
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import SRIOVConfig
+import SRIOVCore
+import SRIOVSysfs
+
+extension LeaseEngine {
+    /// Releases a lease: per VF, unbind from vfio-pci, clear driver_override, scrub every setting and
+    /// read it back, then leave it unbound or rebind its host driver (pool policy). A VF that fails a
+    /// step is quarantined with the reason; the lease is gone either way.
+    public func release(_ id: LeaseID, requestedBy: String? = nil, reason: String = "released") async throws(SRIOVError) -> Lease {
+        let lease = try self.lease(id)
+        if busy.contains(id) {
+            throw SRIOVError(.busy, "lease \(id) is being \(lease.state == .acquiring ? "acquired" : "released") right now; retry in a moment")
+        }
+        busy.insert(id)
+        defer { busy.remove(id) }
+        try await takeBack(id, reason: reason)
+        await audit(requestedBy, "lease.release", "\(id) owner \(lease.owner)", reason)
+        return lease
+    }
+
+    /// Renews a lease's TTL (by the TTL it was created with, or `ttlSeconds`).
+    public func renew(_ id: LeaseID, ttlSeconds: Int? = nil, requestedBy: String? = nil) async throws(SRIOVError) -> Lease {
+        let lease = try self.lease(id)
+        guard lease.state == .active else {
+            throw SRIOVError(.busy, "lease \(id) is \(lease.state.rawValue), not active; only an active lease can be renewed")
+        }
+        guard let ttl = ttlSeconds ?? lease.request.ttlSeconds else {
+            throw SRIOVError(.invalidArgument, "lease \(id) has no TTL, so there is nothing to renew; pass --ttl to give it one")
+        }
+        guard (1...(366 * 86400)).contains(ttl) else {
+            throw SRIOVError(.invalidArgument, "invalid TTL \(ttl)s: use 1s to 366d")
+        }
+        try await record(.renewed(lease: id, expiresAt: clock.now() + Double(ttl)))
+        await audit(requestedBy, "lease.renew", "\(id)", "ok")
+        return try self.lease(id)
+    }
+
+    /// Releases every active lease whose TTL has passed. Returns their ids.
+    public func reapExpired() async -> [LeaseID] {
+        let now = clock.now()
+        var reaped: [LeaseID] = []
+        for lease in book.leases.values where lease.state == .active && !busy.contains(lease.id) {
+            guard let expiresAt = lease.expiresAt, expiresAt <= now else { continue }
+            do throws(SRIOVError) {
+                busy.insert(lease.id)
+                defer { busy.remove(lease.id) }
+                try await takeBack(lease.id, reason: "expired (TTL passed without renew)")
+                await audit("sriovd", "lease.expire", "\(lease.id) owner \(lease.owner)", "reclaimed")
+                reaped.append(lease.id)
+            } catch {
+                logger.error("cannot reclaim an expired lease", metadata: ["lease": "\(lease.id)", "error": "\(error.message)"])
+            }
+        }
+        return reaped
+    }
+
+    /// The release steps for every VF not yet returned, then the lease record goes away.
+    func takeBack(_ id: LeaseID, reason: String) async throws(SRIOVError) {
+        let lease = try self.lease(id)
+        if lease.state != .releasing {
+            try await record(.releasing(lease: id, reason: reason))
+        }
+        let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
+        for vf in lease.vfs where vf.stage != .returned {
+            if vf.stage == .reserved || vf.stage == .saved {
+                // Never touched: nothing to undo.
+                try await record(.returned(lease: id, vf: vf.pciAddress))
+                continue
+            }
+            do throws(SRIOVError) {
+                try await scrubAndReturn(vf, action: onRelease)
+            } catch {
+                try await record(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
+            }
+            try await record(.returned(lease: id, vf: vf.pciAddress))
+        }
+        try await record(.released(lease: id))
+    }
+
+    /// Rollback of a failed acquire: the same steps as a release, never throwing.
+    func rollBack(_ id: LeaseID, reason: String) async {
+        do throws(SRIOVError) {
+            try await takeBack(id, reason: reason)
+        } catch {
+            logger.critical("rollback could not be journaled; the VFs stay reserved until restart recovery", metadata: ["lease": "\(id)", "error": "\(error.message)"])
+        }
+    }
+
+    /// Unbind, clear the override, scrub and verify, then leave unbound or rebind the host driver.
+    /// Kernel interface: `driver/unbind`, `driver_override`, RTM_SETLINK, `drivers_probe`.
+    func scrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) {
+        let address = vf.pciAddress
+        try host.control.unbind(address)
+        try host.control.writeDriverOverride(nil, device: address)
+        if let iface = vf.pfInterface {
+            try await scrub(vf, pf: iface)
+        }
+        if action == .rebindHostDriver {
+            try host.control.probe(address)
+        }
+        let inventory = try host.source.inventory()
+        guard let now = inventory.allVFs.first(where: { $0.pciAddress == address }) else {
+            throw SRIOVError(.notFound, "VF \(address) vanished during release")
+        }
+        if now.driver == "vfio-pci" || now.driverOverride != nil {
+            throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")
+        }
+        if action == .leaveUnbound, let driver = now.driver {
+            throw SRIOVError(.kernelRefused, "VF \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
+        }
+    }
+
+    /// Scrubs a VF's settings to `VFSettings.scrubbed` (only what the driver reports), falling back to
+    /// the placeholder MAC when the driver refuses the all-zero MAC; verified by read-back.
+    func scrub(_ vf: LeasedVF, pf iface: InterfaceName) async throws(SRIOVError) {
+        let readout = try await host.link.readVFs(pf: iface)
+        guard let current = readout.vf(vf.index) else {
+            throw SRIOVError(.notFound, "\(iface) VF \(vf.index) is not in the PF's VF list (\(readout.numVFs) VFs)")
+        }
+        var target = VFSettings()
+        if current.mac != .zero && current.mac != .scrubPlaceholder { target.mac = .zero }
+        if current.vlan != .none { target.vlan = VLAN.none }
+        if current.minTxRate != 0 || current.maxTxRate != 0 { target.minTxRate = 0; target.maxTxRate = 0 }
+        if current.spoofCheck == false { target.spoofCheck = true }
+        if current.trust == true { target.trust = false }
+        if let ls = current.linkState, ls != .auto { target.linkState = .auto }
+        if current.queryRSS == true { target.queryRSS = false }
+        if target.isEmpty { return }
+        let configurator = VFConfigurator(link: host.link)
+        let label = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
+        do throws(SRIOVError) {
+            try await configurator.apply(target, vf: vf.index, on: label)
+        } catch where error.errno == Errno.EINVAL && target.mac == .zero {
+            // Some drivers refuse 00:00:00:00:00:00; the documented placeholder is 02:00:00:00:00:00.
+            target.mac = .scrubPlaceholder
+            try await configurator.apply(target, vf: vf.index, on: label)
+        }
+    }
+
+    /// Takes a VF out of quarantine after scrubbing it successfully; refuses a VF a lease still holds.
+    public func unquarantine(_ vf: PCIAddress, requestedBy: String? = nil) async throws(SRIOVError) {
+        guard let entry = book.quarantine[vf.description] else {
+            throw SRIOVError(.notFound, "VF \(vf) is not quarantined (`sriovctl pool list` shows quarantined counts)")
+        }
+        if let holder = book.holder(of: vf) {
+            throw SRIOVError(.busy, "VF \(vf) is still held by lease \(holder); release the lease first")
+        }
+        let inventory = try host.source.inventory()
+        guard let pf = inventory.pfs.first(where: { $0.vfs.contains { $0.pciAddress == vf } }),
+              let v = pf.vfs.first(where: { $0.pciAddress == vf }) else {
+            throw SRIOVError(.notFound, "VF \(vf) does not exist on this host now; it stays quarantined (\(entry.reason))")
+        }
+        let leased = LeasedVF(pciAddress: vf, pf: pf.pciAddress, pfInterface: pf.interfaces.first, index: v.index,
+                              iommuGroup: v.iommuGroup, numaNode: pf.numaNode?.value, vfioDevice: nil, settings: VFSettings(),
+                              saved: nil, previousDriver: v.driver, stage: .active)
+        let action = plan.pool(of: vf).flatMap { plan.config(of: $0)?.onRelease } ?? .leaveUnbound
+        do throws(SRIOVError) {
+            try await scrubAndReturn(leased, action: action)
+        } catch {
+            throw SRIOVError(error.code, "VF \(vf) stays quarantined: the scrub failed: \(error.message)", cause: error.cause)
+        }
+        try await record(.unquarantined(vf: vf))
+        await audit(requestedBy, "vf.unquarantine", vf.description, "ok (was: \(entry.reason))")
+    }
+}

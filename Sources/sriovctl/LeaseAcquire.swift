@@ -1,0 +1,93 @@
+import ArgumentParser
+import SRIOVCore
+import SRIOVLeasing
+
+/// `sriovctl lease acquire`: VFs from a pool, bound to vfio-pci and configured, for a VM.
+struct LeaseAcquire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "acquire",
+        abstract: "Lease VFs from a pool to an owner (a VM): configured, bound to vfio-pci, with attach specs.",
+        discussion: "All or nothing: a multi-VF request gets every VF or none. The same --request-id returns the same lease (safe retries)."
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var leaseOptions: LeaseOptions
+
+    @Option(name: .customLong("pool"), help: ArgumentHelp("The pool to lease from.", valueName: "name"))
+    var pool: String
+
+    @Option(name: .customLong("owner"), help: ArgumentHelp("Who gets the VFs: a VM name or UUID.", valueName: "name"))
+    var owner: String
+
+    @Option(name: .customLong("count"), help: ArgumentHelp("How many VFs (1-64, default 1).", valueName: "n"))
+    var count: Int = 1
+
+    @Option(name: .customLong("numa"), help: ArgumentHelp("Only VFs on PFs of this NUMA node.", valueName: "node"))
+    var numa: Int?
+
+    @Option(name: .customLong("placement"), help: ArgumentHelp("spread: each VF on a different PF (HA pairs); pack: as few PFs as possible (default pack).", valueName: "spread|pack"))
+    var placement: String = "pack"
+
+    @Option(name: .customLong("mac"), help: ArgumentHelp("MAC for the VF (count 1; default: generated, locally administered).", valueName: "mac"), transform: Parse.mac)
+    var mac: MACAddress?
+
+    @Option(name: .customLong("vlan"), parsing: .unconditional, help: ArgumentHelp("Port VLAN 1-4094 (0: none), within the pool's policy.", valueName: "id"), transform: Parse.vlanID)
+    var vlan: Int?
+
+    @Option(name: .customLong("qos"), parsing: .unconditional, help: ArgumentHelp("VLAN priority 0-7 (with --vlan).", valueName: "q"), transform: Parse.qos)
+    var qos: Int?
+
+    @Option(name: .customLong("trust"), help: ArgumentHelp("Trusted VF (needs the pool's allow_trust).", valueName: "on|off"), transform: Parse.onOff("--trust"))
+    var trust: Bool?
+
+    @Option(name: .customLong("spoofchk"), help: ArgumentHelp("Spoof checking (off needs the pool's allow_spoofchk_off).", valueName: "on|off"), transform: Parse.onOff("--spoofchk"))
+    var spoofCheck: Bool?
+
+    @Option(name: .customLong("min-tx-rate"), parsing: .unconditional, help: ArgumentHelp("Minimum TX rate, Mbit/s.", valueName: "Mbps"), transform: Parse.rate("--min-tx-rate"))
+    var minTxRate: UInt32?
+
+    @Option(name: .customLong("max-tx-rate"), parsing: .unconditional, help: ArgumentHelp("Maximum TX rate, Mbit/s.", valueName: "Mbps"), transform: Parse.rate("--max-tx-rate"))
+    var maxTxRate: UInt32?
+
+    @Option(name: .customLong("ttl"), help: ArgumentHelp("Expire unless renewed within this time (e.g. 30m, 1h, 2d).", valueName: "duration"), transform: TTLText.seconds)
+    var ttl: Int?
+
+    @Option(name: .customLong("request-id"), help: ArgumentHelp("Idempotency key: a retry with the same id returns the same lease.", valueName: "id"))
+    var requestID: String?
+
+    @Flag(name: .customLong("json"), help: "Print the lease (with attach specs) as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard Placement(rawValue: placement) != nil else {
+            throw ValidationError("invalid --placement \(Quote.shell(placement)): use spread or pack")
+        }
+        if vlan == nil && qos != nil { throw ValidationError("--qos goes with --vlan") }
+        do { try request.validate() } catch { throw ValidationError(error.message) }
+    }
+
+    var request: LeaseRequest {
+        var settings = VFSettings()
+        settings.mac = mac
+        if let vlan { settings.vlan = try? VLAN(id: vlan, qos: qos ?? 0) }
+        settings.trust = trust
+        settings.spoofCheck = spoofCheck
+        settings.minTxRate = minTxRate
+        settings.maxTxRate = maxTxRate
+        return LeaseRequest(pool: pool, owner: owner, count: count, numaNode: numa,
+                            placement: Placement(rawValue: placement) ?? .pack, settings: settings, ttlSeconds: ttl,
+                            requestID: requestID)
+    }
+
+    func run() async throws {
+        try await ErrorReporting.run {
+            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+            let lease = try await engine.acquire(request, requestedBy: LeaseContext.caller)
+            await engine.close()
+            if json { try JSONOutput.print(LeaseJSON(lease: lease)) } else {
+                Output.line(LeaseText.summary(lease))
+                Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor`")
+            }
+        }
+    }
+}

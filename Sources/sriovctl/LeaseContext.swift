@@ -1,0 +1,56 @@
+import ArgumentParser
+import Logging
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+
+/// Options of the commands that open sriovd's state (the journal) in-process.
+struct LeaseOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: ArgumentHelp("sriovd's configuration (pools). Default: /etc/sriovd/sriovd.yaml if it exists; with --simulated, the built-in sample for the simulated host.", valueName: "file"))
+    var config: String?
+}
+
+enum LeaseContext {
+    /// The configuration: --config, else /etc/sriovd/sriovd.yaml, else (simulated) the built-in sample,
+    /// else an empty configuration (no pools).
+    static func config(_ options: LeaseOptions, simulated: Bool) throws(SRIOVError) -> SRIOVConfig {
+        if let path = options.config { return try SRIOVConfig.load(path: path) }
+        if FileSystemProbe.exists(SRIOVConfig.defaultPath) { return try SRIOVConfig.load(path: SRIOVConfig.defaultPath) }
+        if simulated { return try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "<built-in sample for the simulated host>") }
+        return try SRIOVConfig.parse(yaml: "", source: "<no configuration: \(SRIOVConfig.defaultPath) does not exist; pass --config>")
+    }
+
+    /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
+    static func engine(_ global: GlobalOptions, _ options: LeaseOptions) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
+        let host = try global.host()
+        try StateDirectory.ensure(global.stateDir)
+        let config = try config(options, simulated: global.simulated)
+        var logger = Logger(label: "sriovctl")
+        logger.logLevel = .warning
+        let engine = try await LeaseEngine.start(
+            stateDirectory: global.stateDir, config: config,
+            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, paths: host.paths),
+            logger: logger)
+        return (engine, host)
+    }
+
+    /// Who is asking, for the audit trail.
+    static var caller: String {
+        "cli uid \(CurrentUser.uid)"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum CurrentUser {
+    static var uid: UInt32 { getuid() }
+}
+
+enum FileSystemProbe {
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SRIOVCore
+import SRIOVLeasing
+
+/// A lease as `--json` prints it: the lease and its attach specs.
+struct LeaseJSON: Encodable {
+    let lease: Lease
+
+    enum Keys: String, CodingKey { case attach }
+
+    func encode(to encoder: any Encoder) throws {
+        try lease.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(AttachSpec.all(lease), forKey: .attach)
+    }
+}
+
+enum LeaseText {
+    static func time(_ t: Double?) -> String {
+        guard let t else { return "-" }
+        let date = Date(timeIntervalSince1970: t)
+        let f = ISO8601DateFormatter()
+        return f.string(from: date)
+    }
+
+    static func summary(_ lease: Lease) -> String {
+        var lines = ["lease \(lease.id)  owner \(lease.owner)  pool \(lease.pool)  \(lease.state.rawValue)  expires \(time(lease.expiresAt))"]
+        var table = Table(["VF", "PF", "INDEX", "IOMMU", "VFIO", "MAC", "VLAN"])
+        for vf in lease.vfs {
+            table.add([vf.pciAddress.description, vf.pfInterface?.name ?? vf.pf.description, "\(vf.index)",
+                       vf.iommuGroup.map(String.init) ?? "-", vf.vfioDevice ?? "-", vf.settings.mac?.description ?? "-",
+                       vf.settings.vlan.map { $0.id == 0 ? "-" : "\($0.id)" } ?? "-"])
+        }
+        lines.append(table.render())
+        for problem in lease.problems { lines.append("problem: \(problem)") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func list(_ leases: [Lease]) -> String {
+        guard !leases.isEmpty else { return "No leases." }
+        var table = Table(["LEASE", "OWNER", "POOL", "STATE", "VFS", "EXPIRES"])
+        for l in leases {
+            table.add([l.id.description, l.owner, l.pool, l.state.rawValue, l.vfs.map(\.pciAddress.description).joined(separator: ","), time(l.expiresAt)])
+        }
+        return table.render()
+    }
+}
+
+enum TTLText {
+    /// Parses 90, 90s, 15m, 1h, 2d or combinations such as 1h30m into seconds (1 s to 366 d).
+    static func seconds(_ text: String) throws -> Int {
+        let fail = ValidationError("invalid TTL \(Quote.shell(text)): use e.g. 90s, 15m, 1h, 2d or 1h30m (1s to 366d)")
+        var total = 0
+        var number = ""
+        for ch in text {
+            if ch.isASCII && ch.isNumber { number.append(ch); continue }
+            guard let n = Int(number), let unit = ["s": 1, "m": 60, "h": 3600, "d": 86400][String(ch)] else { throw fail }
+            total += n * unit
+            number = ""
+        }
+        if !number.isEmpty {
+            guard let n = Int(number) else { throw fail }
+            total += n
+        }
+        guard total > 0, total <= 366 * 86400 else { throw fail }
+        return total
+    }
+}

@@ -1,0 +1,120 @@
+#!/bin/bash
+# Benchmark (issue 4), side by side in one run, on netdevsim. Prints `BENCH ...` lines (run.sh collects
+# them into a summary; they are not assertions) and two PASS/FAIL lines:
+#  (a) MAC + VLAN + spoofchk + trust on one VF in-process (`sriov-bench netlink-set`, as the daemon does
+#      it) against the same four settings as four `ip link set` processes: bench-netlink-inprocess-10x;
+#  (b) a whole `sriovctl vf set <pf> <vf> --mac --vlan --spoofchk on --trust off` process against the
+#      four `ip` processes: bench-sriovctl-not-slower;
+#  (c) reading a 256-VF PF: `sriovctl pf show --json` against `ip -d link show` (report only).
+# Wall-clock times with `date +%s%N`, interleaved, medians over KERNEL_LANE_BENCH_ITERATIONS (default 9) runs after
+# one warm-up. Under TCG everything is ~10-20x slower than native: the ratios are what matter.
+set -uo pipefail
+. "$CHECKS_DIR/lib.sh"
+
+ITER=${LANE_BENCH_ITERATIONS:-9}
+BENCH=$LANE_BIN_DIR/sriov-bench
+require_binary bench-sriovctl-not-slower "$SRIOVCTL" || exit 0
+lane_nsim_new 50 1 4 4 || { fail bench-setup "cannot create netdevsim50 with 4 VFs"; exit 0; }
+lane_nsim_new 51 1 300 256 || { fail bench-setup "cannot create netdevsim51 with 256 VFs"; exit 0; }
+pf=$(lane_nsim_netdev 50)
+big=$(lane_nsim_netdev 51)
+build=$(basename "$LANE_BIN_DIR")   # debug or release: the process start-up cost depends on it
+
+now() { date +%s%N; }
+ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
+# stats <file of nanosecond samples>: "median <ms> p90 <ms> min <ms>"
+stats() {
+    sort -n "$1" | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        p = v[int(NR * 0.9 + 0.999)]; if (p == "") p = v[NR]
+        printf "median %.1f ms, p90 %.1f ms, min %.1f ms (n=%d)", m / 1e6, p / 1e6, v[1] / 1e6, NR }'
+}
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+
+W=$(mktemp -d)
+four_ip() {   # the same four settings as four iproute2 processes
+    "$IP" link set dev "$1" vf "$2" mac "$3" &&
+    "$IP" link set dev "$1" vf "$2" vlan "$4" &&
+    "$IP" link set dev "$1" vf "$2" spoofchk on &&
+    "$IP" link set dev "$1" vf "$2" trust off
+}
+one_sriovctl() {
+    "$SRIOVCTL" vf set "$1" "$2" --mac "$3" --vlan "$4" --spoofchk on --trust off --state-dir "$SRIOV_STATE_DIR" >/dev/null
+}
+
+# ---------------------------------------------------------------- (a) in-process vs four ip processes
+if [[ -x $BENCH ]]; then
+    "$BENCH" netlink-set --pf "$pf" --vf 0 --iterations "$((ITER * 5))" --ip "$IP" >"$W/a.out" 2>"$W/a.err"
+    rc=$?
+    grep '^netlink-set:' "$W/a.out" | sed 's/^/BENCH (a) /'
+    # The ratio that counts: median speedup of the in-process path with read-back verification (what
+    # the daemon does), from "netlink-set: speedup (median) 59.2x, with verify 31.2x".
+    speedup=$(grep -m1 '^netlink-set: speedup' "$W/a.out")
+    r_a=$(grep -oE 'with verify [0-9]+(\.[0-9]+)?x' <<<"$speedup" | grep -oE '[0-9]+(\.[0-9]+)?')
+    [[ -n $r_a ]] || r_a=$(grep -oE '[0-9]+(\.[0-9]+)?x' <<<"$speedup" | head -n 1 | tr -d x)
+    if (( rc != 0 )) || [[ -z $r_a ]]; then
+        fail bench-netlink-inprocess-10x "sriov-bench netlink-set exited $rc, no ratio in its output: $(tail -n 2 "$W/a.err" "$W/a.out" | tr '\n' ' ' | cut -c1-300)"
+    elif awk -v r="$r_a" 'BEGIN { exit !(r >= 10) }'; then
+        pass bench-netlink-inprocess-10x
+    else
+        fail bench-netlink-inprocess-10x "in-process (with read-back) is ${r_a}x faster than four ip processes; the target is >= 10x"
+    fi
+else
+    fail bench-netlink-inprocess-10x "sriov-bench not found at $BENCH; build with swift build"
+fi
+
+# --------------------------------------------------------- (b) a whole sriovctl process vs four ip
+macs=(02:50:00:00:00:01 02:50:00:00:00:02)
+one_sriovctl "$pf" 1 "${macs[0]}" 11; four_ip "$pf" 2 "${macs[0]}" 11   # warm-up (page cache, dynamic loader)
+ok=1
+for ((i = 0; i < ITER; i++)); do
+    m=${macs[i % 2]} v=$((100 + i))
+    t0=$(now); one_sriovctl "$pf" 1 "$m" "$v" || ok=0; t1=$(now)
+    four_ip "$pf" 2 "$m" "$v" || ok=0; t2=$(now)
+    echo $((t1 - t0)) >>"$W/b-sriovctl"; echo $((t2 - t1)) >>"$W/b-ip"
+done
+s_med=$(median "$W/b-sriovctl"); i_med=$(median "$W/b-ip")
+echo "BENCH (b) sriovctl vf set $pf 1 --mac --vlan --spoofchk on --trust off, one process ($build build): $(stats "$W/b-sriovctl")"
+echo "BENCH (b) the same four settings as four ip link set processes: $(stats "$W/b-ip")"
+echo "BENCH (b) four ip processes / one sriovctl process: $(ratio "$i_med" "$s_med")x"
+# The settings really landed (the last iteration's values), on both VFs.
+want_v=$((100 + ITER - 1)) want_m=${macs[(ITER - 1) % 2]}
+landed=$("$IP" -d link show dev "$pf" | grep -cE "^ +vf [12] .*link/ether $want_m .*vlan $want_v,")
+if (( ! ok )); then
+    fail bench-sriovctl-not-slower "a sriovctl or ip command failed during the benchmark"
+elif (( landed != 2 )); then
+    fail bench-sriovctl-not-slower "after the benchmark ip does not show mac $want_m vlan $want_v on VFs 1 and 2"
+elif (( s_med <= i_med )); then
+    pass bench-sriovctl-not-slower
+else
+    fail bench-sriovctl-not-slower "one sriovctl process (median $(ms "$s_med") ms, $build build) is slower than four ip processes (median $(ms "$i_med") ms), by $(ratio "$s_med" "$i_med")x"
+fi
+
+# ------------------------------------------------------------- (c) reading a 256-VF PF: pf show vs ip
+"$SRIOVCTL" pf show "$big" --json --state-dir "$SRIOV_STATE_DIR" >/dev/null; "$IP" -d link show dev "$big" >/dev/null 2>&1
+for ((i = 0; i < ITER; i++)); do
+    t0=$(now); "$SRIOVCTL" pf show "$big" --json --state-dir "$SRIOV_STATE_DIR" >"$W/c.json"; t1=$(now)
+    "$IP" -d link show dev "$big" >"$W/c.ip" 2>&1; t2=$(now)
+    echo $((t1 - t0)) >>"$W/c-sriovctl"; echo $((t2 - t1)) >>"$W/c-ip"
+done
+n_json=$(grep -o '"index"' "$W/c.json" | wc -l); n_ip=$(grep -cE '^ +vf [0-9]+ ' "$W/c.ip")
+echo "BENCH (c) sriovctl pf show $big --json, 256 VFs ($build build; lists $n_json VFs): $(stats "$W/c-sriovctl")"
+echo "BENCH (c) ip -d link show dev $big (lists $n_ip VFs, Truncated VF list): $(stats "$W/c-ip")"
+echo "BENCH (c) sriovctl pf show / ip -d link show: $(ratio "$(median "$W/c-sriovctl")" "$(median "$W/c-ip")")x"
+
+# --------------------------------------------------------------- process start-up, for the record
+for ((i = 0; i < ITER; i++)); do
+    t0=$(now); "$SRIOVCTL" --help >/dev/null; t1=$(now); "$IP" link show dev lo >/dev/null; t2=$(now)
+    echo $((t1 - t0)) >>"$W/s-sriovctl"; echo $((t2 - t1)) >>"$W/s-ip"
+done
+for ((i = 0; i < 5; i++)); do
+    t0=$(now); "$SRIOVCTL" vf set --help >/dev/null; t1=$(now); echo $((t1 - t0)) >>"$W/s-vfset-help"
+done
+echo "BENCH start-up: sriovctl --help ($build build): $(stats "$W/s-sriovctl"); ip link show dev lo: $(stats "$W/s-ip")"
+# `vf set --help` does no I/O beyond start-up: it is the cost of starting and parsing a vf set command line.
+echo "BENCH start-up: sriovctl vf set --help ($build build; start-up + argument parsing, no sysfs or netlink): $(stats "$W/s-vfset-help")"
+
+rm -rf "$W"
+lane_nsim_del 50
+lane_nsim_del 51

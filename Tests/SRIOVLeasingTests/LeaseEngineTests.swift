@@ -1,0 +1,218 @@
+import Testing
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVSimulator
+import SRIOVSysfs
+import SRIOVTestSupport
+
+@Suite("Lease engine on the simulated host")
+struct LeaseEngineTests {
+    func expectError(_ code: SRIOVError.Code, _ text: String, _ body: () async throws -> Void) async {
+        await #expect {
+            try await body()
+        } throws: { error in
+            let e = error as? SRIOVError
+            return e?.code == code && e?.message.contains(text) == true
+        }
+    }
+
+    @Test func acquireBindsConfiguresAndDescribes() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vnf-7", count: 2, placement: .spread,
+                                                          settings: VFSettings(vlan: try VLAN(id: 100))))
+        #expect(lease.state == .active && lease.vfs.count == 2)
+        #expect(Set(lease.vfs.map(\.pf)).count == 2, "spread puts each VF on its own PF")
+        #expect(Set(lease.vfs.compactMap(\.numaNode)) == [0, 1])
+        for vf in lease.vfs {
+            let now = try f.vf(vf.pciAddress)
+            #expect(now.driver == "vfio-pci" && now.driverOverride == "vfio-pci")
+            #expect(vf.vfioDevice == "/dev/vfio/\(try #require(now.iommuGroup))")
+            #expect(f.dir.exists("sim/dev/vfio/\(try #require(now.iommuGroup))"))
+            let state = try await f.state(vf)
+            #expect(state.vlan.id == 100 && state.mac == vf.settings.mac && state.mac.isLocallyAdministered)
+        }
+        let libvirt = AttachSpec.render(lease, format: .libvirt)
+        #expect(libvirt.contains("<hostdev mode='subsystem' type='pci' managed='no'>"))
+        let first = lease.vfs[0].pciAddress
+        #expect(AttachSpec.render(lease, format: .qemu).hasPrefix("-device vfio-pci,host=\(first),id=sriov0"))
+        #expect(AttachSpec.render(lease, format: .proxmox).hasPrefix("hostpci0: \(first),pcie=1"))
+        #expect(AttachSpec.render(lease, format: .cloudHypervisor).hasPrefix("--device path=/sys/bus/pci/devices/\(first)/"))
+        let iface = AttachSpec.render(lease, format: .libvirtInterface)
+        #expect(iface.contains("<mac address='\(try #require(lease.vfs[0].settings.mac))'/>") && iface.contains("<tag id='100'/>"))
+        #expect(try await f.invariants(engine).isEmpty)
+    }
+
+    @Test func releaseScrubsAndReturns() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm1", settings: VFSettings(
+            mac: try MACAddress(parsing: "52:54:00:00:00:09"), vlan: try VLAN(id: 30, qos: 2), spoofCheck: false, trust: true, maxTxRate: 500)))
+        let vf = lease.vfs[0]
+        #expect(try await f.state(vf).trust == true)
+        _ = try await engine.release(lease.id)
+        let state = try await f.state(vf)
+        #expect(state.mac == .zero && state.vlan == .none && state.trust == false && state.spoofCheck == true && state.maxTxRate == 0)
+        // Pool "open" rebinds the host driver on release.
+        let now = try f.vf(vf.pciAddress)
+        #expect(now.driver == "iavf" && now.driverOverride == nil)
+        #expect(await engine.leases().isEmpty)
+        #expect(try await f.invariants(engine).isEmpty)
+    }
+
+    @Test func policyRefusals() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        await expectError(.notFound, "no pool named 'nope'; configured pools: open, uplink") {
+            _ = try await engine.acquire(LeaseRequest(pool: "nope", owner: "vm"))
+        }
+        await expectError(.permissionDenied, "does not allow VLAN 4000: allowed VLANs are 100, 200-299") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", settings: VFSettings(vlan: try VLAN(id: 4000))))
+        }
+        await expectError(.permissionDenied, "does not allow trusted VFs") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", settings: VFSettings(trust: true)))
+        }
+        await expectError(.permissionDenied, "does not allow spoof checking off") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", settings: VFSettings(spoofCheck: false)))
+        }
+        await expectError(.permissionDenied, "outside pool open's prefixes") {
+            _ = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm", settings: VFSettings(mac: try MACAddress(parsing: "02:00:00:00:00:01"))))
+        }
+        for _ in 0..<3 { _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "greedy")) }
+        await expectError(.busy, "already holds 3 leases from pool uplink") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "greedy"))
+        }
+        #expect(await engine.leases().count == 3)
+    }
+
+    @Test func allOrNothing() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let before = try f.sim.inventory()
+        await expectError(.busy, "cannot satisfy 9 VFs") {
+            _ = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm", count: 9))
+        }
+        await expectError(.busy, "spread needs 3 distinct PFs with a free VF, 2 have one") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", count: 3, placement: .spread))
+        }
+        #expect(await engine.leases().isEmpty)
+        #expect(try f.sim.inventory() == before)
+    }
+
+    @Test func numaAndPack() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let numa1 = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "a", count: 2, numaNode: 1))
+        #expect(numa1.vfs.allSatisfy { $0.numaNode == 1 })
+        let packed = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "b", count: 3, placement: .pack))
+        #expect(Set(packed.vfs.map(\.pf)).count == 1)
+        await expectError(.busy, "on NUMA node 1") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "c", count: 3, numaNode: 1))
+        }
+    }
+
+    @Test func idempotentRequestIDs() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let request = LeaseRequest(pool: "uplink", owner: "vm", requestID: "req-1")
+        let a = try await engine.acquire(request)
+        let b = try await engine.acquire(request)
+        let count = await engine.leases().count
+        #expect(a.id == b.id && count == 1)
+        await expectError(.invalidArgument, "request id 'req-1' was already used for a different request") {
+            _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "other", requestID: "req-1"))
+        }
+        // Survives a restart.
+        await engine.close()
+        let again = try await f.engine()
+        #expect(try await again.acquire(request).id == a.id)
+    }
+
+    @Test func quarantinedVFsAreNeverHandedOut() async throws {
+        let f = try LeaseFixture(yaml: """
+            pools:
+              - name: one
+                selectors: [{vfs: "ens4f0np0#0-1"}]
+            """)
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "one", owner: "vm"))
+        // Someone rebinds the VF underneath: reconciliation quarantines it.
+        try f.sim.unbind(lease.vfs[0].pciAddress)
+        let report = await engine.reconcile()
+        #expect(report.drift.count == 1 && report.drift[0].contains("driver changed underneath"))
+        _ = try await engine.release(lease.id)
+        let quarantined = lease.vfs[0].pciAddress
+        #expect(await engine.currentBook.isQuarantined(quarantined))
+        let second = try await engine.acquire(LeaseRequest(pool: "one", owner: "vm2"))
+        #expect(second.vfs[0].pciAddress != quarantined)
+        await expectError(.busy, "cannot satisfy 1 VF") {
+            _ = try await engine.acquire(LeaseRequest(pool: "one", owner: "vm3"))
+        }
+        try await engine.unquarantine(quarantined)
+        #expect(try await engine.acquire(LeaseRequest(pool: "one", owner: "vm3")).vfs[0].pciAddress == quarantined)
+        #expect(try await f.invariants(engine).isEmpty)
+    }
+
+    @Test func expiryReclaims() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", ttlSeconds: 60))
+        f.clock.advance(30)
+        _ = try await engine.renew(lease.id)
+        f.clock.advance(45)
+        #expect(await engine.reapExpired().isEmpty, "renewed at 30 s for 60 s more")
+        f.clock.advance(20)
+        #expect(await engine.reapExpired() == [lease.id])
+        #expect(try f.vf(lease.vfs[0].pciAddress).driver == nil)
+        await expectError(.notFound, "no lease \(lease.id)") { _ = try await engine.renew(lease.id) }
+    }
+
+    @Test func groupViability() async throws {
+        var spec = SimulatedHostSpec.standard()
+        spec.pfs[3].acsIsolated = false // ConnectX VFs share the PF's group
+        let f = try LeaseFixture(spec: spec, yaml: """
+            pools:
+              - name: noacs
+                selectors: [{vfs: "ens4f0np0#0-3"}]
+            """)
+        let engine = try await f.engine()
+        await expectError(.busy, "4 sharing IOMMU group") {
+            _ = try await engine.acquire(LeaseRequest(pool: "noacs", owner: "vm"))
+        }
+    }
+
+    @Test func journalReplaysToTheSameBook() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let a = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "a", count: 2, placement: .spread))
+        _ = try await engine.acquire(LeaseRequest(pool: "open", owner: "b", ttlSeconds: 600))
+        _ = try await engine.release(a.id)
+        let live = await engine.currentBook
+        await engine.close()
+        let replayed = try await f.engine(reconcile: false)
+        #expect(await replayed.currentBook == live)
+        try await replayed.snapshot()
+        await replayed.close()
+        let fromSnapshot = try await f.engine(reconcile: false)
+        #expect(await fromSnapshot.currentBook == live)
+    }
+
+    @Test func stateDirectoryHasOneOwner() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        await expectError(.busy, "in use by another process") { _ = try await f.engine() }
+        await engine.close()
+    }
+
+    @Test func scrubFallsBackToPlaceholderMAC() async throws {
+        var spec = SimulatedHostSpec.standard()
+        spec.profiles[1].rejectsZeroMAC = true // ice refuses 00:00:00:00:00:00
+        let f = try LeaseFixture(spec: spec)
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm"))
+        _ = try await engine.release(lease.id)
+        #expect(try await f.state(lease.vfs[0]).mac == .scrubPlaceholder)
+        #expect(!(await engine.currentBook.isQuarantined(lease.vfs[0].pciAddress)))
+    }
+}

@@ -1,0 +1,80 @@
+import Synchronization
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVSimulator
+import SRIOVSysfs
+import SRIOVTestSupport
+
+final class ManualWallClock: WallClock {
+    let time = Mutex<Double>(1_800_000_000)
+    func now() -> Double { time.withLock { $0 } }
+    func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
+}
+
+/// A simulated host, a config over it, and an engine on a temp state directory.
+struct LeaseFixture {
+    static let yaml = """
+        protected_pfs: [eno1]
+        pools:
+          - name: uplink
+            selectors:
+              - vfs: "ens1f0#0-3"
+              - vfs: "ens4f0np0#0-3"
+            policy:
+              vlans: ["100", "200-299"]
+              max_leases_per_owner: 3
+          - name: open
+            selectors:
+              - pf: ens1f1
+                range: 0-7
+            policy:
+              allow_trust: true
+              allow_spoofchk_off: true
+              mac_prefixes: ["52:54:00"]
+            on_release: rebind-host-driver
+        """
+
+    let dir: TempDirectory
+    let sim: SimulatedHost
+    let config: SRIOVConfig
+    let clock = ManualWallClock()
+
+    init(spec: SimulatedHostSpec = .standard(), yaml: String = LeaseFixture.yaml) throws {
+        dir = try TempDirectory("lease")
+        sim = try SimulatedHost.create(directory: dir.path + "/sim", spec: spec)
+        config = try SRIOVConfig.parse(yaml: yaml, source: "test.yaml")
+    }
+
+    var stateDirectory: String { dir.path + "/state" }
+
+    var host: LeaseEngine.Host {
+        LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+    }
+
+    func engine(reconcile: Bool = true) async throws -> LeaseEngine {
+        try await LeaseEngine.start(stateDirectory: stateDirectory, config: config, host: host, clock: clock, fsync: false,
+                                    reconcile: reconcile)
+    }
+
+    func vf(_ address: PCIAddress) throws -> VirtualFunction {
+        try #require(try sim.inventory().allVFs.first { $0.pciAddress == address })
+    }
+
+    func state(_ vf: LeasedVF) async throws -> VFState {
+        let pf = try #require(vf.pfInterface)
+        let readout = try await sim.readVFs(pf: pf)
+        return try #require(readout.vf(vf.index))
+    }
+
+    func invariants(_ engine: LeaseEngine) async throws -> [String] {
+        let inventory = try sim.inventory()
+        var readouts: [InterfaceName: VFReadout] = [:]
+        for pf in inventory.pfs where !pf.vfs.isEmpty {
+            if let i = pf.interfaces.first { readouts[i] = try await sim.readVFs(pf: i) }
+        }
+        return Invariants.check(book: await engine.currentBook, plan: await engine.plan, inventory: inventory, readouts: readouts)
+    }
+}
+
+import Testing
