@@ -44,10 +44,14 @@ extension LeaseEngine {
         book.apply(.reserved(lease))
         busy.insert(id)
         defer { busy.remove(id) }
+        inflight += 1
         do throws(SRIOVError) {
-            _ = try await journal.append(type: LeaseEvent.reserved(lease).type, AnyEncodable(lease))
+            let seq = try await journal.append(type: LeaseEvent.reserved(lease).type, AnyEncodable(lease))
+            book.seq = max(book.seq, seq)
             appendsSinceSnapshot += 1
+            inflight -= 1
         } catch {
+            inflight -= 1
             book.apply(.released(lease: id))
             throw error
         }

@@ -32,9 +32,14 @@ public actor LeaseEngine {
     var book: LeaseBook
     /// Appends since the last snapshot; a snapshot is taken every `snapshotEvery`.
     var appendsSinceSnapshot = 0
-    public var snapshotEvery = 10_000
+    var snapshotEvery = 10_000
+
+    /// How many appends between automatic snapshots (default 10,000).
+    public func setSnapshotInterval(_ appends: Int) { snapshotEvery = max(1, appends) }
     /// Leases whose acquire or release is running in this process.
     var busy: Set<LeaseID> = []
+    /// Journal appends started but not yet applied to the book (a snapshot waits for 0).
+    var inflight = 0
 
     /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
     public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
@@ -127,18 +132,37 @@ public actor LeaseEngine {
 
     /// Records an event durably, then applies it to the book.
     func record(_ event: LeaseEvent) async throws(SRIOVError) {
+        inflight += 1
+        defer { inflight -= 1 }
         let seq = try await journal.append(type: event.type, AnyEncodable(event.payload()))
         book.apply(event, at: clock.now())
         book.seq = max(book.seq, seq)
         appendsSinceSnapshot += 1
-        if appendsSinceSnapshot >= snapshotEvery { try await snapshot() }
+        if appendsSinceSnapshot >= snapshotEvery && inflight == 1 { try await writeSnapshot() }
     }
 
     /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
+    /// Waits until no append is in flight: concurrent appends complete in any order, so only a quiet
+    /// book is exactly "every record up to seq, and none after".
     public func snapshot() async throws(SRIOVError) {
+        var waited = 0
+        while inflight > 0 {
+            guard waited < 30_000 else {
+                throw SRIOVError(.busy, "cannot snapshot: lease operations kept the journal busy for 30 s; retry when it is quieter")
+            }
+            do { try await Task.sleep(for: .milliseconds(1)) } catch {
+                throw SRIOVError(.timeout, "cancelled while waiting to snapshot")
+            }
+            waited += 1
+        }
+        try await writeSnapshot()
+    }
+
+    /// Only called with no append in flight (the caller's own counts as the one allowed).
+    private func writeSnapshot() async throws(SRIOVError) {
         let data = try JSONCoding.encode(book)
-        try await journal.snapshot(seq: book.seq, data: data)
         appendsSinceSnapshot = 0
+        try await journal.snapshot(seq: book.seq, data: data)
     }
 
     func audit(_ who: String?, _ action: String, _ target: String, _ result: String) async {

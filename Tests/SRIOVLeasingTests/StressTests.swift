@@ -34,6 +34,8 @@ struct StressTests {
                 on_release: rebind-host-driver
             """)
         let engine = try await f.engine()
+        // Snapshots and compactions happen while requests run (the replay check below covers them).
+        await engine.setSnapshotInterval(500)
         let requesters = 64
         let total = 10_000
         let tallies = await withTaskGroup(of: Tally.self) { group in
