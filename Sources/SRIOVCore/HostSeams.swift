@@ -4,6 +4,24 @@
 /// simulator's).
 public protocol HostInventorySource: Sendable {
     func inventory() throws(SRIOVError) -> HostInventory
+    /// One device's driver, override and IOMMU group (with the group's members), read directly:
+    /// what lease steps check after binding, without rediscovering the whole host. Nil if absent.
+    func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus?
+}
+
+/// One PCI device as its sysfs directory shows it now.
+public struct DeviceStatus: Sendable, Equatable {
+    public var pciAddress: PCIAddress
+    public var driver: String?
+    public var driverOverride: String?
+    public var iommuGroup: IOMMUGroup?
+
+    public init(pciAddress: PCIAddress, driver: String?, driverOverride: String?, iommuGroup: IOMMUGroup?) {
+        self.pciAddress = pciAddress
+        self.driver = driver
+        self.driverOverride = driverOverride
+        self.iommuGroup = iommuGroup
+    }
 }
 
 /// The PCI side of SR-IOV: VF counts and driver binding, as sysfs offers them.

@@ -67,7 +67,15 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
     public var isLocallyAdministered: Bool { octets[0] & 0x02 != 0 }
 
     public var description: String {
-        octets.map { Hex.format(UInt64($0), width: 2) }.joined(separator: ":")
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(17)
+        for (i, o) in octets.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ":")) }
+            bytes.append(digits[Int(o >> 4)])
+            bytes.append(digits[Int(o & 0xf)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public init(from decoder: any Decoder) throws {

@@ -14,8 +14,11 @@ extension LeaseEngine {
             }
             return try await settled(existing.id)
         }
-        let inventory = try host.source.inventory()
-        let chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory)
+        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: try allocationInventory())
+        if !(try chosenStillFree(chosen)) {
+            // The cached view was stale (someone else changed the host): decide again on a fresh one.
+            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: try allocationInventory(fresh: true))
+        }
         guard let pool = plan.config(of: request.pool) else {
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool))")
         }
@@ -93,42 +96,50 @@ extension LeaseEngine {
 
     /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.
     func bindToVFIO(_ vf: PCIAddress) throws(SRIOVError) {
+        defer { refreshCached(vf) }
         try host.control.unbind(vf)
         try host.control.writeDriverOverride("vfio-pci", device: vf)
         try host.control.probe(vf)
     }
 
+    /// Re-reads the chosen VFs: each still exists, is not on vfio-pci, and is alone in its group.
+    func chosenStillFree(_ chosen: [(VirtualFunction, PhysicalFunction)]) throws(SRIOVError) -> Bool {
+        for (vf, _) in chosen {
+            guard let now = try host.source.device(vf.pciAddress), now.driver != "vfio-pci",
+                  let group = now.iommuGroup, group.id == vf.iommuGroup,
+                  group.members.allSatisfy({ $0.pciAddress == vf.pciAddress || $0.isBridge }) else { return false }
+        }
+        return true
+    }
+
     /// Every VF on vfio-pci, its IOMMU group viable (no member used by the host, none leased to
     /// another owner), and `/dev/vfio/<group>` present. Returns the device node per VF.
     func verifyBound(_ lease: Lease) throws(SRIOVError) -> [PCIAddress: String] {
-        let inventory = try host.source.inventory()
-        var vfByAddress: [PCIAddress: VirtualFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfByAddress[vf.pciAddress] = vf } }
         let held = book.heldVFs
         var devices: [PCIAddress: String] = [:]
         for leased in lease.vfs {
-            guard let vf = vfByAddress[leased.pciAddress] else {
+            guard let vf = try host.source.device(leased.pciAddress) else {
                 throw SRIOVError(.notFound, "lease \(lease.id): VF \(leased.pciAddress) disappeared while binding it")
             }
             guard vf.driver == "vfio-pci" else {
                 throw SRIOVError(.kernelRefused, "lease \(lease.id): VF \(vf.pciAddress) is bound to \(vf.driver ?? "no driver"), not vfio-pci, after driver_override + drivers_probe; is vfio-pci loaded? (`modprobe vfio-pci`)")
             }
-            guard let groupID = vf.iommuGroup, let group = inventory.host.group(groupID) else {
+            guard let group = vf.iommuGroup else {
                 throw SRIOVError(.kernelRefused, "lease \(lease.id): VF \(vf.pciAddress) has no IOMMU group; the IOMMU must be on (`sriovctl doctor`)")
             }
             for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {
                 if let other = held[member.pciAddress], other != lease.id {
-                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(groupID) of \(vf.pciAddress) also holds \(member.pciAddress), leased to \(other): a group cannot be split between owners")
+                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(group.id) of \(vf.pciAddress) also holds \(member.pciAddress), leased to \(other): a group cannot be split between owners")
                 }
                 if member.driver != nil && member.driver != "vfio-pci" && member.driver != "pci-stub" {
-                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(groupID) of \(vf.pciAddress) also holds \(member.pciAddress), used by the host (driver \(member.driver ?? "")): the group is not viable for passthrough")
+                    throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(group.id) of \(vf.pciAddress) also holds \(member.pciAddress), used by the host (driver \(member.driver ?? "")): the group is not viable for passthrough")
                 }
             }
-            let node = host.paths.vfioGroupDevice(groupID)
+            let node = host.paths.vfioGroupDevice(group.id)
             guard FileSystem.entryExists(node) else {
                 throw SRIOVError(.kernelRefused, "lease \(lease.id): \(node) does not exist after binding \(vf.pciAddress) to vfio-pci")
             }
-            devices[vf.pciAddress] = "/dev/vfio/\(groupID)"
+            devices[vf.pciAddress] = "/dev/vfio/\(group.id)"
         }
         return devices
     }

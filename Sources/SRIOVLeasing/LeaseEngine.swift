@@ -40,6 +40,10 @@ public actor LeaseEngine {
     var busy: Set<LeaseID> = []
     /// Journal appends started but not yet applied to the book (a snapshot waits for 0).
     var inflight = 0
+    /// The last full discovery, for allocation: refreshed every `inventoryMaxAge`, patched after each
+    /// VF this engine binds or unbinds, and every chosen VF is re-read before it is reserved.
+    var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)?
+    let inventoryMaxAge: Duration = .seconds(2)
 
     /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
     public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
@@ -125,6 +129,33 @@ public actor LeaseEngine {
             let pfs = Set(vfs.compactMap { pfOf[$0]?.displayName }).sorted()
             return PoolStatus(name: name, total: vfs.count, free: max(0, present - leased - quarantined), leased: leased,
                               quarantined: quarantined, pfs: pfs)
+        }
+    }
+
+    // MARK: Host view
+
+    func allocationInventory(fresh: Bool = false) throws(SRIOVError) -> HostInventory {
+        let now = ContinuousClock.now
+        if !fresh, let cached = cachedInventory, cached.at.duration(to: now) < inventoryMaxAge { return cached.inventory }
+        let inventory = try host.source.inventory()
+        cachedInventory = (now, inventory)
+        return inventory
+    }
+
+    /// Re-reads one VF into the cached inventory after this engine changed its driver.
+    func refreshCached(_ address: PCIAddress) {
+        guard var cached = cachedInventory else { return }
+        guard let status = try? host.source.device(address) else {
+            cachedInventory = nil
+            return
+        }
+        for p in cached.inventory.pfs.indices {
+            if let v = cached.inventory.pfs[p].vfs.firstIndex(where: { $0.pciAddress == address }) {
+                cached.inventory.pfs[p].vfs[v].driver = status.driver
+                cached.inventory.pfs[p].vfs[v].driverOverride = status.driverOverride
+                cachedInventory = cached
+                return
+            }
         }
     }
 

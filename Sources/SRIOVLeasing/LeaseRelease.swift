@@ -90,6 +90,7 @@ extension LeaseEngine {
     /// Kernel interface: `driver/unbind`, `driver_override`, RTM_SETLINK, `drivers_probe`.
     func scrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) {
         let address = vf.pciAddress
+        defer { refreshCached(address) }
         try host.control.unbind(address)
         try host.control.writeDriverOverride(nil, device: address)
         if let iface = vf.pfInterface {
@@ -98,8 +99,7 @@ extension LeaseEngine {
         if action == .rebindHostDriver {
             try host.control.probe(address)
         }
-        let inventory = try host.source.inventory()
-        guard let now = inventory.allVFs.first(where: { $0.pciAddress == address }) else {
+        guard let now = try host.source.device(address) else {
             throw SRIOVError(.notFound, "VF \(address) vanished during release")
         }
         if now.driver == "vfio-pci" || now.driverOverride != nil {

@@ -1,9 +1,36 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import SRIOVCore
 import SRIOVSysfs
+import Synchronization
+
+/// The last `netlink.state` this process read or wrote, keyed by the file's inode, size and mtime: a
+/// write replaces the file (new inode), so another process's change is always seen, and an unchanged
+/// file is not decoded again.
+final class LinkTableCache: Sendable {
+    struct Key: Equatable { var inode: UInt64; var size: Int64; var mtime: Int64 }
+    private let state = Mutex<(Key, LinkTable)?>(nil)
+
+    func get(_ key: Key) -> LinkTable? {
+        state.withLock { $0.flatMap { $0.0 == key ? $0.1 : nil } }
+    }
+
+    func put(_ key: Key, _ table: LinkTable) {
+        state.withLock { $0 = (key, table) }
+    }
+
+    static func key(_ path: String) -> Key? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Key(inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                   mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+    }
+}
 
 /// What the simulated kernel would report over netlink: per PF netdev, its link and its VFs' settings.
-/// Stored as `netlink.json` beside the simulated sysfs tree.
+/// Stored as `netlink.state` beside the simulated sysfs tree.
 struct LinkTable: Codable, Sendable, Equatable {
     struct PFLink: Codable, Sendable, Equatable {
         var pf: PCIAddress
@@ -15,30 +42,72 @@ struct LinkTable: Codable, Sendable, Equatable {
 }
 
 extension SimulatedHost {
-    var linksPath: String { directory + "/netlink.json" }
+    /// What the kernel would report over netlink, one line per PF and per VF (a line format rather than
+    /// JSON: every VF setting rewrites it, and it must stay cheap at hundreds of VFs).
+    var linksPath: String { directory + "/netlink.state" }
 
     func loadLinks() throws(SRIOVError) -> LinkTable {
-        guard FileSystem.entryExists(linksPath) else { return LinkTable() }
+        guard let key = LinkTableCache.key(linksPath) else { return LinkTable() }
+        if let cached = linkCache.get(key) { return cached }
         switch FileSystem.readResult(linksPath) {
         case .failure(let e): throw e
         case .success(let text):
-            do {
-                return try JSONDecoder().decode(LinkTable.self, from: Data(text.utf8))
-            } catch {
-                throw SRIOVError(.corrupt, "\(linksPath) is damaged (\(error)); delete \(directory) to rebuild the simulated host")
+            guard let table = LinkTable(text: text) else {
+                throw SRIOVError(.corrupt, "\(linksPath) is damaged; delete \(directory) to rebuild the simulated host")
             }
+            linkCache.put(key, table)
+            return table
         }
     }
 
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(links) else {
-            throw SRIOVError(.io, "simulator: cannot encode netlink state")
-        }
-        try tree.write("netlink.json.tmp", String(decoding: data, as: UTF8.self))
+        try tree.write("netlink.state.tmp", links.text)
         guard rename(linksPath + ".tmp", linksPath) == 0 else {
             throw SRIOVError(.io, "simulator: cannot replace \(linksPath): \(Errno.name(errno))", cause: .errno(errno))
+        }
+        if let key = LinkTableCache.key(linksPath) { linkCache.put(key, links) }
+    }
+}
+
+extension LinkTable {
+    static let header = "# sriovd simulated netlink state v1: pf <ifname> <pci> up|down; vf <index> <mac> <vlan> <qos> <proto> <spoofchk> <trust> <state> <min> <max> <query_rss>"
+
+    /// `pf ens1f0 0000:3b:00.0 up` then `vf 0 00:00:00:00:00:00 0 0 802.1Q 1 0 auto 0 0 0` lines;
+    /// `-` for a setting the driver does not report.
+    var text: String {
+        func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "-" }
+        var out = LinkTable.header + "\n"
+        for name in pfs.keys.sorted() {
+            guard let pf = pfs[name] else { continue }
+            out += "pf \(name) \(pf.pf) \(pf.up ? "up" : "down")\n"
+            for v in pf.vfs {
+                out += "vf \(v.index) \(v.mac) \(v.vlan.id) \(v.vlan.qos) \(v.vlan.proto.rawValue) \(flag(v.spoofCheck)) \(flag(v.trust)) \(v.linkState?.rawValue ?? "-") \(v.minTxRate) \(v.maxTxRate) \(flag(v.queryRSS))\n"
+            }
+        }
+        return out
+    }
+
+    init?(text: String) {
+        self.init()
+        var current: String?
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let f = line.split(separator: " ").map(String.init)
+            func flag(_ s: String) -> Bool?? { s == "-" ? .some(nil) : s == "1" ? .some(true) : s == "0" ? .some(false) : nil }
+            if f.first == "pf", f.count == 4, let address = PCIAddress(f[2]) {
+                pfs[f[1]] = PFLink(pf: address, up: f[3] == "up", vfs: [])
+                current = f[1]
+            } else if f.first == "vf", f.count == 12, let pf = current, let index = Int(f[1]), let mac = MACAddress(f[2]),
+                      let id = Int(f[3]), let qos = Int(f[4]), let proto = VLANProtocol(rawValue: f[5]),
+                      let vlan = try? VLAN(id: id, qos: qos, proto: proto),
+                      let spoof = flag(f[6]), let trust = flag(f[7]), let rss = flag(f[11]),
+                      let min = UInt32(f[9]), let max = UInt32(f[10]) {
+                let state: VFLinkState? = f[8] == "-" ? nil : VFLinkState(rawValue: f[8])
+                if f[8] != "-" && state == nil { return nil }
+                pfs[pf]?.vfs.append(VFState(index: index, mac: mac, vlan: vlan, spoofCheck: spoof, trust: trust,
+                                            linkState: state, minTxRate: min, maxTxRate: max, queryRSS: rss))
+            } else {
+                return nil
+            }
         }
     }
 }

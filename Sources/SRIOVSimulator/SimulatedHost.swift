@@ -6,11 +6,12 @@ import SRIOVCore
 import SRIOVSysfs
 
 /// A simulated SR-IOV host: a sysfs-shaped tree on disk that the real `SysfsDiscovery` reads, plus
-/// `netlink.json` for what the kernel would report over netlink. Every write goes through the same
+/// `netlink.state` for what the kernel would report over netlink. Every write goes through the same
 /// rules the kernel applies (see Docs/Simulator.md), under a file lock, so several processes can share it.
 public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     public let directory: String
     public let spec: SimulatedHostSpec
+    let linkCache = LinkTableCache()
 
     public var paths: HostPaths { HostPaths(root: directory) }
     var tree: TreeWriter { TreeWriter(root: directory) }
@@ -59,6 +60,10 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     public func inventory() throws(SRIOVError) -> HostInventory {
         try SysfsDiscovery(paths: paths).inventory()
+    }
+
+    public func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus? {
+        try SysfsDiscovery(paths: paths).device(address)
     }
 
     // MARK: Building

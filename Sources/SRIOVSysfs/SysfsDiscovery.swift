@@ -57,6 +57,24 @@ public struct SysfsDiscovery: HostInventorySource {
         return HostInventory(host: host, pfs: pfs)
     }
 
+    /// Kernel interface: `/sys/bus/pci/devices/<bdf>/{driver,driver_override,iommu_group}` and
+    /// `/sys/kernel/iommu_groups/<n>/devices`.
+    public func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus? {
+        let dir = paths.device(address)
+        let (override, errno) = FileSystem.readAttribute(dir + "/driver_override")
+        if override == nil, errno == Errno.ENOENT, !FileSystem.exists(dir) { return nil }
+        var group: IOMMUGroup?
+        if let id = FileSystem.linkBasename(dir + "/iommu_group").flatMap({ Int($0) }) {
+            let members = (FileSystem.list(paths.iommuGroups + "/\(id)/devices") ?? []).compactMap(PCIAddress.init).sorted()
+            group = IOMMUGroup(id: id, members: members.map { m in
+                IOMMUGroupMember(pciAddress: m, driver: FileSystem.linkBasename(paths.device(m) + "/driver"),
+                                 classCode: m == address ? nil : FileSystem.readAttribute(paths.deviceAttribute(m, .class)).value)
+            })
+        }
+        return DeviceStatus(pciAddress: address, driver: FileSystem.linkBasename(dir + "/driver"),
+                            driverOverride: override.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }, iommuGroup: group)
+    }
+
     /// What one discovery pass reads once and shares.
     struct ScanContext {
         /// Netdev names by the PCI device they sit on, from /sys/class/net.
