@@ -38,7 +38,10 @@ public enum Invariants {
                 if vf.driver == "vfio-pci" { problems.append("free VF \(address) (pool \(pool)) is bound to vfio-pci") }
                 if vf.driverOverride != nil { problems.append("free VF \(address) (pool \(pool)) has driver_override \(vf.driverOverride ?? "")") }
                 if let iface = pf.interfaces.first, let state = readouts[iface]?.vf(vf.index) {
-                    let clean = (state.mac == .zero || state.mac == .scrubPlaceholder) && state.vlan == .none
+                    // A VF back on its host driver (rebind-host-driver) owns its MAC: igbvf, for one,
+                    // assigns itself a random one, which the PF then reports.
+                    let macClean = vf.driver != nil || state.mac == .zero || state.mac == .scrubPlaceholder
+                    let clean = macClean && state.vlan == .none
                         && state.trust != true && state.spoofCheck != false && state.minTxRate == 0 && state.maxTxRate == 0
                     if !clean { problems.append("free VF \(address) (pool \(pool)) is not scrubbed: mac \(state.mac), \(state.vlan), trust \(state.trust.map { "\($0)" } ?? "-"), spoofchk \(state.spoofCheck.map { "\($0)" } ?? "-")") }
                 }

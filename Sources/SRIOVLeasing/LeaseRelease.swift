@@ -97,7 +97,15 @@ extension LeaseEngine {
             try await scrub(vf, pf: iface)
         }
         if action == .rebindHostDriver {
-            try host.control.probe(address)
+            // With sriov_drivers_autoprobe 0 (what pools want) the kernel binds a VF only through
+            // driver_override; drivers_probe answers success either way, so check the outcome.
+            if let driver = vf.previousDriver, driver != "vfio-pci" {
+                try host.control.writeDriverOverride(driver, device: address)
+                try host.control.probe(address)
+                try host.control.writeDriverOverride(nil, device: address)
+            } else {
+                try host.control.probe(address)
+            }
         }
         guard let now = try host.source.device(address) else {
             throw SRIOVError(.notFound, "VF \(address) vanished during release")
@@ -107,6 +115,9 @@ extension LeaseEngine {
         }
         if action == .leaveUnbound, let driver = now.driver {
             throw SRIOVError(.kernelRefused, "VF \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
+        }
+        if action == .rebindHostDriver, let wanted = vf.previousDriver, wanted != "vfio-pci", now.driver != wanted {
+            throw SRIOVError(.kernelRefused, "VF \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
         }
     }
 

@@ -408,7 +408,8 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     /// Kernel interface (simulated): `drivers_probe`. A bound device stays as it is; with
     /// `driver_override` only that driver may bind (and nothing binds if it is not loaded); without
-    /// it, the driver whose ID table matches binds.
+    /// it, the driver whose ID table matches binds, unless the device is a VF of a PF with
+    /// `sriov_drivers_autoprobe` 0.
     public func probe(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "probe drivers")
         try withLock { () throws(SRIOVError) in
@@ -417,6 +418,12 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                 .flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
             if let override {
                 if isDriverLoaded(override) { try bind(device, driver: override) }
+                return
+            }
+            // pci_device_can_probe(): a VF whose PF has sriov_drivers_autoprobe 0 binds only through
+            // driver_override; drivers_probe still succeeds.
+            if let pf = FileSystem.linkBasename(tree.path(devicePath(device) + "/physfn")).flatMap(PCIAddress.init),
+               FileSystem.read(tree.path(devicePath(pf) + "/sriov_drivers_autoprobe")) == "0" {
                 return
             }
             if let driver = matchingDriver(device), isDriverLoaded(driver) { try bind(device, driver: driver) }

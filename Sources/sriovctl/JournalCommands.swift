@@ -10,6 +10,7 @@ struct JournalVerify: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var leaseOptions: LeaseOptions
 
     @Flag(name: .customLong("json"), help: "Print the report as JSON.")
     var json = false
@@ -33,6 +34,7 @@ struct JournalRepair: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var leaseOptions: LeaseOptions
 
     func run() async throws {
         try await ErrorReporting.run {

@@ -61,6 +61,20 @@ struct LeaseEngineTests {
         #expect(try await f.invariants(engine).isEmpty)
     }
 
+    @Test func rebindHostDriverWorksWithAutoprobeOff() async throws {
+        let f = try LeaseFixture()
+        // Pools want autoprobe off; the host driver then binds only through driver_override.
+        try f.sim.writeDriversAutoprobe(false, pf: PCIAddress("0000:3b:00.1")!)
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm"))
+        #expect(lease.vfs[0].previousDriver == "iavf")
+        _ = try await engine.release(lease.id)
+        let now = try f.vf(lease.vfs[0].pciAddress)
+        #expect(now.driver == "iavf" && now.driverOverride == nil)
+        #expect(!(await engine.currentBook.isQuarantined(lease.vfs[0].pciAddress)))
+        #expect(try await f.invariants(engine).isEmpty)
+    }
+
     @Test func policyRefusals() async throws {
         let f = try LeaseFixture()
         let engine = try await f.engine()

@@ -105,6 +105,17 @@ struct SimulatorRuleTests {
         #expect(now.driver == "iavf" && now.driverOverride == nil && now.interfaces.map(\.name) == ["ens1f0v0"])
     }
 
+    @Test func autoprobeOffMeansOnlyAnOverrideBindsAVF() throws {
+        try host.writeDriversAutoprobe(false, pf: a("0000:af:00.1"))
+        try host.writeNumVFs(1, pf: a("0000:af:00.1"))
+        let vf = try pf("ens4f1np1").vfs[0].pciAddress
+        try host.probe(vf)
+        #expect(try pf("ens4f1np1").vfs[0].driver == nil)
+        try host.writeDriverOverride("mlx5_core", device: vf)
+        try host.probe(vf)
+        #expect(try pf("ens4f1np1").vfs[0].driver == "mlx5_core")
+    }
+
     @Test func overrideToAnUnloadedDriverBindsNothing() throws {
         let vf = try pf("ens1f0").vfs[1]
         try host.unbind(vf.pciAddress)
