@@ -56,4 +56,11 @@ struct HostContext {
     func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {
         try PFResolver(paths: paths).resolve(pf, in: source.inventory())
     }
+
+    /// The PF and every VF, sysfs and netlink merged (netlink only where the PF has a netdev).
+    func status(of pf: String) async throws(SRIOVError) -> (PFTarget, PFStatus) {
+        let target = try resolve(pf)
+        let readout: VFReadout? = if let iface = target.interface { try await link.readVFs(pf: iface) } else { nil }
+        return (target, PFStatus(target: target, readout: readout))
+    }
 }

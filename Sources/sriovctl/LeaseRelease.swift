@@ -12,8 +12,8 @@ struct LeaseRelease: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
 
-    @Argument(help: ArgumentHelp("The lease id (l-...).", valueName: "lease"), transform: { s in try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: s) } })
-    var id: LeaseID
+    @OptionGroup var lease: LeaseIDArgument
+    var id: LeaseID { lease.id }
 
     func run() async throws {
         try await ErrorReporting.run {
@@ -36,8 +36,8 @@ struct LeaseRenew: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
 
-    @Argument(help: ArgumentHelp("The lease id (l-...).", valueName: "lease"), transform: { s in try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: s) } })
-    var id: LeaseID
+    @OptionGroup var lease: LeaseIDArgument
+    var id: LeaseID { lease.id }
 
     @Option(name: .customLong("ttl"), help: ArgumentHelp("New TTL from now (default: the lease's own).", valueName: "duration"), transform: TTLText.seconds)
     var ttl: Int?
@@ -83,8 +83,8 @@ struct LeaseShow: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
 
-    @Argument(help: ArgumentHelp("The lease id (l-...).", valueName: "lease"), transform: { s in try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: s) } })
-    var id: LeaseID
+    @OptionGroup var lease: LeaseIDArgument
+    var id: LeaseID { lease.id }
 
     @Option(name: .customLong("format"), help: ArgumentHelp("text (default), json, libvirt, libvirt-interface, qemu, proxmox or cloud-hypervisor.", valueName: "format"))
     var format: String = "text"
@@ -107,4 +107,11 @@ struct LeaseShow: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The `<lease>` argument of release, renew and show.
+struct LeaseIDArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp("The lease id (l-...).", valueName: "lease"),
+              transform: { s in try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: s) } })
+    var id: LeaseID
 }

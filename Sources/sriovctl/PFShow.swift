@@ -19,10 +19,7 @@ struct PFShow: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let host = try global.host()
-            let target = try host.resolve(pf)
-            let readout: VFReadout? = if let iface = target.interface { try await host.link.readVFs(pf: iface) } else { nil }
-            let status = PFStatus(target: target, readout: readout)
+            let (target, status) = try await global.host().status(of: pf)
             if json {
                 try JSONOutput.print(status)
             } else {

@@ -47,7 +47,7 @@ struct VFUnquarantine: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
 
-    @Argument(help: ArgumentHelp("The VF's PCI address.", valueName: "pci"), transform: { s in try Parse.wrap { () throws(SRIOVError) in try PCIAddress(parsing: s) } })
+    @Argument(help: ArgumentHelp("The VF's PCI address.", valueName: "pci"), transform: Parse.pciAddress)
     var vf: PCIAddress
 
     func run() async throws {

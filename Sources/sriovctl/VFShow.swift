@@ -21,10 +21,7 @@ struct VFShow: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let host = try global.host()
-            let target = try host.resolve(pf)
-            let readout: VFReadout? = if let iface = target.interface { try await host.link.readVFs(pf: iface) } else { nil }
-            let status = PFStatus(target: target, readout: readout)
+            let (target, status) = try await global.host().status(of: pf)
             try vf.check(numVFs: status.pf.numVFs, pf: target.label)
             let info = status.vfs[vf.value]
             if json { try JSONOutput.print(info) } else { Output.line(VFRows.table([info])) }
