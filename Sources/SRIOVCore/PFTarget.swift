@@ -55,10 +55,18 @@ public struct PFTarget: Sendable {
         return interface
     }
 
-    /// Refuses a write to the management NIC unless forced.
+    /// Set when the configuration lists this PF under `protected_pfs` (names the config file).
+    public var protectedByConfig: String?
+
+    /// Refuses a write to the management NIC or a configured protected PF unless forced.
     public func checkWritable(force: Bool, action: String) throws(SRIOVError) {
-        guard isManagement, !force else { return }
-        throw SRIOVError(.protected, "\(label) carries the host's default route (the management NIC); sriovd will not \(action) on it. Pass --force if you really mean to")
+        guard !force else { return }
+        if isManagement {
+            throw SRIOVError(.protected, "\(label) carries the host's default route (the management NIC); sriovd will not \(action) on it. Pass --force if you really mean to")
+        }
+        if let source = protectedByConfig {
+            throw SRIOVError(.protected, "\(label) is listed under protected_pfs in \(source); sriovd will not \(action) on it. Pass --force if you really mean to, or remove it from protected_pfs")
+        }
     }
 
     public var configuratorTarget: VFConfigurator.Target? {

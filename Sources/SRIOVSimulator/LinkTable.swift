@@ -47,7 +47,7 @@ extension SimulatedHost {
     var linksPath: String { directory + "/netlink.state" }
 
     func loadLinks() throws(SRIOVError) -> LinkTable {
-        guard let key = LinkTableCache.key(linksPath) else { return LinkTable() }
+        guard let key = LinkTableCache.key(linksPath) else { return try migrateLegacyLinks() }
         if let cached = linkCache.get(key) { return cached }
         switch FileSystem.readResult(linksPath) {
         case .failure(let e): throw e
@@ -58,6 +58,18 @@ extension SimulatedHost {
             linkCache.put(key, table)
             return table
         }
+    }
+
+    /// Simulated hosts made before the line format kept this state as `netlink.json`: convert it once.
+    func migrateLegacyLinks() throws(SRIOVError) -> LinkTable {
+        let legacy = directory + "/netlink.json"
+        guard case .success(let text) = FileSystem.readResult(legacy) else { return LinkTable() }
+        guard let table = try? JSONDecoder().decode(LinkTable.self, from: Data(text.utf8)) else {
+            throw SRIOVError(.corrupt, "\(legacy) is damaged; delete \(directory) to rebuild the simulated host")
+        }
+        try saveLinks(table)
+        unlink(legacy)
+        return table
     }
 
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {

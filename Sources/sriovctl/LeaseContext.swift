@@ -20,6 +20,15 @@ enum LeaseContext {
         return try SRIOVConfig.parse(yaml: "", source: "<no configuration: \(SRIOVConfig.defaultPath) does not exist; pass --config>")
     }
 
+    /// Marks the target protected when the configuration lists it (by netdev or PCI address).
+    static func applyProtection(_ target: inout PFTarget, _ options: LeaseOptions, simulated: Bool) throws(SRIOVError) {
+        let config = try config(options, simulated: simulated)
+        let names = Set([target.device.description] + (target.interface.map { [$0.name] } ?? []))
+        if config.protectedPFs.contains(where: { names.contains($0) || PCIAddress($0)?.description == target.device.description }) {
+            target.protectedByConfig = config.source
+        }
+    }
+
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
     static func engine(_ global: GlobalOptions, _ options: LeaseOptions) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
         let host = try global.host()

@@ -11,6 +11,7 @@ struct PFSetNumVFs: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var configOptions: LeaseOptions
 
     @Argument(help: ArgumentHelp("The PF: a netdev name or a PCI address.", valueName: "pf"))
     var pf: String
@@ -31,7 +32,8 @@ struct PFSetNumVFs: AsyncParsableCommand {
     func run() async throws {
         try await ErrorReporting.run {
             let host = try global.host()
-            let target = try host.resolve(pf)
+            var target = try host.resolve(pf)
+            try LeaseContext.applyProtection(&target, configOptions, simulated: global.simulated)
             let change = NumVFsChange(control: host.control, paths: host.paths)
             let outcome = try await change.run(target, to: count, autoprobe: autoprobe, force: force, timeout: timeout) { line in
                 Output.error(line)

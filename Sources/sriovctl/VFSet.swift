@@ -10,6 +10,7 @@ struct VFSet: AsyncParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var configOptions: LeaseOptions
 
     @Argument(help: ArgumentHelp("The PF: a netdev name or a PCI address.", valueName: "pf"))
     var pf: String
@@ -79,7 +80,8 @@ struct VFSet: AsyncParsableCommand {
     func run() async throws {
         try await ErrorReporting.run {
             let host = try global.host()
-            let target = try host.resolve(pf)
+            var target = try host.resolve(pf)
+            try LeaseContext.applyProtection(&target, configOptions, simulated: global.simulated)
             try target.checkWritable(force: force, action: "change VF settings")
             guard let configuratorTarget = target.configuratorTarget else { _ = try target.requireInterface(); return }
             let after = try await VFConfigurator(link: host.link).apply(settings, vf: vf.value, on: configuratorTarget)

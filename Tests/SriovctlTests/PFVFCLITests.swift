@@ -76,6 +76,18 @@ struct PFVFCLITests {
         #expect(try showJSON("eno1") == before)
     }
 
+    @Test func configProtectedPFsAreRefusedWithoutForce() throws {
+        try state.file("protect.yaml", "protected_pfs: [ens1f1, \"0000:af:00.0\"]\n")
+        let before = try showJSON("ens1f1")
+        let set = try run(["vf", "set", "ens1f1", "0", "--trust", "on", "--config", state.path + "/protect.yaml"])
+        #expect(set.status == 77)
+        #expect(set.stderr.contains("0000:3b:00.1 (ens1f1) is listed under protected_pfs in \(state.path)/protect.yaml"))
+        let numvfs = try run(["pf", "set-numvfs", "ens4f0np0", "2", "--config", state.path + "/protect.yaml"])
+        #expect(numvfs.status == 77)
+        #expect(try showJSON("ens1f1") == before)
+        #expect(try run(["vf", "set", "ens1f1", "0", "--trust", "on", "--force", "--config", state.path + "/protect.yaml"]).status == 0)
+    }
+
     @Test func setNumVFsThroughZero() throws {
         let r = try run(["pf", "set-numvfs", "0000:3b:00.1", "3", "--autoprobe", "off"])
         #expect(r.status == 0, "\(r.stderr)")
