@@ -59,17 +59,18 @@ mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd -P)
 exec 9>"$CACHE/.lock"   # one lane at a time per cache (they share the initramfs and the console log)
 flock -n 9 || { log "waiting for another kernel lane run to finish"; flock 9; }
-# The guest sees the host's root, but mounts fresh /tmp, /run, /dev, /proc and /sys over it.
+# The guest sees the host's root, but mounts fresh /tmp, /run, /dev, /proc and /sys over it; a repo,
+# cache or binary directory under /tmp or /run is bound back in from the host root (guest/init).
 for p in "$REPO" "$CACHE"; do
     case $(readlink -f "$p")/ in
-        /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "$p is hidden inside the guest (it mounts its own /tmp, /run, /dev, /proc, /sys); move it" ;;
+        /dev/*|/proc/*|/sys/*) die "$p is hidden inside the guest (it mounts its own /dev, /proc, /sys); move it" ;;
     esac
 done
 
 # --------------------------------------------------------------------------------- the binaries
 BIN_DIR=$(readlink -f "$BIN_DIR" 2>/dev/null || echo "$BIN_DIR")
 case $BIN_DIR/ in
-    /tmp/*|/run/*|/dev/*|/proc/*|/sys/*) die "SRIOV_BIN_DIR=$BIN_DIR is hidden inside the guest; use a directory elsewhere" ;;
+    /dev/*|/proc/*|/sys/*) die "SRIOV_BIN_DIR=$BIN_DIR is hidden inside the guest; use a directory elsewhere" ;;
 esac
 if [[ ! -x $BIN_DIR/sriovctl ]]; then
     echo "FAIL kernel-lane: sriovctl binary not found at $BIN_DIR/sriovctl; build with swift build (or set SRIOV_BIN_DIR)"
@@ -232,6 +233,7 @@ LANE_REPO='$REPO'
 LANE_BIN_DIR='$BIN_DIR'
 LANE_FILTER='$FILTER'
 LANE_KROOT='$KROOT'
+LANE_CACHE='$CACHE'
 LANE_KVER='$KABI'
 LANE_CHECK_TIMEOUT='$CHECK_TIMEOUT'
 LANE_BENCH_ITERATIONS='$BENCH_ITERATIONS'

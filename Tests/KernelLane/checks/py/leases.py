@@ -133,7 +133,8 @@ def lease_check(name, held):
             why.append(f"driver_override {s['override']}")
         if pf_bdf == igb:
             k = (view["ip"] or {}).get(i) or {}
-            if k.get("mac") not in ZERO_MACS:
+            # A VF back on its host driver owns its MAC (igbvf assigns itself a random one).
+            if k.get("mac") not in ZERO_MACS and s["driver"] in (None, "vfio-pci"):
                 why.append(f"mac {k.get('mac')}")
             why += [f"{f} {json.dumps(k.get(f))}" for f, w in SCRUBBED.items() if k.get(f) != w]
         if why:
@@ -425,7 +426,8 @@ def release(name, lease, on_release, igb_lease):
         for v in lease.get("vfs") or []:
             i = v.get("index")
             got = ip.get(i) or {}
-            if got.get("mac") not in ZERO_MACS:
+            driver_now = (after["vfs"].get(v.get("pciAddress")) or {}).get("driver")
+            if got.get("mac") not in ZERO_MACS and driver_now in (None, "vfio-pci"):
                 problems.append(f"ip {pf} vf {i} mac {got.get('mac')} after release (wanted one of {', '.join(ZERO_MACS)})")
             for k, w in SCRUBBED.items():
                 if got.get(k) != w:
