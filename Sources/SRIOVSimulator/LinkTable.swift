@@ -21,6 +21,25 @@ final class LinkTableCache: Sendable {
         state.withLock { $0 = (key, table) }
     }
 
+    /// Each PF's lines as last rendered: a VF setting changes one PF, so only that PF is rendered again.
+    private let sections = Mutex<[String: (LinkTable.PFLink, String)]>([:])
+
+    func render(_ table: LinkTable) -> String {
+        sections.withLock { cache in
+            var out = LinkTable.header + "\n"
+            var fresh: [String: (LinkTable.PFLink, String)] = [:]
+            for name in table.pfs.keys.sorted() {
+                guard let pf = table.pfs[name] else { continue }
+                let text: String
+                if let (old, oldText) = cache[name], old == pf { text = oldText } else { text = LinkTable.render(name, pf) }
+                fresh[name] = (pf, text)
+                out += text
+            }
+            cache = fresh
+            return out
+        }
+    }
+
     static func key(_ path: String) -> Key? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
@@ -73,7 +92,7 @@ extension SimulatedHost {
     }
 
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {
-        try tree.write("netlink.state.tmp", links.text)
+        try tree.write("netlink.state.tmp", linkCache.render(links))
         guard rename(linksPath + ".tmp", linksPath) == 0 else {
             throw SRIOVError(.io, "simulator: cannot replace \(linksPath): \(Errno.name(errno))", cause: .errno(errno))
         }
@@ -87,14 +106,14 @@ extension LinkTable {
     /// `pf ens1f0 0000:3b:00.0 up` then `vf 0 00:00:00:00:00:00 0 0 802.1Q 1 0 auto 0 0 0` lines;
     /// `-` for a setting the driver does not report.
     var text: String {
+        LinkTable.header + "\n" + pfs.keys.sorted().compactMap { name in pfs[name].map { LinkTable.render(name, $0) } }.joined()
+    }
+
+    static func render(_ name: String, _ pf: PFLink) -> String {
         func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "-" }
-        var out = LinkTable.header + "\n"
-        for name in pfs.keys.sorted() {
-            guard let pf = pfs[name] else { continue }
-            out += "pf \(name) \(pf.pf) \(pf.up ? "up" : "down")\n"
-            for v in pf.vfs {
-                out += "vf \(v.index) \(v.mac) \(v.vlan.id) \(v.vlan.qos) \(v.vlan.proto.rawValue) \(flag(v.spoofCheck)) \(flag(v.trust)) \(v.linkState?.rawValue ?? "-") \(v.minTxRate) \(v.maxTxRate) \(flag(v.queryRSS))\n"
-            }
+        var out = "pf \(name) \(pf.pf) \(pf.up ? "up" : "down")\n"
+        for v in pf.vfs {
+            out += "vf \(v.index) \(v.mac) \(v.vlan.id) \(v.vlan.qos) \(v.vlan.proto.rawValue) \(flag(v.spoofCheck)) \(flag(v.trust)) \(v.linkState?.rawValue ?? "-") \(v.minTxRate) \(v.maxTxRate) \(flag(v.queryRSS))\n"
         }
         return out
     }

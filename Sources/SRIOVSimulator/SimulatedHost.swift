@@ -267,12 +267,12 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         guard let physfn = FileSystem.linkBasename(tree.path(devicePath(address) + "/physfn")).flatMap(PCIAddress.init),
               let pf = spec.pfs.first(where: { $0.address == physfn }),
               let profile = spec.profile(named: pf.profile) else { return nil }
-        for entry in FileSystem.list(tree.path(devicePath(physfn))) ?? [] where entry.hasPrefix("virtfn") {
-            if FileSystem.linkBasename(tree.path(devicePath(physfn) + "/" + entry)) == address.description {
-                return Int(entry.dropFirst(6)).map { (pf, $0, profile) }
-            }
-        }
-        return nil
+        // SR-IOV routing gives the index (RID = PF RID + offset + n * stride); the virtfn link confirms it.
+        let delta = Int(address.routingID) - Int(pf.address.routingID) - pf.firstVFOffset
+        guard delta >= 0, pf.vfStride > 0, delta % pf.vfStride == 0 else { return nil }
+        let index = delta / pf.vfStride
+        guard FileSystem.linkBasename(tree.path(devicePath(physfn) + "/virtfn\(index)")) == address.description else { return nil }
+        return (pf, index, profile)
     }
 
     /// The driver whose ID table matches the device (what autoprobe and drivers_probe pick).
