@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Value types, errors and the seams (protocols). No I/O, no C.
@@ -38,18 +40,36 @@ let package = Package(
             dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVJournal", "SRIOVConfig",
                            .product(name: "Logging", package: "swift-log")]
         ),
+        // Wiring shared by sriovd and sriovctl: which host (real or simulated), which configuration.
+        .target(
+            name: "SRIOVRuntime",
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVNetlink", "SRIOVSimulator", "SRIOVConfig", "SRIOVLeasing"]
+        ),
         .executableTarget(
             name: "sriovctl",
             dependencies: [
                 "SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVConfig", "SRIOVJournal", "SRIOVLeasing",
+                "SRIOVRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The daemon's library: HTTP/JSON API on a Unix socket, lifecycle, caller identity.
+        .target(
+            name: "SRIOVService",
+            dependencies: [
+                "SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "sriovd",
             dependencies: [
-                "SRIOVCore",
+                "SRIOVCore", "SRIOVService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -68,6 +88,14 @@ let package = Package(
         .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink"]),
         .testTarget(name: "SRIOVJournalTests", dependencies: ["SRIOVJournal", "SRIOVCore", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVConfigTests", dependencies: ["SRIOVConfig", "SRIOVCore", "SRIOVTestSupport", "SRIOVSimulator"]),
+        .testTarget(name: "SRIOVServiceTests",
+                    dependencies: ["SRIOVService", "SRIOVRuntime", "SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVSimulator",
+                                   "SRIOVTestSupport",
+                                   .product(name: "Hummingbird", package: "hummingbird"),
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                                   .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "SriovctlTests", dependencies: ["sriovctl", "SRIOVCore", "SRIOVSimulator", "SRIOVTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -7,6 +7,10 @@ public protocol HostInventorySource: Sendable {
     /// One device's driver, override and IOMMU group (with the group's members), read directly:
     /// what lease steps check after binding, without rediscovering the whole host. Nil if absent.
     func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus?
+    /// One PF with its VFs, read without discovering the rest of the host; nil if it is not an SR-IOV PF.
+    func physicalFunction(_ address: PCIAddress) throws(SRIOVError) -> PhysicalFunction?
+    /// The interfaces that carry a default route (the management NIC).
+    func defaultRouteInterfaces() -> [InterfaceName]
 }
 
 /// One PCI device as its sysfs directory shows it now.

@@ -66,6 +66,14 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try SysfsDiscovery(paths: paths).device(address)
     }
 
+    public func physicalFunction(_ address: PCIAddress) throws(SRIOVError) -> PhysicalFunction? {
+        try SysfsDiscovery(paths: paths).physicalFunction(address)
+    }
+
+    public func defaultRouteInterfaces() -> [InterfaceName] {
+        SysfsDiscovery(paths: paths).defaultRouteInterfaces()
+    }
+
     // MARK: Building
 
     func build() throws(SRIOVError) {

@@ -75,6 +75,22 @@ public struct SysfsDiscovery: HostInventorySource {
                             driverOverride: override.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }, iommuGroup: group)
     }
 
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/{sriov_*,virtfnN,...}` for one PF and its VFs,
+    /// plus `/sys/class/net` and the routing tables for its netdevs and the management flag.
+    public func physicalFunction(_ address: PCIAddress) throws(SRIOVError) -> PhysicalFunction? {
+        guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else { return nil }
+        var problems: [String] = []
+        let management = managementDevices(problems: &problems)
+        var pf = readPF(address, scan: ScanContext(netdevs: netdevsByDevice()))
+        pf.isManagement = management.devices.contains(address)
+        return pf
+    }
+
+    public func defaultRouteInterfaces() -> [InterfaceName] {
+        var problems: [String] = []
+        return managementDevices(problems: &problems).interfaces
+    }
+
     /// What one discovery pass reads once and shares.
     struct ScanContext {
         /// Netdev names by the PCI device they sit on, from /sys/class/net.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SRIOVCore
 import SRIOVNetlink
+import SRIOVRuntime
 import SRIOVSimulator
 import SRIOVSysfs
 
@@ -29,18 +30,9 @@ struct GlobalOptions: ParsableArguments {
 
     /// The host to work on: the real one or the simulated one.
     func host() throws(SRIOVError) -> HostContext {
-        if simulated {
-            try StateDirectory.ensure(stateDir)
-            let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDir))
-            return HostContext(source: sim, control: sim, link: sim, paths: sim.paths,
-                               description: "simulated host at \(sim.directory)")
-        }
-        let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
-        guard FileSystem.isDirectory(paths.sysfs) else {
-            throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
-        }
-        return HostContext(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
-                           link: NetlinkVFLink(), paths: paths, description: "host at \(paths.sysfs)")
+        let host = try HostSelection.open(simulated: simulated, stateDirectory: stateDir, sysfsRoot: sysfsRoot, procfsRoot: procfsRoot)
+        let description = simulated ? "simulated host at \(SimulatedHost.directory(inStateDirectory: stateDir))" : "host at \(host.paths.sysfs)"
+        return HostContext(source: host.source, control: host.control, link: host.link, paths: host.paths, description: description)
     }
 }
 
@@ -54,7 +46,7 @@ struct HostContext {
 
     /// The PF named on the command line (a netdev or a PCI address).
     func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {
-        try PFResolver(paths: paths).resolve(pf, in: source.inventory())
+        try PFResolver(paths: paths).resolve(pf, source: source)
     }
 
     /// The PF and every VF, sysfs and netlink merged (netlink only where the PF has a netdev).

@@ -3,6 +3,7 @@ import Logging
 import SRIOVConfig
 import SRIOVCore
 import SRIOVLeasing
+import SRIOVRuntime
 
 /// Options of the commands that open sriovd's state (the journal) in-process.
 struct LeaseOptions: ParsableArguments {
@@ -14,10 +15,7 @@ enum LeaseContext {
     /// The configuration: --config, else /etc/sriovd/sriovd.yaml, else (simulated) the built-in sample,
     /// else an empty configuration (no pools).
     static func config(_ options: LeaseOptions, simulated: Bool) throws(SRIOVError) -> SRIOVConfig {
-        if let path = options.config { return try SRIOVConfig.load(path: path) }
-        if FileSystemProbe.exists(SRIOVConfig.defaultPath) { return try SRIOVConfig.load(path: SRIOVConfig.defaultPath) }
-        if simulated { return try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "<built-in sample for the simulated host>") }
-        return try SRIOVConfig.parse(yaml: "", source: "<no configuration: \(SRIOVConfig.defaultPath) does not exist; pass --config>")
+        try ConfigLoading.load(path: options.config, simulated: simulated)
     }
 
     /// Marks the target protected when the configuration lists it (by netdev or PCI address).
@@ -32,7 +30,7 @@ enum LeaseContext {
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
     static func engine(_ global: GlobalOptions, _ options: LeaseOptions) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
         let host = try global.host()
-        try StateDirectory.ensure(global.stateDir)
+        try Directories.ensure(global.stateDir, mode: 0o750, what: "state directory")
         let config = try config(options, simulated: global.simulated)
         var logger = Logger(label: "sriovctl")
         logger.logLevel = .warning
@@ -55,11 +53,4 @@ import Glibc
 
 enum CurrentUser {
     static var uid: UInt32 { getuid() }
-}
-
-enum FileSystemProbe {
-    static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
-    }
 }

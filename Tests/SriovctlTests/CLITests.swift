@@ -138,7 +138,7 @@ struct EmbeddedConfigTests {
     @Test func builtInSampleIsConfigSriovdYaml() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let sample = try String(contentsOf: repo.appendingPathComponent("Config/sriovd.yaml"), encoding: .utf8)
-        let embedded = try String(contentsOf: repo.appendingPathComponent("Sources/sriovctl/EmbeddedConfig.swift"), encoding: .utf8)
-        #expect(embedded.contains("#\"\"\"\n" + sample + "\"\"\"#"), "regenerate Sources/sriovctl/EmbeddedConfig.swift from Config/sriovd.yaml")
+        let embedded = try String(contentsOf: repo.appendingPathComponent("Sources/SRIOVRuntime/EmbeddedConfig.swift"), encoding: .utf8)
+        #expect(embedded.contains("#\"\"\"\n" + sample + "\"\"\"#"), "regenerate Sources/SRIOVRuntime/EmbeddedConfig.swift from Config/sriovd.yaml")
     }
 }

@@ -1,7 +1,8 @@
 // The built-in configuration for the simulated host: a copy of Config/sriovd.yaml (a test keeps the two
-// identical), used with --simulated when neither --config nor /etc/sriovd/sriovd.yaml is there.
-enum EmbeddedConfig {
-    static let simulatedHost = #"""
+// identical), used with --simulated when neither --config nor /etc/sriovd/sriovd.yaml is there, by the
+// daemon and the CLI alike.
+public enum EmbeddedConfig {
+    public static let simulatedHost = #"""
 # sriovd.yaml: what sriovd keeps on this host.
 #
 # Installed as /etc/sriovd/sriovd.yaml (or pass --config <path>). This sample matches the simulated host

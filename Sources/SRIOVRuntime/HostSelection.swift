@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVNetlink
+import SRIOVSimulator
+import SRIOVSysfs
+
+/// Where the configuration comes from, for `sriovd` and `sriovctl` alike.
+public enum ConfigLoading {
+    /// --config, else /etc/sriovd/sriovd.yaml, else (simulated) the built-in sample, else an empty configuration.
+    public static func load(path: String?, simulated: Bool, defaultPath: String = SRIOVConfig.defaultPath) throws(SRIOVError) -> SRIOVConfig {
+        if let path { return try SRIOVConfig.load(path: path) }
+        if FileSystem.exists(defaultPath) { return try SRIOVConfig.load(path: defaultPath) }
+        if simulated {
+            return try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "<built-in sample for the simulated host>")
+        }
+        return try SRIOVConfig.parse(yaml: "", source: "<no configuration: \(defaultPath) does not exist; pass --config>")
+    }
+}
+
+/// The host to work on: the simulated one (under the state directory) or the real sysfs + netlink.
+public enum HostSelection {
+    public static func open(simulated: Bool, stateDirectory: String, sysfsRoot: String = "/sys",
+                            procfsRoot: String = "/proc") throws(SRIOVError) -> LeaseEngine.Host {
+        if simulated {
+            try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
+            let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
+            return LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+        }
+        let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
+        guard FileSystem.isDirectory(paths.sysfs) else {
+            throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
+        }
+        return LeaseEngine.Host(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
+                                link: NetlinkVFLink(), paths: paths)
+    }
+}
+
+public enum Directories {
+    /// Creates `path` (and parents) with `mode` if it is missing.
+    public static func ensure(_ path: String, mode: mode_t, what: String) throws(SRIOVError) {
+        if FileSystem.isDirectory(path) { return }
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, mode) != 0 && errno != EEXIST {
+                let e = errno
+                throw SRIOVError(e == EACCES || e == EPERM || e == EROFS ? .permissionDenied : .io,
+                                 "cannot create the \(what) \(Quote.shell(path)) (\(Errno.name(e)) at \(current)); run as root or pass a writable path",
+                                 cause: .errno(e))
+            }
+        }
+        guard FileSystem.isDirectory(path) else {
+            throw SRIOVError(.io, "\(what) \(Quote.shell(path)) is not a directory")
+        }
+    }
+}

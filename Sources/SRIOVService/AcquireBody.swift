@@ -1,0 +1,125 @@
+import SRIOVCore
+import SRIOVLeasing
+
+/// The body of `POST /v1/leases`: the CLI's `lease acquire` fields. Unknown keys are refused, so a typo
+/// (`vlna`) never silently leases a VF without the VLAN the caller meant.
+public struct AcquireBody: Decodable, Sendable {
+    public struct Settings: Decodable, Sendable {
+        public var mac: String?
+        public var vlan: Int?
+        public var qos: Int?
+        public var vlanProto: String?
+        public var spoofCheck: Bool?
+        public var trust: Bool?
+        public var minTxRate: UInt32?
+        public var maxTxRate: UInt32?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case mac, vlan, qos, vlanProto, spoofCheck, trust, minTxRate, maxTxRate
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            mac = try c.decodeIfPresent(String.self, forKey: .mac)
+            vlan = try c.decodeIfPresent(Int.self, forKey: .vlan)
+            qos = try c.decodeIfPresent(Int.self, forKey: .qos)
+            vlanProto = try c.decodeIfPresent(String.self, forKey: .vlanProto)
+            spoofCheck = try c.decodeIfPresent(Bool.self, forKey: .spoofCheck)
+            trust = try c.decodeIfPresent(Bool.self, forKey: .trust)
+            minTxRate = try c.decodeIfPresent(UInt32.self, forKey: .minTxRate)
+            maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
+        }
+    }
+
+    public var pool: String
+    public var owner: String
+    public var count: Int?
+    public var numaNode: Int?
+    public var placement: String?
+    public var settings: Settings?
+    public var ttlSeconds: Int?
+    public var requestId: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pool = try c.decode(String.self, forKey: .pool)
+        owner = try c.decode(String.self, forKey: .owner)
+        count = try c.decodeIfPresent(Int.self, forKey: .count)
+        numaNode = try c.decodeIfPresent(Int.self, forKey: .numaNode)
+        placement = try c.decodeIfPresent(String.self, forKey: .placement)
+        settings = try c.decodeIfPresent(Settings.self, forKey: .settings)
+        ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
+        requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
+    }
+
+    /// The engine's request; `idempotencyKey` (the header) wins over `requestId` only when they agree.
+    public func request(idempotencyKey: String?) throws(SRIOVError) -> LeaseRequest {
+        if let idempotencyKey, let requestId, idempotencyKey != requestId {
+            throw SRIOVError(.invalidArgument, "Idempotency-Key \(Quote.shell(idempotencyKey)) and requestId \(Quote.shell(requestId)) differ; send one of them, or the same value in both")
+        }
+        let placement: Placement
+        if let text = self.placement {
+            guard let p = Placement(rawValue: text) else {
+                throw SRIOVError(.invalidArgument, "invalid placement \(Quote.shell(text)): use spread or pack")
+            }
+            placement = p
+        } else {
+            placement = .pack
+        }
+        var vf = VFSettings()
+        if let s = settings {
+            if let mac = s.mac { vf.mac = try MACAddress(parsing: mac) }
+            if s.vlan == nil && (s.qos != nil || s.vlanProto != nil) {
+                throw SRIOVError(.invalidArgument, "settings.qos and settings.vlanProto go with settings.vlan")
+            }
+            if let id = s.vlan {
+                let proto = try s.vlanProto.map { text throws(SRIOVError) in try VLANProtocol(parsing: text) } ?? .dot1Q
+                vf.vlan = try VLAN(id: id, qos: s.qos ?? 0, proto: proto)
+            }
+            vf.spoofCheck = s.spoofCheck
+            vf.trust = s.trust
+            vf.minTxRate = s.minTxRate
+            vf.maxTxRate = s.maxTxRate
+        }
+        let request = LeaseRequest(pool: pool, owner: owner, count: count ?? 1, numaNode: numaNode, placement: placement,
+                                   settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId)
+        try request.validate()
+        return request
+    }
+}
+
+/// The body of `POST /v1/leases/{id}/renew` (optional).
+public struct RenewBody: Decodable, Sendable {
+    public var ttlSeconds: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case ttlSeconds }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
+    }
+}
+
+enum StrictKeys {
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static func check(_ decoder: any Decoder, allowed: [String]) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        for key in c.allKeys where !allowed.contains(key.stringValue) {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
+                                                    debugDescription: "unknown field; known fields: \(allowed.joined(separator: ", "))"))
+        }
+    }
+}

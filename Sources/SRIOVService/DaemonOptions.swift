@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVRuntime
+import SRIOVNetlink
+import SRIOVSimulator
+import SRIOVSysfs
+
+/// What `sriovd` was asked to serve: which host, where its state lives, which configuration, which socket.
+public struct DaemonOptions: Sendable, Equatable {
+    public static let defaultStateDirectory = "/var/lib/sriovd"
+    public static let defaultSocketPath = "/run/sriovd/sriovd.sock"
+
+    public var simulated: Bool
+    public var stateDirectory: String
+    /// nil: /etc/sriovd/sriovd.yaml if it exists, else (simulated) the built-in sample, else no pools.
+    public var configPath: String?
+    public var socketPath: String
+    public var sysfsRoot: String
+    public var procfsRoot: String
+
+    public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
+                socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = "/sys", procfsRoot: String = "/proc") {
+        self.simulated = simulated
+        self.stateDirectory = stateDirectory
+        self.configPath = configPath
+        self.socketPath = socketPath
+        self.sysfsRoot = sysfsRoot
+        self.procfsRoot = procfsRoot
+    }
+}
+
+extension HostSelection {
+    /// The daemon's host, from its options.
+    public static func open(_ options: DaemonOptions) throws(SRIOVError) -> LeaseEngine.Host {
+        try open(simulated: options.simulated, stateDirectory: options.stateDirectory, sysfsRoot: options.sysfsRoot,
+                 procfsRoot: options.procfsRoot)
+    }
+}

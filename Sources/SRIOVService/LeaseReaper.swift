@@ -1,0 +1,30 @@
+import Logging
+import ServiceLifecycle
+import SRIOVLeasing
+
+/// Releases expired leases every `interval` until graceful shutdown. A reap that has started finishes
+/// (it runs outside this service's cancellation): a release is never cut off halfway.
+public struct LeaseReaper: Service {
+    let engine: LeaseEngine
+    let interval: Duration
+    let logger: Logger
+
+    public init(engine: LeaseEngine, interval: Duration = .seconds(5), logger: Logger) {
+        self.engine = engine
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let engine = self.engine
+        let logger = self.logger
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                // Not a child task: shutdown cancels the sleep, never a release in progress.
+                let reaped = await Task { await engine.reapExpired() }.value
+                for id in reaped { logger.info("lease expired and released", metadata: ["lease": "\(id)"]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVService
+import Testing
+
+@Suite("API v1 over the router")
+struct APITests {
+    @Test func healthAndReadinessBeforeAndAfterStart() async throws {
+        let f = try ServiceFixture()
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/readyz", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                #expect(r.headers[.contentType] == "application/problem+json")
+                #expect(r.body.json["code"] as? String == "busy")
+            }
+            try await client.execute(uri: "/v1/pools", method: .get) { r in #expect(r.status == .serviceUnavailable) }
+            let engine = try await f.start()
+            try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .ok) }
+            f.slot.setStopping()
+            try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .serviceUnavailable) }
+            await engine.close()
+        }
+    }
+
+    @Test func inventoryAndPools() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/v1/inventory", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType] == "application/json")
+                #expect((r.body.json["pfs"] as? [Any])?.isEmpty == false)
+            }
+            try await client.execute(uri: "/v1/pools", method: .get) { r in
+                #expect(r.status == .ok)
+                let pools = r.body.json["pools"] as? [[String: Any]] ?? []
+                #expect(pools.compactMap { $0["name"] as? String } == ["storage", "uplink"])
+            }
+        }
+        await engine.close()
+    }
+
+    @Test func leaseLifecycle() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            let body = jsonBody(["pool": "uplink", "owner": "vm-1", "ttlSeconds": 600,
+                                 "settings": ["vlan": 200, "qos": 3]])
+            let id = try await client.execute(uri: "/v1/leases", method: .post, headers: [.idempotencyKeyTest: "req-1"], body: body) { r in
+                #expect(r.status == .created)
+                let json = r.body.json
+                #expect(json["owner"] as? String == "vm-1")
+                #expect(json["state"] as? String == "active")
+                #expect((json["attach"] as? [String: String])?["libvirt"]?.contains("<hostdev") == true)
+                let id = json["id"] as? String ?? ""
+                #expect(r.headers[.location] == "/v1/leases/\(id)")
+                return id
+            }
+            // Same Idempotency-Key, same request: the same lease, 200.
+            try await client.execute(uri: "/v1/leases", method: .post, headers: [.idempotencyKeyTest: "req-1"], body: body) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.json["id"] as? String == id)
+            }
+            // The key and requestId must agree.
+            try await client.execute(uri: "/v1/leases", method: .post, headers: [.idempotencyKeyTest: "req-2"],
+                                     body: jsonBody(["pool": "uplink", "owner": "vm-1", "requestId": "req-3"])) { r in
+                #expect(r.status == .badRequest)
+            }
+            // The same key for a different request is refused.
+            try await client.execute(uri: "/v1/leases", method: .post, headers: [.idempotencyKeyTest: "req-1"],
+                                     body: jsonBody(["pool": "uplink", "owner": "vm-9"])) { r in
+                #expect(r.status == .badRequest)
+                #expect((r.body.json["detail"] as? String ?? "").contains("already used for a different request"))
+            }
+            try await client.execute(uri: "/v1/leases", method: .get) { r in
+                #expect((r.body.json["leases"] as? [[String: Any]])?.count == 1)
+            }
+            try await client.execute(uri: "/v1/leases?owner=vm-2", method: .get) { r in
+                #expect((r.body.json["leases"] as? [[String: Any]])?.count == 0)
+            }
+            try await client.execute(uri: "/v1/leases/\(id)", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.json["id"] as? String == id)
+            }
+            for format in AttachFormat.allCases {
+                try await client.execute(uri: "/v1/leases/\(id)/attach?format=\(format.rawValue)", method: .get) { r in
+                    #expect(r.status == .ok)
+                    #expect(r.headers[.contentType] == "text/plain; charset=utf-8")
+                    #expect(!r.body.text.isEmpty)
+                }
+            }
+            try await client.execute(uri: "/v1/leases/\(id)/attach?format=vmware", method: .get) { r in
+                #expect(r.status == .badRequest)
+                #expect(r.body.json["detail"] as? String ?? "" == "unknown attach format 'vmware': use one of libvirt, libvirt-interface, qemu, proxmox, cloud-hypervisor")
+            }
+            try await client.execute(uri: "/v1/leases/\(id)/renew", method: .post, body: jsonBody(["ttlSeconds": 3600])) { r in
+                #expect(r.status == .ok)
+            }
+            try await client.execute(uri: "/v1/leases/\(id)/renew", method: .post) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/v1/leases/\(id)", method: .delete) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.json["id"] as? String == id)
+            }
+            try await client.execute(uri: "/v1/leases/\(id)", method: .get) { r in
+                #expect(r.status == .notFound)
+                #expect(r.body.json["code"] as? String == "not-found")
+            }
+        }
+        #expect(await engine.leases().isEmpty)
+        await engine.close()
+    }
+
+    /// Each bad request: the status, the problem's code and a detail that says what to fix; nothing leased.
+    @Test(arguments: [
+        ("{\"pool\": \"uplink\", \"owner\": ", 400, "invalid-argument", "invalid JSON body: the body: The given data was not valid JSON."),
+        ("{\"owner\": \"vm-1\"}", 400, "invalid-argument", "invalid JSON body: missing field pool"),
+        ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"settings\": {\"vlna\": 5}}", 400, "invalid-argument",
+         "invalid JSON body: settings.vlna: unknown field; known fields: mac, vlan, qos, vlanProto, spoofCheck, trust, minTxRate, maxTxRate"),
+        ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"count\": \"two\"}", 400, "invalid-argument", "invalid JSON body: count: expected an integer"),
+        ("{\"pool\": \"nosuch\", \"owner\": \"vm-1\"}", 404, "not-found", "pool"),
+        ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"settings\": {\"vlan\": 4095}}", 400, "invalid-argument",
+         "invalid VLAN id 4095: 4095 is reserved by 802.1Q; use 1-4094, or 0 for no VLAN"),
+        ("", 400, "invalid-argument", "empty body"),
+    ])
+    func badAcquire(body: String, status: Int, code: String, detail: String) async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/v1/leases", method: .post, body: ByteBuffer(string: body)) { r in
+                #expect(r.status.code == status)
+                #expect(r.headers[.contentType] == "application/problem+json")
+                let json = r.body.json
+                #expect(json["code"] as? String == code)
+                #expect(json["status"] as? Int == status)
+                #expect(json["type"] as? String == "urn:sriovd:problem:\(code)")
+                #expect((json["detail"] as? String ?? "").hasPrefix(detail) || (json["detail"] as? String ?? "").contains(detail),
+                        "detail: \(json["detail"] as? String ?? "")")
+            }
+        }
+        #expect(await engine.leases().isEmpty)
+        await engine.close()
+    }
+
+    @Test func unknownAndMalformedLeaseIDs() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            for (method, path) in [(HTTPRequest.Method.get, ""), (.delete, ""), (.post, "/renew"), (.get, "/attach?format=qemu")] {
+                try await client.execute(uri: "/v1/leases/l-0123456789abcdef\(path)", method: method) { r in
+                    #expect(r.status == .notFound, "\(method) \(path)")
+                    #expect(r.body.json["code"] as? String == "not-found")
+                }
+            }
+            try await client.execute(uri: "/v1/leases/nope", method: .get) { r in
+                #expect(r.status == .badRequest)
+                #expect(r.body.json["code"] as? String == "invalid-argument")
+            }
+            try await client.execute(uri: "/v2/nothing", method: .get) { r in
+                #expect(r.status == .notFound)
+                #expect(r.headers[.contentType] == "application/problem+json")
+            }
+        }
+        await engine.close()
+    }
+
+    @Test func statusMappingIsOnePlaceAndTotal() {
+        let expected: [SRIOVError.Code: Int] = [
+            .invalidArgument: 400, .permissionDenied: 403, .protected: 403, .notFound: 404, .busy: 409,
+            .io: 500, .corrupt: 500, .kernelRefused: 500, .verificationFailed: 500, .unsupported: 501, .timeout: 503,
+        ]
+        for code in SRIOVError.Code.allCases {
+            #expect(ProblemMapping.status(for: code).code == expected[code], "\(code)")
+        }
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKeyTest = HTTPField.Name("Idempotency-Key")!
+}

@@ -1,0 +1,48 @@
+import SRIOVRuntime
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import SRIOVConfig
+import SRIOVCore
+import SRIOVLeasing
+import SRIOVService
+import SRIOVSimulator
+import SRIOVTestSupport
+
+/// A simulated host in a temp dir, the sample configuration (Config/sriovd.yaml), and an engine slot.
+struct ServiceFixture {
+    let dir: TempDirectory
+    let sim: SimulatedHost
+    let config: SRIOVConfig
+    let slot = EngineSlot()
+
+    init() throws {
+        dir = try TempDirectory("svc")
+        sim = try SimulatedHost.create(directory: dir.path + "/sim", spec: .standard())
+        config = try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "Config/sriovd.yaml")
+    }
+
+    var host: LeaseEngine.Host { LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths) }
+
+    /// Starts the engine (replay + reconcile) and marks the slot ready.
+    func start() async throws -> LeaseEngine {
+        let engine = try await LeaseEngine.start(stateDirectory: dir.path + "/state", config: config, host: host, fsync: false)
+        slot.setReady(engine, host: host)
+        return engine
+    }
+
+    func app() -> some ApplicationProtocol {
+        Application(router: APIRoutes.router(slot: slot))
+    }
+}
+
+extension ByteBuffer {
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(readableBytesView))) as? [String: Any] ?? [:]
+    }
+    var text: String { String(buffer: self) }
+}
+
+func jsonBody(_ object: [String: Any]) -> ByteBuffer {
+    ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object)) ?? Data())
+}
