@@ -352,11 +352,9 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     func pfSpec(_ address: PCIAddress, what: String) throws(SRIOVError) -> SimulatedHostSpec.PF {
         guard let pf = spec.pfs.first(where: { $0.address == address }) else {
-            let isDevice = FileSystem.exists(tree.path(devicePath(address)))
-            let path = paths.deviceAttribute(address, .sriovNumVFs)
-            // The kernel has no such attribute on a non-PF: the open fails.
-            throw SysfsWriteError.make(device: address, what: what, path: path,
-                                       errno: isDevice ? Errno.ENOENT : Errno.ENOENT)
+            // The kernel has no such attribute on a non-PF (or no device at all): the open fails.
+            throw SysfsWriteError.make(device: address, what: what, path: paths.deviceAttribute(address, .sriovNumVFs),
+                                       errno: Errno.ENOENT)
         }
         return pf
     }
@@ -422,8 +420,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try requireDevice(device, what: "probe drivers")
         try withLock { () throws(SRIOVError) in
             guard driverOf(device) == nil else { return }
-            let override = FileSystem.read(tree.path(devicePath(device) + "/driver_override"))
-                .flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
+            let override = DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
             if let override {
                 if isDriverLoaded(override) { try bind(device, driver: override) }
                 return

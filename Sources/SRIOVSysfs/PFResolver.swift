@@ -1,6 +1,6 @@
 import SRIOVCore
 
-/// Finds the PF a user names: a PCI address or a netdev of an SR-IOV PF from the inventory, or the
+/// Finds the PF a user names: a PCI address or a netdev of an SR-IOV PF, or the
 /// netdev of a netdevsim device (used by the kernel lane; it has SR-IOV but no PCI function).
 public struct PFResolver: Sendable {
     public let paths: HostPaths
@@ -9,33 +9,7 @@ public struct PFResolver: Sendable {
         self.paths = paths
     }
 
-    public func resolve(_ text: String, in inventory: HostInventory) throws(SRIOVError) -> PFTarget {
-        if PCIAddress(text) != nil {
-            return target(for: try inventory.pf(named: text))
-        }
-        let name = try InterfaceName(parsing: text)
-        if let pf = inventory.pfs.first(where: { $0.interfaces.contains(name) }) {
-            return target(for: pf)
-        }
-        // Kernel interface: /sys/class/net/<if>/device -> .../netdevsim<N>
-        if let device = FileSystem.realPath(paths.sysfs + "/class/net/" + name.name + "/device"),
-           let last = device.split(separator: "/").last, last.hasPrefix("netdevsim"),
-           let id = Int(last.dropFirst("netdevsim".count)) {
-            let dir = netdevsimDirectory(id)
-            let numVFs = FileSystem.readAttribute(dir + "/sriov_numvfs").value.flatMap { Int($0) }
-            guard let numVFs else {
-                throw SRIOVError(.notFound, "\(name) is a netdevsim port but \(dir)/sriov_numvfs is unreadable; is netdevsim loaded with SR-IOV support?")
-            }
-            return PFTarget(device: .netdevsim(id), interface: name, driver: "netdevsim", numVFs: numVFs, totalVFs: nil,
-                            isManagement: inventory.host.defaultRouteInterfaces.contains(name), pf: nil)
-        }
-        if FileSystem.entryExists(paths.sysfs + "/class/net/" + name.name) {
-            throw SRIOVError(.notFound, "\(name) is not an SR-IOV PF (its device has no sriov_totalvfs); `sriovctl inventory` lists the PFs of this host")
-        }
-        throw SRIOVError(.notFound, "no network interface or SR-IOV PF named \(name); `sriovctl inventory` lists the PFs of this host")
-    }
-
-    /// The same, reading only the named PF (not the whole host): what single-PF commands use.
+    /// Reads only the named PF, not the whole host.
     /// Kernel interface: `/sys/class/net/<if>/device`, `/sys/bus/pci/devices/<bdf>/{sriov_totalvfs,physfn}`.
     public func resolve(_ text: String, source: any HostInventorySource) throws(SRIOVError) -> PFTarget {
         guard FileSystem.isDirectory(paths.sysfs) else {

@@ -72,7 +72,7 @@ public struct SysfsDiscovery: HostInventorySource {
             })
         }
         return DeviceStatus(pciAddress: address, driver: FileSystem.linkBasename(dir + "/driver"),
-                            driverOverride: override.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }, iommuGroup: group)
+                            driverOverride: DriverOverride.value(override), iommuGroup: group)
     }
 
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/{sriov_*,virtfnN,...}` for one PF and its VFs,
@@ -176,7 +176,7 @@ public struct SysfsDiscovery: HostInventorySource {
         // driver_override exists on every PCI device: reading it doubles as the existence check.
         let (overrideText, errno) = FileSystem.readAttribute(dir + "/driver_override")
         if overrideText == nil, errno == Errno.ENOENT, !FileSystem.exists(dir) { return nil }
-        let override = overrideText.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
+        let override = DriverOverride.value(overrideText)
         return VirtualFunction(
             index: index,
             pciAddress: address,

@@ -65,6 +65,13 @@ public enum SysfsWriteError {
     }
 }
 
+/// `driver_override` as sysfs shows it: `(null)` (or nothing) when unset.
+public enum DriverOverride {
+    public static func value(_ text: String?) -> String? {
+        text.flatMap { $0 == "(null)" || $0.isEmpty ? nil : $0 }
+    }
+}
+
 /// Driver names as they appear under /sys/bus/pci/drivers: no path characters.
 public enum DriverName {
     public static func check(_ name: String) throws(SRIOVError) {

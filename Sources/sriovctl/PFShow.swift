@@ -19,7 +19,7 @@ struct PFShow: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let (target, status) = try await global.host().status(of: pf)
+            let (_, status) = try await global.host().status(of: pf)
             if json {
                 try JSONOutput.print(status)
             } else {

@@ -17,7 +17,7 @@ struct NumVFsChangeTests {
     }
 
     func target(_ name: String) throws -> PFTarget {
-        try PFResolver(paths: host.paths).resolve(name, in: host.inventory())
+        try PFResolver(paths: host.paths).resolve(name, source: host)
     }
 
     func run(_ name: String, _ n: Int, autoprobe: Bool? = nil, force: Bool = false) async throws -> NumVFsChange.Outcome {
@@ -77,7 +77,7 @@ struct NumVFsChangeTests {
         spec.pfs[4].driverBound = false
         let h = try SimulatedHost.create(directory: dir.path + "/nodrv", spec: spec)
         let c = NumVFsChange(control: h, paths: h.paths)
-        let t = try PFResolver(paths: h.paths).resolve("0000:af:00.1", in: h.inventory())
+        let t = try PFResolver(paths: h.paths).resolve("0000:af:00.1", source: h)
         await #expect {
             try await c.run(t, to: 2, autoprobe: nil, force: false, timeout: .seconds(5)) { _ in }
         } throws: { error in
@@ -91,7 +91,7 @@ struct NumVFsChangeTests {
         spec.profiles[2].maxVFsEnabled = 3
         let h = try SimulatedHost.create(directory: dir.path + "/fewer", spec: spec)
         let c = NumVFsChange(control: h, paths: h.paths)
-        let t = try PFResolver(paths: h.paths).resolve("ens4f1np1", in: h.inventory())
+        let t = try PFResolver(paths: h.paths).resolve("ens4f1np1", source: h)
         await #expect {
             try await c.run(t, to: 8, autoprobe: nil, force: false, timeout: .seconds(5)) { _ in }
         } throws: { ($0 as? SRIOVError)?.message.contains("asked for 8 VFs but the driver enabled 3") == true }
@@ -101,13 +101,13 @@ struct NumVFsChangeTests {
         let inv = try host.inventory()
         let vf = inv.pfs[1].vfs[0].pciAddress
         #expect {
-            try PFResolver(paths: host.paths).resolve(vf.description, in: inv)
+            try PFResolver(paths: host.paths).resolve(vf.description, source: host)
         } throws: { ($0 as? SRIOVError)?.message.contains("is a VF, not a PF") == true }
         #expect {
-            try PFResolver(paths: host.paths).resolve("nope0", in: inv)
+            try PFResolver(paths: host.paths).resolve("nope0", source: host)
         } throws: { ($0 as? SRIOVError)?.code == .notFound }
         #expect {
-            try PFResolver(paths: host.paths).resolve("../etc", in: inv)
+            try PFResolver(paths: host.paths).resolve("../etc", source: host)
         } throws: { ($0 as? SRIOVError)?.code == .invalidArgument }
     }
 }
