@@ -84,9 +84,30 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         self = parsed
     }
 
+    /// `dddd:bb:dd.f`, written into one buffer: this string keys sysfs paths and lease books, so it is
+    /// formatted on every hot path.
     public var description: String {
-        Hex.format(UInt64(domain), width: 4) + ":" + Hex.format(UInt64(bus), width: 2) + ":"
-            + Hex.format(UInt64(device), width: 2) + "." + String(function)
+        let (domain, bus, device, function) = (domain, bus, device, function)
+        return String(unsafeUninitializedCapacity: 16) { out in
+            var n = 0
+            // Zero-padded to `width`; a wider value (a VMD domain) keeps all its digits.
+            func hex(_ value: UInt32, _ width: Int) {
+                var digits = 1
+                while digits < 8 && value >> (4 * UInt32(digits)) != 0 { digits += 1 }
+                for i in stride(from: max(width, digits) - 1, through: 0, by: -1) {
+                    out[n] = Hex.digits[Int((value >> (4 * UInt32(i))) & 0xf)]
+                    n += 1
+                }
+            }
+            hex(domain, 4)
+            out[n] = UInt8(ascii: ":"); n += 1
+            hex(UInt32(bus), 2)
+            out[n] = UInt8(ascii: ":"); n += 1
+            hex(UInt32(device), 2)
+            out[n] = UInt8(ascii: "."); n += 1
+            hex(UInt32(function), 1)
+            return n
+        }
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {
@@ -111,6 +132,8 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
 /// Small hex helpers shared by the parsers (no Foundation).
 enum Hex {
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func value(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")

@@ -21,19 +21,18 @@ public struct VFConfigurator: Sendable {
         }
     }
 
-    /// Applies and verifies; returns the PF's VF list as read back after the change.
+    /// Applies and verifies; returns the PF's VF list as read back after the change. `before` is the
+    /// PF's VF list when the caller has just read it (saves one RTM_GETLINK).
     @discardableResult
-    public func apply(_ settings: VFSettings, vf: Int, on pf: Target) async throws(SRIOVError) -> VFReadout {
+    public func apply(_ settings: VFSettings, vf: Int, on pf: Target, before known: VFReadout? = nil) async throws(SRIOVError) -> VFReadout {
         try settings.validate()
-        let before = try await link.readVFs(pf: pf.interface)
+        let before: VFReadout
+        if let known { before = known } else { before = try await link.readVFs(pf: pf.interface) }
         try VFIndex(vf).check(numVFs: before.numVFs, pf: pf.label)
         let current = before.vf(vf)
-        for request in VFConfigurator.requests(for: settings, current: current) {
-            do {
-                try await link.apply(request, vf: vf, pf: pf.interface)
-            } catch {
-                throw VFSettingError.explain(error, request: request, vf: vf, pf: pf, pfOperState: before.operState)
-            }
+        let requests = VFConfigurator.requests(for: settings, current: current)
+        if let (index, error) = await link.apply(requests, vf: vf, pf: pf.interface) {
+            throw VFSettingError.explain(error, request: requests[index], vf: vf, pf: pf, pfOperState: before.operState)
         }
         if settings.isEmpty { return before }
         let after = try await link.readVFs(pf: pf.interface)

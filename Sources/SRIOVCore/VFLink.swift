@@ -73,4 +73,17 @@ public protocol VFLinkControl: Sendable {
     func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout
     /// Equivalent to: `ip link set <pf> vf <n> <setting>` (one RTM_SETLINK). Errors carry the errno.
     func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError)
+    /// Applies `requests` in order and stops at the first refusal, whose position and error it returns
+    /// (nil: all applied). Equivalent to one `ip link set <pf> vf <n> ...` per request.
+    func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)?
+}
+
+extension VFLinkControl {
+    /// One RTM_SETLINK per request; an implementation that can apply several at once overrides it.
+    public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
+        for (index, request) in requests.enumerated() {
+            do { try await apply(request, vf: vf, pf: pf) } catch { return (index, error) }
+        }
+        return nil
+    }
 }

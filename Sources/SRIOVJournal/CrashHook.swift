@@ -27,6 +27,21 @@ enum CrashHook {
     /// Durable appends in this process, across every `Journal` it opens.
     static let durableAppends = Atomic<Int>(0)
 
+    /// When the k-th record falls inside a batch of `records` records (`bytes`, one line each), the
+    /// length of the batch up to and including it: only that much is written before the kill, as a
+    /// power loss in the middle of a group commit would leave it.
+    static func cut(_ bytes: [UInt8], records: Int) -> Int? {
+        guard let k = limit else { return nil }
+        let keep = k - durableAppends.load(ordering: .relaxed)
+        guard keep >= 1, keep < records else { return nil }
+        var seen = 0
+        for (offset, byte) in bytes.enumerated() where byte == 0x0a {
+            seen += 1
+            if seen == keep { return offset + 1 }
+        }
+        return nil
+    }
+
     /// Counts `count` newly durable appends and kills the process if the k-th is among them.
     static func appendsBecameDurable(_ count: Int) {
         guard let k = limit else { return }

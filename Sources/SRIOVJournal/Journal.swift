@@ -37,8 +37,11 @@ public actor Journal {
 
     // Group commit.
     var pendingBytes: [UInt8] = []
-    var pendingWaiters: [(seq: UInt64, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>)] = []
+    /// `continuation` is nil for records queued without a waiter (`appendQueued`).
+    var pendingWaiters: [(seq: UInt64, records: Int, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>?)] = []
     var flushing = false
+    /// A flush of queued-only records is scheduled (`appendQueued`).
+    var flushScheduled = false
     /// A snapshot call is running (they take turns).
     var snapshotting = false
     /// The journal file is being rewritten: batches wait.
@@ -149,7 +152,7 @@ public actor Journal {
         guard !closed else { return }
         closed = true
         let error = closedError()
-        for waiter in pendingWaiters { waiter.continuation.resume(returning: .failure(error)) }
+        for waiter in pendingWaiters { waiter.continuation?.resume(returning: .failure(error)) }
         pendingWaiters = []
         pendingBytes = []
         releaseIfIdle()

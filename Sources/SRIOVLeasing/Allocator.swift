@@ -16,6 +16,21 @@ public struct Allocator: Sendable {
     }
 
     public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
+        try choose(request, book: book, inventory: inventory, groups: Allocator.groupIndex(inventory))
+    }
+
+    /// The inventory's IOMMU groups by id (the engine keeps one per inventory it reads).
+    public static func groupIndex(_ inventory: HostInventory) -> [Int: IOMMUGroup] {
+        var groups: [Int: IOMMUGroup] = [:]
+        groups.reserveCapacity(inventory.host.iommuGroups.count)
+        for group in inventory.host.iommuGroups where groups[group.id] == nil { groups[group.id] = group }
+        return groups
+    }
+
+    /// `choose` with the group index precomputed: one pass over the pool's VFs, PF-level reasons
+    /// decided once per PF.
+    public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory,
+                       groups: [Int: IOMMUGroup]) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
         guard let pool = plan.config(of: request.pool) else {
             let names = plan.pools.keys.sorted()
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool)); " + (names.isEmpty
@@ -23,20 +38,23 @@ public struct Allocator: Sendable {
                 : "configured pools: \(names.joined(separator: ", ")) (`sriovctl pool list`)"))
         }
         try checkPolicy(request, pool: pool, book: book)
-        let members = Set(plan.pools[request.pool] ?? [])
         var rejected: [String: Int] = [:]
         var candidates: [Candidate] = []
         let held = book.heldVFs
+        let quarantined = book.quarantinedVFs
         for pf in inventory.pfs {
-            for vf in pf.vfs where members.contains(vf.pciAddress) {
-                if let why = unavailable(vf, pf: pf, book: book, held: held, inventory: inventory, numa: request.numaNode) {
+            let pfReason: String? = if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { "on a protected PF" }
+                else if let numa = request.numaNode, pf.numaNode?.value != numa { "on another NUMA node" }
+                else { nil }
+            for vf in pf.vfs where plan.pool(of: vf.pciAddress) == request.pool {
+                if let why = unavailable(vf, quarantined: quarantined, held: held, groups: groups, pfReason: pfReason) {
                     rejected[why, default: 0] += 1
                 } else {
                     candidates.append(Candidate(vf: vf, pf: pf))
                 }
             }
         }
-        let chosen = try place(request, candidates: candidates, rejected: rejected, poolSize: members.count)
+        let chosen = try place(request, candidates: candidates, rejected: rejected, poolSize: plan.pools[request.pool]?.count ?? 0)
         return chosen.map { ($0.vf, $0.pf) }
     }
 
@@ -71,15 +89,14 @@ public struct Allocator: Sendable {
         }
     }
 
-    /// Why a pool VF cannot be leased now, or nil.
-    func unavailable(_ vf: VirtualFunction, pf: PhysicalFunction, book: LeaseBook, held: [PCIAddress: LeaseID],
-                     inventory: HostInventory, numa: Int?) -> String? {
+    /// Why a pool VF cannot be leased now, or nil (`pfReason`: its PF's, decided once per PF).
+    func unavailable(_ vf: VirtualFunction, quarantined: Set<PCIAddress>, held: [PCIAddress: LeaseID],
+                     groups: [Int: IOMMUGroup], pfReason: String?) -> String? {
         if held[vf.pciAddress] != nil { return "leased" }
-        if book.isQuarantined(vf.pciAddress) { return "quarantined" }
-        if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { return "on a protected PF" }
-        if let numa, pf.numaNode?.value != numa { return "on another NUMA node" }
+        if !quarantined.isEmpty && quarantined.contains(vf.pciAddress) { return "quarantined" }
+        if let pfReason { return pfReason }
         if vf.driver == "vfio-pci" { return "already bound to vfio-pci outside sriovd" }
-        guard let groupID = vf.iommuGroup, let group = inventory.host.group(groupID) else {
+        guard let groupID = vf.iommuGroup, let group = groups[groupID] else {
             return "without an IOMMU group"
         }
         for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {

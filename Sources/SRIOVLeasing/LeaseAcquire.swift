@@ -14,10 +14,12 @@ extension LeaseEngine {
             }
             return try await settled(existing.id)
         }
-        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: try allocationInventory())
+        var inventory = try allocationInventory()
+        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: allocationGroups(inventory))
         if !(try chosenStillFree(chosen)) {
             // The cached view was stale (someone else changed the host): decide again on a fresh one.
-            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: try allocationInventory(fresh: true))
+            inventory = try allocationInventory(fresh: true)
+            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: allocationGroups(inventory))
         }
         guard let pool = plan.config(of: request.pool) else {
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool))")
@@ -47,11 +49,33 @@ extension LeaseEngine {
         book.apply(.reserved(lease))
         busy.insert(id)
         defer { busy.remove(id) }
+        // The VFs' current settings, one read per PF (a read changes nothing, so it may precede the journal).
+        var readouts: [InterfaceName: VFReadout] = [:]
+        do throws(SRIOVError) {
+            for vf in vfs {
+                if let iface = vf.pfInterface, readouts[iface] == nil { readouts[iface] = try await host.link.readVFs(pf: iface) }
+            }
+        } catch {
+            book.apply(.released(lease: id))
+            throw error
+        }
+        // One durable batch announces every host step of the acquire: reserve, the saved settings, and
+        // per VF configure and bind. Recovery finds the lease acquiring and looks at the host.
+        var intents: [LeaseEvent] = []
+        for vf in vfs {
+            let state = vf.pfInterface.flatMap { readouts[$0]?.vf(vf.index) } ?? VFState(index: vf.index)
+            intents.append(.saved(lease: id, vf: vf.pciAddress, state: state, driver: vf.previousDriver))
+            if vf.pfInterface != nil, !vf.settings.isEmpty { intents.append(.configuring(lease: id, vf: vf.pciAddress)) }
+            intents.append(.binding(lease: id, vf: vf.pciAddress))
+        }
         inflight += 1
         do throws(SRIOVError) {
-            let seq = try await journal.append(type: LeaseEvent.reserved(lease).type, AnyEncodable(lease))
+            let records = [LeaseEvent.reserved(lease)] + intents
+            let seq = try await journal.append(records.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
+            let now = clock.now()
+            for event in intents { book.apply(event, at: now) }
             book.seq = max(book.seq, seq)
-            appendsSinceSnapshot += 1
+            appendsSinceSnapshot += records.count
             inflight -= 1
         } catch {
             inflight -= 1
@@ -59,44 +83,58 @@ extension LeaseEngine {
             throw error
         }
         do throws(SRIOVError) {
-            try await bringUp(id)
+            try await bringUp(id, readouts: readouts, requestedBy: requestedBy)
         } catch {
             logger.warning("acquire failed; rolling back", metadata: ["lease": "\(id)", "error": "\(error.message)"])
-            await rollBack(id, reason: "acquire failed: \(error.message)")
-            await audit(requestedBy, "lease.acquire", "pool \(request.pool) owner \(request.owner)", "failed: \(error.message)")
+            await rollBack(id, reason: "acquire failed: \(error.message)",
+                           audit: auditEvent(requestedBy, "lease.acquire", "pool \(request.pool) owner \(request.owner)", "failed: \(error.message)"))
             throw error
         }
-        await audit(requestedBy, "lease.acquire", "\(id) pool \(request.pool) owner \(request.owner)", "ok")
         return try self.lease(id)
     }
 
-    /// Steps 2-6 for every VF of a reserved lease.
-    func bringUp(_ id: LeaseID) async throws(SRIOVError) {
-        var readouts: [InterfaceName: VFReadout] = [:]
-        for vf in try lease(id).vfs {
-            if vf.stage == .reserved {
-                var state: VFState?
-                if let iface = vf.pfInterface {
-                    if readouts[iface] == nil { readouts[iface] = try await host.link.readVFs(pf: iface) }
-                    state = readouts[iface]?.vf(vf.index)
-                }
-                try await record(.saved(lease: id, vf: vf.pciAddress, state: state ?? VFState(index: vf.index), driver: vf.previousDriver))
-            }
-            if let iface = vf.pfInterface, !vf.settings.isEmpty {
-                try await record(.configuring(lease: id, vf: vf.pciAddress))
-                let target = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
-                try await VFConfigurator(link: host.link).apply(vf.settings, vf: vf.index, on: target)
-            }
-            try await record(.binding(lease: id, vf: vf.pciAddress))
-            try bindToVFIO(vf.pciAddress)
+    /// The host steps of a reserved lease whose intents are journaled: configure (read back), unbind,
+    /// vfio-pci, verify; then `activated` and the audit record, durable before the caller hears of it.
+    func bringUp(_ id: LeaseID, readouts: [InterfaceName: VFReadout], requestedBy: String?) async throws(SRIOVError) {
+        let lease = try lease(id)
+        let result: (devices: [PCIAddress: String], statuses: [DeviceStatus])
+        do throws(SRIOVError) {
+            result = try await hostBringUp(lease, readouts: readouts, held: book.heldVFs)
+        } catch {
+            cachedInventory = nil
+            throw error
         }
-        let devices = try verifyBound(try lease(id))
-        try await record(.activated(lease: id, vfioDevices: devices))
+        for status in result.statuses { patchCached(status) }
+        try await record([.activated(lease: id, vfioDevices: result.devices),
+                          auditEvent(requestedBy, "lease.acquire", "\(id) pool \(lease.pool) owner \(lease.owner)", "ok")])
+    }
+
+    /// The host side of bring-up, off the actor: the VFs are reserved to this lease, so no other
+    /// request touches them, and other leases' host steps run meanwhile.
+    @concurrent
+    nonisolated func hostBringUp(_ lease: Lease, readouts: [InterfaceName: VFReadout], held: [PCIAddress: LeaseID])
+        async throws(SRIOVError) -> (devices: [PCIAddress: String], statuses: [DeviceStatus]) {
+        for vf in lease.vfs {
+            if let iface = vf.pfInterface, !vf.settings.isEmpty {
+                let target = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
+                try await VFConfigurator(link: host.link).apply(vf.settings, vf: vf.index, on: target, before: readouts[iface])
+            }
+            try hostBind(vf.pciAddress)
+        }
+        return try hostVerify(lease, held: held)
     }
 
     /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.
+    /// The cached inventory learns the outcome from `verifyBound`, or here when a step fails.
     func bindToVFIO(_ vf: PCIAddress) throws(SRIOVError) {
-        defer { refreshCached(vf) }
+        do throws(SRIOVError) { try hostBind(vf) } catch {
+            refreshCached(vf)
+            throw error
+        }
+    }
+
+    /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.
+    nonisolated func hostBind(_ vf: PCIAddress) throws(SRIOVError) {
         try host.control.unbind(vf)
         try host.control.writeDriverOverride("vfio-pci", device: vf)
         try host.control.probe(vf)
@@ -115,12 +153,25 @@ extension LeaseEngine {
     /// Every VF on vfio-pci, its IOMMU group viable (no member used by the host, none leased to
     /// another owner), and `/dev/vfio/<group>` present. Returns the device node per VF.
     func verifyBound(_ lease: Lease) throws(SRIOVError) -> [PCIAddress: String] {
-        let held = book.heldVFs
+        do throws(SRIOVError) {
+            let (devices, statuses) = try hostVerify(lease, held: book.heldVFs)
+            for status in statuses { patchCached(status) }
+            return devices
+        } catch {
+            cachedInventory = nil
+            throw error
+        }
+    }
+
+    /// `verifyBound` without the engine's state: `held` is the book's VF -> lease map.
+    nonisolated func hostVerify(_ lease: Lease, held: [PCIAddress: LeaseID]) throws(SRIOVError) -> (devices: [PCIAddress: String], statuses: [DeviceStatus]) {
         var devices: [PCIAddress: String] = [:]
+        var statuses: [DeviceStatus] = []
         for leased in lease.vfs {
             guard let vf = try host.source.device(leased.pciAddress) else {
                 throw SRIOVError(.notFound, "lease \(lease.id): VF \(leased.pciAddress) disappeared while binding it")
             }
+            statuses.append(vf)
             guard vf.driver == "vfio-pci" else {
                 throw SRIOVError(.kernelRefused, "lease \(lease.id): VF \(vf.pciAddress) is bound to \(vf.driver ?? "no driver"), not vfio-pci, after driver_override + drivers_probe; is vfio-pci loaded? (`modprobe vfio-pci`)")
             }
@@ -141,7 +192,7 @@ extension LeaseEngine {
             }
             devices[vf.pciAddress] = "/dev/vfio/\(group.id)"
         }
-        return devices
+        return (devices, statuses)
     }
 
     /// Waits for a lease another caller is acquiring with the same request id.

@@ -39,6 +39,9 @@ public struct LeaseBook: Sendable, Codable, Equatable {
 
     public func isQuarantined(_ vf: PCIAddress) -> Bool { quarantine[vf.description] != nil }
 
+    /// Every quarantined VF (the book keys them by their text, as the journal writes them).
+    public var quarantinedVFs: Set<PCIAddress> { Set(quarantine.keys.compactMap(PCIAddress.init)) }
+
     public mutating func apply(_ event: LeaseEvent) {
         switch event {
         case .reserved(let lease):

@@ -25,7 +25,8 @@ public actor LeaseEngine {
 
     let host: Host
     let config: SRIOVConfig
-    public let plan: PoolPlan
+    /// Rebound to the host after a VF-count change (`setNumVFs`).
+    public internal(set) var plan: PoolPlan
     let journal: Journal
     let clock: any WallClock
     let logger: Logger
@@ -42,8 +43,16 @@ public actor LeaseEngine {
     var inflight = 0
     /// The last full discovery, for allocation: refreshed every `inventoryMaxAge`, patched after each
     /// VF this engine binds or unbinds, and every chosen VF is re-read before it is reserved.
-    var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)?
+    var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)? {
+        didSet { if cachedInventory?.at != oldValue?.at { cachedGroups = nil } }
+    }
+    /// The cached inventory's IOMMU groups by id, for the allocator (rebuilt with the inventory).
+    var cachedGroups: [Int: IOMMUGroup]?
     let inventoryMaxAge: Duration = .seconds(2)
+    /// PF-side writes in flight (`LeaseEnginePF.swift`).
+    var pfWrites = PFWrites()
+    /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
+    public nonisolated let eventFeed = EngineEvents()
 
     /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
     public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
@@ -84,6 +93,10 @@ public actor LeaseEngine {
 
     /// Releases the state directory's lock.
     public func close() async {
+        // Queued outcomes (`recordQueued`) go to disk before the lock is let go.
+        do throws(SRIOVError) { try await journal.waitDurable(through: book.seq) } catch {
+            logger.error("journal: queued records not flushed at close", metadata: ["error": "\(error.message)"])
+        }
         await journal.close()
     }
 
@@ -142,13 +155,28 @@ public actor LeaseEngine {
         return inventory
     }
 
+    /// The IOMMU groups of `inventory` (the cached one's are kept until it is refreshed).
+    func allocationGroups(_ inventory: HostInventory) -> [Int: IOMMUGroup] {
+        if let groups = cachedGroups { return groups }
+        let groups = Allocator.groupIndex(inventory)
+        if cachedInventory != nil { cachedGroups = groups }
+        return groups
+    }
+
     /// Re-reads one VF into the cached inventory after this engine changed its driver.
     func refreshCached(_ address: PCIAddress) {
-        guard var cached = cachedInventory else { return }
+        guard cachedInventory != nil else { return }
         guard let status = try? host.source.device(address) else {
             cachedInventory = nil
             return
         }
+        patchCached(status)
+    }
+
+    /// Puts a VF's status, just read, into the cached inventory.
+    func patchCached(_ status: DeviceStatus) {
+        let address = status.pciAddress
+        guard var cached = cachedInventory else { return }
         for p in cached.inventory.pfs.indices {
             if let v = cached.inventory.pfs[p].vfs.firstIndex(where: { $0.pciAddress == address }) {
                 cached.inventory.pfs[p].vfs[v].driver = status.driver
@@ -163,13 +191,47 @@ public actor LeaseEngine {
 
     /// Records an event durably, then applies it to the book.
     func record(_ event: LeaseEvent) async throws(SRIOVError) {
+        try await record([event])
+    }
+
+    /// Records several events with one durable wait (consecutive in the journal), then applies them
+    /// in order. Write-ahead still holds: every event is durable before the host step it announces.
+    func record(_ events: [LeaseEvent]) async throws(SRIOVError) {
+        guard !events.isEmpty else { return }
         inflight += 1
         defer { inflight -= 1 }
-        let seq = try await journal.append(type: event.type, AnyEncodable(event.payload()))
-        book.apply(event, at: clock.now())
+        let seq = try await journal.append(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
+        let now = clock.now()
+        for (i, event) in events.enumerated() {
+            book.apply(event, at: now)
+            publish(event, seq: seq - UInt64(events.count - 1 - i))
+        }
         book.seq = max(book.seq, seq)
-        appendsSinceSnapshot += 1
+        appendsSinceSnapshot += events.count
         if appendsSinceSnapshot >= snapshotEvery && inflight == 1 { try await writeSnapshot() }
+    }
+
+    /// Records outcomes without waiting for their fsync, then applies them: only for records that
+    /// recovery would reach again from the durable ones before them (a release's returns: recovery
+    /// finishes a release it finds `releasing`). File order makes them durable before anything
+    /// recorded after them, so no later state can be durable without them.
+    func recordQueued(_ events: [LeaseEvent]) async throws(SRIOVError) {
+        guard !events.isEmpty else { return }
+        inflight += 1
+        defer { inflight -= 1 }
+        let seq = try await journal.appendQueued(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
+        let now = clock.now()
+        for (i, event) in events.enumerated() {
+            book.apply(event, at: now)
+            publish(event, seq: seq - UInt64(events.count - 1 - i))
+        }
+        book.seq = max(book.seq, seq)
+        appendsSinceSnapshot += events.count
+    }
+
+    /// An audit record for `record(_:)`'s batch.
+    func auditEvent(_ who: String?, _ action: String, _ target: String, _ result: String) -> LeaseEvent {
+        .audit(AuditRecord(time: clock.now(), who: who ?? "unknown", action: action, target: target, result: result))
     }
 
     /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
@@ -192,8 +254,11 @@ public actor LeaseEngine {
     /// Only called with no append in flight (the caller's own counts as the one allowed).
     private func writeSnapshot() async throws(SRIOVError) {
         let data = try JSONCoding.encode(book)
+        let seq = book.seq
         appendsSinceSnapshot = 0
-        try await journal.snapshot(seq: book.seq, data: data)
+        // Queued outcomes (`recordQueued`) may not be on disk yet; the snapshot covers them only once they are.
+        try await journal.waitDurable(through: seq)
+        try await journal.snapshot(seq: seq, data: data)
     }
 
     func audit(_ who: String?, _ action: String, _ target: String, _ result: String) async {

@@ -13,8 +13,7 @@ extension LeaseEngine {
         }
         busy.insert(id)
         defer { busy.remove(id) }
-        try await takeBack(id, reason: reason)
-        await audit(requestedBy, "lease.release", "\(id) owner \(lease.owner)", reason)
+        try await takeBack(id, reason: reason, audit: auditEvent(requestedBy, "lease.release", "\(id) owner \(lease.owner)", reason))
         return lease
     }
 
@@ -30,8 +29,7 @@ extension LeaseEngine {
         guard (1...(366 * 86400)).contains(ttl) else {
             throw SRIOVError(.invalidArgument, "invalid TTL \(ttl)s: use 1s to 366d")
         }
-        try await record(.renewed(lease: id, expiresAt: clock.now() + Double(ttl)))
-        await audit(requestedBy, "lease.renew", "\(id)", "ok")
+        try await record([.renewed(lease: id, expiresAt: clock.now() + Double(ttl)), auditEvent(requestedBy, "lease.renew", "\(id)", "ok")])
         return try self.lease(id)
     }
 
@@ -44,8 +42,8 @@ extension LeaseEngine {
             do throws(SRIOVError) {
                 busy.insert(lease.id)
                 defer { busy.remove(lease.id) }
-                try await takeBack(lease.id, reason: "expired (TTL passed without renew)")
-                await audit("sriovd", "lease.expire", "\(lease.id) owner \(lease.owner)", "reclaimed")
+                try await takeBack(lease.id, reason: "expired (TTL passed without renew)",
+                                   audit: auditEvent("sriovd", "lease.expire", "\(lease.id) owner \(lease.owner)", "reclaimed"))
                 reaped.append(lease.id)
             } catch {
                 logger.error("cannot reclaim an expired lease", metadata: ["lease": "\(lease.id)", "error": "\(error.message)"])
@@ -54,33 +52,40 @@ extension LeaseEngine {
         return reaped
     }
 
-    /// The release steps for every VF not yet returned, then the lease record goes away.
-    func takeBack(_ id: LeaseID, reason: String) async throws(SRIOVError) {
+    /// The release steps for every VF not yet returned, then the lease record goes away. `releasing`
+    /// is durable before the host is touched; the outcomes (quarantines, returns, `released`, the audit
+    /// record) are journaled together once the host steps are done. A crash in between finds the lease
+    /// releasing, and recovery runs the (idempotent) steps again.
+    func takeBack(_ id: LeaseID, reason: String, audit: LeaseEvent? = nil) async throws(SRIOVError) {
         let lease = try self.lease(id)
         if lease.state != .releasing {
             try await record(.releasing(lease: id, reason: reason))
         }
         let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
+        var outcomes: [LeaseEvent] = []
         for vf in lease.vfs where vf.stage != .returned {
-            if vf.stage == .reserved || vf.stage == .saved {
-                // Never touched: nothing to undo.
-                try await record(.returned(lease: id, vf: vf.pciAddress))
-                continue
+            if vf.stage != .reserved && vf.stage != .saved {
+                // Reserved or saved only: never touched, nothing to undo.
+                do throws(SRIOVError) {
+                    patchCached(try await hostScrubAndReturn(vf, action: onRelease))
+                } catch {
+                    cachedInventory = nil
+                    outcomes.append(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
+                }
             }
-            do throws(SRIOVError) {
-                try await scrubAndReturn(vf, action: onRelease)
-            } catch {
-                try await record(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
-            }
-            try await record(.returned(lease: id, vf: vf.pciAddress))
+            outcomes.append(.returned(lease: id, vf: vf.pciAddress))
         }
-        try await record(.released(lease: id))
+        outcomes.append(.released(lease: id))
+        if let audit { outcomes.append(audit) }
+        // Not awaited: a crash before these reach the disk leaves the lease `releasing`, and recovery
+        // runs its (idempotent) release steps again; a later acquire of these VFs is durable only after them.
+        try await recordQueued(outcomes)
     }
 
     /// Rollback of a failed acquire: the same steps as a release, never throwing.
-    func rollBack(_ id: LeaseID, reason: String) async {
+    func rollBack(_ id: LeaseID, reason: String, audit: LeaseEvent? = nil) async {
         do throws(SRIOVError) {
-            try await takeBack(id, reason: reason)
+            try await takeBack(id, reason: reason, audit: audit)
         } catch {
             logger.critical("rollback could not be journaled; the VFs stay reserved until restart recovery", metadata: ["lease": "\(id)", "error": "\(error.message)"])
         }
@@ -89,8 +94,19 @@ extension LeaseEngine {
     /// Unbind, clear the override, scrub and verify, then leave unbound or rebind the host driver.
     /// Kernel interface: `driver/unbind`, `driver_override`, RTM_SETLINK, `drivers_probe`.
     func scrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) {
+        do throws(SRIOVError) {
+            patchCached(try await hostScrubAndReturn(vf, action: action))
+        } catch {
+            refreshCached(vf.pciAddress)
+            throw error
+        }
+    }
+
+    /// `scrubAndReturn` off the actor (the VF is still held by its lease, so nothing else touches it);
+    /// returns the VF's status afterwards.
+    @concurrent
+    nonisolated func hostScrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) -> DeviceStatus {
         let address = vf.pciAddress
-        defer { refreshCached(address) }
         try host.control.unbind(address)
         try host.control.writeDriverOverride(nil, device: address)
         if let iface = vf.pfInterface {
@@ -119,11 +135,12 @@ extension LeaseEngine {
         if action == .rebindHostDriver, let wanted = vf.previousDriver, wanted != "vfio-pci", now.driver != wanted {
             throw SRIOVError(.kernelRefused, "VF \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
         }
+        return now
     }
 
     /// Scrubs a VF's settings to `VFSettings.scrubbed` (only what the driver reports), falling back to
     /// the placeholder MAC when the driver refuses the all-zero MAC; verified by read-back.
-    func scrub(_ vf: LeasedVF, pf iface: InterfaceName) async throws(SRIOVError) {
+    nonisolated func scrub(_ vf: LeasedVF, pf iface: InterfaceName) async throws(SRIOVError) {
         let readout = try await host.link.readVFs(pf: iface)
         guard let current = readout.vf(vf.index) else {
             throw SRIOVError(.notFound, "\(iface) VF \(vf.index) is not in the PF's VF list (\(readout.numVFs) VFs)")
@@ -140,7 +157,7 @@ extension LeaseEngine {
         let configurator = VFConfigurator(link: host.link)
         let label = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
         do throws(SRIOVError) {
-            try await configurator.apply(target, vf: vf.index, on: label)
+            try await configurator.apply(target, vf: vf.index, on: label, before: readout)
         } catch where error.errno == Errno.EINVAL && target.mac == .zero {
             // Some drivers refuse 00:00:00:00:00:00; the documented placeholder is 02:00:00:00:00:00.
             target.mac = .scrubPlaceholder
@@ -170,7 +187,6 @@ extension LeaseEngine {
         } catch {
             throw SRIOVError(error.code, "VF \(vf) stays quarantined: the scrub failed: \(error.message)", cause: error.cause)
         }
-        try await record(.unquarantined(vf: vf))
-        await audit(requestedBy, "vf.unquarantine", vf.description, "ok (was: \(entry.reason))")
+        try await record([.unquarantined(vf: vf), auditEvent(requestedBy, "vf.unquarantine", vf.description, "ok (was: \(entry.reason))")])
     }
 }

@@ -11,29 +11,51 @@ import Synchronization
 /// file is not decoded again.
 final class LinkTableCache: Sendable {
     struct Key: Equatable { var inode: UInt64; var size: Int64; var mtime: Int64 }
-    private let state = Mutex<(Key, LinkTable)?>(nil)
+    /// The two newest tables: a reader that stat'ed the file just before a writer replaced it still
+    /// finds the one it saw (host operations run concurrently; a miss decodes every VF's line).
+    private let state = Mutex<[(Key, LinkTable)]>([])
 
     func get(_ key: Key) -> LinkTable? {
-        state.withLock { $0.flatMap { $0.0 == key ? $0.1 : nil } }
+        state.withLock { entries in entries.first { $0.0 == key }?.1 }
     }
 
     func put(_ key: Key, _ table: LinkTable) {
-        state.withLock { $0 = (key, table) }
+        state.withLock { entries in
+            entries.removeAll { $0.0 == key }
+            entries.insert((key, table), at: 0)
+            if entries.count > 2 { entries.removeLast() }
+        }
     }
 
-    /// Each PF's lines as last rendered: a VF setting changes one PF, so only that PF is rendered again.
-    private let sections = Mutex<[String: (LinkTable.PFLink, String)]>([:])
+    /// Each PF's lines as last rendered: a VF setting changes one VF of one PF, so only that VF's line
+    /// is rendered again.
+    private struct Section {
+        var pf: LinkTable.PFLink
+        var lines: [String]
+        var text: String
+    }
+    private let sections = Mutex<[String: Section]>([:])
 
     func render(_ table: LinkTable) -> String {
         sections.withLock { cache in
             var out = LinkTable.header + "\n"
-            var fresh: [String: (LinkTable.PFLink, String)] = [:]
+            var fresh: [String: Section] = [:]
             for name in table.pfs.keys.sorted() {
                 guard let pf = table.pfs[name] else { continue }
-                let text: String
-                if let (old, oldText) = cache[name], old == pf { text = oldText } else { text = LinkTable.render(name, pf) }
-                fresh[name] = (pf, text)
-                out += text
+                var section: Section
+                if let old = cache[name], old.pf == pf {
+                    section = old
+                } else if let old = cache[name], old.pf.pf == pf.pf, old.pf.up == pf.up, old.pf.vfs.count == pf.vfs.count {
+                    section = old
+                    for i in pf.vfs.indices where pf.vfs[i] != old.pf.vfs[i] { section.lines[i] = LinkTable.render(vf: pf.vfs[i]) }
+                    section.pf = pf
+                    section.text = LinkTable.render(name: name, pf) + section.lines.joined()
+                } else {
+                    let lines = pf.vfs.map(LinkTable.render(vf:))
+                    section = Section(pf: pf, lines: lines, text: LinkTable.render(name: name, pf) + lines.joined())
+                }
+                fresh[name] = section
+                out += section.text
             }
             cache = fresh
             return out
@@ -93,10 +115,11 @@ extension SimulatedHost {
 
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {
         try tree.write("netlink.state.tmp", linkCache.render(links))
+        // Cached under the new file's identity before it is visible (a rename keeps inode and mtime).
+        if let key = LinkTableCache.key(linksPath + ".tmp") { linkCache.put(key, links) }
         guard rename(linksPath + ".tmp", linksPath) == 0 else {
             throw SRIOVError(.io, "simulator: cannot replace \(linksPath): \(Errno.name(errno))", cause: .errno(errno))
         }
-        if let key = LinkTableCache.key(linksPath) { linkCache.put(key, links) }
     }
 }
 
@@ -110,12 +133,18 @@ extension LinkTable {
     }
 
     static func render(_ name: String, _ pf: PFLink) -> String {
+        render(name: name, pf) + pf.vfs.map(render(vf:)).joined()
+    }
+
+    /// The PF's own line.
+    static func render(name: String, _ pf: PFLink) -> String {
+        "pf \(name) \(pf.pf) \(pf.up ? "up" : "down")\n"
+    }
+
+    /// One VF's line.
+    static func render(vf v: VFState) -> String {
         func flag(_ b: Bool?) -> String { b.map { $0 ? "1" : "0" } ?? "-" }
-        var out = "pf \(name) \(pf.pf) \(pf.up ? "up" : "down")\n"
-        for v in pf.vfs {
-            out += "vf \(v.index) \(v.mac) \(v.vlan.id) \(v.vlan.qos) \(v.vlan.proto.rawValue) \(flag(v.spoofCheck)) \(flag(v.trust)) \(v.linkState?.rawValue ?? "-") \(v.minTxRate) \(v.maxTxRate) \(flag(v.queryRSS))\n"
-        }
-        return out
+        return "vf \(v.index) \(v.mac) \(v.vlan.id) \(v.vlan.qos) \(v.vlan.proto.rawValue) \(flag(v.spoofCheck)) \(flag(v.trust)) \(v.linkState?.rawValue ?? "-") \(v.minTxRate) \(v.maxTxRate) \(flag(v.queryRSS))\n"
     }
 
     init?(text: String) {

@@ -1,0 +1,120 @@
+import SRIOVCore
+import Synchronization
+
+/// What subscribers of `GET /v1/events` hear: lease and VF lifecycle, read off journal records as the
+/// engine applies them (`LeaseEngine.record` and `recordQueued`), so an event is only sent for a change
+/// in the journal. A release's outcomes are published once queued for fsync: after a crash, recovery
+/// finishes the release and a subscriber may hear `lease.released` twice: delivery is at least once.
+public struct EngineEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
+        case leaseAcquired = "lease.acquired"
+        case leaseReleased = "lease.released"
+        /// Released by the reaper: the TTL passed without a renew.
+        case leaseExpired = "lease.expired"
+        case leaseDrift = "lease.drift"
+        case vfQuarantined = "vf.quarantined"
+        case vfUnquarantined = "vf.unquarantined"
+        case pfNumVFs = "pf.numvfs"
+    }
+
+    public enum Payload: Sendable, Equatable {
+        /// The lease as it was when acquired, or just before it was taken back (nil when the engine did
+        /// not see the release start, e.g. a release resumed by recovery after a restart).
+        case lease(id: LeaseID, lease: Lease?, reason: String?)
+        case vf(PCIAddress, lease: LeaseID?, reason: String?)
+        case numVFs(NumVFsChangeRecord)
+    }
+
+    /// The journal sequence number of the record the event comes from.
+    public var seq: UInt64
+    /// Unix seconds.
+    public var time: Double
+    public var kind: Kind
+    public var payload: Payload
+}
+
+/// The engine's event feed: turns journal records into `EngineEvent`s, fans them out, and counts them
+/// (for metrics).
+public final class EngineEvents: Sendable {
+    public let bus = EventBus<EngineEvent>()
+
+    struct State {
+        /// Leases being taken back: the lease and why, until `lease.released` (which carries neither).
+        var releasing: [LeaseID: (lease: Lease, reason: String)] = [:]
+        var counts: [EngineEvent.Kind: Int] = [:]
+        var driftFound = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// A new subscriber; see `EventBus.subscribe`.
+    public func subscribe(capacity: Int = 256) -> EventBus<EngineEvent>.Subscription {
+        bus.subscribe(capacity: capacity)
+    }
+
+    /// Ends every subscriber's stream (graceful shutdown).
+    public func close() { bus.close() }
+
+    /// Events published since the engine started, by kind.
+    public func count(_ kind: EngineEvent.Kind) -> Int { state.withLock { $0.counts[kind] ?? 0 } }
+
+    /// Drift the engine found since it started: a lease's VF changed underneath (`lease.drift`), or a
+    /// pool VF bound to vfio-pci that no lease holds (quarantined by reconcile without a lease).
+    public var driftFound: Int { state.withLock { $0.driftFound } }
+
+    /// Called once per journal record, after the book applied it (`book` is the book after).
+    func publish(_ record: LeaseEvent, seq: UInt64, time: Double, book: LeaseBook) {
+        guard let event = translate(record, seq: seq, time: time, book: book) else { return }
+        bus.publish(event)
+    }
+
+    func translate(_ record: LeaseEvent, seq: UInt64, time: Double, book: LeaseBook) -> EngineEvent? {
+        state.withLock { state -> EngineEvent? in
+            let made: (EngineEvent.Kind, EngineEvent.Payload)?
+            switch record {
+            case .activated(let id, _):
+                made = (.leaseAcquired, .lease(id: id, lease: book.lease(id), reason: nil))
+            case .releasing(let id, let reason):
+                if let lease = book.lease(id) {
+                    // Bounded: a take-back whose journal append failed never sends `released`.
+                    if state.releasing.count >= 4096 { state.releasing.removeAll() }
+                    state.releasing[id] = (lease, reason)
+                }
+                made = nil
+            case .released(let id):
+                let taken = state.releasing.removeValue(forKey: id)
+                // The reaper's reason (LeaseRelease.swift, reapExpired) starts with "expired".
+                let expired = taken?.reason.hasPrefix("expired") ?? false
+                made = (expired ? .leaseExpired : .leaseReleased, .lease(id: id, lease: taken?.lease, reason: taken?.reason))
+            case .quarantined(let vf, let reason, let lease):
+                if lease == nil { state.driftFound += 1 }
+                made = (.vfQuarantined, .vf(vf, lease: lease, reason: reason))
+            case .unquarantined(let vf):
+                made = (.vfUnquarantined, .vf(vf, lease: nil, reason: nil))
+            case .drift(let id, let vf, let reason):
+                state.driftFound += 1
+                made = (.leaseDrift, .vf(vf, lease: id, reason: reason))
+            case .audit(let audit):
+                if let change = NumVFsChangeRecord(audit: audit), change.before != change.after {
+                    made = (.pfNumVFs, .numVFs(change))
+                } else {
+                    made = nil
+                }
+            case .reserved, .saved, .configuring, .binding, .renewed, .returned:
+                made = nil
+            }
+            guard let (kind, payload) = made else { return nil }
+            state.counts[kind, default: 0] += 1
+            return EngineEvent(seq: seq, time: time, kind: kind, payload: payload)
+        }
+    }
+}
+
+extension LeaseEngine {
+    /// Hands a journaled record to the event feed; `record(_:)` calls it after `book.apply`.
+    func publish(_ event: LeaseEvent, seq: UInt64) {
+        eventFeed.publish(event, seq: seq, time: clock.now(), book: book)
+    }
+}

@@ -1,0 +1,224 @@
+import SRIOVConfig
+import SRIOVCore
+import SRIOVSysfs
+
+/// PF-side writes the engine has in flight: one VF-count change at a time host-wide (it rewrites the
+/// pools), and per PF the VFs whose settings are being written.
+struct PFWrites: Sendable {
+    var numVFs: PFTarget?
+    var vfs: [PFDevice: Set<Int>] = [:]
+}
+
+/// A VF-count change as the audit trail records it (`pf.set-numvfs`); the event feed reads it back.
+public struct NumVFsChangeRecord: Sendable, Equatable, Codable {
+    public var pf: String
+    public var interface: String?
+    public var before: Int
+    public var after: Int
+    public var requestedBy: String
+
+    static let action = "pf.set-numvfs"
+
+    init(target: PFTarget, before: Int, after: Int, requestedBy: String?) {
+        pf = target.device.description
+        interface = target.interface?.name
+        self.before = before
+        self.after = after
+        self.requestedBy = requestedBy ?? "unknown"
+    }
+
+    /// The audit target: `PFTarget.label`, "0000:3b:00.0 (ens1f0)".
+    var target: String { interface.map { "\(pf) (\($0))" } ?? pf }
+    var result: String { "ok: \(before) -> \(after) VFs" }
+
+    /// The change a successful `pf.set-numvfs` audit record describes (nil for any other record).
+    init?(audit: AuditRecord) {
+        guard audit.action == NumVFsChangeRecord.action, audit.result.hasPrefix("ok: "), audit.result.hasSuffix(" VFs") else { return nil }
+        let counts = audit.result.dropFirst(4).dropLast(4).split(separator: " -> ")
+        guard counts.count == 2, let before = Int(counts[0]), let after = Int(counts[1]) else { return nil }
+        if let open = audit.target.range(of: " ("), audit.target.hasSuffix(")") {
+            pf = String(audit.target[..<open.lowerBound])
+            interface = String(audit.target[open.upperBound...].dropLast())
+        } else {
+            pf = audit.target
+            interface = nil
+        }
+        self.before = before
+        self.after = after
+        requestedBy = audit.who
+    }
+}
+
+extension LeaseEngine {
+    /// The outcome of `setNumVFs`.
+    public struct NumVFsResult: Sendable, Codable, Equatable {
+        public var pf: String
+        public var interface: String?
+        public var before: Int
+        public var after: Int
+        /// The pools' warnings after they were bound to the new VFs, and anything else worth knowing.
+        public var warnings: [String]
+    }
+
+    /// The PF `text` names (netdev or PCI address, as `sriovctl` resolves it), marked protected when the
+    /// configuration lists it under `protected_pfs`; the management NIC is marked by discovery.
+    public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
+        var target = try PFResolver(paths: host.paths).resolve(text, source: host.source)
+        let names = Set([target.device.description] + (target.interface.map { [$0.name] } ?? []))
+        let listed = config.protectedPFs.contains { names.contains($0) || PCIAddress($0)?.description == target.device.description }
+        if listed || target.device.pciAddress.map(plan.protectedPFs.contains) == true {
+            target.protectedByConfig = config.source
+        }
+        return target
+    }
+
+    /// Sets a PF's VF count (through 0, autoprobe first), serialized with leasing: refused while any VF of
+    /// the PF is leased or being acquired or released (every VF is removed on the way, so all of them
+    /// vanish, not just those above the new count), while another count change runs, and when the pools
+    /// would no longer resolve. While it runs the PF's VFs are out of the pools; afterwards the pools are
+    /// bound again to the VFs the PF has now. Audited as `pf.set-numvfs`.
+    ///
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`, `sriov_drivers_autoprobe` (via `NumVFsChange`).
+    public func setNumVFs(pf text: String, to count: Int, autoprobe: Bool?, force: Bool, timeout: Duration = .seconds(120),
+                          requestedBy: String?) async throws(SRIOVError) -> NumVFsResult {
+        let target = try resolvePF(text)
+        try target.checkWritable(force: force, action: "change the VF count")
+        // NumVFsChange checks these too; here they come before anything is taken out of the pools.
+        guard count >= 0 else {
+            throw SRIOVError(.invalidArgument, "invalid VF count \(count): it must be 0 or more")
+        }
+        if let total = target.totalVFs, count > total {
+            throw SRIOVError(.invalidArgument, "\(target.label): cannot create \(count) VFs: the PF supports at most \(total) (sriov_totalvfs); the kernel would answer ERANGE")
+        }
+        if let running = pfWrites.numVFs {
+            throw SRIOVError(.busy, "\(target.label): cannot change the VF count: a VF-count change on \(running.label) is running; retry when it has finished")
+        }
+        if let writing = pfWrites.vfs[target.device], !writing.isEmpty {
+            throw SRIOVError(.busy, "\(target.label): cannot change the VF count while settings of VF \(writing.sorted().map(String.init).joined(separator: ", ")) are being written; retry in a moment")
+        }
+        let before = target.numVFs
+        if count != before {
+            let holding = leases(on: target)
+            if !holding.isEmpty {
+                let named = holding.prefix(5).map { lease in
+                    "\(lease.id) (owner \(lease.owner), \(lease.state.rawValue): \(lease.vfs.filter { $0.pf == target.device.pciAddress }.map(\.pciAddress.description).joined(separator: ", ")))"
+                }.joined(separator: "; ") + (holding.count > 5 ? "; and \(holding.count - 5) more" : "")
+                throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first")
+            }
+            try checkPoolsFit(target, count: count)
+        }
+        var warnings: [String] = []
+        if let address = target.device.pciAddress, let desired = plan.desiredPFs[address], desired.numVFs != count {
+            warnings.append("\(target.label): the configuration's pfs: entry says num_vfs \(desired.numVFs); `sriovd apply` would set it back")
+        }
+        let previous = plan
+        pfWrites.numVFs = target
+        if let pf = target.pf {
+            // Out of circulation while they vanish: no acquire may pick them mid-change.
+            let going = Set(pf.vfs.map(\.pciAddress))
+            plan.pools = plan.pools.mapValues { $0.filter { !going.contains($0) } }
+        }
+        cachedInventory = nil
+        let logger = self.logger
+        let outcome: NumVFsChange.Outcome
+        do throws(SRIOVError) {
+            outcome = try await NumVFsChange(control: host.control, paths: host.paths)
+                .run(target, to: count, autoprobe: autoprobe, force: force, timeout: timeout) { line in
+                    logger.info("\(line)", metadata: ["pf": "\(target.label)"])
+                }
+        } catch {
+            warnings = rebindPools(after: target, previous: previous)
+            await audit(requestedBy, NumVFsChangeRecord.action, target.label, "failed: \(error.message)")
+            throw error
+        }
+        warnings += rebindPools(after: target, previous: previous)
+        let change = NumVFsChangeRecord(target: target, before: outcome.before, after: outcome.after, requestedBy: requestedBy)
+        await audit(requestedBy, NumVFsChangeRecord.action, change.target, change.result)
+        return NumVFsResult(pf: change.pf, interface: change.interface, before: outcome.before, after: outcome.after, warnings: warnings)
+    }
+
+    /// Applies VF settings from the PF (read back to verify), serialized with leasing. Refused for a VF a
+    /// lease holds (its settings are the lease's) and for any other pool VF (free pool VFs stay scrubbed
+    /// for the next lease; a quarantined one is scrubbed by unquarantine). Audited as `vf.set`.
+    ///
+    /// Equivalent to: `ip link set <pf> vf <n> mac ... vlan ... spoofchk ... trust ... state ...`.
+    public func setVF(pf text: String, index: Int, settings: VFSettings, force: Bool,
+                      requestedBy: String?) async throws(SRIOVError) -> PFStatus.VFInfo {
+        let target = try resolvePF(text)
+        try target.checkWritable(force: force, action: "change VF settings")
+        guard !settings.isEmpty else {
+            throw SRIOVError(.invalidArgument, "nothing to set: give at least one of mac, vlan, spoofCheck, trust, linkState, minTxRate, maxTxRate, queryRSS")
+        }
+        try settings.validate()
+        try VFIndex(index).check(numVFs: target.numVFs, pf: target.label)
+        if pfWrites.numVFs?.device == target.device {
+            throw SRIOVError(.busy, "\(target.label): its VF count is being changed; VF \(index) may not exist in a moment: retry when the change has finished")
+        }
+        if pfWrites.vfs[target.device]?.contains(index) == true {
+            throw SRIOVError(.busy, "\(target.label) VF \(index): another request is writing its settings; retry when it has finished")
+        }
+        if let address = target.pf?.vfs.first(where: { $0.index == index })?.pciAddress {
+            if let holder = book.holder(of: address) {
+                let owner = book.lease(holder).map { " (owner \($0.owner))" } ?? ""
+                throw SRIOVError(.busy, "\(target.label) VF \(index) (\(address)) is leased by \(holder)\(owner): its settings belong to the lease; release the lease first")
+            }
+            if let pool = plan.pool(of: address) {
+                throw SRIOVError(.busy, "\(target.label) VF \(index) (\(address)) is in pool \(pool): sriovd keeps free pool VFs scrubbed for the next lease (settings set now would leak into it); lease it with the settings instead, or take it out of the pool in the configuration")
+            }
+        }
+        guard let on = target.configuratorTarget else {
+            _ = try target.requireInterface()
+            throw SRIOVError(.unsupported, "\(target.label) has no network interface for VF settings")
+        }
+        pfWrites.vfs[target.device, default: []].insert(index)
+        defer { pfWrites.vfs[target.device]?.remove(index) }
+        let what = "\(target.label) VF \(index)"
+        let readout: VFReadout
+        do throws(SRIOVError) {
+            readout = try await VFConfigurator(link: host.link).apply(settings, vf: index, on: on)
+        } catch {
+            await audit(requestedBy, "vf.set", what, "failed: \(error.message)")
+            throw error
+        }
+        await audit(requestedBy, "vf.set", what, "ok: " + settings.fields.map(\.rawValue).joined(separator: ", "))
+        return PFStatus(target: target, readout: readout).vfs[index]
+    }
+
+    /// Live leases with a VF on `target` (acquiring, active or releasing).
+    func leases(on target: PFTarget) -> [Lease] {
+        guard let address = target.device.pciAddress else { return [] }
+        return book.leases.values.filter { lease in
+            lease.vfs.contains { $0.pf == address && $0.stage != .returned }
+        }.sorted { $0.id < $1.id }
+    }
+
+    /// Refuses a count the configuration's pools cannot be bound to (a `range:` beyond the VFs of a PF
+    /// without a `pfs:` entry, a `pci:` VF that would vanish), before anything is written.
+    func checkPoolsFit(_ target: PFTarget, count: Int) throws(SRIOVError) {
+        guard let pf = target.pf else { return }
+        var inventory = try host.source.inventory()
+        guard let p = inventory.pfs.firstIndex(where: { $0.pciAddress == pf.pciAddress }) else { return }
+        inventory.pfs[p].numVFs = count
+        inventory.pfs[p].vfs = inventory.pfs[p].vfs.filter { $0.index < count }
+        do throws(SRIOVError) {
+            _ = try config.resolve(against: inventory)
+        } catch {
+            throw SRIOVError(.busy, "\(target.label): cannot change the VF count to \(count): the configuration's pools would no longer fit the host: \(error.message); change the configuration first (and restart sriovd)")
+        }
+    }
+
+    /// Binds the pools to the VFs the host has now, after a count change (or a failed one); keeps the
+    /// previous pools when the configuration no longer resolves, and says so.
+    func rebindPools(after target: PFTarget, previous: PoolPlan) -> [String] {
+        pfWrites.numVFs = nil
+        cachedInventory = nil
+        do throws(SRIOVError) {
+            plan = try config.resolve(against: try host.source.inventory())
+            return plan.warnings
+        } catch {
+            plan = previous
+            logger.error("pools not rebound after a VF-count change", metadata: ["pf": "\(target.label)", "error": "\(error.message)"])
+            return ["the pools were not rebound to the new VFs (\(error.message)); they keep their previous VFs until the configuration fits and sriovd restarts"]
+        }
+    }
+}
