@@ -17,6 +17,8 @@ public struct SRIOVConfig: Sendable, Equatable {
     public var protectedPFs: [String]
     public var pfs: [PFDesired]
     public var pools: [PoolConfig]
+    /// Who may use the daemon's API (nil: no `access:` section, the daemon's built-in policy).
+    public var access: AccessConfig?
 
     public static let defaultPath = "/etc/sriovd/sriovd.yaml"
 
@@ -37,9 +39,10 @@ public struct SRIOVConfig: Sendable, Equatable {
 
     public static func == (lhs: SRIOVConfig, rhs: SRIOVConfig) -> Bool {
         lhs.source == rhs.source && lhs.protectedPFs == rhs.protectedPFs && lhs.pfs == rhs.pfs && lhs.pools == rhs.pools
+            && lhs.access == rhs.access
     }
 
-    static let keys = ["protected_pfs", "pfs", "pools"]
+    static let keys = ["protected_pfs", "pfs", "pools", "access"]
 
     /// Reads and parses the file at `path`.
     public static func load(path: String) throws(SRIOVError) -> SRIOVConfig {
@@ -67,6 +70,9 @@ public struct SRIOVConfig: Sendable, Equatable {
         if let items = try map["pools"]?.list("pools") {
             config.pools = try items.map { v throws(SRIOVError) in try PoolConfig.parse(v) }
             try checkUnique(items, config.pools.map(\.name), what: "pool name", hint: "pool names must be unique; rename one")
+        }
+        if let value = map["access"] {
+            config.access = try AccessConfig.parse(value, pools: config.pools.map(\.name))
         }
         config.lines = context.lines
         return config

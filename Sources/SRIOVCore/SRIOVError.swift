@@ -18,6 +18,12 @@ public struct SRIOVError: Error, Sendable, Equatable, CustomStringConvertible {
         case protected = "protected"
         /// Not allowed for this caller, or the file system said EACCES/EPERM.
         case permissionDenied = "permission-denied"
+        /// The caller's tenant may not do this (another tenant's pool or lease, a right it lacks, an admin route).
+        case forbidden = "forbidden"
+        /// The caller's tenant would exceed its quota (max_leases, max_vfs).
+        case quotaExceeded = "quota-exceeded"
+        /// The caller could not be identified (no bearer token, or an unknown one, on TCP).
+        case unauthenticated = "unauthenticated"
         /// Reading or writing a file failed.
         case io = "io"
         /// Stored data (a journal, a state file) is damaged.

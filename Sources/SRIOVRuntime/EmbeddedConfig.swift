@@ -84,5 +84,27 @@ pools:
     on_release: rebind-host-driver
 
   # ens1f0 VFs 4-7 are in no pool: sriovd keeps them configured but never leases them.
+
+# Who may use the daemon's API, and how it is reached. Without this section only root and the user
+# sriovd runs as may call it (the built-in tenant local-admin, with every pool and right); everyone else
+# gets a 403 that says how to add them. Root is always local-admin unless a tenant lists uid 0. Uncomment
+# and adapt to let others in (`sriovctl --direct` works in-process and is bounded by the state
+# directory's permissions instead).
+# access:
+#   socket_group: sriovd              # the socket (mode 0660) is chowned to this group: its members may connect
+#   listen_tcp: "127.0.0.1:8443"      # serve TCP too; callers there need a bearer token (no TLS: keep it local)
+#   tokens_file: /etc/sriovd/tokens   # `name sha256:<hex>` lines, mode 600: printf '%s' "$TOKEN" | sha256sum
+#   tenants:
+#     - name: nfv                     # the audit trail says `tenant nfv (uid 1000)`
+#       uids: [1000]                  # on the socket: these users (`id -u`) ...
+#       gids: [2000]                  # ... and members of these groups
+#       pools: [uplink]               # may lease from these pools ("*": every pool)
+#       max_leases: 8                 # at most 8 live leases ...
+#       max_vfs: 16                   # ... holding 16 VFs together (leave out for no limit)
+#       rights: [mac]                 # trust (request trust on), spoofchk_off, mac (set a MAC), admin
+#     - name: orch
+#       tokens: [orch-1]              # on TCP: this token from tokens_file
+#       pools: ["*"]
+#       rights: [admin]               # PF/VF changes, unquarantine, events, the audit trail, every lease
 """#
 }

@@ -7,10 +7,13 @@ import SRIOVLeasing
 
 /// sriovd's HTTP API v1 (Docs/openapi.yaml describes every route registered here).
 public enum APIRoutes {
-    /// The router, every error leaving it as problem details.
-    public static func router(slot: EngineSlot) -> Router<ServiceRequestContext> {
+    /// The router, every error leaving it as problem details. `access` says who callers are and what
+    /// they may do (Authorization.swift); the default is the built-in policy of a daemon run by root.
+    public static func router(slot: EngineSlot, metrics: ServiceMetrics = ServiceMetrics(),
+                              access: AccessControl = AccessControl(daemonUID: 0)) -> Router<ServiceRequestContext> {
         let router = Router(context: ServiceRequestContext.self)
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: AccessMiddleware(control: access, slot: slot))
         router.get("/healthz") { _, _ in try json(StatusBody(status: "ok")) }
         router.get("/readyz") { _, _ in
             guard slot.phase == .ready else {
@@ -18,18 +21,25 @@ public enum APIRoutes {
             }
             return try json(StatusBody(status: "ready"))
         }
-        router.get("/v1/inventory") { _, _ in
+        router.get("/v1/inventory") { _, context in
+            try Authorization.require(.tenant, context)
             let (_, host) = try slot.require()
             return try json(try host.source.inventory())
         }
-        router.get("/v1/pools") { _, _ in
+        router.get("/v1/pools") { _, context in
+            let caller = try Authorization.require(.tenant, context)
             let (engine, _) = try slot.require()
-            return try json(PoolList(pools: try await engine.pools()))
+            // A tenant sees its own pools; an admin every pool.
+            let pools = try await engine.pools().filter { caller.isAdmin || caller.tenant?.pools.contains($0.name) == true }
+            return try json(PoolList(pools: pools, quarantine: await engine.currentBook.quarantine))
         }
-        router.get("/v1/leases") { request, _ in
+        router.get("/v1/leases") { request, context in
+            let caller = try Authorization.require(.tenant, context)
             let (engine, _) = try slot.require()
             let owner = request.uri.queryParameters.get("owner")
-            return try json(LeaseList(leases: await engine.leases(owner: owner).map(LeaseDocument.init)))
+            // A tenant sees the leases it acquired; an admin every lease.
+            let leases = await engine.leases(owner: owner).filter { caller.isAdmin || caller.owns($0) }
+            return try json(LeaseList(leases: leases.map(LeaseDocument.init)))
         }
         router.post("/v1/leases") { request, context in
             let (engine, _) = try slot.require()
@@ -39,24 +49,29 @@ public enum APIRoutes {
             let leaseRequest = try body.request(idempotencyKey: request.headers[.idempotencyKey])
             var replay = false
             if let rid = leaseRequest.requestID { replay = await engine.currentBook.requestIndex[rid] != nil }
-            let lease = try await engine.acquire(leaseRequest, requestedBy: await context.caller())
+            let lease = try await metrics.measure(.acquire) { try await Authorization.acquire(leaseRequest, engine: engine, context) }
             var response = try json(LeaseDocument(lease), status: replay ? .ok : .created)
             response.headers[.location] = "/v1/leases/\(lease.id)"
             return response
         }
         router.get("/v1/leases/{id}") { _, context in
             let (engine, _) = try slot.require()
-            return try json(LeaseDocument(try await engine.lease(leaseID(context))))
+            let (lease, _) = try await ownLease(engine, context, action: "show")
+            return try json(LeaseDocument(lease))
         }
         router.delete("/v1/leases/{id}") { _, context in
             let (engine, _) = try slot.require()
-            let lease = try await engine.release(try leaseID(context), requestedBy: await context.caller())
+            let (owned, caller) = try await ownLease(engine, context, action: "release")
+            let lease = try await metrics.measure(.release) { try await engine.release(owned.id, requestedBy: caller.description) }
             return try json(LeaseDocument(lease))
         }
         router.post("/v1/leases/{id}/renew") { request, context in
             let (engine, _) = try slot.require()
             let body = try await decodeBody(RenewBody.self, request, context)
-            let lease = try await engine.renew(try leaseID(context), ttlSeconds: body?.ttlSeconds, requestedBy: await context.caller())
+            let (owned, caller) = try await ownLease(engine, context, action: "renew")
+            let lease = try await metrics.measure(.renew) {
+                try await engine.renew(owned.id, ttlSeconds: body?.ttlSeconds, requestedBy: caller.description)
+            }
             return try json(LeaseDocument(lease))
         }
         router.get("/v1/leases/{id}/attach") { request, context in
@@ -65,11 +80,23 @@ public enum APIRoutes {
                 throw SRIOVError(.invalidArgument, "missing ?format=: use one of \(AttachFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let format = try AttachFormat(parsing: text)
-            let lease = try await engine.lease(leaseID(context))
+            let (lease, _) = try await ownLease(engine, context, action: "show")
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: AttachSpec.render(lease, format: format) + "\n")))
         }
+        PFRoutes.register(on: router, slot: slot)
+        EventRoutes.register(on: router, slot: slot)
+        MetricsRoutes.register(on: router, slot: slot, metrics: metrics)
+        AuditRoutes.register(on: router, slot: slot)
         return router
+    }
+
+    /// The lease of the path, when the caller's tenant acquired it (or the caller is an admin). The
+    /// tenant is checked before the lease is looked up, so a caller in no tenant learns nothing.
+    static func ownLease(_ engine: LeaseEngine, _ context: ServiceRequestContext, action: String) async throws(SRIOVError) -> (Lease, Caller) {
+        try Authorization.require(.tenant, context)
+        let lease = try await engine.lease(leaseID(context))
+        return (lease, try Authorization.require(.lease(lease, action: action), context))
     }
 
     static func leaseID(_ context: ServiceRequestContext) throws(SRIOVError) -> LeaseID {

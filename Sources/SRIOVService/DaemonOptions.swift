@@ -21,6 +21,10 @@ public struct DaemonOptions: Sendable, Equatable {
     public var socketPath: String
     public var sysfsRoot: String
     public var procfsRoot: String
+    /// Also serve the API on TCP (bearer tokens); overrides the configuration's `access.listen_tcp`.
+    public var listenTCP: ListenAddress? = nil
+    /// The Unix socket's group (a name or gid); overrides `access.socket_group`.
+    public var socketGroup: String? = nil
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
                 socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = "/sys", procfsRoot: String = "/proc") {

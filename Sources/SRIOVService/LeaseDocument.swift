@@ -16,5 +16,9 @@ public struct LeaseDocument: Encodable, Sendable {
 }
 
 struct LeaseList: Encodable, Sendable { let leases: [LeaseDocument] }
-struct PoolList: Encodable, Sendable { let pools: [LeaseEngine.PoolStatus] }
+/// `GET /v1/pools`: the pools and every quarantined VF with its reason (sriovctl's `pool list --json` shape).
+struct PoolList: Encodable, Sendable {
+    let pools: [LeaseEngine.PoolStatus]
+    let quarantine: [String: Quarantine]
+}
 struct StatusBody: Encodable, Sendable { let status: String }

@@ -28,7 +28,9 @@ public enum ProblemMapping {
     public static func status(for code: SRIOVError.Code) -> HTTPResponse.Status {
         switch code {
         case .invalidArgument: return .badRequest                 // 400
-        case .permissionDenied, .protected: return .forbidden     // 403
+        case .permissionDenied, .protected, .forbidden, .quotaExceeded:
+            return .forbidden                                     // 403
+        case .unauthenticated: return .unauthorized               // 401 (with WWW-Authenticate: Bearer)
         case .notFound: return .notFound                          // 404
         case .busy: return .conflict                              // 409
         case .corrupt, .io, .kernelRefused, .verificationFailed:
@@ -67,7 +69,10 @@ public enum ProblemMapping {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(problem)) ?? Data("{\"status\":\(problem.status)}".utf8)
-        return Response(status: .init(code: problem.status), headers: [.contentType: Problem.mediaType],
+        var headers: HTTPFields = [.contentType: Problem.mediaType]
+        // RFC 6750: a 401 names the scheme the caller must use (bearer tokens on TCP).
+        if problem.status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="sriovd""# }
+        return Response(status: .init(code: problem.status), headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

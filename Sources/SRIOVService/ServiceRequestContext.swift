@@ -12,11 +12,17 @@ public struct ServiceRequestContext: RequestContext {
         self.channel = source.channel
     }
 
+    /// Who is calling and what it may do; set by `AccessMiddleware` before the routes run
+    /// (`Authorization.require` reads it).
+    public var access: RequestAccess?
+
     /// 64 KiB: a lease request is a few hundred bytes.
     public var maxUploadSize: Int { 64 * 1024 }
 
-    /// The caller for the audit trail: `uid N` from SO_PEERCRED, or `unknown` off a Unix socket.
+    /// The caller for the audit trail: `tenant nfv (uid 1000)` once `AccessMiddleware` identified it,
+    /// else `uid N` from SO_PEERCRED, or `unknown` off a Unix socket.
     public func caller() async -> String {
+        if let caller = access?.caller { return caller.description }
         if let peer = await PeerCredentials.of(channel) {
             logger.debug("caller", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
             return peer.description

@@ -54,6 +54,17 @@ public enum SocketFile {
         if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
     }
 
+    /// Kernel interface: `chown(2)` of the socket file's group (the owner stays): with mode 0660 the
+    /// group's members may connect (`socket_group` / `--socket-group`).
+    public static func setGroup(_ path: String, gid: UInt32) throws(SRIOVError) {
+        guard chown(path, uid_t.max, gid) == 0 else {
+            let e = errno
+            throw SRIOVError(e == EPERM ? .permissionDenied : .io,
+                             "cannot give \(path) to group \(gid) (\(Errno.name(e))); run sriovd as root or as a member of that group",
+                             cause: .errno(e))
+        }
+    }
+
     /// Kernel interface: `chmod(2)` on the socket file (0660: the owner and the group may connect).
     public static func setMode(_ path: String, _ mode: mode_t = 0o660) throws(SRIOVError) {
         guard chmod(path, mode) == 0 else {

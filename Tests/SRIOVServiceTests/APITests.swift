@@ -170,7 +170,8 @@ struct APITests {
 
     @Test func statusMappingIsOnePlaceAndTotal() {
         let expected: [SRIOVError.Code: Int] = [
-            .invalidArgument: 400, .permissionDenied: 403, .protected: 403, .notFound: 404, .busy: 409,
+            .invalidArgument: 400, .unauthenticated: 401, .permissionDenied: 403, .protected: 403, .forbidden: 403,
+            .quotaExceeded: 403, .notFound: 404, .busy: 409,
             .io: 500, .corrupt: 500, .kernelRefused: 500, .verificationFailed: 500, .unsupported: 501, .timeout: 503,
         ]
         for code in SRIOVError.Code.allCases {

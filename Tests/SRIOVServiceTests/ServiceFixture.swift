@@ -31,8 +31,16 @@ struct ServiceFixture {
         return engine
     }
 
-    func app() -> some ApplicationProtocol {
-        Application(router: APIRoutes.router(slot: slot))
+    /// The router; its callers are root on the Unix socket unless `access` says otherwise (the
+    /// in-memory test channel has no SO_PEERCRED, so the caller comes from `AccessControl`).
+    func app(access: AccessControl = ServiceFixture.rootAccess()) -> some ApplicationProtocol {
+        Application(router: APIRoutes.router(slot: slot, access: access))
+    }
+
+    /// The built-in policy, with every request coming from uid 0 (the `local-admin` tenant).
+    static func rootAccess() -> AccessControl {
+        let policy = AccessPolicy(access: nil, source: "test", daemonUID: 0)
+        return AccessControl(policy: policy, unsocketedCaller: policy.caller(PeerCredentials(uid: 0, gid: 0, pid: 1), groups: [0]))
     }
 }
 

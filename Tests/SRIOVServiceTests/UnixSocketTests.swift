@@ -85,10 +85,11 @@ struct UnixSocketTests {
         let acquired = try await unixHTTP(socketPath, "POST", "/v1/leases", body: #"{"pool":"uplink","owner":"vm-sock"}"#)
         #expect(acquired.status == 201, "\(acquired.body)")
         let lease = try #require(try JSONSerialization.jsonObject(with: Data(acquired.body.utf8)) as? [String: Any])
-        #expect(lease["requestedBy"] as? String == "uid \(getuid())")
+        // No access: section: root and the daemon's own user are the built-in local-admin tenant.
+        #expect(lease["requestedBy"] as? String == "tenant local-admin (uid \(getuid()))")
         let engine = try #require(daemon.slot.engine)
         let audit = await engine.auditLog()
-        #expect(audit.contains { $0.action == "lease.acquire" && $0.who == "uid \(getuid())" }, "\(audit)")
+        #expect(audit.contains { $0.action == "lease.acquire" && $0.who == "tenant local-admin (uid \(getuid()))" }, "\(audit)")
 
         await group.triggerGracefulShutdown()
         try await running.value

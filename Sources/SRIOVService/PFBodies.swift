@@ -1,0 +1,80 @@
+import SRIOVCore
+
+/// The body of `PUT /v1/pfs/{pf}/numvfs`: `sriovctl pf set-numvfs`'s arguments.
+public struct NumVFsBody: Decodable, Sendable {
+    public var numvfs: Int
+    public var autoprobe: Bool?
+    /// Write the management NIC or a protected PF, or remove VFs bound to vfio-pci outside sriovd.
+    public var force: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case numvfs, autoprobe, force }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        numvfs = try c.decode(Int.self, forKey: .numvfs)
+        autoprobe = try c.decodeIfPresent(Bool.self, forKey: .autoprobe)
+        force = try c.decodeIfPresent(Bool.self, forKey: .force)
+    }
+}
+
+/// The body of `PATCH /v1/pfs/{pf}/vfs/{n}`: `sriovctl vf set`'s settings, spelled as in a lease
+/// request's `settings` (and `pf show --json`). Unknown keys are refused.
+public struct VFSettingsBody: Decodable, Sendable {
+    public var mac: String?
+    public var vlan: Int?
+    public var qos: Int?
+    public var vlanProto: String?
+    public var spoofCheck: Bool?
+    public var trust: Bool?
+    public var linkState: String?
+    public var minTxRate: UInt32?
+    public var maxTxRate: UInt32?
+    public var queryRSS: Bool?
+    /// Change a VF of the management NIC or of a protected PF.
+    public var force: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case mac, vlan, qos, vlanProto, spoofCheck, trust, linkState, minTxRate, maxTxRate, queryRSS, force
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mac = try c.decodeIfPresent(String.self, forKey: .mac)
+        vlan = try c.decodeIfPresent(Int.self, forKey: .vlan)
+        qos = try c.decodeIfPresent(Int.self, forKey: .qos)
+        vlanProto = try c.decodeIfPresent(String.self, forKey: .vlanProto)
+        spoofCheck = try c.decodeIfPresent(Bool.self, forKey: .spoofCheck)
+        trust = try c.decodeIfPresent(Bool.self, forKey: .trust)
+        linkState = try c.decodeIfPresent(String.self, forKey: .linkState)
+        minTxRate = try c.decodeIfPresent(UInt32.self, forKey: .minTxRate)
+        maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
+        queryRSS = try c.decodeIfPresent(Bool.self, forKey: .queryRSS)
+        force = try c.decodeIfPresent(Bool.self, forKey: .force)
+    }
+
+    /// The settings to apply; a VLAN id of 0 removes the VLAN, as with `ip link`.
+    public func settings() throws(SRIOVError) -> VFSettings {
+        if vlan == nil && (qos != nil || vlanProto != nil) {
+            throw SRIOVError(.invalidArgument, "qos and vlanProto go with vlan; add vlan (0 for none)")
+        }
+        var s = VFSettings()
+        if let mac { s.mac = try MACAddress(parsing: mac) }
+        if let vlan {
+            let proto = try vlanProto.map { text throws(SRIOVError) in try VLANProtocol(parsing: text) } ?? .dot1Q
+            s.vlan = try VLAN(id: vlan, qos: qos ?? 0, proto: proto)
+        }
+        s.spoofCheck = spoofCheck
+        s.trust = trust
+        if let linkState { s.linkState = try VFLinkState(parsing: linkState) }
+        s.minTxRate = minTxRate
+        s.maxTxRate = maxTxRate
+        s.queryRSS = queryRSS
+        if s.isEmpty {
+            throw SRIOVError(.invalidArgument, "nothing to set: give at least one of mac, vlan, spoofCheck, trust, linkState, minTxRate, maxTxRate, queryRSS")
+        }
+        try s.validate()
+        return s
+    }
+}

@@ -1,0 +1,51 @@
+import Hummingbird
+import SRIOVCore
+import SRIOVLeasing
+
+/// PF and VF administration: the VF count, one VF's settings, taking a VF out of quarantine. Every
+/// write goes through the lease engine (serialized with leasing, audited).
+enum PFRoutes {
+    static func register(on router: Router<ServiceRequestContext>, slot: EngineSlot) {
+        router.put("/v1/pfs/{pf}/numvfs") { request, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            guard let body = try await APIRoutes.decodeBody(NumVFsBody.self, request, context) else {
+                throw SRIOVError(.invalidArgument, "empty body: send {\"numvfs\": N}, optionally with \"autoprobe\" and \"force\"")
+            }
+            let result = try await engine.setNumVFs(pf: try pfName(context), to: body.numvfs, autoprobe: body.autoprobe,
+                                                    force: body.force ?? false, requestedBy: await context.caller())
+            return try APIRoutes.json(result)
+        }
+        router.patch("/v1/pfs/{pf}/vfs/{n}") { request, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            let index = try VFIndex(parsing: context.parameters.get("n") ?? "").value
+            guard let body = try await APIRoutes.decodeBody(VFSettingsBody.self, request, context) else {
+                throw SRIOVError(.invalidArgument, "empty body: send the settings to change, e.g. {\"vlan\": 100, \"trust\": false}")
+            }
+            let info = try await engine.setVF(pf: try pfName(context), index: index, settings: try body.settings(),
+                                              force: body.force ?? false, requestedBy: await context.caller())
+            return try APIRoutes.json(info)
+        }
+        router.post("/v1/vfs/{pci}/unquarantine") { _, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            let vf = try PCIAddress(parsing: context.parameters.get("pci") ?? "")
+            try await engine.unquarantine(vf, requestedBy: await context.caller())
+            return try APIRoutes.json(Unquarantined(vf: vf.description, pool: await engine.plan.pool(of: vf)))
+        }
+    }
+
+    static func pfName(_ context: ServiceRequestContext) throws(SRIOVError) -> String {
+        guard let text = context.parameters.get("pf"), !text.isEmpty else {
+            throw SRIOVError(.invalidArgument, "missing PF in the path: name it by netdev (ens1f0) or PCI address (0000:3b:00.0)")
+        }
+        return text
+    }
+}
+
+/// `POST /v1/vfs/{pci}/unquarantine`'s answer: the VF is scrubbed and back in its pool.
+struct Unquarantined: Encodable, Sendable {
+    let vf: String
+    let pool: String?
+}

@@ -1,0 +1,87 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Prometheus
+import SRIOVCore
+import SRIOVLeasing
+import Synchronization
+
+/// sriovd's metrics: swift-metrics instruments made by an injected factory, and the Prometheus registry
+/// `GET /metrics` renders. `sriovd` bootstraps `MetricsSystem` with the same factory (main.swift); tests
+/// and the router's default get a private registry, so nothing global changes.
+public final class ServiceMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: any MetricsFactory
+
+    /// Journal counters as of the last scrape (the journal's statistics are totals; counters only grow).
+    private let lastJournal = Mutex<(fsyncs: Int, seconds: Double, drift: Int)>((0, 0, 0))
+
+    /// A lease operation timed by a route handler.
+    public enum Operation: String, Sendable, CaseIterable { case acquire, release, renew }
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Lease operations run from a few milliseconds (simulated host) to seconds (vfio-pci binds).
+        factory.durationHistogramBuckets["sriovd_lease_operation_duration_seconds"] = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+            .seconds(10), .seconds(30),
+        ]
+        self.factory = factory
+    }
+
+    /// Runs one lease operation, counting it by result (`ok` or the error's code) and timing it.
+    public func measure<T>(_ operation: Operation, _ body: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        do {
+            let value = try await body()
+            record(operation, result: "ok", since: start)
+            return value
+        } catch {
+            record(operation, result: (error as? SRIOVError)?.code.rawValue ?? "internal", since: start)
+            throw error
+        }
+    }
+
+    func record(_ operation: Operation, result: String, since start: ContinuousClock.Instant) {
+        let elapsed = start.duration(to: .now)
+        Counter(label: "sriovd_lease_operations_total", dimensions: [("op", operation.rawValue), ("result", result)],
+                factory: factory).increment()
+        Metrics.Timer(label: "sriovd_lease_operation_duration_seconds", dimensions: [("op", operation.rawValue)],
+                      factory: factory).recordNanoseconds(elapsed.nanoseconds)
+    }
+
+    /// Brings the scrape-time gauges and counters up to date, then renders the registry.
+    public func scrape(engine: LeaseEngine?) async throws -> String {
+        if let engine {
+            for pool in try await engine.pools() {
+                for (state, count) in [("free", pool.free), ("leased", pool.leased), ("quarantined", pool.quarantined)] {
+                    Gauge(label: "sriovd_pool_vfs", dimensions: [("pool", pool.name), ("state", state)], factory: factory)
+                        .record(count)
+                }
+            }
+            let stats = await engine.journalStatistics
+            let drift = engine.eventFeed.driftFound
+            let (fsyncs, seconds, driftDelta) = lastJournal.withLock { last in
+                // A smaller total means a new engine (journal reopened): count from its start.
+                let f = stats.fsyncs >= last.fsyncs ? stats.fsyncs - last.fsyncs : stats.fsyncs
+                let s = stats.fsyncSeconds >= last.seconds ? stats.fsyncSeconds - last.seconds : stats.fsyncSeconds
+                let d = drift >= last.drift ? drift - last.drift : drift
+                last = (stats.fsyncs, stats.fsyncSeconds, drift)
+                return (f, s, d)
+            }
+            Counter(label: "sriovd_journal_fsyncs_total", factory: factory).increment(by: fsyncs)
+            FloatingPointCounter(label: "sriovd_journal_fsync_seconds_total", factory: factory).increment(by: seconds)
+            Counter(label: "sriovd_reconcile_drift_total", factory: factory).increment(by: driftDelta)
+        }
+        return registry.emitToString()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
