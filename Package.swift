@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // SHA-256 of bearer tokens (already in the graph through swift-certificates; 4.x is resolved).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Value types, errors and the seams (protocols). No I/O, no C.
@@ -45,11 +49,13 @@ let package = Package(
             name: "SRIOVRuntime",
             dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVNetlink", "SRIOVSimulator", "SRIOVConfig", "SRIOVLeasing"]
         ),
+        // sriovctl's client of sriovd's API: HTTP/1.1 over a Unix socket with POSIX calls (no NIO: start-up time).
+        .target(name: "SRIOVClient", dependencies: ["SRIOVCore", "SRIOVLeasing"]),
         .executableTarget(
             name: "sriovctl",
             dependencies: [
                 "SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVConfig", "SRIOVJournal", "SRIOVLeasing",
-                "SRIOVRuntime",
+                "SRIOVRuntime", "SRIOVClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,20 +68,26 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
             name: "sriovd",
             dependencies: [
-                "SRIOVCore", "SRIOVService",
+                "SRIOVCore", "SRIOVService", "SRIOVConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(
             name: "sriov-bench",
-            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig",
+                           "SRIOVClient", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/sriov-bench"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
@@ -96,6 +108,7 @@ let package = Package(
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log"),
                                    .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "SRIOVClientTests", dependencies: ["SRIOVClient", "SRIOVCore", "SRIOVLeasing", "SRIOVTestSupport"]),
         .testTarget(name: "SriovctlTests", dependencies: ["sriovctl", "SRIOVCore", "SRIOVSimulator", "SRIOVTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -14,7 +14,7 @@ enum ErrorReporting {
         case .unsupported: return 69          // EX_UNAVAILABLE
         case .io: return 74                   // EX_IOERR
         case .busy, .timeout: return 75       // EX_TEMPFAIL
-        case .permissionDenied, .protected: return 77  // EX_NOPERM
+        case .permissionDenied, .protected, .forbidden, .quotaExceeded, .unauthenticated: return 77  // EX_NOPERM
         case .kernelRefused, .verificationFailed: return 1
         }
     }

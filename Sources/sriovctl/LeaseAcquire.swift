@@ -7,11 +7,12 @@ struct LeaseAcquire: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "acquire",
         abstract: "Lease VFs from a pool to an owner (a VM): configured, bound to vfio-pci, with attach specs.",
-        discussion: "All or nothing: a multi-VF request gets every VF or none. The same --request-id returns the same lease (safe retries)."
+        discussion: "All or nothing: a multi-VF request gets every VF or none. The same --request-id returns the same lease (safe retries). Asks sriovd on --socket; --direct works in-process on the state directory."
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @Option(name: .customLong("pool"), help: ArgumentHelp("The pool to lease from.", valueName: "name"))
     var pool: String
@@ -59,6 +60,7 @@ struct LeaseAcquire: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        try connect.check(global, leaseOptions)
         guard Placement(rawValue: placement) != nil else {
             throw ValidationError("invalid --placement \(Quote.shell(placement)): use spread or pack")
         }
@@ -81,9 +83,14 @@ struct LeaseAcquire: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let lease = try await engine.acquire(request, requestedBy: LeaseContext.caller)
-            await engine.close()
+            let lease: Lease
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                lease = try await engine.acquire(request, requestedBy: LeaseContext.caller)
+                await engine.close()
+            } else {
+                lease = try connect.client.acquire(request)
+            }
             if json { try JSONOutput.print(LeaseJSON(lease: lease)) } else {
                 Output.line(LeaseText.summary(lease))
                 Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor`")

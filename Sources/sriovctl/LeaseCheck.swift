@@ -7,7 +7,7 @@ struct LeaseCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Check every pool VF against the host: free and scrubbed, held by exactly one lease, or quarantined with a reason.",
-        discussion: "Exit 0 when every promise holds, 1 otherwise (each broken promise on its own line)."
+        discussion: "Exit 0 when every promise holds, 1 otherwise (each broken promise on its own line). Always in-process on the state directory (not through sriovd): stop sriovd first, it holds the state directory's lock."
     )
 
     @OptionGroup var global: GlobalOptions

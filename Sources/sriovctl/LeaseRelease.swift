@@ -11,16 +11,27 @@ struct LeaseRelease: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @OptionGroup var lease: LeaseIDArgument
     var id: LeaseID { lease.id }
 
+    func validate() throws { try connect.check(global, leaseOptions) }
+
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let lease = try await engine.release(id, requestedBy: LeaseContext.caller)
-            let quarantined = await engine.currentBook.quarantine.filter { $0.value.lease == id }
-            await engine.close()
+            let lease: Lease
+            let quarantined: [String: Quarantine]
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                lease = try await engine.release(id, requestedBy: LeaseContext.caller)
+                quarantined = await engine.currentBook.quarantine.filter { $0.value.lease == id }
+                await engine.close()
+            } else {
+                let client = connect.client
+                lease = try client.release(id)
+                quarantined = try client.pools().quarantine.filter { $0.value.lease == id }
+            }
             Output.line("released \(lease.id) (\(lease.vfs.count) VF\(lease.vfs.count == 1 ? "" : "s") returned to pool \(lease.pool))")
             for (vf, q) in quarantined.sorted(by: { $0.key < $1.key }) { Output.line("quarantined \(vf): \(q.reason)") }
         }
@@ -35,6 +46,7 @@ struct LeaseRenew: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @OptionGroup var lease: LeaseIDArgument
     var id: LeaseID { lease.id }
@@ -42,11 +54,18 @@ struct LeaseRenew: AsyncParsableCommand {
     @Option(name: .customLong("ttl"), help: ArgumentHelp("New TTL from now (default: the lease's own).", valueName: "duration"), transform: TTLText.seconds)
     var ttl: Int?
 
+    func validate() throws { try connect.check(global, leaseOptions) }
+
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let lease = try await engine.renew(id, ttlSeconds: ttl, requestedBy: LeaseContext.caller)
-            await engine.close()
+            let lease: Lease
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                lease = try await engine.renew(id, ttlSeconds: ttl, requestedBy: LeaseContext.caller)
+                await engine.close()
+            } else {
+                lease = try connect.client.renew(id, ttlSeconds: ttl)
+            }
             Output.line("renewed \(lease.id): expires \(LeaseText.time(lease.expiresAt))")
         }
     }
@@ -57,6 +76,7 @@ struct LeaseList: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @Option(name: .customLong("owner"), help: ArgumentHelp("Only this owner's leases.", valueName: "name"))
     var owner: String?
@@ -64,11 +84,18 @@ struct LeaseList: AsyncParsableCommand {
     @Flag(name: .customLong("json"), help: "Print as JSON.")
     var json = false
 
+    func validate() throws { try connect.check(global, leaseOptions) }
+
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let leases = await engine.leases(owner: owner)
-            await engine.close()
+            let leases: [Lease]
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                leases = await engine.leases(owner: owner)
+                await engine.close()
+            } else {
+                leases = try connect.client.leases(owner: owner)
+            }
             if json { try JSONOutput.print(leases.map { LeaseJSON(lease: $0) }) } else { Output.line(LeaseText.list(leases)) }
         }
     }
@@ -82,6 +109,7 @@ struct LeaseShow: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @OptionGroup var lease: LeaseIDArgument
     var id: LeaseID { lease.id }
@@ -90,6 +118,7 @@ struct LeaseShow: AsyncParsableCommand {
     var format: String = "text"
 
     func validate() throws {
+        try connect.check(global, leaseOptions)
         if format != "text" && format != "json" && AttachFormat(rawValue: format) == nil {
             throw ValidationError("invalid --format \(Quote.shell(format)): use text, json, \(AttachFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -97,9 +126,14 @@ struct LeaseShow: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let lease = try await engine.lease(id)
-            await engine.close()
+            let lease: Lease
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                lease = try await engine.lease(id)
+                await engine.close()
+            } else {
+                lease = try connect.client.lease(id)
+            }
             switch format {
             case "text": Output.line(LeaseText.summary(lease))
             case "json": try JSONOutput.print(LeaseJSON(lease: lease))

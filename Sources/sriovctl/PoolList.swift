@@ -7,16 +7,27 @@ struct PoolList: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @Flag(name: .customLong("json"), help: "Print as JSON.")
     var json = false
 
+    func validate() throws { try connect.check(global, leaseOptions) }
+
     func run() async throws {
         try await ErrorReporting.run {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-            let pools = try await engine.pools()
-            let quarantine = await engine.currentBook.quarantine
-            await engine.close()
+            let pools: [LeaseEngine.PoolStatus]
+            let quarantine: [String: Quarantine]
+            if connect.direct {
+                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+                pools = try await engine.pools()
+                quarantine = await engine.currentBook.quarantine
+                await engine.close()
+            } else {
+                let reply = try connect.client.pools()
+                pools = reply.pools
+                quarantine = reply.quarantine
+            }
             if json {
                 try JSONOutput.print(PoolsJSON(pools: pools, quarantine: quarantine))
                 return
@@ -41,7 +52,8 @@ struct PoolsJSON: Encodable {
 struct VFUnquarantine: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unquarantine",
-        abstract: "Scrub a quarantined VF and, if the scrub verifies, return it to its pool."
+        abstract: "Scrub a quarantined VF and, if the scrub verifies, return it to its pool.",
+        discussion: "Always in-process on the state directory (not through sriovd): stop sriovd first, it holds the state directory's lock."
     )
 
     @OptionGroup var global: GlobalOptions

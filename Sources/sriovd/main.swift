@@ -3,7 +3,10 @@ import Glibc
 #endif
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
+import SRIOVConfig
 import SRIOVCore
 import SRIOVService
 
@@ -12,7 +15,8 @@ struct Sriovd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sriovd",
         abstract: "The SR-IOV VF lease daemon: serves the lease API (Docs/openapi.yaml) on a Unix socket.",
-        discussion: "Replays the journal and reconciles with the host before it listens; stops gracefully on SIGTERM or SIGINT. With NOTIFY_SOCKET set (systemd Type=notify) it sends READY=1 and STOPPING=1."
+        discussion: "Replays the journal and reconciles with the host before it listens; stops gracefully on SIGTERM or SIGINT. With NOTIFY_SOCKET set (systemd Type=notify) it sends READY=1 and STOPPING=1. `sriovd apply` (run at boot, before sriovd) creates the configured VFs and puts leased VFs back on vfio-pci.",
+        subcommands: [SriovdApply.self]
     )
 
     @Flag(name: .customLong("simulated"), help: "Serve the simulated host (created under the state directory on first use).")
@@ -27,11 +31,18 @@ struct Sriovd: AsyncParsableCommand {
     @Option(name: .customLong("socket"), help: ArgumentHelp("The Unix socket to serve on (mode 0660).", valueName: "path"))
     var socket: String = DaemonOptions.defaultSocketPath
 
+    @Option(name: .customLong("listen-tcp"), help: ArgumentHelp("Also serve the API on TCP, for callers with a bearer token (needs access.tokens_file); overrides access.listen_tcp.", valueName: "host:port"),
+            transform: { text in try ListenAddressArgument.parse(text) })
+    var listenTCP: ListenAddress?
+
+    @Option(name: .customLong("socket-group"), help: ArgumentHelp("Give the socket to this group (mode 0660: its members may connect); overrides access.socket_group.", valueName: "group"))
+    var socketGroup: String?
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
     func validate() throws {
-        for (flag, value) in [("--state-dir", stateDir), ("--socket", socket), ("--config", config ?? "-")] where value.isEmpty {
+        for (flag, value) in [("--state-dir", stateDir), ("--socket", socket), ("--config", config ?? "-"), ("--socket-group", socketGroup ?? "-")] where value.isEmpty {
             throw ValidationError("\(flag) is empty; give a path")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -43,9 +54,16 @@ struct Sriovd: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "sriovd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        // The one place Prometheus is bootstrapped: swift-metrics users anywhere in the process report to
+        // the registry `GET /metrics` renders.
+        let metrics = ServiceMetrics(registry: PrometheusCollectorRegistry())
+        MetricsSystem.bootstrap(metrics.factory)
+        var options = DaemonOptions(simulated: simulated, stateDirectory: stateDir, configPath: config, socketPath: socket)
+        options.listenTCP = listenTCP
+        options.socketGroup = socketGroup
         let daemon = SRIOVDaemon(
-            options: DaemonOptions(simulated: simulated, stateDirectory: stateDir, configPath: config, socketPath: socket),
-            logger: logger)
+            options: options,
+            logger: logger, metrics: metrics)
         let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
@@ -59,6 +77,13 @@ struct Sriovd: AsyncParsableCommand {
     }
 }
 
+/// `--listen-tcp`'s value, with the parser's own message on a bad one.
+enum ListenAddressArgument {
+    static func parse(_ text: String) throws -> ListenAddress {
+        do { return try ListenAddress.parse(text) } catch { throw ValidationError(error.message) }
+    }
+}
+
 /// sriovd's exit codes (sysexits.h), like sriovctl's.
 enum DaemonExit {
     static func code(for code: SRIOVError.Code) -> Int32 {
@@ -69,7 +94,7 @@ enum DaemonExit {
         case .unsupported: return 69
         case .io: return 74
         case .busy, .timeout: return 75
-        case .permissionDenied, .protected: return 77
+        case .permissionDenied, .protected, .forbidden, .quotaExceeded, .unauthenticated: return 77
         case .kernelRefused, .verificationFailed: return 1
         }
     }
@@ -86,8 +111,12 @@ enum FileHandleOutput {
 do {
     let command = try Sriovd.parseAsRoot()
     guard let daemon = command as? Sriovd else {
-        var other = command
-        try other.run()
+        if let apply = command as? SriovdApply {
+            try await apply.run()
+        } else {
+            var other = command
+            try other.run()
+        }
         exit(0)
     }
     try await daemon.run()

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Leases on real SR-IOV devices: `sriovctl lease acquire` on igb VFs (one of them bound to igbvf first)
+# Leases on real SR-IOV devices, in-process (`--direct`; 70-daemon does the same through sriovd's socket):
+# `sriovctl lease acquire` on igb VFs (one of them bound to igbvf first)
 # and NVMe VFs binds them to vfio-pci (sysfs driver + driver_override, /dev/vfio/<group>), the igb VF
 # settings show in `ip -d link show`; a new sriovctl process lists the same leases; release scrubs,
 # unbinds (or rebinds the host driver) and removes /dev/vfio/<group>; bad requests bind nothing.
@@ -16,10 +17,10 @@ cleanup() {
     # leases.py releases what it acquired; this is for a crash or a timeout in between.
     local ids id problems=()
     if [[ -e $config ]]; then
-        ids=$("$SRIOVCTL" lease list --json --config "$config" --state-dir "$SRIOV_STATE_DIR" 2>/dev/null |
+        ids=$("$SRIOVCTL" lease list --json --direct --config "$config" --state-dir "$SRIOV_STATE_DIR" 2>/dev/null |
             grep -o '"id" : "l-[0-9a-f]*"' | grep -o 'l-[0-9a-f]*')
         for id in $ids; do
-            "$SRIOVCTL" lease release "$id" --config "$config" --state-dir "$SRIOV_STATE_DIR" >/dev/null 2>&1 ||
+            "$SRIOVCTL" lease release "$id" --direct --config "$config" --state-dir "$SRIOV_STATE_DIR" >/dev/null 2>&1 ||
                 problems+=("lease release $id failed")
         done
         [[ -z $ids ]] || echo "lane: cleanup released leftover leases: $ids" >&2

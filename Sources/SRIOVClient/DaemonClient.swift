@@ -1,0 +1,192 @@
+import Foundation
+import SRIOVCore
+import SRIOVLeasing
+
+/// sriovd's API v1 as typed calls, for `sriovctl`. Problem details come back as the `SRIOVError` the
+/// daemon's engine threw (same code, same message), so the CLI prints and exits as it does in-process.
+public struct DaemonClient: Sendable {
+    public let http: UnixHTTPClient
+    /// Appended to the "no sriovd is answering" message: what the caller can do instead.
+    public let unreachableHint: String
+
+    public init(socketPath: String, unreachableHint: String = "start sriovd, or point the client at its socket",
+                timeoutSeconds: Int = 300) {
+        self.http = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: timeoutSeconds)
+        self.unreachableHint = unreachableHint
+    }
+
+    /// `GET /v1/pools`: the pools and the quarantined VFs.
+    public struct Pools: Codable, Sendable, Equatable {
+        public var pools: [LeaseEngine.PoolStatus]
+        public var quarantine: [String: Quarantine]
+    }
+
+    public func acquire(_ request: LeaseRequest) throws(SRIOVError) -> Lease {
+        let body = AcquireRequestBody(request)
+        return try call("POST", "/v1/leases", body: try encode(body), as: Lease.self)
+    }
+
+    public func release(_ id: LeaseID) throws(SRIOVError) -> Lease {
+        try call("DELETE", "/v1/leases/\(id)", as: Lease.self)
+    }
+
+    public func renew(_ id: LeaseID, ttlSeconds: Int?) throws(SRIOVError) -> Lease {
+        struct Renew: Encodable { var ttlSeconds: Int? }
+        let body: [UInt8]? = ttlSeconds == nil ? nil : try encode(Renew(ttlSeconds: ttlSeconds))
+        return try call("POST", "/v1/leases/\(id)/renew", body: body, as: Lease.self)
+    }
+
+    public func leases(owner: String? = nil) throws(SRIOVError) -> [Lease] {
+        struct List: Decodable { var leases: [Lease] }
+        let query = owner.map { "?owner=" + DaemonClient.percentEncoded($0) } ?? ""
+        return try call("GET", "/v1/leases" + query, as: List.self).leases
+    }
+
+    public func lease(_ id: LeaseID) throws(SRIOVError) -> Lease {
+        try call("GET", "/v1/leases/\(id)", as: Lease.self)
+    }
+
+    public func pools() throws(SRIOVError) -> Pools {
+        struct Reply: Decodable {
+            var pools: [LeaseEngine.PoolStatus]
+            var quarantine: [String: Quarantine]?
+        }
+        let reply = try call("GET", "/v1/pools", as: Reply.self)
+        return Pools(pools: reply.pools, quarantine: reply.quarantine ?? [:])
+    }
+
+    /// `GET /v1/audit`: who asked for what, oldest first (admin callers only).
+    public func audit(since: Double? = nil) throws(SRIOVError) -> [AuditDocument] {
+        struct Records: Decodable { var records: [AuditDocument] }
+        let query = since.map { "?since=" + DaemonClient.percentEncoded("\($0)") } ?? ""
+        return try call("GET", "/v1/audit" + query, as: Records.self).records
+    }
+
+    // MARK: Plumbing
+
+    /// One exchange; a 2xx body decoded as `T`, anything else as the error it stands for.
+    func call<T: Decodable>(_ method: String, _ target: String, body: [UInt8]? = nil, as type: T.Type) throws(SRIOVError) -> T {
+        let response: UnixHTTPClient.Response
+        do {
+            response = try http.send(method, target, headers: body == nil ? [] : [("Content-Type", "application/json")], body: body)
+        } catch let error as SRIOVError {
+            throw error
+        } catch let error as ConnectError {
+            throw unreachable(error)
+        } catch {
+            throw SRIOVError(.io, "talking to sriovd on \(http.socketPath) failed: \(error)")
+        }
+        guard (200..<300).contains(response.status) else { throw DaemonClient.error(from: response) }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(response.body))
+        } catch {
+            throw SRIOVError(.io, "sriovd on \(http.socketPath) answered \(method) \(target) with a body this sriovctl cannot read (\(error)); are sriovctl and sriovd the same version?")
+        }
+    }
+
+    func unreachable(_ error: ConnectError) -> SRIOVError {
+        let why: String
+        switch error.failure {
+        case .missing:
+            why = "no sriovd is answering on \(error.socketPath): the socket does not exist (ENOENT)"
+        case .refused:
+            why = "no sriovd is answering on \(error.socketPath): nothing listens on the socket (ECONNREFUSED: sriovd stopped or crashed)"
+        case .denied:
+            return SRIOVError(.permissionDenied, "cannot connect to sriovd on \(error.socketPath) (\(Errno.name(error.errno))): the socket is mode 0660; run as root or as a member of its group", cause: .errno(error.errno))
+        }
+        return SRIOVError(.unsupported, "\(why); \(unreachableHint)", cause: .errno(error.errno))
+    }
+
+    /// An RFC 9457 problem (its `code` is `SRIOVError.Code`'s raw value) as that error; a body that is
+    /// not a problem is described by its status.
+    static func error(from response: UnixHTTPClient.Response) -> SRIOVError {
+        struct ProblemBody: Decodable {
+            var status: Int?
+            var detail: String?
+            var code: String?
+        }
+        let problem = try? JSONDecoder().decode(ProblemBody.self, from: Data(response.body))
+        let fallback: SRIOVError.Code = switch response.status {
+        case 400, 405, 413, 422: .invalidArgument
+        case 401, 403: .permissionDenied
+        case 404: .notFound
+        case 409, 503: .busy
+        case 501: .unsupported
+        case 504: .timeout
+        default: .io
+        }
+        let code = problem?.code.flatMap(SRIOVError.Code.init(rawValue:)) ?? fallback
+        guard let detail = problem?.detail, !detail.isEmpty else {
+            let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+            return SRIOVError(code, "sriovd answered HTTP \(response.status)" + (text.isEmpty ? "" : ": \(text)"))
+        }
+        if problem?.code == "internal" {
+            return SRIOVError(code, "sriovd failed unexpectedly: \(detail) (see its log: `journalctl -u sriovd`)")
+        }
+        return SRIOVError(code, detail)
+    }
+
+    func encode<T: Encodable>(_ value: T) throws(SRIOVError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        do { return Array(try encoder.encode(value)) } catch {
+            throw SRIOVError(.invalidArgument, "cannot encode the request: \(error)")
+        }
+    }
+
+    /// RFC 3986 unreserved characters stay, everything else is %XX (a query value).
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case 0x30...0x39, 0x41...0x5a, 0x61...0x7a, 0x2d, 0x2e, 0x5f, 0x7e: out.append(Character(UnicodeScalar(byte)))
+            default: out += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+}
+
+/// `POST /v1/leases`'s body (the daemon's `AcquireBody`) built from the CLI's request.
+struct AcquireRequestBody: Encodable {
+    struct Settings: Encodable {
+        var mac: String?
+        var vlan: Int?
+        var qos: Int?
+        var vlanProto: String?
+        var spoofCheck: Bool?
+        var trust: Bool?
+        var minTxRate: UInt32?
+        var maxTxRate: UInt32?
+    }
+
+    var pool: String
+    var owner: String
+    var count: Int
+    var numaNode: Int?
+    var placement: String
+    var settings: Settings?
+    var ttlSeconds: Int?
+    var requestId: String?
+
+    init(_ request: LeaseRequest) {
+        pool = request.pool
+        owner = request.owner
+        count = request.count
+        numaNode = request.numaNode
+        placement = request.placement.rawValue
+        ttlSeconds = request.ttlSeconds
+        requestId = request.requestID
+        let s = request.settings
+        var settings = Settings(mac: s.mac?.description, spoofCheck: s.spoofCheck, trust: s.trust,
+                                minTxRate: s.minTxRate, maxTxRate: s.maxTxRate)
+        if let vlan = s.vlan {
+            settings.vlan = Int(vlan.id)
+            settings.qos = Int(vlan.qos)
+            settings.vlanProto = vlan.proto.rawValue
+        }
+        let empty = settings.mac == nil && settings.vlan == nil && settings.spoofCheck == nil && settings.trust == nil
+            && settings.minTxRate == nil && settings.maxTxRate == nil
+        self.settings = empty ? nil : settings
+    }
+}
