@@ -25,6 +25,8 @@ func usage() -> Never {
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--state DIR] [--host DIR]
+           sriov-bench daemon-prepare [--state-dir DIR] [--pfs N] [--vfs N]
+           sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
@@ -32,6 +34,9 @@ func usage() -> Never {
     netlink-set  MAC + VLAN + spoofchk + trust on one VF of a real PF, in-process over libnl as the
                daemon does it (with and without read-back verification), against the same four
                settings as four `ip link set` processes. Needs root and a PF with VFs.
+    lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process.
+    daemon-prepare / daemon-load  a generated simulated host for `sriovd --simulated`, then N
+               concurrent API clients on its Unix socket (Benchmarks/daemon-load.sh runs both).
     """)
     exit(64)
 }
@@ -157,6 +162,14 @@ func netlinkSet(_ options: Options) async throws {
 }
 
 if CommandLine.arguments.dropFirst().first == "journal-replay" { await journalReplay(CommandLine.arguments.dropFirst(2)) }
+if CommandLine.arguments.dropFirst().first == "daemon-prepare" {
+    daemonPrepare(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "daemon-load" {
+    daemonLoad(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "lease-cycles" {
     await leaseCycles(CommandLine.arguments.dropFirst(2))
     exit(0)
