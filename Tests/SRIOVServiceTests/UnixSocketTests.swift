@@ -103,6 +103,56 @@ struct UnixSocketTests {
         await reopened.close()
     }
 
+    /// SIGTERM while acquires are in flight: each one finishes (or never started), the journal is closed
+    /// only after them, and a restart finds every lease active and the promises kept on the host.
+    @Test func gracefulShutdownDuringLeases() async throws {
+        let dir = try TempDirectory("sriovd-stop")
+        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
+        let socketPath = dir.path + "/run/sriovd.sock"
+        let options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
+                                    socketPath: socketPath)
+        let listening = AsyncStream<Void>.makeStream()
+        var logger = Logger(label: "sriovd-test")
+        logger.logLevel = .critical
+        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: true,
+                                 onListening: { listening.continuation.yield() })
+        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+        let running = Task { try await group.run() }
+        var iterator = listening.stream.makeAsyncIterator()
+        _ = await iterator.next()
+
+        let requests = (0..<16).map { n in
+            Task { try? await unixHTTP(socketPath, "POST", "/v1/leases", body: #"{"pool":"uplink","owner":"vm-\#(n)"}"#) }
+        }
+        // Stop as soon as the first acquire has reserved its VF: it, and any others under way, are in flight.
+        let engine0 = try #require(daemon.slot.engine)
+        for _ in 0..<5000 where await engine0.currentBook.leases.isEmpty { try await Task.sleep(for: .milliseconds(1)) }
+        await group.triggerGracefulShutdown()
+        var answered = 0
+        for request in requests {
+            if let reply = await request.value, reply.status == 201 { answered += 1 }
+        }
+        // The one that had reserved when SIGTERM came was finished and answered.
+        #expect(answered >= 1)
+        try await running.value
+        #expect(daemon.slot.phase == .stopping)
+
+        // Restart: nothing half-done, every answered lease is there, the host matches the book.
+        let host = try HostSelection.open(options)
+        let config = try ConfigLoading.load(path: options.configPath, simulated: true)
+        let engine = try await LeaseEngine.start(stateDirectory: options.stateDirectory, config: config, host: host, fsync: false,
+                                                 reconcile: false)
+        let leases = await engine.leases()
+        #expect(leases.allSatisfy { $0.state == .active }, "\(leases.map { ($0.id.value, $0.state.rawValue) })")
+        #expect(leases.count >= answered)
+        let inventory = try host.source.inventory()
+        var readouts: [InterfaceName: VFReadout] = [:]
+        for pf in inventory.pfs { if let iface = pf.interfaces.first { readouts[iface] = try await host.link.readVFs(pf: iface) } }
+        let problems = Invariants.check(book: await engine.currentBook, plan: await engine.plan, inventory: inventory, readouts: readouts)
+        #expect(problems.isEmpty, "\(problems)")
+        await engine.close()
+    }
+
     @Test func reaperReleasesExpiredLeasesWhileServing() async throws {
         let dir = try TempDirectory("sriovd")
         try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
