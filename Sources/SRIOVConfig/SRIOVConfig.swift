@@ -89,3 +89,14 @@ public struct SRIOVConfig: Sendable, Equatable {
         }
     }
 }
+
+extension SRIOVConfig {
+    /// Marks `target` protected when `protected_pfs` names it (by netdev or PCI address): the one
+    /// reading of that list for the CLI and the daemon.
+    public func markProtection(_ target: inout PFTarget) {
+        let names = Set([target.device.description] + (target.interface.map { [$0.name] } ?? []))
+        if protectedPFs.contains(where: { names.contains($0) || PCIAddress($0)?.description == target.device.description }) {
+            target.protectedByConfig = source
+        }
+    }
+}

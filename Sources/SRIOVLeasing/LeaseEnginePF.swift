@@ -64,9 +64,8 @@ extension LeaseEngine {
     /// configuration lists it under `protected_pfs`; the management NIC is marked by discovery.
     public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
         var target = try PFResolver(paths: host.paths).resolve(text, source: host.source)
-        let names = Set([target.device.description] + (target.interface.map { [$0.name] } ?? []))
-        let listed = config.protectedPFs.contains { names.contains($0) || PCIAddress($0)?.description == target.device.description }
-        if listed || target.device.pciAddress.map(plan.protectedPFs.contains) == true {
+        config.markProtection(&target)
+        if target.protectedByConfig == nil, target.device.pciAddress.map(plan.protectedPFs.contains) == true {
             target.protectedByConfig = config.source
         }
         return target

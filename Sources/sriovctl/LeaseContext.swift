@@ -20,11 +20,7 @@ enum LeaseContext {
 
     /// Marks the target protected when the configuration lists it (by netdev or PCI address).
     static func applyProtection(_ target: inout PFTarget, _ options: LeaseOptions, simulated: Bool) throws(SRIOVError) {
-        let config = try config(options, simulated: simulated)
-        let names = Set([target.device.description] + (target.interface.map { [$0.name] } ?? []))
-        if config.protectedPFs.contains(where: { names.contains($0) || PCIAddress($0)?.description == target.device.description }) {
-            target.protectedByConfig = config.source
-        }
+        try config(options, simulated: simulated).markProtection(&target)
     }
 
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
