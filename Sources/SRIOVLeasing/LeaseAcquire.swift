@@ -68,17 +68,10 @@ extension LeaseEngine {
             if vf.pfInterface != nil, !vf.settings.isEmpty { intents.append(.configuring(lease: id, vf: vf.pciAddress)) }
             intents.append(.binding(lease: id, vf: vf.pciAddress))
         }
-        inflight += 1
         do throws(SRIOVError) {
-            let records = [LeaseEvent.reserved(lease)] + intents
-            let seq = try await journal.append(records.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
-            let now = clock.now()
-            for event in intents { book.apply(event, at: now) }
-            book.seq = max(book.seq, seq)
-            appendsSinceSnapshot += records.count
-            inflight -= 1
+            // `reserved` is applied again in journal order: the same lease, unchanged while it was busy.
+            try await record([LeaseEvent.reserved(lease)] + intents)
         } catch {
-            inflight -= 1
             book.apply(.released(lease: id))
             throw error
         }

@@ -51,6 +51,10 @@ public actor LeaseEngine {
     let inventoryMaxAge: Duration = .seconds(2)
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
+    /// Numbered batches waiting for an earlier one before they are applied (`number(_:)`), by first seq.
+    var unapplied: [UInt64: [LeaseEvent]] = [:]
+    /// Callers whose batch (through `seq`) is not applied yet.
+    var applyWaiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
@@ -73,6 +77,8 @@ public actor LeaseEngine {
             book.apply(try LeaseEvent.decode(type: entry.type, data: entry.data), at: entry.time)
             book.seq = entry.seq
         }
+        // New records are applied to the book in journal order, from the journal's next seq on.
+        book.seq = max(book.seq, await journal.lastSeq)
         let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, logger: logger, book: book)
         if reconcile {
             _ = await engine.reconcile()
@@ -200,14 +206,8 @@ public actor LeaseEngine {
         guard !events.isEmpty else { return }
         inflight += 1
         defer { inflight -= 1 }
-        let seq = try await journal.append(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
-        let now = clock.now()
-        for (i, event) in events.enumerated() {
-            book.apply(event, at: now)
-            publish(event, seq: seq - UInt64(events.count - 1 - i))
-        }
-        book.seq = max(book.seq, seq)
-        appendsSinceSnapshot += events.count
+        let last = try await number(events)
+        try await journal.waitDurable(through: last)
         if appendsSinceSnapshot >= snapshotEvery && inflight == 1 { try await writeSnapshot() }
     }
 
@@ -219,14 +219,33 @@ public actor LeaseEngine {
         guard !events.isEmpty else { return }
         inflight += 1
         defer { inflight -= 1 }
-        let seq = try await journal.appendQueued(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
-        let now = clock.now()
-        for (i, event) in events.enumerated() {
-            book.apply(event, at: now)
-            publish(event, seq: seq - UInt64(events.count - 1 - i))
+        _ = try await number(events)
+    }
+
+    /// Queues the events in the journal (consecutive seqs) and applies them to the book in journal
+    /// order, so the book is always exactly the journal's records through `book.seq` (what a replay
+    /// rebuilds): a batch numbered while an earlier one is still on its way waits for it. Returns
+    /// the last seq.
+    private func number(_ events: [LeaseEvent]) async throws(SRIOVError) -> UInt64 {
+        let last = try await journal.appendQueued(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
+        let first = last - UInt64(events.count) + 1
+        unapplied[first] = events
+        while let batch = unapplied.removeValue(forKey: book.seq + 1) {
+            let now = clock.now()
+            for event in batch {
+                book.apply(event, at: now)
+                book.seq += 1
+                publish(event, seq: book.seq)
+            }
+            appendsSinceSnapshot += batch.count
         }
-        book.seq = max(book.seq, seq)
-        appendsSinceSnapshot += events.count
+        if book.seq < last {
+            await withCheckedContinuation { applyWaiters.append((last, $0)) }
+        }
+        let ready = applyWaiters.filter { $0.seq <= book.seq }
+        applyWaiters.removeAll { $0.seq <= book.seq }
+        for waiter in ready { waiter.continuation.resume() }
+        return last
     }
 
     /// An audit record for `record(_:)`'s batch.
