@@ -17,7 +17,9 @@ public enum ConfigLoading {
         if simulated {
             return try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "<built-in sample for the simulated host>")
         }
-        return try SRIOVConfig.parse(yaml: "", source: "<no configuration: \(defaultPath) does not exist; pass --config>")
+        // No file: the empty configuration, without starting a YAML parser (every sriovctl command
+        // that writes to a PF asks for the configuration's protected PFs).
+        return SRIOVConfig(source: "<no configuration: \(defaultPath) does not exist; pass --config>")
     }
 }
 
