@@ -75,13 +75,7 @@ public struct AcquireBody: Decodable, Sendable {
         var vf = VFSettings()
         if let s = settings {
             if let mac = s.mac { vf.mac = try MACAddress(parsing: mac) }
-            if s.vlan == nil && (s.qos != nil || s.vlanProto != nil) {
-                throw SRIOVError(.invalidArgument, "settings.qos and settings.vlanProto go with settings.vlan")
-            }
-            if let id = s.vlan {
-                let proto = try s.vlanProto.map { text throws(SRIOVError) in try VLANProtocol(parsing: text) } ?? .dot1Q
-                vf.vlan = try VLAN(id: id, qos: s.qos ?? 0, proto: proto)
-            }
+            vf.vlan = try WireVLAN.parse(vlan: s.vlan, qos: s.qos, proto: s.vlanProto, field: "settings.")
             vf.spoofCheck = s.spoofCheck
             vf.trust = s.trust
             vf.minTxRate = s.minTxRate
@@ -104,6 +98,20 @@ public struct RenewBody: Decodable, Sendable {
         try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
+    }
+}
+
+/// A body's `vlan`, `qos` and `vlanProto` fields as one VLAN (`field`: their prefix in the body, for errors).
+enum WireVLAN {
+    static func parse(vlan: Int?, qos: Int?, proto: String?, field: String = "") throws(SRIOVError) -> VLAN? {
+        guard let vlan else {
+            if qos != nil || proto != nil {
+                throw SRIOVError(.invalidArgument, "\(field)qos and \(field)vlanProto go with \(field)vlan; add \(field)vlan (0 for none)")
+            }
+            return nil
+        }
+        let parsed = try proto.map { text throws(SRIOVError) in try VLANProtocol(parsing: text) } ?? .dot1Q
+        return try VLAN(id: vlan, qos: qos ?? 0, proto: parsed)
     }
 }
 

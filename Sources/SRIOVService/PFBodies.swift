@@ -56,15 +56,9 @@ public struct VFSettingsBody: Decodable, Sendable {
 
     /// The settings to apply; a VLAN id of 0 removes the VLAN, as with `ip link`.
     public func settings() throws(SRIOVError) -> VFSettings {
-        if vlan == nil && (qos != nil || vlanProto != nil) {
-            throw SRIOVError(.invalidArgument, "qos and vlanProto go with vlan; add vlan (0 for none)")
-        }
         var s = VFSettings()
+        s.vlan = try WireVLAN.parse(vlan: vlan, qos: qos, proto: vlanProto)
         if let mac { s.mac = try MACAddress(parsing: mac) }
-        if let vlan {
-            let proto = try vlanProto.map { text throws(SRIOVError) in try VLANProtocol(parsing: text) } ?? .dot1Q
-            s.vlan = try VLAN(id: vlan, qos: qos ?? 0, proto: proto)
-        }
         s.spoofCheck = spoofCheck
         s.trust = trust
         if let linkState { s.linkState = try VFLinkState(parsing: linkState) }
