@@ -61,29 +61,15 @@ struct AccessDaemon {
 
     static func with(access: String, options edit: (inout DaemonOptions) -> Void = { _ in },
                      _ body: (AccessDaemon) async throws -> Void) async throws {
-        let dir = try TempDirectory("sriovd-access")
-        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost + access)
-        var options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
-                                    socketPath: dir.path + "/sriovd.sock")
-        edit(&options)
-        let listening = AsyncStream<Void>.makeStream()
-        var logger = Logger(label: "sriovd-test")
-        logger.logLevel = .critical
-        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: false,
-                                 onListening: { listening.continuation.yield() })
-        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = listening.stream.makeAsyncIterator()
-        _ = await iterator.next()
+        let test = try await TestDaemon.start("sriovd-access", config: EmbeddedConfig.simulatedHost + access, logLevel: .critical,
+                                              options: edit)
         do {
-            try await body(AccessDaemon(dir: dir, daemon: daemon))
+            try await body(AccessDaemon(dir: test.dir, daemon: test.daemon))
         } catch {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
+            _ = try? await test.stop()
             throw error
         }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await test.stop()
     }
 
     /// Runs a daemon that must refuse to start; returns its error.

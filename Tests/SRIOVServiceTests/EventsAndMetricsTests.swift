@@ -96,20 +96,8 @@ func sseMessage(_ kind: String, in text: String) -> (id: String, data: [String: 
 @Suite("API v1: events and metrics")
 struct EventsAndMetricsTests {
     @Test func eventStreamDeliversLeaseEventsAndEndsOnShutdown() async throws {
-        let dir = try TempDirectory("sriovd-events")
-        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
-        let socketPath = dir.path + "/sriovd.sock"
-        let options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
-                                    socketPath: socketPath)
-        let listening = AsyncStream<Void>.makeStream()
-        var logger = Logger(label: "sriovd-test")
-        logger.logLevel = .warning
-        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: false,
-                                 onListening: { listening.continuation.yield() })
-        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = listening.stream.makeAsyncIterator()
-        _ = await iterator.next()
+        let test = try await TestDaemon.start("sriovd-events")
+        let socketPath = test.socketPath
 
         let events = try StreamingUnixRequest(socketPath, "/v1/events")
         let head = try #require(await events.read(until: ": sriovd events"))
@@ -130,7 +118,7 @@ struct EventsAndMetricsTests {
         #expect((message.data["lease"] as? [String: Any])?["state"] as? String == "active")
         let seq = try #require(UInt64(message.id))
         #expect(message.data["seq"] as? Int == Int(seq))
-        let engine = try #require(daemon.slot.engine)
+        let engine = try #require(test.daemon.slot.engine)
         #expect(seq <= (await engine.currentBook.seq))
 
         let released = try await unixHTTP(socketPath, "DELETE", "/v1/leases/\(id)")
@@ -141,9 +129,9 @@ struct EventsAndMetricsTests {
         #expect(UInt64(releasedMessage.id) ?? 0 > seq)
 
         // Graceful shutdown ends the open stream, so it does not hold the daemon up.
-        await group.triggerGracefulShutdown()
+        await test.group.triggerGracefulShutdown()
         #expect(await events.readToEOF())
-        try await running.value
+        try await test.running.value
         #expect(engine.eventFeed.bus.subscriberCount == 0)
     }
 

@@ -2,6 +2,8 @@ import SRIOVRuntime
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
+import ServiceLifecycle
 import SRIOVConfig
 import SRIOVCore
 import SRIOVLeasing
@@ -53,4 +55,43 @@ extension ByteBuffer {
 
 func jsonBody(_ object: [String: Any]) -> ByteBuffer {
     ByteBuffer(bytes: (try? JSONSerialization.data(withJSONObject: object)) ?? Data())
+}
+
+/// sriovd serving a simulated host in a temp dir on a Unix socket there: the start-up every
+/// real-socket test needs, returned once the socket listens.
+struct TestDaemon {
+    let dir: TempDirectory
+    let daemon: SRIOVDaemon
+    let group: ServiceGroup
+    let running: Task<Void, any Error>
+
+    var options: DaemonOptions { daemon.options }
+    var socketPath: String { daemon.options.socketPath }
+
+    /// `socket` is relative to the temp dir; `edit` adjusts the options before start.
+    static func start(_ name: String = "sriovd", config: String = EmbeddedConfig.simulatedHost, socket: String = "sriovd.sock",
+                      fsync: Bool = false, reapInterval: Duration = .seconds(5), logLevel: Logger.Level = .warning,
+                      options edit: (inout DaemonOptions) -> Void = { _ in }) async throws -> TestDaemon {
+        let dir = try TempDirectory(name)
+        try dir.file("sriovd.yaml", config)
+        var options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
+                                    socketPath: dir.path + "/" + socket)
+        edit(&options)
+        let listening = AsyncStream<Void>.makeStream()
+        var logger = Logger(label: "sriovd-test")
+        logger.logLevel = logLevel
+        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: fsync,
+                                 reapInterval: reapInterval, onListening: { listening.continuation.yield() })
+        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
+        let running = Task { try await group.run() }
+        var iterator = listening.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        return TestDaemon(dir: dir, daemon: daemon, group: group, running: running)
+    }
+
+    /// Graceful shutdown (SIGTERM's path), then whatever the daemon threw.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
 }

@@ -58,20 +58,8 @@ func blockingUnixHTTP(_ socketPath: String, _ method: String, _ path: String, bo
 @Suite("sriovd on a real Unix socket")
 struct UnixSocketTests {
     @Test func roundTripRecordsPeerUIDAndShutsDownGracefully() async throws {
-        let dir = try TempDirectory("sriovd")
-        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
-        let socketPath = dir.path + "/run/sriovd.sock"
-        let options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
-                                    socketPath: socketPath)
-        let listening = AsyncStream<Void>.makeStream()
-        var logger = Logger(label: "sriovd-test")
-        logger.logLevel = .warning
-        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: false,
-                                 onListening: { listening.continuation.yield() })
-        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = listening.stream.makeAsyncIterator()
-        _ = await iterator.next()
+        let test = try await TestDaemon.start(socket: "run/sriovd.sock")
+        let (daemon, options, socketPath) = (test.daemon, test.options, test.socketPath)
 
         // The socket: mode 0660, and a second daemon would refuse it.
         var st = stat()
@@ -91,8 +79,7 @@ struct UnixSocketTests {
         let audit = await engine.auditLog()
         #expect(audit.contains { $0.action == "lease.acquire" && $0.who == "tenant local-admin (uid \(getuid()))" }, "\(audit)")
 
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await test.stop()
         #expect(daemon.slot.phase == .stopping)
         // The socket is gone and the state directory's lock was released: a new engine opens it.
         #expect(lstat(socketPath, &st) != 0)
@@ -106,20 +93,8 @@ struct UnixSocketTests {
     /// SIGTERM while acquires are in flight: each one finishes (or never started), the journal is closed
     /// only after them, and a restart finds every lease active and the promises kept on the host.
     @Test func gracefulShutdownDuringLeases() async throws {
-        let dir = try TempDirectory("sriovd-stop")
-        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
-        let socketPath = dir.path + "/run/sriovd.sock"
-        let options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
-                                    socketPath: socketPath)
-        let listening = AsyncStream<Void>.makeStream()
-        var logger = Logger(label: "sriovd-test")
-        logger.logLevel = .critical
-        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: true,
-                                 onListening: { listening.continuation.yield() })
-        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = listening.stream.makeAsyncIterator()
-        _ = await iterator.next()
+        let test = try await TestDaemon.start("sriovd-stop", socket: "run/sriovd.sock", fsync: true, logLevel: .critical)
+        let (daemon, options, socketPath) = (test.daemon, test.options, test.socketPath)
 
         let requests = (0..<16).map { n in
             Task { try? await unixHTTP(socketPath, "POST", "/v1/leases", body: #"{"pool":"uplink","owner":"vm-\#(n)"}"#) }
@@ -127,14 +102,14 @@ struct UnixSocketTests {
         // Stop as soon as the first acquire has reserved its VF: it, and any others under way, are in flight.
         let engine0 = try #require(daemon.slot.engine)
         for _ in 0..<5000 where await engine0.currentBook.leases.isEmpty { try await Task.sleep(for: .milliseconds(1)) }
-        await group.triggerGracefulShutdown()
+        await test.group.triggerGracefulShutdown()
         var answered = 0
         for request in requests {
             if let reply = await request.value, reply.status == 201 { answered += 1 }
         }
         // The one that had reserved when SIGTERM came was finished and answered.
         #expect(answered >= 1)
-        try await running.value
+        try await test.running.value
         #expect(daemon.slot.phase == .stopping)
 
         // Restart: nothing half-done, every answered lease is there, the host matches the book.
@@ -154,20 +129,8 @@ struct UnixSocketTests {
     }
 
     @Test func reaperReleasesExpiredLeasesWhileServing() async throws {
-        let dir = try TempDirectory("sriovd")
-        try dir.file("sriovd.yaml", EmbeddedConfig.simulatedHost)
-        let socketPath = dir.path + "/sriovd.sock"
-        let options = DaemonOptions(simulated: true, stateDirectory: dir.path + "/state", configPath: dir.path + "/sriovd.yaml",
-                                    socketPath: socketPath)
-        let listening = AsyncStream<Void>.makeStream()
-        var logger = Logger(label: "sriovd-test")
-        logger.logLevel = .warning
-        let daemon = SRIOVDaemon(options: options, notifier: SystemdNotifier(socketPath: nil), logger: logger, fsync: false,
-                                 reapInterval: .milliseconds(100), onListening: { listening.continuation.yield() })
-        let group = ServiceGroup(configuration: .init(services: [daemon], logger: logger))
-        let running = Task { try await group.run() }
-        var iterator = listening.stream.makeAsyncIterator()
-        _ = await iterator.next()
+        let test = try await TestDaemon.start(reapInterval: .milliseconds(100))
+        let socketPath = test.socketPath
         let acquired = try await unixHTTP(socketPath, "POST", "/v1/leases", body: #"{"pool":"uplink","owner":"vm-ttl","ttlSeconds":1}"#)
         #expect(acquired.status == 201, "\(acquired.body)")
         // Wait (bounded) for the wall clock to pass the TTL and the reaper to run.
@@ -179,8 +142,7 @@ struct UnixSocketTests {
             if remaining == 0 { break }
         }
         #expect(remaining == 0)
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await test.stop()
     }
 
     @Test func staleSocketIsReplacedButARegularFileIsNot() throws {
