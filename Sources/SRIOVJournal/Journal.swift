@@ -24,7 +24,8 @@ public actor Journal {
     /// Blocking write/fsync/rename run here, off the Swift cooperative pool.
     let io = DispatchQueue(label: "sriovd.journal.io")
     /// Shared by concurrent appends (JSONEncoder is thread-safe once configured).
-    nonisolated let encoder: JSONEncoder
+    /// One-line JSON, sorted keys (the same bytes as JSONEncoder with .sortedKeys, .withoutEscapingSlashes).
+    nonisolated let encoder = CompactJSONEncoder()
 
     var lock: StateLock?
     /// The journal file, opened O_APPEND; -1 once closed.
@@ -66,9 +67,6 @@ public actor Journal {
         self.snapshotSeq = snapshotSeq
         self.sync = sync
         self.logger = logger
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        self.encoder = encoder
     }
 
     deinit {

@@ -76,12 +76,12 @@ extension Journal {
         }
         let data: [UInt8]
         do {
-            data = Array(try encoder.encode(payload))
+            data = try encoder.encode(payload)
         } catch {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload does not encode as JSON: \(error)",
                              cause: .other(String(describing: error)))
         }
-        // JSONEncoder escapes newlines inside strings and only emits raw ones when pretty-printing.
+        // The encoder escapes newlines inside strings and never emits raw ones.
         guard !data.isEmpty, !data.contains(0x0a) else {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload's JSON is not a single line")
         }

@@ -11,9 +11,7 @@ enum JSONCoding {
     }
 
     static func encode<T: Encodable>(_ value: T) throws(SRIOVError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        do { return Array(try encoder.encode(value)) } catch {
+        do { return try CompactJSONEncoder().encode(value) } catch {
             throw SRIOVError(.io, "cannot encode \(T.self): \(error)")
         }
     }
