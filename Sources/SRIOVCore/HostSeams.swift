@@ -43,4 +43,22 @@ public protocol PCIDeviceControl: Sendable {
     func writeDriverOverride(_ driver: String?, device: PCIAddress) throws(SRIOVError)
     /// Kernel interface: `/sys/bus/pci/drivers_probe`.
     func probe(_ device: PCIAddress) throws(SRIOVError)
+    /// `unbind`, then `driver_override` = `driver`, then `probe`, in that order (the default does
+    /// exactly those three writes; the simulator does them under one lock).
+    func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError)
+    /// `unbind`, then clear `driver_override`.
+    func detach(_ device: PCIAddress) throws(SRIOVError)
+}
+
+extension PCIDeviceControl {
+    public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
+        try unbind(device)
+        try writeDriverOverride(driver, device: device)
+        try probe(device)
+    }
+
+    public func detach(_ device: PCIAddress) throws(SRIOVError) {
+        try unbind(device)
+        try writeDriverOverride(nil, device: device)
+    }
 }

@@ -128,9 +128,7 @@ extension LeaseEngine {
 
     /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.
     nonisolated func hostBind(_ vf: PCIAddress) throws(SRIOVError) {
-        try host.control.unbind(vf)
-        try host.control.writeDriverOverride("vfio-pci", device: vf)
-        try host.control.probe(vf)
+        try host.control.rebind(vf, override: "vfio-pci")
     }
 
     /// Re-reads the chosen VFs: each still exists, is not on vfio-pci, and is alone in its group.

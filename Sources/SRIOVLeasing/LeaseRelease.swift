@@ -107,8 +107,7 @@ extension LeaseEngine {
     @concurrent
     nonisolated func hostScrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) -> DeviceStatus {
         let address = vf.pciAddress
-        try host.control.unbind(address)
-        try host.control.writeDriverOverride(nil, device: address)
+        try host.control.detach(address)
         if let iface = vf.pfInterface {
             try await scrub(vf, pf: iface)
         }

@@ -12,6 +12,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     public let directory: String
     public let spec: SimulatedHostSpec
     let linkCache = LinkTableCache()
+    let hostLock = HostLock()
 
     public var paths: HostPaths { HostPaths(root: directory) }
     var tree: TreeWriter { TreeWriter(root: directory) }
@@ -400,14 +401,14 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     /// Kernel interface (simulated): `driver/unbind`: the device is left driverless.
     public func unbind(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "unbind from its driver")
-        try withLock { () throws(SRIOVError) in try unbindInternal(device) }
+        try withDeviceLock(device) { () throws(SRIOVError) in try unbindInternal(device) }
     }
 
     /// Kernel interface (simulated): `driver_override` (does not unbind the current driver).
     public func writeDriverOverride(_ driver: String?, device: PCIAddress) throws(SRIOVError) {
         if let driver { try DriverName.check(driver) }
         try requireDevice(device, what: driver.map { "set driver_override to \($0)" } ?? "clear driver_override")
-        try withLock { () throws(SRIOVError) in
+        try withDeviceLock(device) { () throws(SRIOVError) in
             try tree.write(devicePath(device) + "/driver_override", (driver ?? "(null)") + "\n")
         }
     }
@@ -418,21 +419,43 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     /// `sriov_drivers_autoprobe` 0.
     public func probe(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "probe drivers")
-        try withLock { () throws(SRIOVError) in
-            guard driverOf(device) == nil else { return }
-            let override = DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
-            if let override {
-                if isDriverLoaded(override) { try bind(device, driver: override) }
-                return
-            }
-            // pci_device_can_probe(): a VF whose PF has sriov_drivers_autoprobe 0 binds only through
-            // driver_override; drivers_probe still succeeds.
-            if let pf = FileSystem.linkBasename(tree.path(devicePath(device) + "/physfn")).flatMap(PCIAddress.init),
-               FileSystem.read(tree.path(devicePath(pf) + "/sriov_drivers_autoprobe")) == "0" {
-                return
-            }
-            if let driver = matchingDriver(device), isDriverLoaded(driver) { try bind(device, driver: driver) }
+        try withDeviceLock(device) { () throws(SRIOVError) in try probeInternal(device) }
+    }
+
+    /// `unbind` + `driver_override` + `drivers_probe` under one lock (the same rules as the three).
+    public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
+        try DriverName.check(driver)
+        try requireDevice(device, what: "bind to \(driver)")
+        try withDeviceLock(device) { () throws(SRIOVError) in
+            try unbindInternal(device)
+            try tree.write(devicePath(device) + "/driver_override", driver + "\n")
+            try probeInternal(device)
         }
+    }
+
+    /// `unbind` + clearing `driver_override` under one lock.
+    public func detach(_ device: PCIAddress) throws(SRIOVError) {
+        try requireDevice(device, what: "unbind from its driver")
+        try withDeviceLock(device) { () throws(SRIOVError) in
+            try unbindInternal(device)
+            try tree.write(devicePath(device) + "/driver_override", "(null)\n")
+        }
+    }
+
+    func probeInternal(_ device: PCIAddress) throws(SRIOVError) {
+        guard driverOf(device) == nil else { return }
+        let override = DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
+        if let override {
+            if isDriverLoaded(override) { try bind(device, driver: override) }
+            return
+        }
+        // pci_device_can_probe(): a VF whose PF has sriov_drivers_autoprobe 0 binds only through
+        // driver_override; drivers_probe still succeeds.
+        if let pf = FileSystem.linkBasename(tree.path(devicePath(device) + "/physfn")).flatMap(PCIAddress.init),
+           FileSystem.read(tree.path(devicePath(pf) + "/sriov_drivers_autoprobe")) == "0" {
+            return
+        }
+        if let driver = matchingDriver(device), isDriverLoaded(driver) { try bind(device, driver: driver) }
     }
 
     func requireDevice(_ device: PCIAddress, what: String) throws(SRIOVError) {
@@ -443,20 +466,19 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     // MARK: Locking
 
-    /// Runs `body` holding an exclusive `flock` on `<dir>/.lock` (shared by every process using the host).
+    /// Runs `body` with the host to itself (PF-level changes: VF counts, autoprobe, building).
+    /// `HostLock` says how threads and processes share the host.
     func withLock<T>(_ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {
-        let lockPath = directory + "/.lock"
-        let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SRIOVError(.io, "simulator: cannot open \(lockPath): \(Errno.name(errno))", cause: .errno(errno))
-        }
-        defer { Glibc.close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR {
-                throw SRIOVError(.io, "simulator: cannot lock \(lockPath): \(Errno.name(errno))", cause: .errno(errno))
-            }
-        }
-        defer { flock(fd, LOCK_UN) }
-        return try body()
+        try hostLock.withLock(directory + "/.lock", .exclusive, body)
+    }
+
+    /// Runs `body` holding `device`'s stripe (its IOMMU group): other devices' steps run meanwhile.
+    func withDeviceLock<T>(_ device: PCIAddress, _ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {
+        try hostLock.withLock(directory + "/.lock", .device(stripe: HostLock.stripe(group: groupOf(device), address: device)), body)
+    }
+
+    /// Runs `body` holding the lock of `netlink.state` (VF settings).
+    func withLinksLock<T>(_ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {
+        try hostLock.withLock(directory + "/.lock", .links, body)
     }
 }

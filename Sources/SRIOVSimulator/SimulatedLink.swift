@@ -29,7 +29,7 @@ extension SimulatedHost: VFLinkControl {
     /// the ones before a refusal stay applied, as they would on a kernel.
     public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
         do throws(SRIOVError) {
-            return try withLock { () throws(SRIOVError) -> (index: Int, error: SRIOVError)? in
+            return try withLinksLock { () throws(SRIOVError) -> (index: Int, error: SRIOVError)? in
                 var links = try loadLinks()
                 guard var link = links.pfs[pf.name] else {
                     return (0, SRIOVError(.notFound, "no network interface named \(pf)", cause: .errno(Errno.ENODEV)))
