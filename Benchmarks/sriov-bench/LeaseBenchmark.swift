@@ -43,6 +43,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 let engine = try await LeaseEngine.start(stateDirectory: state, config: config, host: host, fsync: fsync, logger: logger)
                 let perTask = max(1, cycles / level)
                 let clock = ContinuousClock()
+                let cpuStart = processCPUSeconds()
                 let start = clock.now
                 let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
                     for t in 0..<level {
@@ -63,14 +64,16 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                     return all
                 }
                 let elapsed = start.duration(to: clock.now)
+                let cpu = processCPUSeconds() - cpuStart
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 let stats = await engine.journalStatistics
                 await engine.close()
                 let sorted = samples.sorted()
                 func p(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))]) }
-                print(String(format: "lease-cycles: fsync %@, %2d concurrent: %7.0f cycles/s  p50 %@ ms  p99 %@ ms  (%d cycles, %d journal appends in %d fsyncs)",
-                             fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99), samples.count,
-                             stats.appends, stats.fsyncs))
+                print(String(format: "lease-cycles: fsync %@, %2d concurrent: %7.0f cycles/s  p50 %@ ms  p99 %@ ms  CPU %.3f ms/cycle  (%d cycles, %d journal appends in %d fsyncs, %.2f ms each)",
+                             fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99),
+                             cpu * 1000 / Double(samples.count), samples.count, stats.appends, stats.fsyncs,
+                             stats.fsyncs > 0 ? stats.fsyncSeconds * 1000 / Double(stats.fsyncs) : 0))
             }
         }
     } catch let error as SRIOVError {
@@ -80,4 +83,12 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         print("lease-cycles: error: \(error)")
         exit(1)
     }
+}
+
+/// User + system CPU time of this process so far (all threads), in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
 }

@@ -9,10 +9,12 @@ public struct Allocator: Sendable {
         self.plan = plan
     }
 
-    /// A VF that could be leased, with what placement needs to know.
-    struct Candidate {
-        var vf: VirtualFunction
-        var pf: PhysicalFunction
+    /// A PF's free pool VFs, as positions in the inventory (no copies of the PF per VF).
+    struct FreeOnPF {
+        var pf: Int
+        var address: PCIAddress
+        /// Positions in `inventory.pfs[pf].vfs`.
+        var vfs: [Int]
     }
 
     public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
@@ -39,23 +41,26 @@ public struct Allocator: Sendable {
         }
         try checkPolicy(request, pool: pool, book: book)
         var rejected: [String: Int] = [:]
-        var candidates: [Candidate] = []
+        var free: [FreeOnPF] = []
         let held = book.heldVFs
         let quarantined = book.quarantinedVFs
-        for pf in inventory.pfs {
+        for (p, pf) in inventory.pfs.enumerated() {
             let pfReason: String? = if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { "on a protected PF" }
                 else if let numa = request.numaNode, pf.numaNode?.value != numa { "on another NUMA node" }
                 else { nil }
-            for vf in pf.vfs where plan.pool(of: vf.pciAddress) == request.pool {
+            var onPF = FreeOnPF(pf: p, address: pf.pciAddress, vfs: [])
+            for (v, vf) in pf.vfs.enumerated() where plan.pool(of: vf.pciAddress) == request.pool {
                 if let why = unavailable(vf, quarantined: quarantined, held: held, groups: groups, pfReason: pfReason) {
                     rejected[why, default: 0] += 1
                 } else {
-                    candidates.append(Candidate(vf: vf, pf: pf))
+                    onPF.vfs.append(v)
                 }
             }
+            if !onPF.vfs.isEmpty { free.append(onPF) }
         }
-        let chosen = try place(request, candidates: candidates, rejected: rejected, poolSize: plan.pools[request.pool]?.count ?? 0)
-        return chosen.map { ($0.vf, $0.pf) }
+        let chosen = try place(request, free: free, inventory: inventory, rejected: rejected,
+                               poolSize: plan.pools[request.pool]?.count ?? 0)
+        return chosen.map { (inventory.pfs[$0.pf].vfs[$0.vf], inventory.pfs[$0.pf]) }
     }
 
     func checkPolicy(_ request: LeaseRequest, pool: PoolConfig, book: LeaseBook) throws(SRIOVError) {
@@ -106,34 +111,44 @@ public struct Allocator: Sendable {
         return nil
     }
 
-    func place(_ request: LeaseRequest, candidates: [Candidate], rejected: [String: Int], poolSize: Int) throws(SRIOVError) -> [Candidate] {
-        let byPF = Dictionary(grouping: candidates, by: { $0.pf.pciAddress })
+    /// Picks positions (PF, VF) from the free VFs by placement.
+    func place(_ request: LeaseRequest, free: [FreeOnPF], inventory: HostInventory, rejected: [String: Int],
+               poolSize: Int) throws(SRIOVError) -> [(pf: Int, vf: Int)] {
         func shortage(_ what: String) -> SRIOVError {
             var why = rejected.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if why.isEmpty { why = ["none unavailable"] }
             return SRIOVError(.busy, "pool \(request.pool) cannot satisfy \(request.count) VF\(request.count == 1 ? "" : "s")\(request.numaNode.map { " on NUMA node \($0)" } ?? "") (\(request.placement.rawValue)): \(what); of its \(poolSize) VFs: \(why.joined(separator: ", ")). Nothing was reserved")
         }
+        /// A PF's free VFs, lowest VF index first.
+        func byIndex(_ onPF: FreeOnPF) -> [Int] {
+            let vfs = inventory.pfs[onPF.pf].vfs
+            return onPF.vfs.sorted { vfs[$0].index < vfs[$1].index }
+        }
         switch request.placement {
         case .spread:
-            guard byPF.count >= request.count else {
-                throw shortage("spread needs \(request.count) distinct PFs with a free VF, \(byPF.count) have one")
+            guard free.count >= request.count else {
+                throw shortage("spread needs \(request.count) distinct PFs with a free VF, \(free.count) have one")
             }
             // The PFs with the most free VFs first (keeps the pool balanced), lowest VF index on each.
-            let pfs = byPF.sorted { a, b in a.value.count != b.value.count ? a.value.count > b.value.count : a.key < b.key }
-            return pfs.prefix(request.count).compactMap { $0.value.min { $0.vf.index < $1.vf.index } }
+            let pfs = free.sorted { a, b in a.vfs.count != b.vfs.count ? a.vfs.count > b.vfs.count : a.address < b.address }
+            return pfs.prefix(request.count).compactMap { onPF in
+                let vfs = inventory.pfs[onPF.pf].vfs
+                return onPF.vfs.min { vfs[$0].index < vfs[$1].index }.map { (onPF.pf, $0) }
+            }
         case .pack:
-            guard candidates.count >= request.count else {
-                throw shortage("\(candidates.count) free")
+            let total = free.reduce(0) { $0 + $1.vfs.count }
+            guard total >= request.count else {
+                throw shortage("\(total) free")
             }
             // Best fit: the PF with the fewest free VFs that still holds the whole request; else fill
             // the fullest PFs first.
-            let sorted = byPF.sorted { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : a.key < b.key }
-            if let fit = sorted.first(where: { $0.value.count >= request.count }) {
-                return Array(fit.value.sorted { $0.vf.index < $1.vf.index }.prefix(request.count))
+            let sorted = free.sorted { a, b in a.vfs.count != b.vfs.count ? a.vfs.count < b.vfs.count : a.address < b.address }
+            if let fit = sorted.first(where: { $0.vfs.count >= request.count }) {
+                return byIndex(fit).prefix(request.count).map { (fit.pf, $0) }
             }
-            var out: [Candidate] = []
-            for (_, vfs) in sorted.reversed() {
-                for c in vfs.sorted(by: { $0.vf.index < $1.vf.index }) where out.count < request.count { out.append(c) }
+            var out: [(pf: Int, vf: Int)] = []
+            for onPF in sorted.reversed() {
+                for v in byIndex(onPF) where out.count < request.count { out.append((onPF.pf, v)) }
             }
             return out
         }
