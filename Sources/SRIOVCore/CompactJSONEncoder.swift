@@ -52,11 +52,11 @@ enum CompactJSON {
 
     /// Writes `value`: primitives directly (the type compared, never cast), anything else through
     /// its `encode(to:)`.
-    static func write<T: Encodable>(_ value: T, path: Path?, into out: inout [UInt8]) throws {
+    static func write<T: Encodable>(_ value: T, path: Path?, key: (any CodingKey)? = nil, into out: inout [UInt8]) throws {
         if T.self == String.self { writeString(unsafeBitCast(value, to: String.self), into: &out); return }
         if T.self == Int.self { writeInteger(unsafeBitCast(value, to: Int.self), into: &out); return }
         if T.self == Bool.self { out.append(contentsOf: (unsafeBitCast(value, to: Bool.self) ? "true" : "false").utf8); return }
-        if T.self == Double.self { try writeDouble(unsafeBitCast(value, to: Double.self), path: path, into: &out); return }
+        if T.self == Double.self { try writeDouble(unsafeBitCast(value, to: Double.self), path: key.map { Path(path, $0) } ?? path, into: &out); return }
         if T.self == UInt64.self { writeInteger(unsafeBitCast(value, to: UInt64.self), into: &out); return }
         if T.self == UInt32.self { writeInteger(unsafeBitCast(value, to: UInt32.self), into: &out); return }
         if T.self == UInt16.self { writeInteger(unsafeBitCast(value, to: UInt16.self), into: &out); return }
@@ -66,8 +66,9 @@ enum CompactJSON {
         if T.self == Int16.self { writeInteger(unsafeBitCast(value, to: Int16.self), into: &out); return }
         if T.self == Int8.self { writeInteger(unsafeBitCast(value, to: Int8.self), into: &out); return }
         if T.self == UInt.self { writeInteger(unsafeBitCast(value, to: UInt.self), into: &out); return }
-        if T.self == Float.self { try writeDouble(Double(unsafeBitCast(value, to: Float.self)), path: path, into: &out); return }
-        let encoder = Writer(path: path)
+        if T.self == Float.self { try writeDouble(Double(unsafeBitCast(value, to: Float.self)), path: key.map { Path(path, $0) } ?? path, into: &out); return }
+        // Only a value with containers of its own gets a path node (primitives never need one).
+        let encoder = Writer(path: key.map { Path(path, $0) } ?? path)
         try value.encode(to: encoder)
         try encoder.finish(into: &out)
     }
@@ -223,7 +224,7 @@ enum CompactJSON {
 
         private func put<T: Encodable>(_ value: T, _ key: Key) throws {
             let start = box.buffer.count
-            try CompactJSON.write(value, path: Path(path, key), into: &box.buffer)
+            try CompactJSON.write(value, path: path, key: key, into: &box.buffer)
             box.add(key.stringValue, start: start)
         }
 
@@ -274,7 +275,7 @@ enum CompactJSON {
 
         private func put<T: Encodable>(_ value: T) throws {
             var bytes: [UInt8] = []
-            try CompactJSON.write(value, path: Path(path, IndexKey(box.elements.count)), into: &bytes)
+            try CompactJSON.write(value, path: path, key: IndexKey(box.elements.count), into: &bytes)
             box.elements.append(bytes)
         }
 

@@ -32,6 +32,12 @@ extension Journal {
         return try await queue(lines)
     }
 
+    /// `appendQueued` for payloads already written as JSON (`JSONWriter`): each must be one line.
+    public nonisolated func appendQueued(encoded records: [(type: String, json: [UInt8])]) async throws(SRIOVError) -> UInt64 {
+        for record in records { try checkLine(type: record.type, record.json) }
+        return try await queue(records.map { ($0.type, $0.json) })
+    }
+
     func queue(_ lines: [(String, [UInt8])]) throws(SRIOVError) -> UInt64 {
         try checkUsable()
         guard !lines.isEmpty else { return nextSeq - 1 }
@@ -71,9 +77,6 @@ extension Journal {
 
     /// A record's type checked and its payload encoded as one line of JSON.
     nonisolated func line(type: String, _ payload: some Encodable & Sendable) throws(SRIOVError) -> (String, [UInt8]) {
-        guard RecordCodec.isValidType(type) else {
-            throw SRIOVError(.invalidArgument, "journal record type \(Quote.shell(type)) is not 1-100 characters of letters, digits and . _ - : /")
-        }
         let data: [UInt8]
         do {
             data = try encoder.encode(payload)
@@ -81,11 +84,18 @@ extension Journal {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload does not encode as JSON: \(error)",
                              cause: .other(String(describing: error)))
         }
-        // The encoder escapes newlines inside strings and never emits raw ones.
+        try checkLine(type: type, data)
+        return (type, data)
+    }
+
+    /// A payload is a single line of JSON (the encoders escape newlines inside strings).
+    nonisolated func checkLine(type: String, _ data: [UInt8]) throws(SRIOVError) {
+        guard RecordCodec.isValidType(type) else {
+            throw SRIOVError(.invalidArgument, "journal record type \(Quote.shell(type)) is not 1-100 characters of letters, digits and . _ - : /")
+        }
         guard !data.isEmpty, !data.contains(0x0a) else {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload's JSON is not a single line")
         }
-        return (type, data)
     }
 
     /// Assigns the next seqs and queues the lines; resumes when its batch is durable with the last seq.

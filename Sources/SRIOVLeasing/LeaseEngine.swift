@@ -227,7 +227,7 @@ public actor LeaseEngine {
     /// rebuilds): a batch numbered while an earlier one is still on its way waits for it. Returns
     /// the last seq.
     private func number(_ events: [LeaseEvent]) async throws(SRIOVError) -> UInt64 {
-        let last = try await journal.appendQueued(events.map { (type: $0.type, payload: AnyEncodable($0.payload()) as any Encodable & Sendable) })
+        let last = try await journal.appendQueued(encoded: events.map { (type: $0.type, json: $0.payloadJSON()) })
         let first = last - UInt64(events.count) + 1
         unapplied[first] = events
         while let batch = unapplied.removeValue(forKey: book.seq + 1) {
@@ -290,11 +290,4 @@ public actor LeaseEngine {
     public func auditLog(since: Double? = nil) -> [AuditRecord] {
         book.audit.filter { record in since.map { record.time >= $0 } ?? true }
     }
-}
-
-/// Type-erased payload for the journal.
-struct AnyEncodable: Encodable, Sendable {
-    let value: any Encodable & Sendable
-    init(_ value: any Encodable & Sendable) { self.value = value }
-    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
 }

@@ -1,0 +1,147 @@
+import SRIOVCore
+
+// The journal's hot records written by hand (`JSONWriter`): members in sorted key order, nil ones left
+// out, byte for byte what JSONEncoder writes for the Codable forms (LeaseRecordJSONTests).
+
+extension LeaseID: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(value) }
+}
+
+extension Placement: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
+}
+
+extension LeaseState: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
+}
+
+extension LeaseStage: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
+}
+
+extension LeaseRequest: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("count", count)
+            w.member("numaNode", numaNode)
+            w.member("owner", owner)
+            w.member("placement", placement)
+            w.member("pool", pool)
+            w.member("requestID", requestID)
+            w.member("settings", settings)
+            w.member("ttlSeconds", ttlSeconds)
+        }
+    }
+}
+
+extension LeasedVF: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("index", index)
+            w.member("iommuGroup", iommuGroup)
+            w.member("numaNode", numaNode)
+            w.member("pciAddress", pciAddress)
+            w.member("pf", pf)
+            w.member("pfInterface", pfInterface)
+            w.member("previousDriver", previousDriver)
+            w.member("saved", saved)
+            w.member("settings", settings)
+            w.member("stage", stage)
+            w.member("vfioDevice", vfioDevice)
+        }
+    }
+}
+
+extension Lease: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("createdAt", createdAt)
+            w.member("expiresAt", expiresAt)
+            w.member("id", id)
+            w.member("owner", owner)
+            w.member("pool", pool)
+            w.key("problems")
+            w.array(problems) { w, p in w.string(p) }
+            w.member("request", request)
+            w.member("requestedBy", requestedBy)
+            w.member("state", state)
+            w.key("vfs")
+            w.array(vfs) { w, vf in vf.writeJSON(&w) }
+        }
+    }
+}
+
+extension AuditRecord: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("action", action)
+            w.member("result", result)
+            w.member("target", target)
+            w.member("time", time)
+            w.member("who", who)
+        }
+    }
+}
+
+extension LeaseEvent {
+    /// The record's payload as journal JSON: the same bytes as `payload()` through JSONEncoder.
+    func payloadJSON() -> [UInt8] {
+        var w = JSONWriter()
+        switch self {
+        case .reserved(let lease):
+            lease.writeJSON(&w)
+        case .saved(let lease, let vf, let state, let driver):
+            w.object { w in
+                w.member("driver", driver)
+                w.member("lease", lease)
+                w.member("state", state)
+                w.member("vf", vf)
+            }
+        case .configuring(let lease, let vf), .binding(let lease, let vf), .returned(let lease, let vf):
+            w.object { w in
+                w.member("lease", lease)
+                w.member("vf", vf)
+            }
+        case .activated(let lease, let devices):
+            w.object { w in
+                w.member("lease", lease)
+                w.key("vfio")
+                w.object { w in
+                    for (address, node) in devices.map({ ($0.key.description, $0.value) }).sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }) {
+                        w.key(address)
+                        w.string(node)
+                    }
+                }
+            }
+        case .renewed(let lease, let expiresAt):
+            w.object { w in
+                w.member("expiresAt", expiresAt)
+                w.member("lease", lease)
+            }
+        case .releasing(let lease, let reason):
+            w.object { w in
+                w.member("lease", lease)
+                w.member("reason", reason)
+            }
+        case .released(let lease):
+            w.object { w in w.member("lease", lease) }
+        case .quarantined(let vf, let reason, let lease):
+            w.object { w in
+                w.member("lease", lease)
+                w.member("reason", reason)
+                w.member("vf", vf)
+            }
+        case .unquarantined(let vf):
+            w.object { w in w.member("vf", vf) }
+        case .drift(let lease, let vf, let reason):
+            w.object { w in
+                w.member("lease", lease)
+                w.member("reason", reason)
+                w.member("vf", vf)
+            }
+        case .audit(let record):
+            record.writeJSON(&w)
+        }
+        return w.bytes
+    }
+}

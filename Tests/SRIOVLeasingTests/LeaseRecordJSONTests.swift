@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import SRIOVCore
+@testable import SRIOVLeasing
+
+/// The journal's records are written by hand (`LeaseEvent.payloadJSON`, `JSONWriter`); they must be
+/// exactly what JSONEncoder writes for the Codable payloads, for every record type, with every
+/// optional member present and absent, and must decode back to the same event.
+@Suite("Journal record JSON")
+struct LeaseRecordJSONTests {
+    struct Erased: Encodable {
+        let value: any Encodable
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
+
+    static func foundation(_ event: LeaseEvent) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(Erased(value: event.payload())), as: UTF8.self)
+    }
+
+    static let full: Lease = {
+        let settings = VFSettings(mac: try! MACAddress(parsing: "02:11:22:33:44:55"), vlan: try! VLAN(id: 100, qos: 5, proto: .dot1AD),
+                                  spoofCheck: false, trust: true, linkState: .enable, minTxRate: 10, maxTxRate: 1000, queryRSS: true)
+        let saved = VFState(index: 3, mac: try! MACAddress(parsing: "aa:bb:cc:dd:ee:01"), vlan: try! VLAN(id: 7), spoofCheck: true,
+                            trust: false, linkState: .auto, minTxRate: 0, maxTxRate: 5, queryRSS: false)
+        let request = LeaseRequest(pool: "uplink \"quoted\" /slash", owner: "vnf-7\nline", count: 2, numaNode: 1, placement: .spread,
+                                   settings: settings, ttlSeconds: 3600, requestID: "req-1")
+        let vf = LeasedVF(pciAddress: PCIAddress("0000:3b:02.1")!, pf: PCIAddress("0000:3b:00.0")!, pfInterface: try! InterfaceName(parsing: "ens1f0"),
+                          index: 3, iommuGroup: 42, numaNode: 1, vfioDevice: "/dev/vfio/42", settings: settings, saved: saved,
+                          previousDriver: "iavf", stage: .active)
+        return Lease(id: LeaseID(unchecked: "l-0123456789abcdef"), owner: "vnf-7", pool: "uplink", request: request, vfs: [vf, vf],
+                     state: .active, createdAt: 1_800_000_000.123456, expiresAt: 1_800_003_600.5, requestedBy: "uid 0 (root)",
+                     problems: ["one", "two \u{1}"])
+    }()
+
+    static let bare: Lease = {
+        let request = LeaseRequest(pool: "p", owner: "o")
+        let vf = LeasedVF(pciAddress: PCIAddress("0000:3b:02.1")!, pf: PCIAddress("0000:3b:00.0")!, pfInterface: nil, index: 0,
+                          iommuGroup: nil, numaNode: nil, vfioDevice: nil, settings: VFSettings(),
+                          saved: VFState(index: 0, spoofCheck: nil, trust: nil, linkState: nil, queryRSS: nil),
+                          previousDriver: nil, stage: .reserved)
+        return Lease(id: LeaseID(unchecked: "l-00000000000000ff"), owner: "o", pool: "p", request: request, vfs: [vf], state: .acquiring,
+                     createdAt: 1_800_000_000, expiresAt: nil, requestedBy: nil, problems: [])
+    }()
+
+    static var events: [LeaseEvent] {
+        let id = full.id
+        let vf = PCIAddress("0000:3b:02.1")!
+        return [
+            .reserved(full), .reserved(bare),
+            .saved(lease: id, vf: vf, state: full.vfs[0].saved!, driver: "iavf"),
+            .saved(lease: id, vf: vf, state: bare.vfs[0].saved!, driver: nil),
+            .configuring(lease: id, vf: vf), .binding(lease: id, vf: vf), .returned(lease: id, vf: vf),
+            .activated(lease: id, vfioDevices: [vf: "/dev/vfio/42", PCIAddress("0000:3b:02.0")!: "/dev/vfio/41",
+                                                PCIAddress("0000:af:02.0")!: "/dev/vfio/7"]),
+            .activated(lease: id, vfioDevices: [:]),
+            .renewed(lease: id, expiresAt: 1_800_007_200.25), .renewed(lease: id, expiresAt: nil),
+            .releasing(lease: id, reason: "expired (TTL passed without renew)"), .released(lease: id),
+            .quarantined(vf: vf, reason: "scrub failed: \"EINVAL\"", lease: id), .quarantined(vf: vf, reason: "drift", lease: nil),
+            .unquarantined(vf: vf), .drift(lease: id, vf: vf, reason: "driver changed to igbvf"),
+            .audit(AuditRecord(time: 1_800_000_000.000001, who: "uid 1000 (tenant a)", action: "lease.acquire", target: "l-1 pool p", result: "ok")),
+        ]
+    }
+
+    @Test func sameBytesAsJSONEncoder() throws {
+        for event in Self.events {
+            let ours = String(decoding: event.payloadJSON(), as: UTF8.self)
+            #expect(ours == (try Self.foundation(event)), "\(event.type)")
+        }
+    }
+
+    @Test func decodesBackToTheSameEvent() throws {
+        for event in Self.events {
+            let back = try LeaseEvent.decode(type: event.type, data: event.payloadJSON())
+            #expect(back == event, "\(event.type)")
+        }
+    }
+}
