@@ -15,7 +15,7 @@ import SRIOVCore
 /// In the process: a readers-writer lock (device and links scopes read, exclusive writes) plus a
 /// mutex per stripe. Between processes: open-file-description record locks (`F_OFD_SETLKW`) on
 /// `<dir>/.lock`, one byte per stripe and the whole file for exclusive. The file stays open; it is
-/// opened again when it was replaced (the host rebuilt).
+/// opened again once it was unlinked (the host's directory removed and built again).
 final class HostLock: @unchecked Sendable {
     enum Scope {
         case exclusive
@@ -33,7 +33,6 @@ final class HostLock: @unchecked Sendable {
     private let fdMutex: UnsafeMutablePointer<pthread_mutex_t>
     // Guarded by `fdMutex`.
     private var fd: Int32 = -1
-    private var identity: (dev: UInt64, ino: UInt64) = (0, 0)
     /// Descriptors of replaced lock files: another thread may still hold a lock through one, so they
     /// are closed only with this object.
     private var retired: [Int32] = []
@@ -104,14 +103,13 @@ final class HostLock: @unchecked Sendable {
         }
     }
 
-    /// The open lock file; opened again when `path` is now another file (or gone: then created again).
+    /// The open lock file; opened again (created if need be) once the open one was unlinked.
     private func openFile(_ path: String) throws(SRIOVError) -> Int32 {
         pthread_mutex_lock(fdMutex)
         defer { pthread_mutex_unlock(fdMutex) }
         var st = stat()
-        if fd >= 0, stat(path, &st) == 0, UInt64(st.st_dev) == identity.dev, UInt64(st.st_ino) == identity.ino {
-            return fd
-        }
+        // Still linked: the same file (a rebuilt host removes the directory, which unlinks it).
+        if fd >= 0, fstat(fd, &st) == 0, st.st_nlink > 0 { return fd }
         let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard opened >= 0 else {
             throw SRIOVError(.io, "simulator: cannot open \(path): \(Errno.name(errno))", cause: .errno(errno))
@@ -123,7 +121,6 @@ final class HostLock: @unchecked Sendable {
         }
         if fd >= 0 { retired.append(fd) }
         fd = opened
-        identity = (UInt64(st.st_dev), UInt64(st.st_ino))
         return opened
     }
 }

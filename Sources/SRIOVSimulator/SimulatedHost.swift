@@ -259,7 +259,8 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         let dev = devicePath(address)
         try tree.symlink("../../../bus/pci/drivers/\(driver)", at: dev + "/driver")
         try tree.symlink("../../../../" + dev.dropFirst(4), at: "sys/bus/pci/drivers/\(driver)/\(address)")
-        if let (pf, index, profile) = known ?? vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
+        // Only a VF's own network driver makes a netdev (vfio-pci never does: no VF lookup for it).
+        if driver != "vfio-pci", let (pf, index, profile) = known ?? vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),
                            up: pf.linkUp)
         }
@@ -298,7 +299,8 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     func unbindInternal(_ address: PCIAddress) throws(SRIOVError) {
         guard let driver = driverOf(address) else { return }
-        removeNetdevs(address)
+        // vfio-pci has no netdev to remove (saves listing the device's net directory).
+        if driver != "vfio-pci" { removeNetdevs(address) }
         tree.removeLink(devicePath(address) + "/driver")
         tree.removeLink("sys/bus/pci/drivers/\(driver)/\(address)")
         if driver == "vfio-pci" { try refreshVFIONode(group: groupOf(address)) }

@@ -63,16 +63,17 @@ public struct SysfsDiscovery: HostInventorySource {
         let dir = paths.device(address)
         let (override, errno) = FileSystem.readAttribute(dir + "/driver_override")
         if override == nil, errno == Errno.ENOENT, !FileSystem.exists(dir) { return nil }
+        let driver = FileSystem.linkBasename(dir + "/driver")
         var group: IOMMUGroup?
         if let id = FileSystem.linkBasename(dir + "/iommu_group").flatMap({ Int($0) }) {
             let members = (FileSystem.list(paths.iommuGroups + "/\(id)/devices") ?? []).compactMap(PCIAddress.init).sorted()
             group = IOMMUGroup(id: id, members: members.map { m in
-                IOMMUGroupMember(pciAddress: m, driver: FileSystem.linkBasename(paths.device(m) + "/driver"),
-                                 classCode: m == address ? nil : FileSystem.readAttribute(paths.deviceAttribute(m, .class)).value)
+                m == address ? IOMMUGroupMember(pciAddress: m, driver: driver, classCode: nil)
+                    : IOMMUGroupMember(pciAddress: m, driver: FileSystem.linkBasename(paths.device(m) + "/driver"),
+                                       classCode: FileSystem.readAttribute(paths.deviceAttribute(m, .class)).value)
             })
         }
-        return DeviceStatus(pciAddress: address, driver: FileSystem.linkBasename(dir + "/driver"),
-                            driverOverride: DriverOverride.value(override), iommuGroup: group)
+        return DeviceStatus(pciAddress: address, driver: driver, driverOverride: DriverOverride.value(override), iommuGroup: group)
     }
 
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/{sriov_*,virtfnN,...}` for one PF and its VFs,
