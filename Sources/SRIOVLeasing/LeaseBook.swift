@@ -9,7 +9,8 @@ public struct LeaseBook: Sendable, Codable, Equatable {
     public var quarantine: [String: Quarantine] = [:]
     /// Request id -> lease id, for idempotent retries (live leases only).
     public var requestIndex: [String: LeaseID] = [:]
-    /// The most recent audit records (older ones stay in rotated journals only).
+    /// The most recent audit records: at least the last `auditLimit`, trimmed back to that many
+    /// whenever a quarter more have piled up (one shift per 2,500 records, not one per record).
     public var audit: [AuditRecord] = []
     /// The journal sequence number this book reflects.
     public var seq: UInt64 = 0
@@ -80,7 +81,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             quarantine[vf.description] = Quarantine(reason: "drift: \(reason)", since: 0, lease: id)
         case .audit(let record):
             audit.append(record)
-            if audit.count > LeaseBook.auditLimit { audit.removeFirst(audit.count - LeaseBook.auditLimit) }
+            if audit.count >= LeaseBook.auditLimit + LeaseBook.auditLimit / 4 { audit.removeFirst(audit.count - LeaseBook.auditLimit) }
         }
     }
 
@@ -91,10 +92,18 @@ public struct LeaseBook: Sendable, Codable, Equatable {
         if case .drift(_, let vf, _) = event { quarantine[vf.description]?.since = time }
     }
 
+    /// Changes one VF of a lease in place (no copy of the lease or its VF list).
     private mutating func update(_ id: LeaseID, _ vf: PCIAddress, _ body: (inout LeasedVF) -> Void) {
-        guard var lease = leases[id.value], let i = lease.vfs.firstIndex(where: { $0.pciAddress == vf }) else { return }
-        body(&lease.vfs[i])
-        leases[id.value] = lease
+        guard let i = leases[id.value]?.vfs.firstIndex(where: { $0.pciAddress == vf }) else { return }
+        body(&leases[id.value]![i: i])
+    }
+}
+
+extension Lease {
+    /// The VF at position `i` (for in-place updates through the book's dictionary).
+    fileprivate subscript(i i: Int) -> LeasedVF {
+        get { vfs[i] }
+        _modify { yield &vfs[i] }
     }
 }
 
