@@ -10,10 +10,15 @@ import SRIOVLeasing
 import SRIOVSimulator
 
 /// Options: --cycles N (per concurrency level, default 2000), --concurrency 1,32, --state DIR (on a
-/// real disk, so fsync costs what it costs), --host DIR (the simulated sysfs, on tmpfs like sysfs).
+/// real disk, so fsync costs what it costs), --host DIR (the simulated sysfs, on tmpfs like sysfs),
+/// --rate N (open loop: N cycles/s offered in total, each requester's cycles scheduled at fixed
+/// times and timed from when they were due, so queueing shows in the latency; without it, closed
+/// loop: each requester starts its next cycle when the last one ends), --fsync on|off|both.
 func leaseCycles(_ arguments: ArraySlice<String>) async {
     var cycles = 2000
     var levels = [1, 32]
+    var rateOption: Double?
+    var fsyncModes = [true, false]
     var state = "/var/tmp/sriov-bench-lease"
     var hostDir = "/dev/shm/sriov-bench-lease-host"
     var args = arguments
@@ -24,9 +29,12 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         case "--concurrency": levels = value.split(separator: ",").compactMap { Int($0) }
         case "--state": state = value
         case "--host": hostDir = value
+        case "--rate": rateOption = Double(value)
+        case "--fsync": fsyncModes = value == "on" ? [true] : value == "off" ? [false] : [true, false]
         default: print("lease-cycles: unknown option \(flag)"); exit(64)
         }
     }
+    let rate = rateOption
     do {
         let spec = SimulatedHostSpec.generated(pfCount: 4, vfsPerPF: 64)
         let sim = try SimulatedHost.create(directory: hostDir, spec: spec)
@@ -35,7 +43,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
         let host = LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
         print("lease-cycles: simulated host with \(names.count) PFs x 64 VFs at \(hostDir); journal in \(state)")
-        for fsync in [true, false] {
+        for fsync in fsyncModes {
             for level in levels {
                 try? FileManager.default.removeItem(atPath: state)
                 var logger = Logger(label: "bench")
@@ -49,11 +57,14 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                     for t in 0..<level {
                         group.addTask {
                             var out: [Double] = []
-                            for _ in 0..<perTask {
-                                let d = try await clock.measure {
-                                    let lease = try await engine.acquire(LeaseRequest(pool: "bench", owner: "vm-\(t)"))
-                                    _ = try await engine.release(lease.id)
-                                }
+                            for k in 0..<perTask {
+                                // Open loop: cycle k of requester t is due at (k * level + t) / rate.
+                                let due = rate.map { start.advanced(by: .seconds(Double(k * level + t) / $0)) }
+                                if let due, clock.now < due { try await clock.sleep(until: due) }
+                                let begin = due ?? clock.now
+                                let lease = try await engine.acquire(LeaseRequest(pool: "bench", owner: "vm-\(t)"))
+                                _ = try await engine.release(lease.id)
+                                let d = begin.duration(to: clock.now)
                                 out.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
                             }
                             return out
@@ -70,8 +81,9 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 await engine.close()
                 let sorted = samples.sorted()
                 func p(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))]) }
-                print(String(format: "lease-cycles: fsync %@, %2d concurrent: %7.0f cycles/s  p50 %@ ms  p99 %@ ms  CPU %.3f ms/cycle  (%d cycles, %d journal appends in %d fsyncs, %.2f ms each)",
-                             fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99),
+                let mode = rate.map { String(format: "open loop, %.0f/s offered", $0) } ?? "closed loop"
+                print(String(format: "lease-cycles: %@, fsync %@, %2d concurrent: %7.0f cycles/s  p50 %@ ms  p99 %@ ms  CPU %.3f ms/cycle  (%d cycles, %d journal appends in %d fsyncs, %.2f ms each)",
+                             mode, fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99),
                              cpu * 1000 / Double(samples.count), samples.count, stats.appends, stats.fsyncs,
                              stats.fsyncs > 0 ? stats.fsyncSeconds * 1000 / Double(stats.fsyncs) : 0))
             }
@@ -91,4 +103,55 @@ func processCPUSeconds() -> Double {
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+/// sriov-bench record-encode: the journal's record writer (and the generic compact encoder) against
+/// Foundation's JSONEncoder, on a real lease.
+func recordEncode(_ arguments: ArraySlice<String>) async {
+    var iterations = 20_000
+    if arguments.first == "--iterations", let n = arguments.dropFirst().first.flatMap({ Int($0) }) { iterations = n }
+    do {
+        let hostDir = "/dev/shm/sriov-bench-encode-host-\(getpid())"
+        let state = "/dev/shm/sriov-bench-encode-state-\(getpid())"
+        defer {
+            try? FileManager.default.removeItem(atPath: hostDir)
+            try? FileManager.default.removeItem(atPath: state)
+        }
+        let spec = SimulatedHostSpec.generated(pfCount: 2, vfsPerPF: 8)
+        let sim = try SimulatedHost.create(directory: hostDir, spec: spec)
+        let names = spec.pfs.dropFirst().map(\.interface)
+        let yaml = "pools:\n  - name: bench\n    selectors:\n" + names.map { "      - vfs: \"\($0)#0-7\"\n" }.joined()
+        let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let engine = try await LeaseEngine.start(stateDirectory: state, config: config,
+                                                 host: LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths),
+                                                 fsync: false, logger: logger)
+        let lease = try await engine.acquire(LeaseRequest(pool: "bench", owner: "vnf-7", count: 2, placement: .spread,
+                                                          settings: VFSettings(vlan: try VLAN(id: 100)), ttlSeconds: 3600,
+                                                          requestID: "bench-1"), requestedBy: "uid 0 (root)")
+        await engine.close()
+        let foundation = JSONEncoder()
+        foundation.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let compact = CompactJSONEncoder()
+        let a = try compact.encode(lease)
+        let b = Array(try foundation.encode(lease))
+        print("record-encode: a lease.reserved payload of \(a.count) bytes; identical to JSONEncoder's: \(a == b && lease.json == b)")
+        let clock = ContinuousClock()
+        var sink = 0
+        for (name, body) in [("JSONEncoder (baseline)", { Array(try foundation.encode(lease)).count }),
+                             ("CompactJSONEncoder", { try compact.encode(lease).count }),
+                             ("JSONWriter (the journal)", { lease.json.count })] as [(String, () throws -> Int)] {
+            var best = Double.infinity
+            for _ in 0..<3 {
+                let d = try clock.measure { for _ in 0..<iterations { sink &+= try body() } }
+                best = min(best, (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) / Double(iterations))
+            }
+            print(String(format: "record-encode: %-24@ %7.1f µs per record (best of 3 x %d)", name, best * 1e6, iterations))
+        }
+        if sink == 42 { print("") }
+    } catch {
+        print("record-encode: error: \(error)")
+        exit(1)
+    }
 }

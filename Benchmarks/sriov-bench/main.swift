@@ -24,9 +24,11 @@ func usage() -> Never {
     print("""
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
-           sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--state DIR] [--host DIR]
-           sriov-bench daemon-prepare [--state-dir DIR] [--pfs N] [--vfs N]
-           sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N]
+           sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--state DIR] [--host DIR]
+           sriov-bench record-encode [--iterations N]
+           sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
+           sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]
+                                   [--connection keep-alive|per-request]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
@@ -34,9 +36,15 @@ func usage() -> Never {
     netlink-set  MAC + VLAN + spoofchk + trust on one VF of a real PF, in-process over libnl as the
                daemon does it (with and without read-back verification), against the same four
                settings as four `ip link set` processes. Needs root and a PF with VFs.
-    lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process.
-    daemon-prepare / daemon-load  a generated simulated host for `sriovd --simulated`, then N
-               concurrent API clients on its Unix socket (Benchmarks/daemon-load.sh runs both).
+    lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process; closed
+               loop, or with --rate an open loop at N cycles/s offered (latency from when due).
+    record-encode  one journal record of a 2-VF lease (lease.reserved) written N times by the
+               journal's JSONWriter and by CompactJSONEncoder, against Foundation's JSONEncoder
+               (the baseline; all three write the same bytes).
+    daemon-prepare / daemon-load  a generated simulated host for `sriovd --simulated` (its tree on
+               tmpfs), then N concurrent API clients on its Unix socket, each on one kept-alive
+               connection: closed loop, or open loop with --rate (cycles/s offered in total, latency
+               from each cycle's intended start). Benchmarks/daemon-load.sh runs both.
     """)
     exit(64)
 }
@@ -168,6 +176,10 @@ if CommandLine.arguments.dropFirst().first == "daemon-prepare" {
 }
 if CommandLine.arguments.dropFirst().first == "daemon-load" {
     daemonLoad(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "record-encode" {
+    await recordEncode(CommandLine.arguments.dropFirst(2))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "lease-cycles" {
