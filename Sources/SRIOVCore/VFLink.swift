@@ -67,7 +67,7 @@ public struct VFReadout: Sendable, Codable, Equatable {
 /// The netlink side of a PF: read every VF's settings, change one setting of one VF.
 ///
 /// Implemented by `SRIOVNetlink.NetlinkVFLink` (libnl, the real kernel) and by
-/// `SRIOVSimulator.SimulatedHost` (netlink.state, with per-driver quirks).
+/// `SRIOVSimulator.SimulatedHost` (netlink/<pf>.state, with per-driver quirks).
 public protocol VFLinkControl: Sendable {
     /// Equivalent to: `ip -d link show <pf>` (RTM_GETLINK with RTEXT_FILTER_VF).
     func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout

@@ -6,24 +6,26 @@ import SRIOVCore
 import SRIOVSysfs
 import Synchronization
 
-/// The last `netlink.state` this process read or wrote, keyed by the file's inode, size and mtime: a
-/// write replaces the file (new inode), so another process's change is always seen, and an unchanged
-/// file is not decoded again.
+/// The PF link files this process last read or wrote, each keyed by the file's inode, size and mtime:
+/// a write replaces the file (new inode), so another process's change is always seen, and an
+/// unchanged file is not decoded again.
 final class LinkTableCache: Sendable {
     struct Key: Equatable { var inode: UInt64; var size: Int64; var mtime: Int64 }
-    /// The two newest tables: a reader that stat'ed the file just before a writer replaced it still
-    /// finds the one it saw (host operations run concurrently; a miss decodes every VF's line).
-    private let state = Mutex<[(Key, LinkTable)]>([])
+    /// Per PF, its two newest links: a reader that stat'ed the file just before a writer replaced it
+    /// still finds the one it saw (host operations run concurrently; a miss decodes every VF's line).
+    private let state = Mutex<[String: [(Key, LinkTable.PFLink)]]>([:])
 
-    func get(_ key: Key) -> LinkTable? {
-        state.withLock { entries in entries.first { $0.0 == key }?.1 }
+    func get(_ name: String, _ key: Key) -> LinkTable.PFLink? {
+        state.withLock { entries in entries[name]?.first { $0.0 == key }?.1 }
     }
 
-    func put(_ key: Key, _ table: LinkTable) {
+    func put(_ name: String, _ key: Key, _ link: LinkTable.PFLink) {
         state.withLock { entries in
-            entries.removeAll { $0.0 == key }
-            entries.insert((key, table), at: 0)
-            if entries.count > 2 { entries.removeLast() }
+            var list = entries[name] ?? []
+            list.removeAll { $0.0 == key }
+            list.insert((key, link), at: 0)
+            if list.count > 2 { list.removeLast() }
+            entries[name] = list
         }
     }
 
@@ -36,29 +38,23 @@ final class LinkTableCache: Sendable {
     }
     private let sections = Mutex<[String: Section]>([:])
 
-    func render(_ table: LinkTable) -> String {
+    /// The PF's file: the header, its `pf` line and its `vf` lines.
+    func render(_ name: String, _ pf: LinkTable.PFLink) -> String {
         sections.withLock { cache in
-            var out = LinkTable.header + "\n"
-            var fresh: [String: Section] = [:]
-            for name in table.pfs.keys.sorted() {
-                guard let pf = table.pfs[name] else { continue }
-                var section: Section
-                if let old = cache[name], old.pf == pf {
-                    section = old
-                } else if let old = cache[name], old.pf.pf == pf.pf, old.pf.up == pf.up, old.pf.vfs.count == pf.vfs.count {
-                    section = old
-                    for i in pf.vfs.indices where pf.vfs[i] != old.pf.vfs[i] { section.lines[i] = LinkTable.render(vf: pf.vfs[i]) }
-                    section.pf = pf
-                    section.text = LinkTable.render(name: name, pf) + section.lines.joined()
-                } else {
-                    let lines = pf.vfs.map(LinkTable.render(vf:))
-                    section = Section(pf: pf, lines: lines, text: LinkTable.render(name: name, pf) + lines.joined())
-                }
-                fresh[name] = section
-                out += section.text
+            var section: Section
+            if let old = cache[name], old.pf == pf {
+                section = old
+            } else if let old = cache[name], old.pf.pf == pf.pf, old.pf.up == pf.up, old.pf.vfs.count == pf.vfs.count {
+                section = old
+                for i in pf.vfs.indices where pf.vfs[i] != old.pf.vfs[i] { section.lines[i] = LinkTable.render(vf: pf.vfs[i]) }
+                section.pf = pf
+                section.text = LinkTable.render(name: name, pf) + section.lines.joined()
+            } else {
+                let lines = pf.vfs.map(LinkTable.render(vf:))
+                section = Section(pf: pf, lines: lines, text: LinkTable.render(name: name, pf) + lines.joined())
             }
-            cache = fresh
-            return out
+            cache[name] = section
+            return LinkTable.header + "\n" + section.text
         }
     }
 
@@ -71,7 +67,8 @@ final class LinkTableCache: Sendable {
 }
 
 /// What the simulated kernel would report over netlink: per PF netdev, its link and its VFs' settings.
-/// Stored as `netlink.state` beside the simulated sysfs tree.
+/// Stored beside the simulated sysfs tree as `netlink/<ifname>.state`, one file per PF (a VF setting
+/// rewrites only its PF's file).
 struct LinkTable: Codable, Sendable, Equatable {
     struct PFLink: Codable, Sendable, Equatable {
         var pf: PCIAddress
@@ -84,42 +81,89 @@ struct LinkTable: Codable, Sendable, Equatable {
 
 extension SimulatedHost {
     /// What the kernel would report over netlink, one line per PF and per VF (a line format rather than
-    /// JSON: every VF setting rewrites it, and it must stay cheap at hundreds of VFs).
-    var linksPath: String { directory + "/netlink.state" }
+    /// JSON: every VF setting rewrites its PF's file, and it must stay cheap at hundreds of VFs).
+    var linksDirectory: String { directory + "/netlink" }
 
-    func loadLinks() throws(SRIOVError) -> LinkTable {
-        guard let key = LinkTableCache.key(linksPath) else { return try migrateLegacyLinks() }
-        if let cached = linkCache.get(key) { return cached }
-        switch FileSystem.readResult(linksPath) {
+    func linkPath(_ name: String) -> String { linksDirectory + "/" + name + ".state" }
+
+    /// One PF's link and VFs (nil: no such netdev).
+    func loadLink(_ name: String, migrate: Bool = true) throws(SRIOVError) -> LinkTable.PFLink? {
+        let path = linkPath(name)
+        guard let key = LinkTableCache.key(path) else {
+            if migrate, try migrateLegacyLinks() { return try loadLink(name, migrate: false) }
+            return nil
+        }
+        if let cached = linkCache.get(name, key) { return cached }
+        switch FileSystem.readResult(path) {
         case .failure(let e): throw e
         case .success(let text):
-            guard let table = LinkTable(text: text) else {
-                throw SRIOVError(.corrupt, "\(linksPath) is damaged; delete \(directory) to rebuild the simulated host")
+            guard let table = LinkTable(text: text), table.pfs.count == 1, let link = table.pfs[name] else {
+                throw SRIOVError(.corrupt, "\(path) is damaged; delete \(directory) to rebuild the simulated host")
             }
-            linkCache.put(key, table)
-            return table
+            linkCache.put(name, key, link)
+            return link
         }
     }
 
-    /// Simulated hosts made before the line format kept this state as `netlink.json`: convert it once.
-    func migrateLegacyLinks() throws(SRIOVError) -> LinkTable {
-        let legacy = directory + "/netlink.json"
-        guard case .success(let text) = FileSystem.readResult(legacy) else { return LinkTable() }
-        guard let table = try? JSONDecoder().decode(LinkTable.self, from: Data(text.utf8)) else {
-            throw SRIOVError(.corrupt, "\(legacy) is damaged; delete \(directory) to rebuild the simulated host")
+    /// Every PF's link (for VF count changes and tests).
+    func loadLinks() throws(SRIOVError) -> LinkTable {
+        _ = try migrateLegacyLinks()
+        var table = LinkTable()
+        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".state") {
+            let name = String(file.dropLast(".state".count))
+            if let link = try loadLink(name, migrate: false) { table.pfs[name] = link }
         }
-        try saveLinks(table)
-        unlink(legacy)
         return table
     }
 
-    func saveLinks(_ links: LinkTable) throws(SRIOVError) {
-        try tree.write("netlink.state.tmp", linkCache.render(links))
+    /// Writes one PF's file (temp file, then rename: readers see the old or the new one whole).
+    func saveLink(_ name: String, _ link: LinkTable.PFLink) throws(SRIOVError) {
+        let path = linkPath(name)
+        try tree.write("netlink/" + name + ".state.tmp", linkCache.render(name, link))
         // Cached under the new file's identity before it is visible (a rename keeps inode and mtime).
-        if let key = LinkTableCache.key(linksPath + ".tmp") { linkCache.put(key, links) }
-        guard rename(linksPath + ".tmp", linksPath) == 0 else {
-            throw SRIOVError(.io, "simulator: cannot replace \(linksPath): \(Errno.name(errno))", cause: .errno(errno))
+        if let key = LinkTableCache.key(path + ".tmp") { linkCache.put(name, key, link) }
+        guard rename(path + ".tmp", path) == 0 else {
+            throw SRIOVError(.io, "simulator: cannot replace \(path): \(Errno.name(errno))", cause: .errno(errno))
         }
+    }
+
+    /// Writes the PFs of `links` whose state differs from their files, and removes the files of PFs
+    /// it no longer has.
+    func saveLinks(_ links: LinkTable) throws(SRIOVError) {
+        try tree.mkdirs("netlink")
+        for name in links.pfs.keys.sorted() {
+            guard let link = links.pfs[name] else { continue }
+            if (try? loadLink(name, migrate: false)) == link { continue }
+            try saveLink(name, link)
+        }
+        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".state") {
+            if links.pfs[String(file.dropLast(".state".count))] == nil { unlink(linksDirectory + "/" + file) }
+        }
+    }
+
+    /// Simulated hosts made before the per-PF files kept this state in one `netlink.state` (and,
+    /// before that, `netlink.json`): split it once. True if there was one.
+    func migrateLegacyLinks() throws(SRIOVError) -> Bool {
+        let lines = directory + "/netlink.state"
+        let legacy = directory + "/netlink.json"
+        let table: LinkTable
+        if case .success(let text) = FileSystem.readResult(lines) {
+            guard let t = LinkTable(text: text) else {
+                throw SRIOVError(.corrupt, "\(lines) is damaged; delete \(directory) to rebuild the simulated host")
+            }
+            table = t
+        } else if case .success(let text) = FileSystem.readResult(legacy) {
+            guard let t = try? JSONDecoder().decode(LinkTable.self, from: Data(text.utf8)) else {
+                throw SRIOVError(.corrupt, "\(legacy) is damaged; delete \(directory) to rebuild the simulated host")
+            }
+            table = t
+        } else {
+            return false
+        }
+        try saveLinks(table)
+        unlink(lines)
+        unlink(legacy)
+        return true
     }
 }
 

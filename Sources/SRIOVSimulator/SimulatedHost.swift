@@ -6,7 +6,7 @@ import SRIOVCore
 import SRIOVSysfs
 
 /// A simulated SR-IOV host: a sysfs-shaped tree on disk that the real `SysfsDiscovery` reads, plus
-/// `netlink.state` for what the kernel would report over netlink. Every write goes through the same
+/// `netlink/<pf>.state` for what the kernel would report over netlink. Every write goes through the same
 /// rules the kernel applies (see Docs/Simulator.md), under a file lock, so several processes can share it.
 public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     public let directory: String
@@ -82,6 +82,9 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         tree.remove("proc")
         tree.remove("lib")
         tree.remove("dev")
+        tree.remove("netlink")
+        tree.remove("netlink.state")
+        tree.remove("netlink.json")
         try tree.mkdirs("")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -479,7 +482,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try hostLock.withLock(directory + "/.lock", .device(stripe: HostLock.stripe(group: groupOf(device), address: device)), body)
     }
 
-    /// Runs `body` holding the lock of `netlink.state` (VF settings).
+    /// Runs `body` holding the lock of the `netlink/` state (VF settings).
     func withLinksLock<T>(_ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {
         try hostLock.withLock(directory + "/.lock", .links, body)
     }

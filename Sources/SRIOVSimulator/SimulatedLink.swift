@@ -1,13 +1,12 @@
 import SRIOVCore
 import SRIOVSysfs
 
-/// The simulated kernel's netlink side: VF settings live in `netlink.state`, and each driver profile's
+/// The simulated kernel's netlink side: VF settings live in `netlink/<pf>.state`, and each driver profile's
 /// quirks decide what is refused, with the errno the real driver answers.
 extension SimulatedHost: VFLinkControl {
     /// Equivalent to: `ip -d link show <pf>` on the simulated host.
     public func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout {
-        let links = try loadLinks()
-        guard let link = links.pfs[pf.name] else {
+        guard let link = try loadLink(pf.name) else {
             throw SRIOVError(.notFound, "no network interface named \(pf) in this network namespace; `ip link` lists them", cause: .errno(Errno.ENODEV))
         }
         let profile = spec.pfs.first { $0.interface == pf.name }.flatMap { spec.profile(named: $0.profile) }
@@ -30,8 +29,7 @@ extension SimulatedHost: VFLinkControl {
     public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
         do throws(SRIOVError) {
             return try withLinksLock { () throws(SRIOVError) -> (index: Int, error: SRIOVError)? in
-                var links = try loadLinks()
-                guard var link = links.pfs[pf.name] else {
+                guard var link = try loadLink(pf.name) else {
                     return (0, SRIOVError(.notFound, "no network interface named \(pf)", cause: .errno(Errno.ENODEV)))
                 }
                 let profile = spec.pfs.first { $0.interface == pf.name }.flatMap { spec.profile(named: $0.profile) }
@@ -46,8 +44,7 @@ extension SimulatedHost: VFLinkControl {
                     }
                 }
                 if (refusal?.index ?? requests.count) > 0 {
-                    links.pfs[pf.name] = link
-                    try saveLinks(links)
+                    try saveLink(pf.name, link)
                 }
                 return refusal
             }

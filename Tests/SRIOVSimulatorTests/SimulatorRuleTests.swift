@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SRIOVCore
 import SRIOVSysfs
@@ -174,6 +175,20 @@ struct SimulatorRuleTests {
         #expect(try host.loadLinks().pfs["ens1f0"]?.vfs.isEmpty == true)
         try host.writeNumVFs(5, pf: a("0000:3b:00.0"))
         #expect(try host.loadLinks().pfs["ens1f0"]?.vfs.map(\.index) == [0, 1, 2, 3, 4])
+    }
+
+    @Test func legacySingleNetlinkFileIsSplitPerPF() throws {
+        try host.writeNumVFs(0, pf: a("0000:3b:00.0"))
+        try host.writeNumVFs(3, pf: a("0000:3b:00.0"))
+        let before = try host.loadLinks()
+        #expect(before.pfs.count > 1)
+        // What builds before the per-PF files wrote: one netlink.state with every PF.
+        try before.text.write(toFile: host.directory + "/netlink.state", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: host.directory + "/netlink")
+        let reopened = try SimulatedHost.open(directory: host.directory)
+        #expect(try reopened.loadLinks() == before)
+        #expect(!FileManager.default.fileExists(atPath: host.directory + "/netlink.state"))
+        #expect(FileManager.default.fileExists(atPath: host.directory + "/netlink/ens1f0.state"))
     }
 
     @Test func generatedHostScales() throws {
