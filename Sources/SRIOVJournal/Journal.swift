@@ -23,6 +23,8 @@ public actor Journal {
     let logger: Logger
     /// Blocking write/fsync/rename run here, off the Swift cooperative pool.
     let io = DispatchQueue(label: "sriovd.journal.io")
+    /// Snapshot files are written here, so appends' fsyncs on `io` never wait behind a snapshot.
+    let snapshotIO = DispatchQueue(label: "sriovd.journal.snapshot")
     /// Shared by concurrent appends (JSONEncoder is thread-safe once configured).
     /// One-line JSON, sorted keys (the same bytes as JSONEncoder with .sortedKeys, .withoutEscapingSlashes).
     nonisolated let encoder = CompactJSONEncoder()
@@ -175,10 +177,10 @@ public actor Journal {
         if let failure { throw failure }
     }
 
-    /// Runs blocking I/O on the journal's thread and resumes with its result.
-    nonisolated func onIOThread<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
+    /// Runs blocking I/O on the journal's thread (or `queue`) and resumes with its result.
+    nonisolated func onIOThread<R: Sendable>(_ queue: DispatchQueue? = nil, _ work: @escaping @Sendable () -> R) async -> R {
         await withCheckedContinuation { continuation in
-            io.async { continuation.resume(returning: work()) }
+            (queue ?? io).async { continuation.resume(returning: work()) }
         }
     }
 }

@@ -272,12 +272,21 @@ public actor LeaseEngine {
 
     /// Only called with no append in flight (the caller's own counts as the one allowed).
     private func writeSnapshot() async throws(SRIOVError) {
-        let data = try JSONCoding.encode(book)
+        let book = self.book
         let seq = book.seq
         appendsSinceSnapshot = 0
         // Queued outcomes (`recordQueued`) may not be on disk yet; the snapshot covers them only once they are.
         try await journal.waitDurable(through: seq)
+        // Encoded off the actor: lease steps go on meanwhile (the copy is the book as of `seq`).
+        let data = await LeaseEngine.snapshotJSON(book)
         try await journal.snapshot(seq: seq, data: data)
+    }
+
+    @concurrent
+    nonisolated static func snapshotJSON(_ book: LeaseBook) async -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        book.writeJSON(&w)
+        return w.bytes
     }
 
     func audit(_ who: String?, _ action: String, _ target: String, _ result: String) async {

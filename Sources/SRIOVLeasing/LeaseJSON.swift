@@ -145,3 +145,37 @@ extension LeaseEvent {
         return w.bytes
     }
 }
+
+extension Quarantine: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("lease", lease)
+            w.member("reason", reason)
+            w.member("since", since)
+        }
+    }
+}
+
+extension LeaseBook: JSONWritable {
+    /// The snapshot document (megabytes with a full audit list: written by hand, off the engine's actor).
+    public func writeJSON(_ w: inout JSONWriter) {
+        func sortedKeys<V>(_ d: [String: V]) -> [String] { d.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } }
+        w.object { w in
+            w.key("audit")
+            w.array(audit) { w, record in record.writeJSON(&w) }
+            w.key("leases")
+            w.object { w in
+                for id in sortedKeys(leases) { if let lease = leases[id] { w.key(id); lease.writeJSON(&w) } }
+            }
+            w.key("quarantine")
+            w.object { w in
+                for vf in sortedKeys(quarantine) { if let entry = quarantine[vf] { w.key(vf); entry.writeJSON(&w) } }
+            }
+            w.key("requestIndex")
+            w.object { w in
+                for rid in sortedKeys(requestIndex) { if let id = requestIndex[rid] { w.key(rid); id.writeJSON(&w) } }
+            }
+            w.member("seq", seq)
+        }
+    }
+}

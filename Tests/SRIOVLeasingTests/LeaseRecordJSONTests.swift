@@ -70,6 +70,21 @@ struct LeaseRecordJSONTests {
         }
     }
 
+    @Test func snapshotBookSameBytesAsJSONEncoder() throws {
+        var book = LeaseBook()
+        for event in Self.events { book.apply(event, at: 1_800_000_000.75) }
+        book.apply(.reserved(Self.bare))
+        book.apply(.reserved(Self.full))
+        book.apply(.quarantined(vf: PCIAddress("0000:af:02.3")!, reason: "x", lease: nil), at: 12.5)
+        book.seq = 1234
+        #expect(!book.leases.isEmpty && !book.quarantine.isEmpty && !book.requestIndex.isEmpty && !book.audit.isEmpty)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let theirs = String(decoding: try encoder.encode(book), as: UTF8.self)
+        #expect(String(decoding: book.json, as: UTF8.self) == theirs)
+        #expect(try JSONDecoder().decode(LeaseBook.self, from: Data(book.json)) == book)
+    }
+
     @Test func decodesBackToTheSameEvent() throws {
         for event in Self.events {
             let back = try LeaseEvent.decode(type: event.type, data: event.payloadJSON())
