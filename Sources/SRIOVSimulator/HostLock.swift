@@ -33,6 +33,8 @@ final class HostLock: @unchecked Sendable {
     private let fdMutex: UnsafeMutablePointer<pthread_mutex_t>
     // Guarded by `fdMutex`.
     private var fd: Int32 = -1
+    /// When the open file was last checked to still be linked (CLOCK_MONOTONIC_COARSE, ns).
+    private var checkedAt: Int64 = 0
     /// Descriptors of replaced lock files: another thread may still hold a lock through one, so they
     /// are closed only with this object.
     private var retired: [Int32] = []
@@ -109,6 +111,12 @@ final class HostLock: @unchecked Sendable {
         defer { pthread_mutex_unlock(fdMutex) }
         var st = stat()
         // Still linked: the same file (a rebuilt host removes the directory, which unlinks it).
+        // Checked at most every 100 ms (a clock read is a vDSO call, an fstat a syscall).
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+        let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        if fd >= 0, nanos - checkedAt < 100_000_000 { return fd }
+        checkedAt = nanos
         if fd >= 0, fstat(fd, &st) == 0, st.st_nlink > 0 { return fd }
         let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard opened >= 0 else {

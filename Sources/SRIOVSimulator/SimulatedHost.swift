@@ -258,7 +258,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
 
     /// Binds `driver`; `vf` (PF spec, index, profile) saves looking the VF up when the caller knows it.
     func bind(_ address: PCIAddress, driver: String,
-              vf known: (SimulatedHostSpec.PF, Int, DriverProfile)? = nil) throws(SRIOVError) {
+              vf known: (SimulatedHostSpec.PF, Int, DriverProfile)? = nil, group: Int?? = nil) throws(SRIOVError) {
         let dev = devicePath(address)
         try tree.symlink("../../../bus/pci/drivers/\(driver)", at: dev + "/driver")
         try tree.symlink("../../../../" + dev.dropFirst(4), at: "sys/bus/pci/drivers/\(driver)/\(address)")
@@ -267,7 +267,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),
                            up: pf.linkUp)
         }
-        if driver == "vfio-pci" { try refreshVFIONode(group: groupOf(address)) }
+        if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address)) }
     }
 
     static func vfInterfaceName(pf: String, index: Int) -> String {
@@ -300,13 +300,13 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         FileSystem.isDirectory(tree.path("sys/bus/pci/drivers/\(driver)"))
     }
 
-    func unbindInternal(_ address: PCIAddress) throws(SRIOVError) {
+    func unbindInternal(_ address: PCIAddress, group: Int?? = nil) throws(SRIOVError) {
         guard let driver = driverOf(address) else { return }
         // vfio-pci has no netdev to remove (saves listing the device's net directory).
         if driver != "vfio-pci" { removeNetdevs(address) }
         tree.removeLink(devicePath(address) + "/driver")
         tree.removeLink("sys/bus/pci/drivers/\(driver)/\(address)")
-        if driver == "vfio-pci" { try refreshVFIONode(group: groupOf(address)) }
+        if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address)) }
     }
 
     // MARK: VFs
@@ -406,14 +406,14 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     /// Kernel interface (simulated): `driver/unbind`: the device is left driverless.
     public func unbind(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "unbind from its driver")
-        try withDeviceLock(device) { () throws(SRIOVError) in try unbindInternal(device) }
+        try withDeviceLock(device) { (group) throws(SRIOVError) in try unbindInternal(device, group: group) }
     }
 
     /// Kernel interface (simulated): `driver_override` (does not unbind the current driver).
     public func writeDriverOverride(_ driver: String?, device: PCIAddress) throws(SRIOVError) {
         if let driver { try DriverName.check(driver) }
         try requireDevice(device, what: driver.map { "set driver_override to \($0)" } ?? "clear driver_override")
-        try withDeviceLock(device) { () throws(SRIOVError) in
+        try withDeviceLock(device) { (_) throws(SRIOVError) in
             try tree.write(devicePath(device) + "/driver_override", (driver ?? "(null)") + "\n")
         }
     }
@@ -424,34 +424,34 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     /// `sriov_drivers_autoprobe` 0.
     public func probe(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "probe drivers")
-        try withDeviceLock(device) { () throws(SRIOVError) in try probeInternal(device) }
+        try withDeviceLock(device) { (group) throws(SRIOVError) in try probeInternal(device, group: group) }
     }
 
     /// `unbind` + `driver_override` + `drivers_probe` under one lock (the same rules as the three).
     public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
         try DriverName.check(driver)
         try requireDevice(device, what: "bind to \(driver)")
-        try withDeviceLock(device) { () throws(SRIOVError) in
-            try unbindInternal(device)
+        try withDeviceLock(device) { (group) throws(SRIOVError) in
+            try unbindInternal(device, group: group)
             try tree.write(devicePath(device) + "/driver_override", driver + "\n")
-            try probeInternal(device)
+            try probeInternal(device, group: group)
         }
     }
 
     /// `unbind` + clearing `driver_override` under one lock.
     public func detach(_ device: PCIAddress) throws(SRIOVError) {
         try requireDevice(device, what: "unbind from its driver")
-        try withDeviceLock(device) { () throws(SRIOVError) in
-            try unbindInternal(device)
+        try withDeviceLock(device) { (group) throws(SRIOVError) in
+            try unbindInternal(device, group: group)
             try tree.write(devicePath(device) + "/driver_override", "(null)\n")
         }
     }
 
-    func probeInternal(_ device: PCIAddress) throws(SRIOVError) {
+    func probeInternal(_ device: PCIAddress, group: Int?? = nil) throws(SRIOVError) {
         guard driverOf(device) == nil else { return }
         let override = DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
         if let override {
-            if isDriverLoaded(override) { try bind(device, driver: override) }
+            if isDriverLoaded(override) { try bind(device, driver: override, group: group) }
             return
         }
         // pci_device_can_probe(): a VF whose PF has sriov_drivers_autoprobe 0 binds only through
@@ -460,7 +460,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
            FileSystem.read(tree.path(devicePath(pf) + "/sriov_drivers_autoprobe")) == "0" {
             return
         }
-        if let driver = matchingDriver(device), isDriverLoaded(driver) { try bind(device, driver: driver) }
+        if let driver = matchingDriver(device), isDriverLoaded(driver) { try bind(device, driver: driver, group: group) }
     }
 
     func requireDevice(_ device: PCIAddress, what: String) throws(SRIOVError) {
@@ -478,8 +478,13 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     }
 
     /// Runs `body` holding `device`'s stripe (its IOMMU group): other devices' steps run meanwhile.
-    func withDeviceLock<T>(_ device: PCIAddress, _ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {
-        try hostLock.withLock(directory + "/.lock", .device(stripe: HostLock.stripe(group: groupOf(device), address: device)), body)
+    func withDeviceLock<T>(_ device: PCIAddress, _ body: (_ group: Int?) throws(SRIOVError) -> T) throws(SRIOVError) -> T {
+        // The group cannot change under the stripe (only a VF-count change, which locks all, moves
+        // it), so the body gets it instead of reading the link again.
+        let group = groupOf(device)
+        return try hostLock.withLock(directory + "/.lock", .device(stripe: HostLock.stripe(group: group, address: device))) { () throws(SRIOVError) -> T in
+            try body(group)
+        }
     }
 
     /// Runs `body` holding the lock of the `netlink/` state (VF settings).

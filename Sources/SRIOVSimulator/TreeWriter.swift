@@ -28,6 +28,7 @@ struct TreeWriter {
             throw SRIOVError(.io, "simulator: cannot write \(full): \(Errno.name(errno))", cause: .errno(errno))
         }
         defer { close(fd) }
+        if contents.isEmpty { return }
         let bytes = Array(contents.utf8)
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else {
@@ -35,8 +36,10 @@ struct TreeWriter {
         }
     }
 
+    /// Creates the link, replacing whatever is there (tried first without the unlink: usually nothing is).
     func symlink(_ target: String, at relative: String) throws(SRIOVError) {
         let full = path(relative)
+        if Glibc.symlink(target, full) == 0 { return }
         unlink(full)
         guard Glibc.symlink(target, full) == 0 else {
             throw SRIOVError(.io, "simulator: cannot link \(full) -> \(target): \(Errno.name(errno))", cause: .errno(errno))
