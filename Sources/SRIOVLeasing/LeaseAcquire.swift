@@ -94,7 +94,7 @@ extension LeaseEngine {
         do throws(SRIOVError) {
             result = try await hostBringUp(lease, readouts: readouts, held: book.heldVFs)
         } catch {
-            cachedInventory = nil
+            invalidateInventory()
             throw error
         }
         for status in result.statuses { patchCached(status) }
@@ -149,7 +149,7 @@ extension LeaseEngine {
             for status in statuses { patchCached(status) }
             return devices
         } catch {
-            cachedInventory = nil
+            invalidateInventory()
             throw error
         }
     }

@@ -41,13 +41,20 @@ public actor LeaseEngine {
     var busy: Set<LeaseID> = []
     /// Journal appends started but not yet applied to the book (a snapshot waits for 0).
     var inflight = 0
-    /// The last full discovery, for allocation: refreshed every `inventoryMaxAge`, patched after each
-    /// VF this engine binds or unbinds, and every chosen VF is re-read before it is reserved.
-    var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)? {
-        didSet { if cachedInventory?.at != oldValue?.at { cachedGroups = nil } }
-    }
+    /// The last full discovery, for allocation: refreshed in the background once older than
+    /// `inventoryMaxAge`, patched in place after each VF this engine binds or unbinds, and every
+    /// chosen VF is re-read before it is reserved. Replaced only through `installInventory`.
+    private(set) var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)?
     /// The cached inventory's IOMMU groups by id, for the allocator (rebuilt with the inventory).
     var cachedGroups: [Int: IOMMUGroup]?
+    /// Where each VF sits in the cached inventory (built on the first patch).
+    var cachedPositions: [PCIAddress: (pf: Int, vf: Int)] = [:]
+    /// Bumped whenever the cached inventory is replaced or dropped: a background refresh that began
+    /// before is discarded.
+    var inventoryGeneration = 0
+    /// A background rediscovery is running; patches made meanwhile are replayed onto its result.
+    var refreshingInventory = false
+    var patchesDuringRefresh: [DeviceStatus] = []
     let inventoryMaxAge: Duration = .seconds(2)
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
@@ -153,12 +160,60 @@ public actor LeaseEngine {
 
     // MARK: Host view
 
+    /// The inventory to allocate from. A stale cache is still used while a rediscovery runs off the
+    /// actor (a full discovery of thousands of VFs would stall every lease step); `fresh` reads the
+    /// host now.
     func allocationInventory(fresh: Bool = false) throws(SRIOVError) -> HostInventory {
         let now = ContinuousClock.now
-        if !fresh, let cached = cachedInventory, cached.at.duration(to: now) < inventoryMaxAge { return cached.inventory }
+        if !fresh, let cached = cachedInventory {
+            if cached.at.duration(to: now) >= inventoryMaxAge { refreshInventoryInBackground() }
+            return cached.inventory
+        }
         let inventory = try host.source.inventory()
-        cachedInventory = (now, inventory)
+        installInventory((now, inventory))
         return inventory
+    }
+
+    /// Replaces (or drops) the cached inventory and everything derived from it.
+    func installInventory(_ value: (at: ContinuousClock.Instant, inventory: HostInventory)?) {
+        cachedInventory = value
+        cachedGroups = nil
+        cachedPositions = [:]
+        inventoryGeneration += 1
+    }
+
+    /// Drops the cached inventory: the next allocation reads the host.
+    func invalidateInventory() {
+        installInventory(nil)
+    }
+
+    private func refreshInventoryInBackground() {
+        guard !refreshingInventory else { return }
+        refreshingInventory = true
+        patchesDuringRefresh = []
+        let generation = inventoryGeneration
+        let source = host.source
+        let started = ContinuousClock.now
+        Task {
+            let result = await LeaseEngine.discover(source)
+            self.finishRefresh(result, started: started, generation: generation)
+        }
+    }
+
+    @concurrent
+    nonisolated static func discover(_ source: any HostInventorySource) async -> Result<HostInventory, SRIOVError> {
+        do throws(SRIOVError) { return .success(try source.inventory()) } catch { return .failure(error) }
+    }
+
+    private func finishRefresh(_ result: Result<HostInventory, SRIOVError>, started: ContinuousClock.Instant, generation: Int) {
+        refreshingInventory = false
+        let patches = patchesDuringRefresh
+        patchesDuringRefresh = []
+        // Dropped meanwhile (a failed step, a VF-count change): the next allocation reads afresh.
+        guard generation == inventoryGeneration, case .success(let inventory) = result else { return }
+        installInventory((started, inventory))
+        // What this engine changed while the discovery ran may not be in it.
+        for status in patches { patchCached(status) }
     }
 
     /// The IOMMU groups of `inventory` (the cached one's are kept until it is refreshed).
@@ -173,24 +228,24 @@ public actor LeaseEngine {
     func refreshCached(_ address: PCIAddress) {
         guard cachedInventory != nil else { return }
         guard let status = try? host.source.device(address) else {
-            cachedInventory = nil
+            invalidateInventory()
             return
         }
         patchCached(status)
     }
 
-    /// Puts a VF's status, just read, into the cached inventory.
+    /// Puts a VF's status, just read, into the cached inventory (in place: no copy of its PF's VFs).
     func patchCached(_ status: DeviceStatus) {
-        let address = status.pciAddress
-        guard var cached = cachedInventory else { return }
-        for p in cached.inventory.pfs.indices {
-            if let v = cached.inventory.pfs[p].vfs.firstIndex(where: { $0.pciAddress == address }) {
-                cached.inventory.pfs[p].vfs[v].driver = status.driver
-                cached.inventory.pfs[p].vfs[v].driverOverride = status.driverOverride
-                cachedInventory = cached
-                return
+        if refreshingInventory { patchesDuringRefresh.append(status) }
+        guard let cached = cachedInventory else { return }
+        if cachedPositions.isEmpty {
+            for (p, pf) in cached.inventory.pfs.enumerated() {
+                for (v, vf) in pf.vfs.enumerated() { cachedPositions[vf.pciAddress] = (p, v) }
             }
         }
+        guard let (p, v) = cachedPositions[status.pciAddress] else { return }
+        cachedInventory?.inventory.pfs[p].vfs[v].driver = status.driver
+        cachedInventory?.inventory.pfs[p].vfs[v].driverOverride = status.driverOverride
     }
 
     // MARK: Journal

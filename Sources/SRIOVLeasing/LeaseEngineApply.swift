@@ -24,7 +24,7 @@ extension LeaseEngine {
                       progress: @escaping @Sendable (String) -> Void = { _ in }) async -> ApplyReport {
         var report = ApplyReport()
         await applyDesiredPFs(dryRun: dryRun, timeout: timeout, progress: progress, into: &report)
-        cachedInventory = nil
+        invalidateInventory()
         await restoreLeasedVFs(dryRun: dryRun, requestedBy: requestedBy, into: &report)
         return report
     }

@@ -117,7 +117,7 @@ extension LeaseEngine {
             let going = Set(pf.vfs.map(\.pciAddress))
             plan.pools = plan.pools.mapValues { $0.filter { !going.contains($0) } }
         }
-        cachedInventory = nil
+        invalidateInventory()
         let logger = self.logger
         let outcome: NumVFsChange.Outcome
         do throws(SRIOVError) {
@@ -210,7 +210,7 @@ extension LeaseEngine {
     /// previous pools when the configuration no longer resolves, and says so.
     func rebindPools(after target: PFTarget, previous: PoolPlan) -> [String] {
         pfWrites.numVFs = nil
-        cachedInventory = nil
+        invalidateInventory()
         do throws(SRIOVError) {
             plan = try config.resolve(against: try host.source.inventory())
             return plan.warnings

@@ -69,7 +69,7 @@ extension LeaseEngine {
                 do throws(SRIOVError) {
                     patchCached(try await hostScrubAndReturn(vf, action: onRelease))
                 } catch {
-                    cachedInventory = nil
+                    invalidateInventory()
                     outcomes.append(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
                 }
             }
