@@ -18,6 +18,8 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
     var cycles = 2000
     var levels = [1, 32]
     var rateOption: Double?
+    var pfCount = 4
+    var vfsPerPF = 64
     var fsyncModes = [true, false]
     var state = "/var/tmp/sriov-bench-lease"
     var hostDir = "/dev/shm/sriov-bench-lease-host"
@@ -30,19 +32,21 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         case "--state": state = value
         case "--host": hostDir = value
         case "--rate": rateOption = Double(value)
+        case "--pfs": pfCount = max(1, Int(value) ?? pfCount)
+        case "--vfs": vfsPerPF = max(1, Int(value) ?? vfsPerPF)
         case "--fsync": fsyncModes = value == "on" ? [true] : value == "off" ? [false] : [true, false]
         default: print("lease-cycles: unknown option \(flag)"); exit(64)
         }
     }
     let rate = rateOption
     do {
-        let spec = SimulatedHostSpec.generated(pfCount: 4, vfsPerPF: 64)
+        let spec = SimulatedHostSpec.generated(pfCount: pfCount, vfsPerPF: vfsPerPF)
         let sim = try SimulatedHost.create(directory: hostDir, spec: spec)
         let names = spec.pfs.dropFirst().map(\.interface)
-        let yaml = "pools:\n  - name: bench\n    selectors:\n" + names.map { "      - vfs: \"\($0)#0-63\"\n" }.joined()
+        let yaml = "pools:\n  - name: bench\n    selectors:\n" + names.map { "      - vfs: \"\($0)#0-\(vfsPerPF - 1)\"\n" }.joined()
         let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
         let host = LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
-        print("lease-cycles: simulated host with \(names.count) PFs x 64 VFs at \(hostDir); journal in \(state)")
+        print("lease-cycles: simulated host with \(names.count) PFs x \(vfsPerPF) VFs at \(hostDir); journal in \(state)")
         for fsync in fsyncModes {
             for level in levels {
                 try? FileManager.default.removeItem(atPath: state)

@@ -29,10 +29,49 @@ public struct Allocator: Sendable {
         return groups
     }
 
-    /// `choose` with the group index precomputed: one pass over the pool's VFs, PF-level reasons
-    /// decided once per PF.
+    /// One pool's VFs over one inventory, with what stays true until the inventory is replaced:
+    /// positions, and a VF's IOMMU group verdict. The engine keeps one per pool with its cached
+    /// inventory (drivers are read from the inventory on each choice: patches change them in place).
+    public struct PoolIndex: Sendable {
+        struct Slot: Sendable {
+            var pf: Int
+            var vf: Int
+            /// Why the VF's IOMMU group rules it out (nil: alone in its group, or with bridges).
+            var groupReason: String?
+        }
+        var slots: [Slot] = []
+        /// Pool VF -> its slot.
+        var slotOf: [PCIAddress: Int] = [:]
+    }
+
+    public func poolIndex(_ pool: String, inventory: HostInventory, groups: [Int: IOMMUGroup]) -> PoolIndex {
+        var index = PoolIndex()
+        for (p, pf) in inventory.pfs.enumerated() {
+            for (v, vf) in pf.vfs.enumerated() where plan.pool(of: vf.pciAddress) == pool {
+                index.slotOf[vf.pciAddress] = index.slots.count
+                index.slots.append(PoolIndex.Slot(pf: p, vf: v, groupReason: Allocator.groupReason(vf, groups: groups)))
+            }
+        }
+        return index
+    }
+
+    /// Never split a group: a VF must be alone in its group (or with bridges only).
+    static func groupReason(_ vf: VirtualFunction, groups: [Int: IOMMUGroup]) -> String? {
+        guard let groupID = vf.iommuGroup, let group = groups[groupID] else {
+            return "without an IOMMU group"
+        }
+        for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {
+            return "sharing IOMMU group \(groupID) with \(member.pciAddress)"
+        }
+        return nil
+    }
+
+    /// `choose` with the group index (and optionally the pool's index) precomputed: one pass over the
+    /// pool's slots with array reads only; leased and quarantined VFs are marked from the book's
+    /// (short) lists instead of looked up per VF; PF-level reasons decided once per PF. A VF's
+    /// reason is the first of: leased, quarantined, its PF's, bound to vfio-pci, its group's.
     public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory,
-                       groups: [Int: IOMMUGroup]) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
+                       groups: [Int: IOMMUGroup], index: PoolIndex? = nil) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
         guard let pool = plan.config(of: request.pool) else {
             let names = plan.pools.keys.sorted()
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool)); " + (names.isEmpty
@@ -40,24 +79,35 @@ public struct Allocator: Sendable {
                 : "configured pools: \(names.joined(separator: ", ")) (`sriovctl pool list`)"))
         }
         try checkPolicy(request, pool: pool, book: book)
+        let index = index ?? poolIndex(request.pool, inventory: inventory, groups: groups)
+        let leasedMark: UInt8 = 1, quarantinedMark: UInt8 = 2
+        var marks = [UInt8](repeating: 0, count: index.slots.count)
+        for address in book.heldVFs.keys { if let s = index.slotOf[address] { marks[s] = leasedMark } }
+        if !book.quarantine.isEmpty {
+            for address in book.quarantinedVFs { if let s = index.slotOf[address], marks[s] == 0 { marks[s] = quarantinedMark } }
+        }
+        let pfReasons: [String?] = inventory.pfs.map { pf in
+            if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { return "on a protected PF" }
+            if let numa = request.numaNode, pf.numaNode?.value != numa { return "on another NUMA node" }
+            return nil
+        }
+        var leased = 0, quarantined = 0, onVFIO = 0
         var rejected: [String: Int] = [:]
         var free: [FreeOnPF] = []
-        let held = book.heldVFs
-        let quarantined = book.quarantinedVFs
-        for (p, pf) in inventory.pfs.enumerated() {
-            let pfReason: String? = if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { "on a protected PF" }
-                else if let numa = request.numaNode, pf.numaNode?.value != numa { "on another NUMA node" }
-                else { nil }
-            var onPF = FreeOnPF(pf: p, address: pf.pciAddress, vfs: [])
-            for (v, vf) in pf.vfs.enumerated() where plan.pool(of: vf.pciAddress) == request.pool {
-                if let why = unavailable(vf, quarantined: quarantined, held: held, groups: groups, pfReason: pfReason) {
-                    rejected[why, default: 0] += 1
-                } else {
-                    onPF.vfs.append(v)
-                }
+        for (s, slot) in index.slots.enumerated() {
+            if marks[s] == leasedMark { leased += 1; continue }
+            if marks[s] == quarantinedMark { quarantined += 1; continue }
+            if let why = pfReasons[slot.pf] { rejected[why, default: 0] += 1; continue }
+            if inventory.pfs[slot.pf].vfs[slot.vf].driver == "vfio-pci" { onVFIO += 1; continue }
+            if let why = slot.groupReason { rejected[why, default: 0] += 1; continue }
+            if free.last?.pf != slot.pf {
+                free.append(FreeOnPF(pf: slot.pf, address: inventory.pfs[slot.pf].pciAddress, vfs: []))
             }
-            if !onPF.vfs.isEmpty { free.append(onPF) }
+            free[free.count - 1].vfs.append(slot.vf)
         }
+        if leased > 0 { rejected["leased", default: 0] += leased }
+        if quarantined > 0 { rejected["quarantined", default: 0] += quarantined }
+        if onVFIO > 0 { rejected["already bound to vfio-pci outside sriovd", default: 0] += onVFIO }
         let chosen = try place(request, free: free, inventory: inventory, rejected: rejected,
                                poolSize: plan.pools[request.pool]?.count ?? 0)
         return chosen.map { (inventory.pfs[$0.pf].vfs[$0.vf], inventory.pfs[$0.pf]) }
@@ -92,23 +142,6 @@ public struct Allocator: Sendable {
                 throw SRIOVError(.busy, "owner \(request.owner) already holds \(have) leases from pool \(name), the most its policy allows (max_leases_per_owner: \(limit)); release one first")
             }
         }
-    }
-
-    /// Why a pool VF cannot be leased now, or nil (`pfReason`: its PF's, decided once per PF).
-    func unavailable(_ vf: VirtualFunction, quarantined: Set<PCIAddress>, held: [PCIAddress: LeaseID],
-                     groups: [Int: IOMMUGroup], pfReason: String?) -> String? {
-        if held[vf.pciAddress] != nil { return "leased" }
-        if !quarantined.isEmpty && quarantined.contains(vf.pciAddress) { return "quarantined" }
-        if let pfReason { return pfReason }
-        if vf.driver == "vfio-pci" { return "already bound to vfio-pci outside sriovd" }
-        guard let groupID = vf.iommuGroup, let group = groups[groupID] else {
-            return "without an IOMMU group"
-        }
-        for member in group.members where member.pciAddress != vf.pciAddress && !member.isBridge {
-            // Never split a group: a VF must be alone in its group (or with bridges only).
-            return "sharing IOMMU group \(groupID) with \(member.pciAddress)"
-        }
-        return nil
     }
 
     /// Picks positions (PF, VF) from the free VFs by placement.

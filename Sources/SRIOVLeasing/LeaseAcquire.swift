@@ -15,11 +15,15 @@ extension LeaseEngine {
             return try await settled(existing.id)
         }
         var inventory = try allocationInventory()
-        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: allocationGroups(inventory))
+        var groups = allocationGroups(inventory)
+        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: groups,
+                                                      index: allocationIndex(request.pool, inventory, groups: groups))
         if !(try chosenStillFree(chosen)) {
             // The cached view was stale (someone else changed the host): decide again on a fresh one.
             inventory = try allocationInventory(fresh: true)
-            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: allocationGroups(inventory))
+            groups = allocationGroups(inventory)
+            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: groups,
+                                                      index: allocationIndex(request.pool, inventory, groups: groups))
         }
         guard let pool = plan.config(of: request.pool) else {
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool))")

@@ -47,6 +47,8 @@ public actor LeaseEngine {
     private(set) var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)?
     /// The cached inventory's IOMMU groups by id, for the allocator (rebuilt with the inventory).
     var cachedGroups: [Int: IOMMUGroup]?
+    /// Per pool, the allocator's index over the cached inventory (rebuilt with the inventory).
+    var cachedPoolIndexes: [String: Allocator.PoolIndex] = [:]
     /// Where each VF sits in the cached inventory (built on the first patch).
     var cachedPositions: [PCIAddress: (pf: Int, vf: Int)] = [:]
     /// Bumped whenever the cached inventory is replaced or dropped: a background refresh that began
@@ -178,6 +180,7 @@ public actor LeaseEngine {
     func installInventory(_ value: (at: ContinuousClock.Instant, inventory: HostInventory)?) {
         cachedInventory = value
         cachedGroups = nil
+        cachedPoolIndexes = [:]
         cachedPositions = [:]
         inventoryGeneration += 1
     }
@@ -222,6 +225,14 @@ public actor LeaseEngine {
         let groups = Allocator.groupIndex(inventory)
         if cachedInventory != nil { cachedGroups = groups }
         return groups
+    }
+
+    /// The allocator's index of `pool` over `inventory` (kept while `inventory` is the cached one).
+    func allocationIndex(_ pool: String, _ inventory: HostInventory, groups: [Int: IOMMUGroup]) -> Allocator.PoolIndex {
+        if let index = cachedPoolIndexes[pool] { return index }
+        let index = Allocator(plan: plan).poolIndex(pool, inventory: inventory, groups: groups)
+        if cachedInventory != nil { cachedPoolIndexes[pool] = index }
+        return index
     }
 
     /// Re-reads one VF into the cached inventory after this engine changed its driver.
