@@ -8,11 +8,23 @@ public struct DaemonClient: Sendable {
     public let http: UnixHTTPClient
     /// Appended to the "no sriovd is answering" message: what the caller can do instead.
     public let unreachableHint: String
+    /// With `keepAlive`: the one connection every call of this client (and of its copies) goes over,
+    /// one call at a time. nil: a connection per call (`Connection: close`), as sriovctl's one-shot
+    /// commands do.
+    public let connection: UnixHTTPConnection?
 
+    /// `keepAlive`: keep one connection open across calls (see `UnixHTTPConnection`), for a caller
+    /// that makes many; `close()` it when done.
     public init(socketPath: String, unreachableHint: String = "start sriovd, or point the client at its socket",
-                timeoutSeconds: Int = 300) {
+                timeoutSeconds: Int = 300, keepAlive: Bool = false) {
         self.http = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: timeoutSeconds)
         self.unreachableHint = unreachableHint
+        self.connection = keepAlive ? UnixHTTPConnection(socketPath: socketPath, timeoutSeconds: timeoutSeconds) : nil
+    }
+
+    /// Closes the kept-alive connection, if any (a later call opens a new one).
+    public func close() {
+        connection?.close()
     }
 
     /// `GET /v1/pools`: the pools and the quarantined VFs.
@@ -23,7 +35,13 @@ public struct DaemonClient: Sendable {
 
     public func acquire(_ request: LeaseRequest) throws(SRIOVError) -> Lease {
         let body = AcquireRequestBody(request)
-        return try call("POST", "/v1/leases", body: try encode(body), as: Lease.self)
+        // The request id also as the header: it makes the POST idempotent, so a kept-alive connection
+        // the server closed may send it again (the daemon checks that the two agree).
+        // Only a well-formed id (the daemon refuses others by the body, with the reason).
+        let key = request.requestID.flatMap { rid in
+            (1...128).contains(rid.utf8.count) && rid.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) ? [("Idempotency-Key", rid)] : nil
+        } ?? []
+        return try call("POST", "/v1/leases", headers: key, body: try encode(body), as: Lease.self)
     }
 
     public func release(_ id: LeaseID) throws(SRIOVError) -> Lease {
@@ -65,10 +83,16 @@ public struct DaemonClient: Sendable {
     // MARK: Plumbing
 
     /// One exchange; a 2xx body decoded as `T`, anything else as the error it stands for.
-    func call<T: Decodable>(_ method: String, _ target: String, body: [UInt8]? = nil, as type: T.Type) throws(SRIOVError) -> T {
+    func call<T: Decodable>(_ method: String, _ target: String, headers extra: [(String, String)] = [], body: [UInt8]? = nil,
+                            as type: T.Type) throws(SRIOVError) -> T {
         let response: UnixHTTPClient.Response
         do {
-            response = try http.send(method, target, headers: body == nil ? [] : [("Content-Type", "application/json")], body: body)
+            let headers: [(String, String)] = (body == nil ? [] : [("Content-Type", "application/json")]) + extra
+            if let connection {
+                response = try connection.send(method, target, headers: headers, body: body)
+            } else {
+                response = try http.send(method, target, headers: headers, body: body)
+            }
         } catch let error as SRIOVError {
             throw error
         } catch let error as ConnectError {
@@ -99,7 +123,7 @@ public struct DaemonClient: Sendable {
 
     /// An RFC 9457 problem (its `code` is `SRIOVError.Code`'s raw value) as that error; a body that is
     /// not a problem is described by its status.
-    static func error(from response: UnixHTTPClient.Response) -> SRIOVError {
+    public static func error(from response: UnixHTTPClient.Response) -> SRIOVError {
         struct ProblemBody: Decodable {
             var status: Int?
             var detail: String?

@@ -2,9 +2,11 @@
 import Glibc
 #endif
 import SRIOVCore
+import Synchronization
 
 /// One HTTP/1.1 exchange per connection over a Unix stream socket, with plain POSIX calls: sriovctl
-/// must start fast, so no event loop is pulled in for a request or two.
+/// must start fast, so no event loop is pulled in for a request or two. A caller that makes many
+/// requests keeps one connection open with `UnixHTTPConnection` instead.
 public struct UnixHTTPClient: Sendable {
     public struct Response: Sendable, Equatable {
         public var status: Int
@@ -43,34 +45,20 @@ public struct UnixHTTPClient: Sendable {
     }
 
     /// Sends one request (`Connection: close`) and reads the whole response.
-    /// Kernel interface: `socket(AF_UNIX, SOCK_STREAM)`, `connect(2)`, `write(2)`, `read(2)`.
+    /// Kernel interface: `socket(AF_UNIX, SOCK_STREAM)`, `connect(2)`, `send(2)`, `read(2)`.
     /// Throws `ConnectError` when nobody could be reached, `SRIOVError` for anything after that.
     public func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> Response {
         let fd = try connectSocket()
         defer { close(fd) }
-        var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAccept: application/json\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        if let body {
-            head += "Content-Length: \(body.count)\r\n"
+        let request = HTTPRequestHead.bytes(method, target, headers: headers, body: body, keepAlive: false)
+        if let failure = writeAll(fd, request) {
+            throw sendError(failure.errno)
         }
-        head += "\r\n"
-        try writeAll(fd, Array(head.utf8) + (body ?? []))
-        var parser = HTTPResponseParser()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                let e = errno
-                if e == EINTR { continue }
-                if e == EAGAIN || e == EWOULDBLOCK {
-                    throw SRIOVError(.timeout, "sriovd on \(socketPath) did not answer \(method) \(target) within \(timeoutSeconds) s; it may be stuck on the kernel (check `journalctl -u sriovd`)")
-                }
-                throw SRIOVError(.io, "reading sriovd's answer from \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
-            }
-            if let response = try parser.feed(buffer[0..<n], eof: n == 0) { return response }
-            if n == 0 {
-                throw SRIOVError(.io, "sriovd on \(socketPath) closed the connection before a complete answer to \(method) \(target)")
-            }
+        switch try readResponse(fd, method, target) {
+        case .response(let response, _):
+            return response
+        case .closedBeforeResponse(let e):
+            throw closedError(e, method, target)
         }
     }
 
@@ -114,16 +102,181 @@ public struct UnixHTTPClient: Sendable {
         return fd
     }
 
-    func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(SRIOVError) {
+    /// A failed `send(2)`: the error and how many bytes of the request had been accepted before it.
+    struct WriteFailure: Error {
+        var errno: Int32
+        var sent: Int
+    }
+
+    /// Writes every byte, or says how far it got. `MSG_NOSIGNAL`: a server that closed the connection
+    /// is an EPIPE error here, not a SIGPIPE that kills the calling process.
+    func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> WriteFailure? {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return Glibc.send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if n < 0 {
                 let e = errno
                 if e == EINTR { continue }
-                throw SRIOVError(.io, "sending the request to sriovd on \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
+                return WriteFailure(errno: e, sent: offset)
             }
             offset += n
+        }
+        return nil
+    }
+
+    func sendError(_ e: Int32) -> SRIOVError {
+        if e == EAGAIN || e == EWOULDBLOCK {
+            return SRIOVError(.timeout, "sriovd on \(socketPath) did not take the request within \(timeoutSeconds) s; it may be stuck (check `journalctl -u sriovd`)")
+        }
+        return SRIOVError(.io, "sending the request to sriovd on \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
+    }
+
+    func closedError(_ e: Int32?, _ method: String, _ target: String) -> SRIOVError {
+        guard let e else {
+            return SRIOVError(.io, "sriovd on \(socketPath) closed the connection before a complete answer to \(method) \(target)")
+        }
+        return SRIOVError(.io, "reading sriovd's answer from \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
+    }
+
+    /// How reading an answer ended.
+    enum ReadOutcome {
+        /// A complete response; `reusable`: framed by its length (or chunks), nothing after it, and
+        /// the server did not ask to close, so the connection can carry the next request.
+        case response(Response, reusable: Bool)
+        /// The server closed the connection (EOF, or the errno of ECONNRESET) before sending any byte.
+        case closedBeforeResponse(errno: Int32?)
+    }
+
+    /// Reads one response from `fd`. Throws `SRIOVError` for a timeout, a malformed answer, or a
+    /// connection that ends inside the answer.
+    func readResponse(_ fd: Int32, _ method: String, _ target: String) throws(SRIOVError) -> ReadOutcome {
+        var parser = HTTPResponseParser()
+        var buffer = [UInt8](repeating: 0, count: 32768)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                let e = errno
+                if e == EINTR { continue }
+                if e == EAGAIN || e == EWOULDBLOCK {
+                    throw SRIOVError(.timeout, "sriovd on \(socketPath) did not answer \(method) \(target) within \(timeoutSeconds) s; it may be stuck on the kernel (check `journalctl -u sriovd`)")
+                }
+                if parser.data.isEmpty && (e == ECONNRESET || e == EPIPE) { return .closedBeforeResponse(errno: e) }
+                throw SRIOVError(.io, "reading sriovd's answer from \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
+            }
+            if n == 0 && parser.data.isEmpty { return .closedBeforeResponse(errno: nil) }
+            if let response = try parser.feed(buffer[0..<n], eof: n == 0) {
+                return .response(response, reusable: parser.reusable(response))
+            }
+            if n == 0 {
+                throw closedError(nil, method, target)
+            }
+        }
+    }
+}
+
+/// A persistent HTTP/1.1 connection to sriovd's Unix socket (keep-alive), for a caller that makes
+/// many requests (an orchestrator, the load benchmark): no connect, accept and connection set-up per
+/// request. Requests on one connection go one at a time (a lock holds the connection for the whole
+/// exchange); use one connection per thread for concurrency.
+///
+/// It connects on the first request and again after the server closed the connection. When a
+/// *reused* connection turns out to be closed by the server (its idle timeout) before any byte of the
+/// answer arrived, the request is sent once more on a new connection, but only if that cannot do a
+/// thing twice: when no byte of it had been accepted, or when it is idempotent (GET, HEAD, PUT,
+/// DELETE, OPTIONS, or a request with an `Idempotency-Key`). A POST without a key is never resent:
+/// the error says the outcome is unknown.
+public final class UnixHTTPConnection: Sendable {
+    public let client: UnixHTTPClient
+    private let state = Mutex<State>(State())
+
+    struct State: ~Copyable {
+        var fd: Int32 = -1
+        /// Requests this connection answered (more than 0: the server may have closed it since).
+        var exchanges = 0
+        /// Connections opened so far.
+        var connects = 0
+
+        mutating func close() {
+            if fd >= 0 { Glibc.close(fd) }
+            fd = -1
+            exchanges = 0
+        }
+
+        deinit { if fd >= 0 { Glibc.close(fd) } }
+    }
+
+    public var socketPath: String { client.socketPath }
+
+    public init(socketPath: String, timeoutSeconds: Int = 300) {
+        client = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Whether a connection is open now (for tests).
+    public var isOpen: Bool { state.withLock { $0.fd >= 0 } }
+
+    /// How many connections it opened so far (1 while the server kept the first one open).
+    public var connects: Int { state.withLock { $0.connects } }
+
+    /// Closes the connection; the next request opens a new one.
+    public func close() {
+        state.withLock { $0.close() }
+    }
+
+    /// Methods RFC 9110 (section 9.2.2) calls idempotent.
+    static let idempotentMethods: Set<String> = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]
+
+    /// Sends one request on the connection (keep-alive) and reads the whole response.
+    /// Throws `ConnectError` when nobody could be reached, `SRIOVError` for anything after that.
+    public func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> UnixHTTPClient.Response {
+        let request = HTTPRequestHead.bytes(method, target, headers: headers, body: body, keepAlive: true)
+        let idempotent = Self.idempotentMethods.contains(method)
+            || headers.contains { $0.0.lowercased() == "idempotency-key" }
+        let client = self.client
+        return try state.withLock { s throws -> UnixHTTPClient.Response in
+            var resent = false
+            while true {
+                let reused = s.fd >= 0 && s.exchanges > 0
+                if s.fd < 0 {
+                    s.fd = try client.connectSocket()
+                    s.connects += 1
+                }
+                if let failure = client.writeAll(s.fd, request) {
+                    s.close()
+                    // The server had closed the connection: nothing of the request reached it.
+                    let closed = failure.errno == EPIPE || failure.errno == ECONNRESET
+                    if reused && !resent && closed && failure.sent == 0 {
+                        resent = true
+                        continue
+                    }
+                    throw client.sendError(failure.errno)
+                }
+                let outcome: UnixHTTPClient.ReadOutcome
+                do {
+                    outcome = try client.readResponse(s.fd, method, target)
+                } catch {
+                    // A timeout or an answer cut short: the connection's state is unknown.
+                    s.close()
+                    throw error
+                }
+                switch outcome {
+                case .response(let response, let reusable):
+                    if reusable { s.exchanges += 1 } else { s.close() }
+                    return response
+                case .closedBeforeResponse(let e):
+                    s.close()
+                    if reused && !resent && idempotent {
+                        resent = true
+                        continue
+                    }
+                    if reused && !idempotent {
+                        throw SRIOVError(.io, "sriovd on \(client.socketPath) closed the kept-alive connection without answering \(method) \(target); it may or may not have acted on it, so it was not sent again: check (e.g. `sriovctl lease list`) before retrying", cause: e.map { .errno($0) })
+                    }
+                    throw client.closedError(e, method, target)
+                }
+            }
         }
     }
 }
@@ -135,73 +288,137 @@ public struct ConnectError: Error, Sendable, Equatable {
     public var errno: Int32
 }
 
+/// A request's bytes: request line, headers, body.
+enum HTTPRequestHead {
+    static func bytes(_ method: String, _ target: String, headers: [(String, String)], body: [UInt8]?, keepAlive: Bool) -> [UInt8] {
+        // HTTP/1.1 connections persist unless a side says `close`; keep-alive requests say nothing.
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\n\(keepAlive ? "" : "Connection: close\r\n")Accept: application/json\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if let body {
+            head += "Content-Length: \(body.count)\r\n"
+        }
+        head += "\r\n"
+        var bytes = Array(head.utf8)
+        if let body { bytes += body }
+        return bytes
+    }
+}
+
 /// An HTTP/1.1 response read incrementally: the status line, headers, then a body framed by
-/// `Content-Length`, by `Transfer-Encoding: chunked`, or (neither) by the end of the connection.
+/// `Content-Length`, by `Transfer-Encoding: chunked`, or (neither) by the end of the connection. The
+/// head is parsed once, on the bytes, when its blank line has arrived.
 struct HTTPResponseParser {
-    var data: [UInt8] = []
+    private(set) var data: [UInt8] = []
+    /// Set with the complete response: the bytes it took, and whether its body ran to the end of the
+    /// connection (no length, no chunks).
+    private(set) var messageEnd: Int?
+    private(set) var endedByEOF = false
+    private(set) var http10 = false
+
+    /// The parsed head: the response without its body, where the body starts, how it is framed.
+    private enum Framing { case none, length(Int), chunked, toEOF }
+    private var head: (response: UnixHTTPClient.Response, bodyStart: Int, framing: Framing)?
+    /// Where the search for the head's blank line resumes.
+    private var scanned = 0
 
     /// Adds bytes; returns the response once it is complete (or at EOF, when the body runs to the end).
     mutating func feed(_ bytes: ArraySlice<UInt8>, eof: Bool) throws(SRIOVError) -> UnixHTTPClient.Response? {
         data += bytes
-        guard let headEnd = find([13, 10, 13, 10], in: data[...]) else {
-            if eof && !data.isEmpty { throw SRIOVError(.io, "sriovd's answer ended inside its headers") }
-            return nil
+        if head == nil {
+            guard let headEnd = find([13, 10, 13, 10], in: data[max(0, scanned - 3)...]) else {
+                scanned = data.count
+                if eof && !data.isEmpty { throw SRIOVError(.io, "sriovd's answer ended inside its headers") }
+                return nil
+            }
+            head = try parseHead(data[..<headEnd], bodyStart: headEnd + 4)
         }
-        let headText = String(decoding: data[..<headEnd], as: UTF8.self)
-        var lines = headText.split(separator: "\r\n" as Character, omittingEmptySubsequences: false).map(String.init)
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw SRIOVError(.io, "not an HTTP/1.x answer: \(Quote.shell(String(statusLine.prefix(80))))")
-        }
-        var headers: [(name: String, value: String)] = []
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((line[..<colon].lowercased(), trimmed(line[line.index(after: colon)...])))
-        }
-        let response = UnixHTTPClient.Response(status: status, headers: headers, body: [])
-        let bodyStart = headEnd + 4
+        guard let (response, bodyStart, framing) = head else { return nil }
         let rest = data[bodyStart...]
-        if status == 204 || status == 304 || (100..<200).contains(status) {
+        switch framing {
+        case .none:
+            messageEnd = bodyStart
             return response
-        }
-        if let te = response.header("transfer-encoding"), te.lowercased().contains("chunked") {
-            guard let body = try dechunk(rest) else {
+        case .chunked:
+            guard let (body, end) = try dechunk(rest) else {
                 if eof { throw SRIOVError(.io, "sriovd's chunked answer ended before its last chunk") }
                 return nil
             }
             var r = response
             r.body = body
+            messageEnd = end
             return r
-        }
-        if let text = response.header("content-length") {
-            guard let length = Int(text), length >= 0 else {
-                throw SRIOVError(.io, "sriovd sent an invalid Content-Length \(Quote.shell(text))")
-            }
+        case .length(let length):
             guard rest.count >= length else {
                 if eof { throw SRIOVError(.io, "sriovd's answer ended after \(rest.count) of \(length) bytes") }
                 return nil
             }
             var r = response
             r.body = Array(rest.prefix(length))
+            messageEnd = bodyStart + length
+            return r
+        case .toEOF:
+            guard eof else { return nil }
+            var r = response
+            r.body = Array(rest)
+            messageEnd = data.count
+            endedByEOF = true
             return r
         }
-        guard eof else { return nil }
-        var r = response
-        r.body = Array(rest)
-        return r
     }
 
-    /// The body of a complete chunked message, nil while chunks are missing.
-    func dechunk(_ bytes: ArraySlice<UInt8>) throws(SRIOVError) -> [UInt8]? {
+    private mutating func parseHead(_ bytes: ArraySlice<UInt8>, bodyStart: Int) throws(SRIOVError) -> (UnixHTTPClient.Response, Int, Framing) {
+        var lines = split(bytes)
+        let statusLine = lines.isEmpty ? bytes[bytes.startIndex..<bytes.startIndex] : lines.removeFirst()
+        let parts = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2)
+        let version = parts.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard parts.count >= 2, version.hasPrefix("HTTP/1."), let status = Int(String(decoding: parts[1], as: UTF8.self)) else {
+            throw SRIOVError(.io, "not an HTTP/1.x answer: \(Quote.shell(String(String(decoding: statusLine, as: UTF8.self).prefix(80))))")
+        }
+        http10 = version == "HTTP/1.0"
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(lines.count)
+        for line in lines where !line.isEmpty {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = line[..<colon].map { $0 >= 0x41 && $0 <= 0x5a ? $0 + 0x20 : $0 }
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)))
+        }
+        let response = UnixHTTPClient.Response(status: status, headers: headers, body: [])
+        if status == 204 || status == 304 || (100..<200).contains(status) {
+            return (response, bodyStart, .none)
+        }
+        if let te = response.header("transfer-encoding"), te.lowercased().contains("chunked") {
+            return (response, bodyStart, .chunked)
+        }
+        if let text = response.header("content-length") {
+            guard let length = Int(text), length >= 0 else {
+                throw SRIOVError(.io, "sriovd sent an invalid Content-Length \(Quote.shell(text))")
+            }
+            return (response, bodyStart, .length(length))
+        }
+        return (response, bodyStart, .toEOF)
+    }
+
+    /// Whether the connection can carry another request after `response`: its end was known without
+    /// closing, nothing came after it, and neither the status line (HTTP/1.0) nor a `Connection:
+    /// close` says the server is done with it.
+    func reusable(_ response: UnixHTTPClient.Response) -> Bool {
+        guard let messageEnd, !endedByEOF, messageEnd == data.count else { return false }
+        let connection = response.header("connection")?.lowercased() ?? ""
+        let tokens = connection.split(separator: ",").map { String(decoding: trimmed(ArraySlice($0.utf8)), as: UTF8.self) }
+        if tokens.contains("close") { return false }
+        return !http10 || tokens.contains("keep-alive")
+    }
+
+    /// The body of a complete chunked message and the index after its last byte, nil while chunks are missing.
+    func dechunk(_ bytes: ArraySlice<UInt8>) throws(SRIOVError) -> (body: [UInt8], end: Int)? {
         var body: [UInt8] = []
         var at = bytes.startIndex
         while true {
             guard let lineEnd = find([13, 10], in: bytes[at...]) else { return nil }
-            let sizeText = String(decoding: bytes[at..<lineEnd], as: UTF8.self)
-            let sizeField = sizeText.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
-            guard let size = Int(trimmed(sizeField[...]), radix: 16), size >= 0 else {
-                throw SRIOVError(.io, "sriovd sent an invalid chunk size \(Quote.shell(sizeText))")
+            let sizeLine = bytes[at..<lineEnd]
+            let sizeField = sizeLine.split(separator: UInt8(ascii: ";"), maxSplits: 1, omittingEmptySubsequences: false).first ?? sizeLine
+            guard let size = Int(String(decoding: trimmed(sizeField), as: UTF8.self), radix: 16), size >= 0 else {
+                throw SRIOVError(.io, "sriovd sent an invalid chunk size \(Quote.shell(String(decoding: sizeLine, as: UTF8.self)))")
             }
             let dataStart = lineEnd + 2
             if size == 0 {
@@ -209,7 +426,7 @@ struct HTTPResponseParser {
                 var t = dataStart
                 while true {
                     guard let end = find([13, 10], in: bytes[t...]) else { return nil }
-                    if end == t { return body }
+                    if end == t { return (body, end + 2) }
                     t = end + 2
                 }
             }
@@ -222,15 +439,36 @@ struct HTTPResponseParser {
         }
     }
 
-    func trimmed(_ text: Substring) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    /// The lines of a head (CRLF-separated).
+    func split(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = bytes.startIndex
+        while let end = find([13, 10], in: bytes[start...]) {
+            lines.append(bytes[start..<end])
+            start = end + 2
+        }
+        lines.append(bytes[start...])
+        return lines
+    }
+
+    /// Without leading and trailing spaces and tabs.
+    func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+        while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+        return bytes[start..<end]
     }
 
     func find(_ needle: [UInt8], in hay: ArraySlice<UInt8>) -> Int? {
-        guard hay.count >= needle.count else { return nil }
+        guard hay.count >= needle.count, let first = needle.first else { return nil }
         var i = hay.startIndex
-        while i + needle.count <= hay.endIndex {
-            if hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        let last = hay.endIndex - needle.count
+        while i <= last {
+            if hay[i] == first {
+                var j = 1
+                while j < needle.count && hay[i + j] == needle[j] { j += 1 }
+                if j == needle.count { return i }
+            }
             i += 1
         }
         return nil

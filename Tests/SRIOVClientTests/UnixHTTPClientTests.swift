@@ -133,3 +133,202 @@ struct UnixHTTPClientTests {
         }
     }
 }
+
+/// A server on a Unix socket that plays a script per accepted connection, in order: answer a request,
+/// read a request and close without answering, or close. Records every request it read. Runs on its
+/// own thread.
+final class ScriptedServer: @unchecked Sendable {
+    enum Step {
+        /// Reads one request, then writes this answer.
+        case answer(String)
+        /// Reads one request, then closes the connection without a word.
+        case readThenClose
+    }
+
+    let path: String
+    let fd: Int32
+    private let lock = NSLock()
+    private var received: [String] = []
+    private var acceptedCount = 0
+    /// Signalled each time the server has closed a connection.
+    let closed = DispatchSemaphore(value: 0)
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 4) == 0 else { throw POSIXError(.EADDRINUSE) }
+    }
+
+    deinit { close(fd) }
+
+    var requests: [String] { lock.withLock { received } }
+    var connections: Int { lock.withLock { acceptedCount } }
+
+    /// Reads one request (head, and a body by its Content-Length); nil at EOF.
+    static func readRequest(_ client: Int32, _ pending: inout [UInt8]) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let text = String(decoding: pending, as: UTF8.self)
+            if let range = text.range(of: "\r\n\r\n") {
+                let headBytes = text[..<range.upperBound].utf8.count
+                let head = text[..<range.lowerBound].lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if pending.count >= headBytes + length {
+                    let request = String(decoding: pending[..<(headBytes + length)], as: UTF8.self)
+                    pending.removeFirst(headBytes + length)
+                    return request
+                }
+            }
+            let n = buffer.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
+            if n <= 0 { return nil }
+            pending += buffer[0..<n]
+        }
+    }
+
+    func run(_ script: [[Step]]) -> Thread {
+        let thread = Thread { [self] in
+            for steps in script {
+                let client = accept(fd, nil, nil)
+                guard client >= 0 else { return }
+                lock.withLock { acceptedCount += 1 }
+                var pending: [UInt8] = []
+                for step in steps {
+                    guard let request = ScriptedServer.readRequest(client, &pending) else { break }
+                    lock.withLock { received.append(request) }
+                    switch step {
+                    case .answer(let reply):
+                        let bytes = Array(reply.utf8)
+                        _ = bytes.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+                    case .readThenClose:
+                        break
+                    }
+                    if case .readThenClose = step { break }
+                }
+                close(client)
+                closed.signal()
+            }
+        }
+        thread.start()
+        return thread
+    }
+
+    static func ok(_ body: String, extraHeaders: String = "") -> String {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\(extraHeaders)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+}
+
+@Suite("Kept-alive connections to sriovd (UnixHTTPConnection)", .serialized)
+struct UnixHTTPConnectionTests {
+    @Test func severalRequestsOnOneConnection() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.answer(ScriptedServer.ok("{\"n\":1}")),
+                         .answer("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
+                         .answer("HTTP/1.1 204 No Content\r\n\r\n"),
+                         .answer(ScriptedServer.ok("[]"))]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        defer { connection.close() }
+        let first = try connection.send("POST", "/v1/leases", headers: [("Content-Type", "application/json")], body: Array("{}".utf8))
+        #expect(first.status == 200 && first.body == Array("{\"n\":1}".utf8))
+        let second = try connection.send("GET", "/v1/leases")
+        #expect(second.status == 201 && second.body == Array("abcde".utf8))
+        let third = try connection.send("DELETE", "/v1/leases/l-0123456789abcdef")
+        #expect(third.status == 204 && third.body.isEmpty)
+        let fourth = try connection.send("GET", "/v1/pools")
+        #expect(fourth.body == Array("[]".utf8))
+        #expect(connection.isOpen)
+        #expect(server.connections == 1)
+        let requests = server.requests
+        #expect(requests.count == 4)
+        #expect(requests.allSatisfy { !$0.lowercased().contains("connection: close") })
+        #expect(requests[0].hasPrefix("POST /v1/leases HTTP/1.1\r\n") && requests[0].hasSuffix("\r\n\r\n{}"))
+    }
+
+    @Test func connectionCloseAnswerEndsTheConnection() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.answer(ScriptedServer.ok("1", extraHeaders: "Connection: close\r\n"))], [.answer(ScriptedServer.ok("2"))]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        defer { connection.close() }
+        #expect(try connection.send("GET", "/a").body == Array("1".utf8))
+        #expect(!connection.isOpen)
+        #expect(try connection.send("POST", "/b", body: []).body == Array("2".utf8))
+        #expect(server.connections == 2)
+    }
+
+    /// The server closed the idle connection before the next request was written: nothing of it
+    /// reached the server (EPIPE), so even a POST goes again on a new connection.
+    @Test func closedIdleConnectionIsReopenedForAnyRequestWhenNothingWasSent() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.answer(ScriptedServer.ok("1"))], [.answer(ScriptedServer.ok("2"))]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        defer { connection.close() }
+        #expect(try connection.send("GET", "/a").body == Array("1".utf8))
+        server.closed.wait()
+        let response = try connection.send("POST", "/v1/leases", body: Array("{}".utf8))
+        #expect(response.body == Array("2".utf8))
+        #expect(server.connections == 2)
+        #expect(server.requests.filter { $0.hasPrefix("POST") }.count == 1)
+    }
+
+    /// The request was written, then the server closed without answering: an idempotent request is
+    /// sent once more on a new connection.
+    @Test func idempotentRequestIsResentOnceAfterACloseWithoutAnswer() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.answer(ScriptedServer.ok("1")), .readThenClose], [.answer(ScriptedServer.ok("2"))]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        defer { connection.close() }
+        #expect(try connection.send("GET", "/a").body == Array("1".utf8))
+        #expect(try connection.send("DELETE", "/v1/leases/l-0123456789abcdef").body == Array("2".utf8))
+        #expect(server.requests.filter { $0.hasPrefix("DELETE") }.count == 2)
+        // A POST with an Idempotency-Key is idempotent too.
+        let again = try ScriptedServer(path: dir.path + "/t.sock")
+        _ = again.run([[.answer(ScriptedServer.ok("1")), .readThenClose], [.answer(ScriptedServer.ok("3"))]])
+        let keyed = UnixHTTPConnection(socketPath: again.path, timeoutSeconds: 10)
+        defer { keyed.close() }
+        _ = try keyed.send("GET", "/a")
+        #expect(try keyed.send("POST", "/v1/leases", headers: [("Idempotency-Key", "req-1")], body: Array("{}".utf8)).body == Array("3".utf8))
+    }
+
+    /// A POST that was written and then met a close without an answer is not sent again: the daemon
+    /// may have acted on it.
+    @Test func postIsNotResentAfterItWasWritten() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.answer(ScriptedServer.ok("1")), .readThenClose]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        defer { connection.close() }
+        _ = try connection.send("GET", "/a")
+        #expect {
+            try connection.send("POST", "/v1/leases", body: Array("{}".utf8))
+        } throws: { error in
+            (error as? SRIOVError)?.message.contains("it may or may not have acted on it, so it was not sent again") == true
+        }
+        #expect(server.requests.filter { $0.hasPrefix("POST") }.count == 1)
+        #expect(server.connections == 1)
+        #expect(!connection.isOpen)
+    }
+
+    /// A fresh connection closed without an answer is the server's doing, not an idle close: no resend.
+    @Test func freshConnectionClosedWithoutAnswerIsAnError() throws {
+        let dir = try TempDirectory("client")
+        let server = try ScriptedServer(path: dir.path + "/s.sock")
+        _ = server.run([[.readThenClose]])
+        let connection = UnixHTTPConnection(socketPath: server.path, timeoutSeconds: 10)
+        #expect {
+            try connection.send("GET", "/a")
+        } throws: { error in
+            (error as? SRIOVError)?.message == "sriovd on \(server.path) closed the connection before a complete answer to GET /a"
+        }
+        #expect(server.connections == 1)
+    }
+}
