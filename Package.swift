@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "SRIOVConfigTests", dependencies: ["SRIOVConfig", "SRIOVCore", "SRIOVTestSupport", "SRIOVSimulator"]),
         .testTarget(name: "SRIOVServiceTests",
                     dependencies: ["SRIOVService", "SRIOVRuntime", "SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVSimulator",
-                                   "SRIOVTestSupport",
+                                   "SRIOVTestSupport", "SRIOVClient",
                                    .product(name: "Hummingbird", package: "hummingbird"),
                                    .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

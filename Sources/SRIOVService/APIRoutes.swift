@@ -39,7 +39,7 @@ public enum APIRoutes {
             let owner = request.uri.queryParameters.get("owner")
             // A tenant sees the leases it acquired; an admin every lease.
             let leases = await engine.leases(owner: owner).filter { caller.isAdmin || caller.owns($0) }
-            return try json(LeaseList(leases: leases.map(LeaseDocument.init)))
+            return leaseJSON(LeaseDocumentJSON.list(leases))
         }
         router.post("/v1/leases") { request, context in
             let (engine, _) = try slot.require()
@@ -50,20 +50,20 @@ public enum APIRoutes {
             var replay = false
             if let rid = leaseRequest.requestID { replay = await engine.currentBook.requestIndex[rid] != nil }
             let lease = try await metrics.measure(.acquire) { try await Authorization.acquire(leaseRequest, engine: engine, context) }
-            var response = try json(LeaseDocument(lease), status: replay ? .ok : .created)
+            var response = leaseJSON(LeaseDocumentJSON.document(lease), status: replay ? .ok : .created)
             response.headers[.location] = "/v1/leases/\(lease.id)"
             return response
         }
         router.get("/v1/leases/{id}") { _, context in
             let (engine, _) = try slot.require()
             let (lease, _) = try await ownLease(engine, context, action: "show")
-            return try json(LeaseDocument(lease))
+            return leaseJSON(LeaseDocumentJSON.document(lease))
         }
         router.delete("/v1/leases/{id}") { _, context in
             let (engine, _) = try slot.require()
             let (owned, caller) = try await ownLease(engine, context, action: "release")
             let lease = try await metrics.measure(.release) { try await engine.release(owned.id, requestedBy: caller.description) }
-            return try json(LeaseDocument(lease))
+            return leaseJSON(LeaseDocumentJSON.document(lease))
         }
         router.post("/v1/leases/{id}/renew") { request, context in
             let (engine, _) = try slot.require()
@@ -72,7 +72,7 @@ public enum APIRoutes {
             let lease = try await metrics.measure(.renew) {
                 try await engine.renew(owned.id, ttlSeconds: body?.ttlSeconds, requestedBy: caller.description)
             }
-            return try json(LeaseDocument(lease))
+            return leaseJSON(LeaseDocumentJSON.document(lease))
         }
         router.get("/v1/leases/{id}/attach") { request, context in
             let (engine, _) = try slot.require()
@@ -112,6 +112,12 @@ public enum APIRoutes {
         let bytes = try await request.collectBody(upTo: context.maxUploadSize)
         guard bytes.readableBytes > 0 else { return nil }
         return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
+    }
+
+    /// A lease document written by `LeaseDocumentJSON` (what `json(LeaseDocument(...))` says, slashes unescaped).
+    static func leaseJSON(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -55,14 +55,19 @@ public final class AccessControl: Sendable {
     /// Who is calling on `channel`, from the transport: SO_PEERCRED on a Unix socket, the bearer token
     /// on TCP. Throws `unauthenticated` for a TCP request without a valid token, except for the health
     /// checks, which answer anyone.
-    func caller(channel: any Channel, headers: HTTPFields, path: String) async throws(SRIOVError) -> Caller? {
+    /// `connection`: what the server learnt when the connection was set up (its SO_PEERCRED, and the
+    /// caller that maps to, kept for the connection's next requests).
+    func caller(channel: any Channel, connection: ConnectionIdentity? = nil, headers: HTTPFields,
+                path: String) async throws(SRIOVError) -> Caller? {
         switch channel.localAddress {
         case .unixDomainSocket?:
+            if let connection, let peer = connection.peer {
+                return connection.caller(self, from: peer)
+            }
             guard let peer = await PeerCredentials.of(channel) else {
                 throw SRIOVError(.unauthenticated, "cannot read the caller's credentials (SO_PEERCRED) on the Unix socket")
             }
-            // The user database is asked only when a group could decide.
-            return policy.caller(peer, groups: policy.needsGroups(peer) ? groups(peer.uid, peer.gid) : [peer.gid])
+            return caller(of: peer)
         case .v4?, .v6?:
             guard let presented = Self.bearer(headers[.authorization]) else {
                 if path == "/healthz" || path == "/readyz" { return nil }
@@ -75,6 +80,12 @@ public final class AccessControl: Sendable {
         default:
             return unsocketedCaller
         }
+    }
+
+    /// The caller on the Unix socket with these credentials. The user database is asked only when a
+    /// group could decide.
+    func caller(of peer: PeerCredentials) -> Caller {
+        policy.caller(peer, groups: policy.needsGroups(peer) ? groups(peer.uid, peer.gid) : [peer.gid])
     }
 
     /// The token of `Bearer <token>` (the scheme is case-insensitive, RFC 9110 section 11.1).
@@ -103,7 +114,8 @@ struct AccessMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let caller = try await control.caller(channel: context.channel, headers: request.headers, path: request.uri.path)
+        let caller = try await control.caller(channel: context.channel, connection: context.connection, headers: request.headers,
+                                              path: request.uri.path)
         context.access = RequestAccess(control: control, caller: caller)
         do {
             return try await next(request, context)

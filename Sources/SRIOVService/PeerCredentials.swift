@@ -29,13 +29,16 @@ public struct PeerCredentials: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func of(_ channel: any Channel) async -> PeerCredentials? {
-        guard let provider = channel as? any SocketOptionProvider else { return nil }
-        guard case .unixDomainSocket? = channel.localAddress else { return nil }
-        do {
-            let cred: UCred = try await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED)).get()
-            return PeerCredentials(uid: cred.uid, gid: cred.gid, pid: cred.pid)
-        } catch {
-            return nil
+        try? await read(channel).get()
+    }
+
+    /// The same as a future that never fails (nil instead). On the channel's event loop (a connection
+    /// being set up) the option is read at once, without a hop.
+    static func read(_ channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider, case .unixDomainSocket? = channel.localAddress else {
+            return channel.eventLoop.makeSucceededFuture(nil)
         }
+        let cred: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return cred.map { Optional(PeerCredentials(uid: $0.uid, gid: $0.gid, pid: $0.pid)) }.recover { _ in nil }
     }
 }

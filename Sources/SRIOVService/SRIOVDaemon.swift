@@ -1,6 +1,7 @@
 import SRIOVRuntime
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SRIOVConfig
 import SRIOVCore
@@ -37,6 +38,9 @@ public struct SRIOVDaemon: Service {
         self.onListening = onListening
         self.metrics = metrics
     }
+
+    /// A kept-alive connection with no request for this long is closed (clients reconnect).
+    public static let idleTimeout: TimeAmount = .seconds(60)
 
     public func run() async throws {
         let config = try ConfigLoading.load(path: options.configPath, simulated: options.simulated)
@@ -75,6 +79,7 @@ public struct SRIOVDaemon: Service {
         let socketGroup = access.socketGroup
         var app = Application(
             router: APIRoutes.router(slot: slot, metrics: metrics, access: access.access),
+            server: .identifiedHTTP1(idleTimeout: Self.idleTimeout),
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "sriovd"),
             onServerRunning: { _ in
                 do throws(SRIOVError) {
@@ -91,6 +96,7 @@ public struct SRIOVDaemon: Service {
             // The same API on TCP: callers there are identified by bearer tokens only.
             app.addServices(Application(
                 router: APIRoutes.router(slot: slot, metrics: metrics, access: access.access),
+                server: .identifiedHTTP1(idleTimeout: Self.idleTimeout),
                 configuration: ApplicationConfiguration(address: .hostname(tcp.host, port: tcp.port), serverName: "sriovd"),
                 onServerRunning: { channel in
                     listeners.setTCPPort(channel.localAddress?.port)

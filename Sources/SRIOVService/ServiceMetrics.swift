@@ -44,12 +44,39 @@ public final class ServiceMetrics: Sendable {
         }
     }
 
+    /// The instruments of lease operations, made on first use (not one registry look-up per request).
+    private struct Instruments {
+        var counters: [String: CoreMetrics.Counter] = [:]
+        var timers: [Operation: Metrics.Timer] = [:]
+    }
+    private let instruments = Mutex(Instruments())
+
     func record(_ operation: Operation, result: String, since start: ContinuousClock.Instant) {
         let elapsed = start.duration(to: .now)
-        Counter(label: "sriovd_lease_operations_total", dimensions: [("op", operation.rawValue), ("result", result)],
-                factory: factory).increment()
-        Metrics.Timer(label: "sriovd_lease_operation_duration_seconds", dimensions: [("op", operation.rawValue)],
-                      factory: factory).recordNanoseconds(elapsed.nanoseconds)
+        let factory = self.factory
+        // Results are "ok" or an error code: a few counters per operation.
+        let (counter, timer) = instruments.withLock { made -> (CoreMetrics.Counter, Metrics.Timer) in
+            let key = operation.rawValue + " " + result
+            let counter: CoreMetrics.Counter
+            if let existing = made.counters[key] {
+                counter = existing
+            } else {
+                counter = Counter(label: "sriovd_lease_operations_total", dimensions: [("op", operation.rawValue), ("result", result)],
+                                  factory: factory)
+                made.counters[key] = counter
+            }
+            let timer: Metrics.Timer
+            if let existing = made.timers[operation] {
+                timer = existing
+            } else {
+                timer = Metrics.Timer(label: "sriovd_lease_operation_duration_seconds", dimensions: [("op", operation.rawValue)],
+                                      factory: factory)
+                made.timers[operation] = timer
+            }
+            return (counter, timer)
+        }
+        counter.increment()
+        timer.recordNanoseconds(elapsed.nanoseconds)
     }
 
     /// Brings the scrape-time gauges and counters up to date, then renders the registry.

@@ -7,9 +7,13 @@ public struct ServiceRequestContext: RequestContext {
     /// The accepted connection (an in-memory channel in router tests).
     public let channel: any Channel
 
+    /// The connection's identity (SO_PEERCRED read once per connection), when the server set it up.
+    public let connection: ConnectionIdentity?
+
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.channel = source.channel
+        self.connection = ConnectionIdentity.current
     }
 
     /// Who is calling and what it may do; set by `AccessMiddleware` before the routes run
@@ -23,6 +27,10 @@ public struct ServiceRequestContext: RequestContext {
     /// else `uid N` from SO_PEERCRED, or `unknown` off a Unix socket.
     public func caller() async -> String {
         if let caller = access?.caller { return caller.description }
+        if let peer = connection?.peer, case .unixDomainSocket? = channel.localAddress {
+            logger.debug("caller", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
+            return peer.description
+        }
         if let peer = await PeerCredentials.of(channel) {
             logger.debug("caller", metadata: ["uid": "\(peer.uid)", "gid": "\(peer.gid)", "pid": "\(peer.pid)"])
             return peer.description

@@ -5,6 +5,7 @@ import Glibc
 import Foundation
 import Logging
 import ServiceLifecycle
+import SRIOVClient
 import SRIOVCore
 import SRIOVLeasing
 import SRIOVService
@@ -88,6 +89,35 @@ struct UnixSocketTests {
         let reopened = try await LeaseEngine.start(stateDirectory: options.stateDirectory, config: config, host: host, fsync: false)
         #expect(await reopened.leases().map(\.owner) == ["vm-sock"])
         await reopened.close()
+    }
+
+    /// HTTP/1.1 keep-alive (sriovctl's client with `keepAlive`): many requests on one connection, the
+    /// caller identified on each (SO_PEERCRED is read once, when the connection is set up); an idle
+    /// kept-alive connection does not hold up a graceful shutdown.
+    @Test func keptAliveConnectionCarriesManyRequests() async throws {
+        let test = try await TestDaemon.start()
+        let client = DaemonClient(socketPath: test.socketPath, timeoutSeconds: 30, keepAlive: true)
+        let requesters: [String] = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { () throws(SRIOVError) -> [String] in
+                    var seen: [String] = []
+                    for i in 0..<3 {
+                        let lease = try client.acquire(LeaseRequest(pool: "uplink", owner: "vm-ka-\(i)", requestID: "ka-\(i)"))
+                        seen.append(lease.requestedBy ?? "-")
+                        let listed = try client.leases(owner: "vm-ka-\(i)").map(\.id)
+                        seen.append(listed == [lease.id] ? "listed" : "listed \(listed)")
+                        seen.append(try client.release(lease.id).requestedBy ?? "-")
+                    }
+                    return seen
+                })
+            }.start()
+        }
+        let caller = "tenant local-admin (uid \(getuid()))"
+        #expect(requesters == Array(repeating: [caller, "listed", caller], count: 3).flatMap { $0 })
+        #expect(client.connection?.connects == 1)
+        #expect(client.connection?.isOpen == true)
+        try await test.stop()
+        client.close()
     }
 
     /// SIGTERM while acquires are in flight: each one finishes (or never started), the journal is closed
