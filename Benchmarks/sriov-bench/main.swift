@@ -29,7 +29,7 @@ func usage() -> Never {
            sriov-bench record-encode [--iterations N]
            sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
            sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]
-                                   [--connection keep-alive|per-request]
+                                   [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
