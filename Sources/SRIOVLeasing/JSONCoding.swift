@@ -9,10 +9,4 @@ enum JSONCoding {
             throw SRIOVError(.corrupt, "\(what) is not valid: \(error)")
         }
     }
-
-    static func encode<T: Encodable>(_ value: T) throws(SRIOVError) -> [UInt8] {
-        do { return try CompactJSONEncoder().encode(value) } catch {
-            throw SRIOVError(.io, "cannot encode \(T.self): \(error)")
-        }
-    }
 }
