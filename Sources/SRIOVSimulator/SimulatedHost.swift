@@ -242,12 +242,24 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         }
     }
 
-    /// `/dev/vfio/<group>` exists while any member of the group is bound to vfio-pci.
-    func refreshVFIONode(group: Int?) throws(SRIOVError) {
+    /// `/dev/vfio/<group>` exists while any member of the group is bound to vfio-pci. `unbound`: a
+    /// member just unbound (known driverless, so not read again).
+    func refreshVFIONode(group: Int?, unbound: PCIAddress? = nil) throws(SRIOVError) {
         guard let group else { return }
         let members = FileSystem.list(tree.path("sys/kernel/iommu_groups/\(group)/devices")) ?? []
-        let anyVFIO = members.compactMap(PCIAddress.init).contains { driverOf($0) == "vfio-pci" }
-        if anyVFIO { try tree.write("dev/vfio/\(group)", "") } else { tree.remove("dev/vfio/\(group)") }
+        let anyVFIO = members.compactMap(PCIAddress.init).contains { $0 != unbound && driverOf($0) == "vfio-pci" }
+        if anyVFIO { try addVFIONode(group: group) } else { removeVFIONode(group: group) }
+    }
+
+    /// A member was just bound to vfio-pci: the node exists (created if need be, never truncated).
+    func addVFIONode(group: Int?) throws(SRIOVError) {
+        guard let group else { return }
+        try tree.touch("dev/vfio/\(group)")
+    }
+
+    func removeVFIONode(group: Int) {
+        let path = tree.path("dev/vfio/\(group)")
+        if unlink(path) != 0 && errno != ENOENT { tree.remove("dev/vfio/\(group)") }
     }
 
     // MARK: Drivers
@@ -267,7 +279,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),
                            up: pf.linkUp)
         }
-        if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address)) }
+        if driver == "vfio-pci" { try addVFIONode(group: group ?? groupOf(address)) }
     }
 
     static func vfInterfaceName(pf: String, index: Int) -> String {
@@ -300,13 +312,16 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         FileSystem.isDirectory(tree.path("sys/bus/pci/drivers/\(driver)"))
     }
 
-    func unbindInternal(_ address: PCIAddress, group: Int?? = nil) throws(SRIOVError) {
-        guard let driver = driverOf(address) else { return }
+    /// Unbinds the device's driver; true if it had one.
+    @discardableResult
+    func unbindInternal(_ address: PCIAddress, group: Int?? = nil) throws(SRIOVError) -> Bool {
+        guard let driver = driverOf(address) else { return false }
         // vfio-pci has no netdev to remove (saves listing the device's net directory).
         if driver != "vfio-pci" { removeNetdevs(address) }
         tree.removeLink(devicePath(address) + "/driver")
         tree.removeLink("sys/bus/pci/drivers/\(driver)/\(address)")
-        if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address)) }
+        if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address), unbound: address) }
+        return true
     }
 
     // MARK: VFs
@@ -434,7 +449,8 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try withDeviceLock(device) { (group) throws(SRIOVError) in
             try unbindInternal(device, group: group)
             try tree.write(devicePath(device) + "/driver_override", driver + "\n")
-            try probeInternal(device, group: group)
+            // Known under the lock: no driver now, and the override just written.
+            try probeInternal(device, group: group, unbound: true, override: .some(driver))
         }
     }
 
@@ -447,9 +463,10 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         }
     }
 
-    func probeInternal(_ device: PCIAddress, group: Int?? = nil) throws(SRIOVError) {
-        guard driverOf(device) == nil else { return }
-        let override = DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
+    /// `unbound`/`override`: what the caller knows already under the lock (saves reading them again).
+    func probeInternal(_ device: PCIAddress, group: Int?? = nil, unbound: Bool = false, override known: String?? = nil) throws(SRIOVError) {
+        guard unbound || driverOf(device) == nil else { return }
+        let override = known ?? DriverOverride.value(FileSystem.read(tree.path(devicePath(device) + "/driver_override")))
         if let override {
             if isDriverLoaded(override) { try bind(device, driver: override, group: group) }
             return

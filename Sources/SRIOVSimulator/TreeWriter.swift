@@ -36,6 +36,16 @@ struct TreeWriter {
         }
     }
 
+    /// Creates an empty file if there is none (an existing one is left as it is).
+    func touch(_ relative: String) throws(SRIOVError) {
+        let full = path(relative)
+        let fd = open(full, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SRIOVError(.io, "simulator: cannot create \(full): \(Errno.name(errno))", cause: .errno(errno))
+        }
+        close(fd)
+    }
+
     /// Creates the link, replacing whatever is there (tried first without the unlink: usually nothing is).
     func symlink(_ target: String, at relative: String) throws(SRIOVError) {
         let full = path(relative)
