@@ -57,39 +57,49 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 let clock = ContinuousClock()
                 let cpuStart = processCPUSeconds()
                 let start = clock.now
-                let samples = try await withThrowingTaskGroup(of: [Double].self) { group in
+                func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+                // Per cycle: (whole cycle from when it was due, acquire alone, release alone), in ms.
+                let timings = try await withThrowingTaskGroup(of: [(Double, Double, Double)].self) { group in
                     for t in 0..<level {
                         group.addTask {
-                            var out: [Double] = []
+                            var out: [(Double, Double, Double)] = []
                             for k in 0..<perTask {
                                 // Open loop: cycle k of requester t is due at (k * level + t) / rate.
                                 let due = rate.map { start.advanced(by: .seconds(Double(k * level + t) / $0)) }
                                 if let due, clock.now < due { try await clock.sleep(until: due) }
                                 let begin = due ?? clock.now
+                                let acquireStart = clock.now
                                 let lease = try await engine.acquire(LeaseRequest(pool: "bench", owner: "vm-\(t)"))
+                                let releaseStart = clock.now
                                 _ = try await engine.release(lease.id)
-                                let d = begin.duration(to: clock.now)
-                                out.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+                                let end = clock.now
+                                out.append((ms(begin.duration(to: end)), ms(acquireStart.duration(to: releaseStart)), ms(releaseStart.duration(to: end))))
                             }
                             return out
                         }
                     }
-                    var all: [Double] = []
+                    var all: [(Double, Double, Double)] = []
                     for try await s in group { all += s }
                     return all
                 }
+                let samples = timings.map(\.0)
                 let elapsed = start.duration(to: clock.now)
                 let cpu = processCPUSeconds() - cpuStart
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 let stats = await engine.journalStatistics
                 await engine.close()
                 let sorted = samples.sorted()
-                func p(_ q: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))]) }
+                func p(_ q: Double, _ values: [Double]? = nil) -> String {
+                    let v = values ?? sorted
+                    return String(format: "%.2f", v[min(v.count - 1, Int(Double(v.count - 1) * q))])
+                }
+                let acquires = timings.map(\.1).sorted(), releases = timings.map(\.2).sorted()
                 let mode = rate.map { String(format: "open loop, %.0f/s offered", $0) } ?? "closed loop"
                 print(String(format: "lease-cycles: %@, fsync %@, %2d concurrent: %7.0f cycles/s  p50 %@ ms  p99 %@ ms  CPU %.3f ms/cycle  (%d cycles, %d journal appends in %d fsyncs, %.2f ms each)",
                              mode, fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99),
                              cpu * 1000 / Double(samples.count), samples.count, stats.appends, stats.fsyncs,
                              stats.fsyncs > 0 ? stats.fsyncSeconds * 1000 / Double(stats.fsyncs) : 0))
+                print("lease-cycles:   each operation alone: acquire p50 \(p(0.5, acquires)) ms  p99 \(p(0.99, acquires)) ms; release p50 \(p(0.5, releases)) ms  p99 \(p(0.99, releases)) ms")
             }
         }
     } catch let error as SRIOVError {

@@ -30,49 +30,29 @@ public actor Journal {
     nonisolated let encoder = CompactJSONEncoder()
 
     var lock: StateLock?
-    /// The journal file, opened O_APPEND; -1 once closed.
-    var fd: Int32
-    /// Bytes in the file that are whole, written records.
-    var fileLength: Int
-    var nextSeq: UInt64
-    var durableSeq: UInt64
+    /// The journal file, its numbering and the batches being written (`GroupCommit`).
+    nonisolated let commit: GroupCommit
     var snapshotSeq: UInt64
 
-    // Group commit.
-    var pendingBytes: [UInt8] = []
-    /// `continuation` is nil for records queued without a waiter (`appendQueued`).
-    var pendingWaiters: [(seq: UInt64, records: Int, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>?)] = []
-    var flushing = false
-    /// A flush of queued-only records is scheduled (`appendQueued`).
-    var flushScheduled = false
     /// A snapshot call is running (they take turns).
     var snapshotting = false
-    /// The journal file is being rewritten: batches wait.
+    /// The journal file is being rewritten.
     var compacting = false
-    var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var snapshotWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Set when a write or fsync failed: the file's tail can no longer be trusted, so every later
-    /// append fails until a restart re-reads the journal.
-    var failure: SRIOVError?
     var closed = false
-    var stats = JournalStatistics()
 
     init(directory: String, path: String, fd: Int32, lock: StateLock, length: Int, lastSeq: UInt64,
          snapshotSeq: UInt64, sync: Bool, logger: Logger) {
         self.directory = directory
         self.path = path
-        self.fd = fd
         self.lock = lock
-        self.fileLength = length
-        self.nextSeq = lastSeq + 1
-        self.durableSeq = lastSeq
         self.snapshotSeq = snapshotSeq
         self.sync = sync
         self.logger = logger
+        self.commit = GroupCommit(fd: fd, length: length, lastSeq: lastSeq, path: path, directory: directory, sync: sync, io: io)
     }
 
     deinit {
-        if fd >= 0 { Glibc.close(fd) }
         lock?.release()
     }
 
@@ -142,39 +122,31 @@ public actor Journal {
     }
 
     /// The seq of the last durable record (or of the snapshot, if the journal has none after it).
-    public var lastSeq: UInt64 { durableSeq }
+    public var lastSeq: UInt64 { commit.durableSeq }
 
     /// Counters for metrics: appends, fsyncs (batches), total fsync time.
-    public var statistics: JournalStatistics { stats }
+    public var statistics: JournalStatistics { commit.statistics }
 
-    /// Releases the lock (once an in-flight batch or snapshot has finished); further appends fail.
-    public func close() {
+    /// Fails the appends still waiting, lets an in-flight batch finish, and releases the lock (once a
+    /// snapshot in progress has finished too); further appends fail.
+    public func close() async {
         guard !closed else { return }
         closed = true
-        let error = closedError()
-        for waiter in pendingWaiters { waiter.continuation?.resume(returning: .failure(error)) }
-        pendingWaiters = []
-        pendingBytes = []
+        await commit.close()
         releaseIfIdle()
     }
 
     func releaseIfIdle() {
-        guard closed, !flushing, !snapshotting, !compacting else { return }
-        if fd >= 0 {
-            Glibc.close(fd)
-            fd = -1
-        }
+        guard closed, !snapshotting, !compacting else { return }
         lock?.release()
         lock = nil
     }
 
-    func closedError() -> SRIOVError {
-        SRIOVError(.io, "the journal in \(directory) is closed; nothing more can be recorded by this process")
-    }
+    func closedError() -> SRIOVError { commit.closedError() }
 
     func checkUsable() throws(SRIOVError) {
         if closed { throw closedError() }
-        if let failure { throw failure }
+        try commit.checkUsable()
     }
 
     /// Runs blocking I/O on the journal's thread (or `queue`) and resumes with its result.

@@ -18,6 +18,7 @@ extension Journal {
             await withCheckedContinuation { snapshotWaiters.append($0) }
         }
         try checkUsable()
+        let durableSeq = commit.durableSeq
         guard seq <= durableSeq else {
             throw SRIOVError(.invalidArgument, "cannot snapshot \(directory) at seq \(seq): records are durable only through seq \(durableSeq)")
         }
@@ -52,25 +53,23 @@ extension Journal {
 
         // Compaction replaces the file under the appends: batches wait until it is done.
         compacting = true
+        let (fd, length) = await commit.pause()
+        var replacement: (fd: Int32, length: Int)?
         defer {
+            commit.resume(replacement: replacement)
             compacting = false
-            startFlushIfIdle()
-        }
-        if flushing {
-            await withCheckedContinuation { idleWaiters.append($0) }
+            releaseIfIdle()
         }
         try checkUsable()
-        let path = self.path, fd = self.fd, length = fileLength
+        let path = self.path
         let outcome = await onIOThread {
             Journal.compact(directory: directory, path: path, fd: fd, length: length, through: seq, sync: sync)
         }
         switch outcome {
-        case .success(let replacement?):
-            Glibc.close(self.fd)
-            self.fd = replacement.fd
-            fileLength = replacement.length
+        case .success(let replaced?):
+            replacement = (replaced.fd, replaced.length)
             logger.debug("journal: snapshot and compaction done",
-                         metadata: ["seq": "\(seq)", "bytes": "\(replacement.length)", "dropped": "\(length - replacement.length)"])
+                         metadata: ["seq": "\(seq)", "bytes": "\(replaced.length)", "dropped": "\(length - replaced.length)"])
         case .success(nil):
             break
         case .failure(let error):

@@ -3,19 +3,308 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Dispatch
 import SRIOVCore
+import Synchronization
+
+/// The append side of a journal: group commit without an actor.
+///
+/// Records are numbered and queued under a lock, from whatever context the caller runs in (a lease
+/// step on its actor queues with no hop). Batches are written and fsync'd on the journal's I/O
+/// queue, which also resumes the waiters whose records became durable: a durable wait costs one
+/// hop back to the waiter's executor, and never waits behind lease work in the cooperative pool.
+/// While one batch is being written, new records queue and go out together in the next one (one
+/// write(2), one fsync).
+final class GroupCommit: Sendable {
+    typealias Waiter = (seq: UInt64, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>)
+
+    struct State {
+        /// The journal file, opened O_APPEND; -1 once closed.
+        var fd: Int32
+        /// Bytes in the file that are whole, written records.
+        var fileLength: Int
+        var nextSeq: UInt64
+        var durableSeq: UInt64
+        /// Encoded records after the last batch taken, and how many.
+        var pendingBytes: [UInt8] = []
+        var pendingRecords = 0
+        /// Callers waiting for a seq to become durable (it is pending or in the batch being written).
+        var waiters: [Waiter] = []
+        /// A batch is being written (the drain loop runs on `io`).
+        var flushing = false
+        /// A delayed flush of queued-only records is scheduled.
+        var flushScheduled = false
+        /// Compaction is replacing the file: batches wait.
+        var paused = false
+        var closed = false
+        /// Set when a write or fsync failed: the file's tail can no longer be trusted, so every later
+        /// append fails until a restart re-reads the journal.
+        var failure: SRIOVError?
+        var stats = JournalStatistics()
+        /// Resumed when the drain loop stops (compaction and close wait for it).
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    let state: Mutex<State>
+    let io: DispatchQueue
+    let path: String
+    let directory: String
+    let sync: Bool
+
+    init(fd: Int32, length: Int, lastSeq: UInt64, path: String, directory: String, sync: Bool, io: DispatchQueue) {
+        state = Mutex(State(fd: fd, fileLength: length, nextSeq: lastSeq + 1, durableSeq: lastSeq))
+        self.io = io
+        self.path = path
+        self.directory = directory
+        self.sync = sync
+    }
+
+    deinit {
+        state.withLock { s in
+            if s.fd >= 0 {
+                Glibc.close(s.fd)
+                s.fd = -1
+            }
+        }
+    }
+
+    func closedError() -> SRIOVError {
+        SRIOVError(.io, "the journal in \(directory) is closed; nothing more can be recorded by this process")
+    }
+
+    private func unusable(_ s: State) -> SRIOVError? {
+        if s.closed { return closedError() }
+        return s.failure
+    }
+
+    /// Throws if the journal is closed or poisoned by a failed write.
+    func checkUsable() throws(SRIOVError) {
+        if let error = state.withLock({ unusable($0) }) { throw error }
+    }
+
+    var durableSeq: UInt64 { state.withLock { $0.durableSeq } }
+    var statistics: JournalStatistics { state.withLock { $0.stats } }
+
+    // MARK: Appending
+
+    /// Numbers and queues `lines` (consecutive seqs, in order) and returns the last seq. With
+    /// `lazy`, nobody waits for them yet: the next batch carries them, or a flush 5 ms later.
+    func queue(_ lines: [(String, [UInt8])], lazy: Bool) throws(SRIOVError) -> UInt64 {
+        let (last, scheduleFlush) = try state.withLock { (s: inout State) throws(SRIOVError) -> (UInt64, Bool) in
+            if let error = unusable(s) { throw error }
+            guard !lines.isEmpty else { return (s.nextSeq - 1, false) }
+            let timestamp = RecordCodec.timestamp()
+            for (type, data) in lines {
+                RecordCodec.encode(seq: s.nextSeq, timestamp: timestamp, type: type, data: data, into: &s.pendingBytes)
+                s.nextSeq += 1
+            }
+            s.pendingRecords += lines.count
+            guard lazy, !s.flushing, !s.flushScheduled else { return (s.nextSeq - 1, false) }
+            s.flushScheduled = true
+            return (s.nextSeq - 1, true)
+        }
+        if scheduleFlush {
+            io.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
+                let start = state.withLock { s -> Bool in
+                    s.flushScheduled = false
+                    return startLocked(&s)
+                }
+                if start { drain() }
+            }
+        }
+        return last
+    }
+
+    /// Returns once every record through `seq` is durable (or fails with the journal's error).
+    func waitDurable(through seq: UInt64) async throws(SRIOVError) {
+        if let early = state.withLock({ s -> Result<UInt64, SRIOVError>? in
+            if let error = unusable(s) { return .failure(error) }
+            return seq <= s.durableSeq ? .success(seq) : nil
+        }) {
+            _ = try early.get()
+            return
+        }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
+            let (immediate, start) = state.withLock { s -> (Result<UInt64, SRIOVError>?, Bool) in
+                if let error = unusable(s) { return (.failure(error), false) }
+                if seq <= s.durableSeq { return (.success(seq), false) }
+                // A seq never queued is waited for as the last one queued.
+                s.waiters.append((min(seq, s.nextSeq - 1), continuation))
+                return (nil, startLocked(&s))
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+            } else if start {
+                io.async { self.drain() }
+            }
+        }
+        _ = try result.get()
+    }
+
+    /// Marks the drain loop as running if there is a batch to write and nothing stops it.
+    private func startLocked(_ s: inout State) -> Bool {
+        guard !s.flushing, !s.paused, !s.closed, s.failure == nil, !s.pendingBytes.isEmpty else { return false }
+        s.flushing = true
+        return true
+    }
+
+    /// The drain loop, on `io`: writes batch after batch until nothing is pending (or compaction or
+    /// close stops it), resuming each batch's waiters.
+    private func drain() {
+        while true {
+            let batch = state.withLock { s -> (fd: Int32, bytes: [UInt8], records: Int, last: UInt64, length: Int)? in
+                guard !s.pendingBytes.isEmpty, !s.paused, !s.closed, s.failure == nil else {
+                    s.flushing = false
+                    return nil
+                }
+                let taken = (s.fd, s.pendingBytes, s.pendingRecords, s.nextSeq - 1, s.fileLength)
+                s.pendingBytes = []
+                s.pendingBytes.reserveCapacity(taken.1.count)
+                s.pendingRecords = 0
+                return taken
+            }
+            guard let batch else { break }
+            var bytes = batch.bytes
+            if let cut = CrashHook.cut(bytes, records: batch.records) {
+                bytes = Array(bytes[..<cut])   // test hook: the process dies after writing this much
+            }
+            let outcome = GroupCommit.writeBatch(fd: batch.fd, bytes: bytes, path: path, sync: sync, length: batch.length)
+            var ready: [Waiter] = []
+            var result: Result<UInt64, SRIOVError> = .success(batch.last)
+            switch outcome {
+            case .success(let seconds):
+                state.withLock { s in
+                    s.fileLength += bytes.count
+                    s.stats.appends += batch.records
+                    s.stats.fsyncs += 1
+                    s.stats.fsyncSeconds += seconds
+                    s.durableSeq = batch.last
+                    ready = s.waiters.filter { $0.seq <= batch.last }
+                    s.waiters.removeAll { $0.seq <= batch.last }
+                }
+                CrashHook.appendsBecameDurable(batch.records)
+            case .failure(let error):
+                let poisoned = SRIOVError(error.code,
+                                          "\(error.message). The journal stops accepting records (seq \(batch.last - UInt64(batch.records) + 1) and later may or may not be on disk): fix the disk, then restart sriovd, which re-reads the journal",
+                                          cause: error.cause)
+                result = .failure(poisoned)
+                state.withLock { s in
+                    s.failure = poisoned
+                    ready = s.waiters
+                    s.waiters = []
+                    s.pendingBytes = []
+                    s.pendingRecords = 0
+                }
+            }
+            for waiter in ready {
+                switch result {
+                case .success: waiter.continuation.resume(returning: .success(waiter.seq))
+                case .failure: waiter.continuation.resume(returning: result)
+                }
+            }
+        }
+        let idle = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            let idle = s.idleWaiters
+            s.idleWaiters = []
+            return idle
+        }
+        for waiter in idle { waiter.resume() }
+    }
+
+    /// Returns once no batch is being written.
+    private func waitIdle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let running = state.withLock { s -> Bool in
+                if s.flushing { s.idleWaiters.append(continuation) }
+                return s.flushing
+            }
+            if !running { continuation.resume() }
+        }
+    }
+
+    // MARK: Compaction and close
+
+    /// Stops batches and waits for the one being written; returns the file and its whole length.
+    func pause() async -> (fd: Int32, length: Int) {
+        state.withLock { $0.paused = true }
+        await waitIdle()
+        return state.withLock { ($0.fd, $0.fileLength) }
+    }
+
+    /// Lets batches go again, on `replacement` (the compacted file) if there is one.
+    func resume(replacement: (fd: Int32, length: Int)?) {
+        let start = state.withLock { s -> Bool in
+            if let replacement {
+                if s.fd >= 0 { Glibc.close(s.fd) }
+                s.fd = replacement.fd
+                s.fileLength = replacement.length
+            }
+            s.paused = false
+            if s.closed, s.fd >= 0 {
+                // Closed while compacting: the file was kept open for the compaction until now.
+                Glibc.close(s.fd)
+                s.fd = -1
+            }
+            return startLocked(&s)
+        }
+        if start { io.async { self.drain() } }
+    }
+
+    /// Fails every waiter and stops batches; returns once the batch being written (if any) is done,
+    /// with the file closed (unless a compaction is using it: `resume` closes it then).
+    func close() async {
+        let waiting = state.withLock { s -> [Waiter] in
+            s.closed = true
+            let waiting = s.waiters
+            s.waiters = []
+            s.pendingBytes = []
+            s.pendingRecords = 0
+            return waiting
+        }
+        let error = closedError()
+        for waiter in waiting { waiter.continuation.resume(returning: .failure(error)) }
+        await waitIdle()
+        state.withLock { s in
+            if s.fd >= 0, !s.paused {
+                Glibc.close(s.fd)
+                s.fd = -1
+            }
+        }
+    }
+
+    /// One write(2) of the batch, then one fsync. Returns the fsync time. A failed write is cut back
+    /// off the file so it still ends with a whole record.
+    static func writeBatch(fd: Int32, bytes: [UInt8], path: String, sync: Bool, length: Int) -> Result<Double, SRIOVError> {
+        do throws(SRIOVError) {
+            try DurableFile.writeAll(fd, bytes, path: path)
+        } catch {
+            _ = ftruncate(fd, off_t(length))
+            return .failure(error)
+        }
+        guard sync else { return .success(0) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        do throws(SRIOVError) {
+            try DurableFile.sync(fd, path: path)
+        } catch {
+            return .failure(error)
+        }
+        let d = clock.now - start
+        return .success(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+}
 
 extension Journal {
     /// Appends one record and returns its seq once it is durable (written and fsync'd). Concurrent
-    /// callers share fsyncs; seq order is file order. The payload is encoded on the caller's task, not
-    /// on the actor, so encoding runs in parallel and the actor only queues bytes.
-    public nonisolated func append<T: Encodable & Sendable>(type: String, _ payload: T) async throws(SRIOVError) -> UInt64 {
+    /// callers share fsyncs; seq order is file order. Runs on the caller's executor: the payload is
+    /// encoded there and queued under the commit lock, with no hop to the journal's actor.
+    public nonisolated(nonsending) func append<T: Encodable & Sendable>(type: String, _ payload: T) async throws(SRIOVError) -> UInt64 {
         try await enqueue([try line(type: type, payload)])
     }
 
     /// Appends several records with consecutive seqs, in order, and returns the last seq once all are
     /// durable: one wait, and never interleaved with another caller's records.
-    public nonisolated func append(_ records: [(type: String, payload: any Encodable & Sendable)]) async throws(SRIOVError) -> UInt64 {
+    public nonisolated(nonsending) func append(_ records: [(type: String, payload: any Encodable & Sendable)]) async throws(SRIOVError) -> UInt64 {
         var lines: [(String, [UInt8])] = []
         lines.reserveCapacity(records.count)
         for record in records { lines.append(try line(type: record.type, record.payload)) }
@@ -25,54 +314,23 @@ extension Journal {
     /// Queues records (consecutive seqs, in order) and returns the last seq without waiting for the
     /// fsync: for outcomes that recovery would reach again from the records before them. They go out
     /// with the next batch, so any later durable append makes them durable too; `waitDurable` waits.
-    public nonisolated func appendQueued(_ records: [(type: String, payload: any Encodable & Sendable)]) async throws(SRIOVError) -> UInt64 {
+    public nonisolated func appendQueued(_ records: [(type: String, payload: any Encodable & Sendable)]) throws(SRIOVError) -> UInt64 {
         var lines: [(String, [UInt8])] = []
         lines.reserveCapacity(records.count)
         for record in records { lines.append(try line(type: record.type, record.payload)) }
-        return try await queue(lines)
+        return try commit.queue(lines, lazy: true)
     }
 
     /// `appendQueued` for payloads already written as JSON (`JSONWriter`): each must be one line.
-    public nonisolated func appendQueued(encoded records: [(type: String, json: [UInt8])]) async throws(SRIOVError) -> UInt64 {
+    /// Synchronous: the caller's seqs are assigned before it returns, in the caller's order.
+    public nonisolated func appendQueued(encoded records: [(type: String, json: [UInt8])]) throws(SRIOVError) -> UInt64 {
         for record in records { try checkLine(type: record.type, record.json) }
-        return try await queue(records.map { ($0.type, $0.json) })
-    }
-
-    func queue(_ lines: [(String, [UInt8])]) throws(SRIOVError) -> UInt64 {
-        try checkUsable()
-        guard !lines.isEmpty else { return nextSeq - 1 }
-        let timestamp = RecordCodec.timestamp()
-        for (type, data) in lines {
-            RecordCodec.encode(seq: nextSeq, timestamp: timestamp, type: type, data: data, into: &pendingBytes)
-            nextSeq += 1
-        }
-        pendingWaiters.append((nextSeq - 1, lines.count, nil))
-        // Nobody waits for these: let the next append's batch carry them, or flush them shortly.
-        if !flushScheduled {
-            flushScheduled = true
-            Task {
-                try? await Task.sleep(for: .milliseconds(5))
-                await self.scheduledFlush()
-            }
-        }
-        return nextSeq - 1
-    }
-
-    func scheduledFlush() {
-        flushScheduled = false
-        startFlushIfIdle()
+        return try commit.queue(records.map { ($0.type, $0.json) }, lazy: true)
     }
 
     /// Returns once every record through `seq` is durable.
-    public func waitDurable(through seq: UInt64) async throws(SRIOVError) {
-        try checkUsable()
-        guard seq > durableSeq else { return }
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
-            // Resumed after the next batch, which follows every record queued so far.
-            pendingWaiters.append((nextSeq - 1, 0, continuation))
-            startFlushIfIdle()
-        }
-        _ = try result.get()
+    public nonisolated(nonsending) func waitDurable(through seq: UInt64) async throws(SRIOVError) {
+        try await commit.waitDurable(through: seq)
     }
 
     /// A record's type checked and its payload encoded as one line of JSON.
@@ -98,89 +356,14 @@ extension Journal {
         }
     }
 
-    /// Assigns the next seqs and queues the lines; resumes when its batch is durable with the last seq.
-    func enqueue(_ lines: [(String, [UInt8])]) async throws(SRIOVError) -> UInt64 {
-        try checkUsable()
-        guard !lines.isEmpty else { return durableSeq }
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
-            let timestamp = RecordCodec.timestamp()
-            for (type, data) in lines {
-                RecordCodec.encode(seq: nextSeq, timestamp: timestamp, type: type, data: data, into: &pendingBytes)
-                nextSeq += 1
-            }
-            pendingWaiters.append((nextSeq - 1, lines.count, continuation))
-            startFlushIfIdle()
+    /// Queues the lines and resumes when they are durable, with the last seq.
+    nonisolated(nonsending) func enqueue(_ lines: [(String, [UInt8])]) async throws(SRIOVError) -> UInt64 {
+        if lines.isEmpty {
+            try commit.checkUsable()
+            return commit.durableSeq
         }
-        return try result.get()
-    }
-
-    func startFlushIfIdle() {
-        guard !flushing, !compacting, !closed, !pendingWaiters.isEmpty else { return }
-        flushing = true
-        Task { await self.drain() }
-    }
-
-    /// Writes queued records batch by batch until the queue is empty (or compaction wants the file).
-    func drain() async {
-        while !pendingWaiters.isEmpty, !compacting, !closed {
-            var queued = pendingBytes
-            let waiters = pendingWaiters
-            pendingBytes = []
-            pendingBytes.reserveCapacity(queued.count)
-            pendingWaiters = []
-            if let cut = CrashHook.cut(queued, records: waiters.reduce(0) { $0 + $1.records }) {
-                queued = Array(queued[..<cut])   // test hook: the process dies after writing this much
-            }
-            let bytes = queued
-            let fd = self.fd, path = self.path, sync = self.sync, length = fileLength
-            let outcome = await onIOThread { Journal.writeBatch(fd: fd, bytes: bytes, path: path, sync: sync, length: length) }
-            switch outcome {
-            case .success(let seconds):
-                fileLength += bytes.count
-                let records = waiters.reduce(0) { $0 + $1.records }
-                stats.appends += records
-                stats.fsyncs += 1
-                stats.fsyncSeconds += seconds
-                if let last = waiters.last { durableSeq = last.seq }
-                CrashHook.appendsBecameDurable(records)
-                for waiter in waiters { waiter.continuation?.resume(returning: .success(waiter.seq)) }
-            case .failure(let error):
-                let first = waiters.first?.seq ?? nextSeq
-                let poisoned = SRIOVError(error.code,
-                                          "\(error.message). The journal stops accepting records (seq \(first) and later may or may not be on disk): fix the disk, then restart sriovd, which re-reads the journal",
-                                          cause: error.cause)
-                failure = poisoned
-                for waiter in waiters { waiter.continuation?.resume(returning: .failure(poisoned)) }
-                for waiter in pendingWaiters { waiter.continuation?.resume(returning: .failure(poisoned)) }
-                pendingWaiters = []
-                pendingBytes = []
-            }
-        }
-        flushing = false
-        let idle = idleWaiters
-        idleWaiters = []
-        for waiter in idle { waiter.resume() }
-        releaseIfIdle()
-    }
-
-    /// One write(2) of the batch, then one fsync. Returns the fsync time. A failed write is cut back
-    /// off the file so it still ends with a whole record.
-    static func writeBatch(fd: Int32, bytes: [UInt8], path: String, sync: Bool, length: Int) -> Result<Double, SRIOVError> {
-        do throws(SRIOVError) {
-            try DurableFile.writeAll(fd, bytes, path: path)
-        } catch {
-            _ = ftruncate(fd, off_t(length))
-            return .failure(error)
-        }
-        guard sync else { return .success(0) }
-        let clock = ContinuousClock()
-        let start = clock.now
-        do throws(SRIOVError) {
-            try DurableFile.sync(fd, path: path)
-        } catch {
-            return .failure(error)
-        }
-        let d = clock.now - start
-        return .success(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+        let last = try commit.queue(lines, lazy: false)
+        try await commit.waitDurable(through: last)
+        return last
     }
 }

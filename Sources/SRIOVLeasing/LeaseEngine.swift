@@ -60,10 +60,6 @@ public actor LeaseEngine {
     let inventoryMaxAge: Duration = .seconds(2)
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
-    /// Numbered batches waiting for an earlier one before they are applied (`number(_:)`), by first seq.
-    var unapplied: [UInt64: [LeaseEvent]] = [:]
-    /// Callers whose batch (through `seq`) is not applied yet.
-    var applyWaiters: [(seq: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
@@ -272,7 +268,7 @@ public actor LeaseEngine {
         guard !events.isEmpty else { return }
         inflight += 1
         defer { inflight -= 1 }
-        let last = try await number(events)
+        let last = try number(events)
         try await journal.waitDurable(through: last)
         if appendsSinceSnapshot >= snapshotEvery && inflight == 1 { try await writeSnapshot() }
     }
@@ -285,32 +281,23 @@ public actor LeaseEngine {
         guard !events.isEmpty else { return }
         inflight += 1
         defer { inflight -= 1 }
-        _ = try await number(events)
+        _ = try number(events)
     }
 
-    /// Queues the events in the journal (consecutive seqs) and applies them to the book in journal
-    /// order, so the book is always exactly the journal's records through `book.seq` (what a replay
-    /// rebuilds): a batch numbered while an earlier one is still on its way waits for it. Returns
-    /// the last seq.
-    private func number(_ events: [LeaseEvent]) async throws(SRIOVError) -> UInt64 {
-        let last = try await journal.appendQueued(encoded: events.map { (type: $0.type, json: $0.payloadJSON()) })
-        let first = last - UInt64(events.count) + 1
-        unapplied[first] = events
-        while let batch = unapplied.removeValue(forKey: book.seq + 1) {
-            let now = clock.now()
-            for event in batch {
-                book.apply(event, at: now)
-                book.seq += 1
-                publish(event, seq: book.seq)
-            }
-            appendsSinceSnapshot += batch.count
+    /// Queues the events in the journal (consecutive seqs) and applies them to the book, in the same
+    /// actor turn: the book is always exactly the journal's records through `book.seq` (what a replay
+    /// rebuilds). Returns the last seq.
+    private func number(_ events: [LeaseEvent]) throws(SRIOVError) -> UInt64 {
+        let last = try journal.appendQueued(encoded: events.map { (type: $0.type, json: $0.payloadJSON()) })
+        // Seqs are assigned only here, synchronously on the actor, so they follow the book's.
+        assert(last - UInt64(events.count) == book.seq, "journal seq \(last) does not follow the book's \(book.seq)")
+        let now = clock.now()
+        for event in events {
+            book.apply(event, at: now)
+            book.seq += 1
+            publish(event, seq: book.seq)
         }
-        if book.seq < last {
-            await withCheckedContinuation { applyWaiters.append((last, $0)) }
-        }
-        let ready = applyWaiters.filter { $0.seq <= book.seq }
-        applyWaiters.removeAll { $0.seq <= book.seq }
-        for waiter in ready { waiter.continuation.resume() }
+        appendsSinceSnapshot += events.count
         return last
     }
 
