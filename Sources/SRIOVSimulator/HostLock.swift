@@ -9,7 +9,7 @@ import SRIOVCore
 ///
 /// - `.device(stripe)`: one device's driver binding (the stripe is its IOMMU group, so everything a
 ///   step reads or writes about the group — members' drivers, `/dev/vfio/<group>` — is covered).
-/// - `.links`: the read-modify-write of a PF's `netlink/<pf>.state` (VF settings).
+/// - `.links`: the read-modify-write of a PF's `netlink/<pf>.table` (VF settings).
 /// - `.exclusive`: everything.
 ///
 /// In the process: a readers-writer lock (device and links scopes read, exclusive writes) plus a

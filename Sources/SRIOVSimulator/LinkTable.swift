@@ -6,69 +6,9 @@ import SRIOVCore
 import SRIOVSysfs
 import Synchronization
 
-/// The PF link files this process last read or wrote, each keyed by the file's inode, size and mtime:
-/// a write replaces the file (new inode), so another process's change is always seen, and an
-/// unchanged file is not decoded again.
-final class LinkTableCache: Sendable {
-    struct Key: Equatable { var inode: UInt64; var size: Int64; var mtime: Int64 }
-    /// Per PF, its two newest links: a reader that stat'ed the file just before a writer replaced it
-    /// still finds the one it saw (host operations run concurrently; a miss decodes every VF's line).
-    private let state = Mutex<[String: [(Key, LinkTable.PFLink)]]>([:])
-
-    func get(_ name: String, _ key: Key) -> LinkTable.PFLink? {
-        state.withLock { entries in entries[name]?.first { $0.0 == key }?.1 }
-    }
-
-    func put(_ name: String, _ key: Key, _ link: LinkTable.PFLink) {
-        state.withLock { entries in
-            var list = entries[name] ?? []
-            list.removeAll { $0.0 == key }
-            list.insert((key, link), at: 0)
-            if list.count > 2 { list.removeLast() }
-            entries[name] = list
-        }
-    }
-
-    /// Each PF's lines as last rendered: a VF setting changes one VF of one PF, so only that VF's line
-    /// is rendered again.
-    private struct Section {
-        var pf: LinkTable.PFLink
-        var lines: [String]
-        var text: String
-    }
-    private let sections = Mutex<[String: Section]>([:])
-
-    /// The PF's file: the header, its `pf` line and its `vf` lines.
-    func render(_ name: String, _ pf: LinkTable.PFLink) -> String {
-        sections.withLock { cache in
-            var section: Section
-            if let old = cache[name], old.pf == pf {
-                section = old
-            } else if let old = cache[name], old.pf.pf == pf.pf, old.pf.up == pf.up, old.pf.vfs.count == pf.vfs.count {
-                section = old
-                for i in pf.vfs.indices where pf.vfs[i] != old.pf.vfs[i] { section.lines[i] = LinkTable.render(vf: pf.vfs[i]) }
-                section.pf = pf
-                section.text = LinkTable.render(name: name, pf) + section.lines.joined()
-            } else {
-                let lines = pf.vfs.map(LinkTable.render(vf:))
-                section = Section(pf: pf, lines: lines, text: LinkTable.render(name: name, pf) + lines.joined())
-            }
-            cache[name] = section
-            return LinkTable.header + "\n" + section.text
-        }
-    }
-
-    static func key(_ path: String) -> Key? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return Key(inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                   mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
-    }
-}
-
 /// What the simulated kernel would report over netlink: per PF netdev, its link and its VFs' settings.
-/// Stored beside the simulated sysfs tree as `netlink/<ifname>.state`, one file per PF (a VF setting
-/// rewrites only its PF's file).
+/// Stored beside the simulated sysfs tree as `netlink/<ifname>.table`, one shared-memory table per PF
+/// (`LinkTableFile`); the text form below is what older simulated hosts kept, read once to convert them.
 struct LinkTable: Codable, Sendable, Equatable {
     struct PFLink: Codable, Sendable, Equatable {
         var pf: PCIAddress
@@ -80,54 +20,43 @@ struct LinkTable: Codable, Sendable, Equatable {
 }
 
 extension SimulatedHost {
-    /// What the kernel would report over netlink, one line per PF and per VF (a line format rather than
-    /// JSON: every VF setting rewrites its PF's file, and it must stay cheap at hundreds of VFs).
+    /// What the kernel would report over netlink: one shared-memory table per PF netdev
+    /// (`netlink/<ifname>.table`, `LinkTableFile`).
     var linksDirectory: String { directory + "/netlink" }
 
-    func linkPath(_ name: String) -> String { linksDirectory + "/" + name + ".state" }
+    func tablePath(_ name: String) -> String { linksDirectory + "/" + name + ".table" }
 
     /// One PF's link and VFs (nil: no such netdev).
     func loadLink(_ name: String, migrate: Bool = true) throws(SRIOVError) -> LinkTable.PFLink? {
-        let path = linkPath(name)
-        guard let key = LinkTableCache.key(path) else {
-            if migrate, try migrateLegacyLinks() { return try loadLink(name, migrate: false) }
-            return nil
-        }
-        if let cached = linkCache.get(name, key) { return cached }
-        switch FileSystem.readResult(path) {
-        case .failure(let e): throw e
-        case .success(let text):
-            guard let table = LinkTable(text: text), table.pfs.count == 1, let link = table.pfs[name] else {
-                throw SRIOVError(.corrupt, "\(path) is damaged; delete \(directory) to rebuild the simulated host")
-            }
-            linkCache.put(name, key, link)
-            return link
-        }
+        if let table = try linkTables.table(tablePath(name), name: name) { return table.read() }
+        if migrate, try migrateLegacyLinks() { return try loadLink(name, migrate: false) }
+        return nil
     }
 
     /// Every PF's link (for VF count changes and tests).
     func loadLinks() throws(SRIOVError) -> LinkTable {
         _ = try migrateLegacyLinks()
         var table = LinkTable()
-        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".state") {
-            let name = String(file.dropLast(".state".count))
+        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".table") {
+            let name = String(file.dropLast(".table".count))
             if let link = try loadLink(name, migrate: false) { table.pfs[name] = link }
         }
         return table
     }
 
-    /// Writes one PF's file (temp file, then rename: readers see the old or the new one whole).
+    /// Writes one PF's state: the VFs that changed, each in place (a reader sees a VF before or after
+    /// a change, never half of it); a new table when the PF's shape changed (VF count, link, address).
+    /// Callers hold the links lock (VF settings) or the host lock (VF counts).
     func saveLink(_ name: String, _ link: LinkTable.PFLink) throws(SRIOVError) {
-        let path = linkPath(name)
-        try tree.write("netlink/" + name + ".state.tmp", linkCache.render(name, link))
-        // Cached under the new file's identity before it is visible (a rename keeps inode and mtime).
-        if let key = LinkTableCache.key(path + ".tmp") { linkCache.put(name, key, link) }
-        guard rename(path + ".tmp", path) == 0 else {
-            throw SRIOVError(.io, "simulator: cannot replace \(path): \(Errno.name(errno))", cause: .errno(errno))
+        let path = tablePath(name)
+        if let table = try linkTables.table(path, name: name), table.fits(link) {
+            table.write(link)
+            return
         }
+        try linkTables.replace(path, name: name, with: link)
     }
 
-    /// Writes the PFs of `links` whose state differs from their files, and removes the files of PFs
+    /// Writes the PFs of `links` whose state differs from their tables, and removes the tables of PFs
     /// it no longer has.
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {
         try tree.mkdirs("netlink")
@@ -136,33 +65,49 @@ extension SimulatedHost {
             if (try? loadLink(name, migrate: false)) == link { continue }
             try saveLink(name, link)
         }
-        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".state") {
-            if links.pfs[String(file.dropLast(".state".count))] == nil { unlink(linksDirectory + "/" + file) }
+        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".table") {
+            let name = String(file.dropLast(".table".count))
+            if links.pfs[name] == nil { linkTables.remove(tablePath(name)) }
         }
     }
 
-    /// Simulated hosts made before the per-PF files kept this state in one `netlink.state` (and,
-    /// before that, `netlink.json`): split it once. True if there was one.
+    /// Simulated hosts made before the tables kept this state as text: per PF in `netlink/<pf>.state`,
+    /// before that in one `netlink.state`, and before that in `netlink.json`. Converted once. True if
+    /// there was any.
     func migrateLegacyLinks() throws(SRIOVError) -> Bool {
         let lines = directory + "/netlink.state"
         let legacy = directory + "/netlink.json"
-        let table: LinkTable
+        var table = LinkTable()
+        var found: [String] = []
         if case .success(let text) = FileSystem.readResult(lines) {
             guard let t = LinkTable(text: text) else {
                 throw SRIOVError(.corrupt, "\(lines) is damaged; delete \(directory) to rebuild the simulated host")
             }
             table = t
+            found.append(lines)
         } else if case .success(let text) = FileSystem.readResult(legacy) {
             guard let t = try? JSONDecoder().decode(LinkTable.self, from: Data(text.utf8)) else {
                 throw SRIOVError(.corrupt, "\(legacy) is damaged; delete \(directory) to rebuild the simulated host")
             }
             table = t
-        } else {
-            return false
+            found.append(legacy)
         }
-        try saveLinks(table)
-        unlink(lines)
-        unlink(legacy)
+        for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".state") {
+            let path = linksDirectory + "/" + file
+            guard case .success(let text) = FileSystem.readResult(path) else { continue }
+            guard let t = LinkTable(text: text), t.pfs.count == 1 else {
+                throw SRIOVError(.corrupt, "\(path) is damaged; delete \(directory) to rebuild the simulated host")
+            }
+            table.pfs.merge(t.pfs) { _, perPF in perPF }
+            found.append(path)
+        }
+        guard !found.isEmpty else { return false }
+        try tree.mkdirs("netlink")
+        for name in table.pfs.keys.sorted() {
+            guard let link = table.pfs[name] else { continue }
+            try linkTables.replace(tablePath(name), name: name, with: link)
+        }
+        for path in found { unlink(path) }
         return true
     }
 }

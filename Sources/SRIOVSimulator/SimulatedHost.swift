@@ -6,12 +6,12 @@ import SRIOVCore
 import SRIOVSysfs
 
 /// A simulated SR-IOV host: a sysfs-shaped tree on disk that the real `SysfsDiscovery` reads, plus
-/// `netlink/<pf>.state` for what the kernel would report over netlink. Every write goes through the same
+/// `netlink/<pf>.table` for what the kernel would report over netlink. Every write goes through the same
 /// rules the kernel applies (see Docs/Simulator.md), under a file lock, so several processes can share it.
 public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     public let directory: String
     public let spec: SimulatedHostSpec
-    let linkCache = LinkTableCache()
+    let linkTables = LinkTables()
     let hostLock = HostLock()
 
     public var paths: HostPaths { HostPaths(root: directory) }
@@ -82,6 +82,8 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         tree.remove("proc")
         tree.remove("lib")
         tree.remove("dev")
+        // Processes that mapped the old tables move to the new ones.
+        linkTables.retireAll(in: directory + "/netlink")
         tree.remove("netlink")
         tree.remove("netlink.state")
         tree.remove("netlink.json")

@@ -1,7 +1,7 @@
 import SRIOVCore
 import SRIOVSysfs
 
-/// The simulated kernel's netlink side: VF settings live in `netlink/<pf>.state`, and each driver profile's
+/// The simulated kernel's netlink side: VF settings live in `netlink/<pf>.table`, and each driver profile's
 /// quirks decide what is refused, with the errno the real driver answers.
 extension SimulatedHost: VFLinkControl {
     /// Equivalent to: `ip -d link show <pf>` on the simulated host.

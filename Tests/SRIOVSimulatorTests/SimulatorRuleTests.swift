@@ -188,7 +188,7 @@ struct SimulatorRuleTests {
         let reopened = try SimulatedHost.open(directory: host.directory)
         #expect(try reopened.loadLinks() == before)
         #expect(!FileManager.default.fileExists(atPath: host.directory + "/netlink.state"))
-        #expect(FileManager.default.fileExists(atPath: host.directory + "/netlink/ens1f0.state"))
+        #expect(FileManager.default.fileExists(atPath: host.directory + "/netlink/ens1f0.table"))
     }
 
     @Test func generatedHostScales() throws {
