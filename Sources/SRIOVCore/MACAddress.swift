@@ -3,20 +3,35 @@
 /// `init(parsing:)` accepts any well-formed address (what the kernel reports); `init(assignable:)` is
 /// what a user gives to a VF: unicast only, and all-zero only as the explicit "clear" value.
 public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible, Codable {
-    public let octets: [UInt8]
+    /// The six octets, first octet in the most significant of the low 48 bits. Stored inline (not
+    /// as an array) so a VF's settings copy without reference counting: readouts hold hundreds.
+    public let value: UInt64
 
-    public static let zero = MACAddress(unchecked: [0, 0, 0, 0, 0, 0])
+    /// The six octets, in wire order.
+    public var octets: [UInt8] { (0..<6).map { octet($0) } }
+
+    /// Octet `i` (0 is the first on the wire).
+    @inlinable public func octet(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: value >> UInt64(8 * (5 - i))) }
+
+    public static let zero = MACAddress(value: 0)
     /// What sriovd writes when a driver refuses the all-zero MAC on scrub: locally administered,
     /// unicast, and recognisable (libvirt uses the same fallback).
-    public static let scrubPlaceholder = MACAddress(unchecked: [0x02, 0, 0, 0, 0, 0])
+    public static let scrubPlaceholder = MACAddress(value: 0x02_00_00_00_00_00)
 
-    init(unchecked octets: [UInt8]) { self.octets = octets }
+    init(unchecked octets: [UInt8]) { self.value = MACAddress.pack(octets) }
+
+    /// The address whose octets are the low 48 bits of `value`, first octet most significant.
+    public init(value: UInt64) { self.value = value & 0xffff_ffff_ffff }
+
+    static func pack(_ octets: [UInt8]) -> UInt64 {
+        octets.prefix(6).reduce(0) { $0 << 8 | UInt64($1) }
+    }
 
     public init(octets: [UInt8]) throws(SRIOVError) {
         guard octets.count == 6 else {
             throw SRIOVError(.invalidArgument, "a MAC address has 6 octets, got \(octets.count)")
         }
-        self.octets = octets
+        self.value = MACAddress.pack(octets)
     }
 
     /// Parses `aa:bb:cc:dd:ee:ff` (either case; `-` also accepted as the separator).
@@ -28,15 +43,14 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
         let separator: Character = text.contains("-") && !text.contains(":") ? "-" : ":"
         let parts = text.split(separator: separator, omittingEmptySubsequences: false)
         guard parts.count == 6 else { throw fail("it has \(parts.count) groups, not 6") }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(6)
+        var packed: UInt64 = 0
         for part in parts {
             guard part.utf8.count == 2, let v = Hex.parse(part, maxDigits: 2) else {
                 throw fail("\(Quote.shell(String(part))) is not a two-digit hex octet")
             }
-            bytes.append(UInt8(v))
+            packed = packed << 8 | UInt64(v)
         }
-        self.octets = bytes
+        self.value = packed
     }
 
     /// Parses an address a user wants to assign to a VF: unicast, not broadcast; zero means "clear".
@@ -61,16 +75,17 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
         self = mac
     }
 
-    public var isZero: Bool { octets.allSatisfy { $0 == 0 } }
-    public var isBroadcast: Bool { octets.allSatisfy { $0 == 0xff } }
-    public var isMulticast: Bool { octets[0] & 0x01 != 0 }
-    public var isLocallyAdministered: Bool { octets[0] & 0x02 != 0 }
+    public var isZero: Bool { value == 0 }
+    public var isBroadcast: Bool { value == 0xffff_ffff_ffff }
+    public var isMulticast: Bool { octet(0) & 0x01 != 0 }
+    public var isLocallyAdministered: Bool { octet(0) & 0x02 != 0 }
 
     public var description: String {
         let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var bytes = [UInt8]()
         bytes.reserveCapacity(17)
-        for (i, o) in octets.enumerated() {
+        for i in 0..<6 {
+            let o = octet(i)
             if i > 0 { bytes.append(UInt8(ascii: ":")) }
             bytes.append(digits[Int(o >> 4)])
             bytes.append(digits[Int(o & 0xf)])

@@ -194,7 +194,7 @@ final class LinkTableFile: @unchecked Sendable {
     static func store(_ vf: VFState, at p: UnsafeMutableRawPointer) {
         func flag(_ b: Bool?) -> Int8 { b.map { $0 ? 1 : 0 } ?? -1 }
         p.storeBytes(of: UInt32(truncatingIfNeeded: vf.index).littleEndian, toByteOffset: 0, as: UInt32.self)
-        for (i, octet) in vf.mac.octets.prefix(6).enumerated() { p.storeBytes(of: octet, toByteOffset: 4 + i, as: UInt8.self) }
+        for i in 0..<6 { p.storeBytes(of: vf.mac.octet(i), toByteOffset: 4 + i, as: UInt8.self) }
         p.storeBytes(of: UInt16(truncatingIfNeeded: vf.vlan.id).littleEndian, toByteOffset: 10, as: UInt16.self)
         p.storeBytes(of: UInt8(truncatingIfNeeded: vf.vlan.qos), toByteOffset: 12, as: UInt8.self)
         p.storeBytes(of: vf.vlan.proto == .dot1AD ? 1 : 0, toByteOffset: 13, as: UInt8.self)
@@ -212,7 +212,7 @@ final class LinkTableFile: @unchecked Sendable {
             let v = p.load(fromByteOffset: offset, as: Int8.self)
             return v < 0 ? nil : v != 0
         }
-        let octets = (0..<6).map { p.load(fromByteOffset: 4 + $0, as: UInt8.self) }
+        let mac = (0..<6).reduce(UInt64(0)) { $0 << 8 | UInt64(p.load(fromByteOffset: 4 + $1, as: UInt8.self)) }
         let id = Int(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 10, as: UInt16.self)))
         let qos = Int(p.load(fromByteOffset: 12, as: UInt8.self))
         let proto: VLANProtocol = p.load(fromByteOffset: 13, as: UInt8.self) == 1 ? .dot1AD : .dot1Q
@@ -225,7 +225,7 @@ final class LinkTableFile: @unchecked Sendable {
         // Only this table's writer stores these fields, from values that were valid; a slot that was
         // never written (all zero) reads as a fresh VF.
         return VFState(index: Int(UInt32(littleEndian: p.load(fromByteOffset: 0, as: UInt32.self))),
-                       mac: (try? MACAddress(octets: octets)) ?? .zero,
+                       mac: MACAddress(value: mac),
                        vlan: (try? VLAN(id: id, qos: qos, proto: proto)) ?? .none,
                        spoofCheck: flag(14), trust: flag(15), linkState: state,
                        minTxRate: UInt32(littleEndian: p.load(fromByteOffset: 20, as: UInt32.self)),
