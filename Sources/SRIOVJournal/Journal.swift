@@ -132,6 +132,11 @@ public actor Journal {
     public func close() async {
         guard !closed else { return }
         closed = true
+        // A snapshot's compaction reads the journal file while appends go on: it finishes (or, seeing
+        // `closed`, gives up) before the file is closed.
+        while snapshotting {
+            await withCheckedContinuation { snapshotWaiters.append($0) }
+        }
         await commit.close()
         releaseIfIdle()
     }

@@ -51,7 +51,15 @@ extension Journal {
         snapshotSeq = seq
         try checkUsable()
 
-        // Compaction replaces the file under the appends: batches wait until it is done.
+        // Compaction, in two steps. First, with appends going on: find where the records after `seq`
+        // start (a scan of the file) and copy them, as far as the file is written, to the temp file.
+        let path = self.path
+        let (fd0, length0) = commit.position()
+        let prepared = try await onIOThread(snapshotIO) {
+            Journal.prepareCompaction(path: path, fd: fd0, length: length0, through: seq, sync: sync)
+        }.get()
+        guard let prepared else { return }
+        // Then, with appends paused: copy what was appended meanwhile, rename, fsync the directory.
         compacting = true
         let (fd, length) = await commit.pause()
         var replacement: (fd: Int32, length: Int)?
@@ -60,18 +68,24 @@ extension Journal {
             compacting = false
             releaseIfIdle()
         }
-        try checkUsable()
-        let path = self.path
-        let outcome = await onIOThread {
-            Journal.compact(directory: directory, path: path, fd: fd, length: length, through: seq, sync: sync)
+        do throws(SRIOVError) {
+            try checkUsable()
+            guard fd == fd0, length >= length0 else {
+                throw SRIOVError(.io, "\(path) changed under the compaction; it was left as it is")
+            }
+        } catch {
+            Glibc.close(prepared.fd)
+            unlink(path + ".tmp")
+            throw error
+        }
+        let outcome = await onIOThread(snapshotIO) {
+            Journal.finishCompaction(prepared, directory: directory, path: path, fd: fd, from: length0, to: length, sync: sync)
         }
         switch outcome {
-        case .success(let replaced?):
+        case .success(let replaced):
             replacement = (replaced.fd, replaced.length)
             logger.debug("journal: snapshot and compaction done",
-                         metadata: ["seq": "\(seq)", "bytes": "\(replaced.length)", "dropped": "\(length - replaced.length)"])
-        case .success(nil):
-            break
+                         metadata: ["seq": "\(seq)", "bytes": "\(replaced.length)", "dropped": "\(prepared.cut)"])
         case .failure(let error):
             // The snapshot is in place and the old journal is intact: start-up skips what it covers.
             throw error
@@ -92,11 +106,18 @@ extension Journal {
         var length: Int
     }
 
-    /// Rewrites the journal as the records after `seq` (temp file, fsync, rename, fsync the directory).
-    /// Returns the new file, already renamed into place and open for appending; nil when no record is
-    /// old enough to drop.
-    static func compact(directory: String, path: String, fd: Int32, length: Int, through seq: UInt64,
-                        sync: Bool) -> Result<Replacement?, SRIOVError> {
+    /// A compaction's temp file: the records after the snapshot, copied up to `copied`.
+    struct PreparedCompaction: Sendable {
+        var fd: Int32
+        /// Where the records after the snapshot start in the journal.
+        var cut: Int
+    }
+
+    /// Finds the first record after `seq` and copies the journal from there up to `length` (whole,
+    /// written records; the file only grows meanwhile) into `journal.jsonl.tmp`, fsync'd. nil when no
+    /// record is old enough to drop.
+    static func prepareCompaction(path: String, fd: Int32, length: Int, through seq: UInt64,
+                                  sync: Bool) -> Result<PreparedCompaction?, SRIOVError> {
         do throws(SRIOVError) {
             // Records are in seq order: find the first one after the snapshot.
             var cut = length
@@ -121,19 +142,38 @@ extension Journal {
             do throws(SRIOVError) {
                 try copy(from: fd, range: cut..<length, to: newFD, path: path, tmp: tmp)
                 if sync { try DurableFile.sync(newFD, path: tmp) }
-                try DurableFile.rename(tmp, path)
             } catch {
                 Glibc.close(newFD)
                 unlink(tmp)
                 throw error
             }
-            // Renamed: the new file is the journal now. If the directory fsync fails, a crash may bring
-            // back the old one, which start-up handles (it skips what the snapshot covers).
-            if sync { try? DurableFile.syncDirectory(directory) }
-            return .success(Replacement(fd: newFD, length: length - cut))
+            return .success(PreparedCompaction(fd: newFD, cut: cut))
         } catch {
             return .failure(error)
         }
+    }
+
+    /// With appends paused: copies what was appended since `prepareCompaction` (`from..<to`), fsyncs,
+    /// renames the temp file over the journal and fsyncs the directory. Returns the new file, open
+    /// for appending.
+    static func finishCompaction(_ prepared: PreparedCompaction, directory: String, path: String, fd: Int32,
+                                 from: Int, to length: Int, sync: Bool) -> Result<Replacement, SRIOVError> {
+        let tmp = path + ".tmp"
+        do throws(SRIOVError) {
+            if length > from {
+                try copy(from: fd, range: from..<length, to: prepared.fd, path: path, tmp: tmp)
+                if sync { try DurableFile.sync(prepared.fd, path: tmp) }
+            }
+            try DurableFile.rename(tmp, path)
+        } catch {
+            Glibc.close(prepared.fd)
+            unlink(tmp)
+            return .failure(error)
+        }
+        // Renamed: the new file is the journal now. If the directory fsync fails, a crash may bring
+        // back the old one, which start-up handles (it skips what the snapshot covers).
+        if sync { try? DurableFile.syncDirectory(directory) }
+        return .success(Replacement(fd: prepared.fd, length: length - prepared.cut))
     }
 
     static func copy(from source: Int32, range: Range<Int>, to target: Int32, path: String, tmp: String) throws(SRIOVError) {

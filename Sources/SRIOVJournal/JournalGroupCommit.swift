@@ -224,6 +224,12 @@ final class GroupCommit: Sendable {
 
     // MARK: Compaction and close
 
+    /// The file and the length of its whole, written records, without stopping anything (the file
+    /// only grows until a compaction pauses the batches).
+    func position() -> (fd: Int32, length: Int) {
+        state.withLock { ($0.fd, $0.fileLength) }
+    }
+
     /// Stops batches and waits for the one being written; returns the file and its whole length.
     func pause() async -> (fd: Int32, length: Int) {
         state.withLock { $0.paused = true }

@@ -31,12 +31,27 @@ public actor LeaseEngine {
     let clock: any WallClock
     let logger: Logger
     var book: LeaseBook
-    /// Appends since the last snapshot; a snapshot is taken every `snapshotEvery`.
+    /// Appends since the last snapshot; a snapshot is taken every `snapshotEvery`, or, by default,
+    /// once the appends are 8 times the book's records if that is more (`snapshotDue`).
     var appendsSinceSnapshot = 0
     var snapshotEvery = 10_000
+    var snapshotEveryIsFixed = false
 
-    /// How many appends between automatic snapshots (default 10,000).
-    public func setSnapshotInterval(_ appends: Int) { snapshotEvery = max(1, appends) }
+    /// How many appends between automatic snapshots, exactly (default: 10,000, or 8 times the
+    /// book's records if that is more).
+    public func setSnapshotInterval(_ appends: Int) {
+        snapshotEvery = max(1, appends)
+        snapshotEveryIsFixed = true
+    }
+
+    /// A snapshot writes the whole book (with up to 12,500 audit records, about 2 MB); taking one
+    /// only after 8 times its records keeps its cost per append constant, and start-up still replays
+    /// at most that many records after it (100,000: about 0.2 s).
+    var snapshotDue: Bool {
+        guard appendsSinceSnapshot >= snapshotEvery else { return false }
+        if snapshotEveryIsFixed { return true }
+        return appendsSinceSnapshot >= 8 * (book.audit.count + book.leases.count + book.quarantine.count)
+    }
     /// Leases whose acquire or release is running in this process.
     var busy: Set<LeaseID> = []
     /// Journal appends started but not yet applied to the book (a snapshot waits for 0).
@@ -50,14 +65,20 @@ public actor LeaseEngine {
     /// Per pool, the allocator's index over the cached inventory (rebuilt with the inventory).
     var cachedPoolIndexes: [String: Allocator.PoolIndex] = [:]
     /// Where each VF sits in the cached inventory (built on the first patch).
-    var cachedPositions: [PCIAddress: (pf: Int, vf: Int)] = [:]
+    var cachedPositions: [PCIAddress: VFPosition] = [:]
     /// Bumped whenever the cached inventory is replaced or dropped: a background refresh that began
     /// before is discarded.
     var inventoryGeneration = 0
     /// A background rediscovery is running; patches made meanwhile are replayed onto its result.
     var refreshingInventory = false
     var patchesDuringRefresh: [DeviceStatus] = []
-    let inventoryMaxAge: Duration = .seconds(2)
+    /// The cached inventory is rediscovered in the background once it is this old: 5 minutes, or 50
+    /// times the last discovery if that is longer. A full discovery of a host of thousands of VFs reads tens
+    /// of thousands of sysfs entries and takes the directories' locks that driver binds need, so lease
+    /// steps slow down while it runs; nothing depends on it for safety (chosen VFs are re-read before
+    /// they are reserved, and a stale choice triggers a fresh discovery), only for the reasons a
+    /// refused request lists about VFs changed by other tools.
+    var inventoryMaxAge: Duration = .seconds(300)
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
@@ -192,27 +213,62 @@ public actor LeaseEngine {
         patchesDuringRefresh = []
         let generation = inventoryGeneration
         let source = host.source
+        let plan = self.plan
         let started = ContinuousClock.now
         Task {
-            let result = await LeaseEngine.discover(source)
+            let result = await LeaseEngine.discover(source, plan: plan)
             self.finishRefresh(result, started: started, generation: generation)
         }
     }
 
-    @concurrent
-    nonisolated static func discover(_ source: any HostInventorySource) async -> Result<HostInventory, SRIOVError> {
-        do throws(SRIOVError) { return .success(try source.inventory()) } catch { return .failure(error) }
+    /// A fresh inventory with what the allocator derives from it (IOMMU groups, each pool's index,
+    /// VF positions), so installing it costs the actor nothing on a host of thousands of VFs.
+    struct Discovered: Sendable {
+        var inventory: HostInventory
+        var groups: [Int: IOMMUGroup]
+        var poolIndexes: [String: Allocator.PoolIndex]
+        var positions: [PCIAddress: VFPosition]
     }
 
-    private func finishRefresh(_ result: Result<HostInventory, SRIOVError>, started: ContinuousClock.Instant, generation: Int) {
+    /// A full discovery and its indexes, off the actor. Not on the lower-priority `BackgroundWork`
+    /// thread: while it reads a directory it holds that directory's lock, which a driver bind needs,
+    /// and at a lower priority it would hold it longer.
+    @concurrent
+    nonisolated static func discover(_ source: any HostInventorySource, plan: PoolPlan) async -> Result<Discovered, SRIOVError> {
+        do throws(SRIOVError) {
+            let inventory = try source.inventory()
+            let groups = Allocator.groupIndex(inventory)
+            var indexes: [String: Allocator.PoolIndex] = [:]
+            for pool in plan.pools.keys { indexes[pool] = Allocator(plan: plan).poolIndex(pool, inventory: inventory, groups: groups) }
+            return .success(Discovered(inventory: inventory, groups: groups, poolIndexes: indexes,
+                                       positions: LeaseEngine.positions(inventory)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: ContinuousClock.Instant, generation: Int) {
         refreshingInventory = false
+        inventoryMaxAge = max(.seconds(300), started.duration(to: .now) * 50)
         let patches = patchesDuringRefresh
         patchesDuringRefresh = []
         // Dropped meanwhile (a failed step, a VF-count change): the next allocation reads afresh.
-        guard generation == inventoryGeneration, case .success(let inventory) = result else { return }
-        installInventory((started, inventory))
+        guard generation == inventoryGeneration, case .success(let found) = result else { return }
+        installInventory((started, found.inventory))
+        cachedGroups = found.groups
+        cachedPoolIndexes = found.poolIndexes
+        cachedPositions = found.positions
         // What this engine changed while the discovery ran may not be in it.
         for status in patches { patchCached(status) }
+    }
+
+    /// Where each VF sits in `inventory` (PF and VF positions), for patching it in place.
+    nonisolated static func positions(_ inventory: HostInventory) -> [PCIAddress: VFPosition] {
+        var positions: [PCIAddress: VFPosition] = [:]
+        for (p, pf) in inventory.pfs.enumerated() {
+            for (v, vf) in pf.vfs.enumerated() { positions[vf.pciAddress] = VFPosition(pf: p, vf: v) }
+        }
+        return positions
     }
 
     /// The IOMMU groups of `inventory` (the cached one's are kept until it is refreshed).
@@ -245,12 +301,9 @@ public actor LeaseEngine {
     func patchCached(_ status: DeviceStatus) {
         if refreshingInventory { patchesDuringRefresh.append(status) }
         guard let cached = cachedInventory else { return }
-        if cachedPositions.isEmpty {
-            for (p, pf) in cached.inventory.pfs.enumerated() {
-                for (v, vf) in pf.vfs.enumerated() { cachedPositions[vf.pciAddress] = (p, v) }
-            }
-        }
-        guard let (p, v) = cachedPositions[status.pciAddress] else { return }
+        if cachedPositions.isEmpty { cachedPositions = LeaseEngine.positions(cached.inventory) }
+        guard let position = cachedPositions[status.pciAddress] else { return }
+        let (p, v) = (position.pf, position.vf)
         cachedInventory?.inventory.pfs[p].vfs[v].driver = status.driver
         cachedInventory?.inventory.pfs[p].vfs[v].driverOverride = status.driverOverride
     }
@@ -270,7 +323,7 @@ public actor LeaseEngine {
         defer { inflight -= 1 }
         let last = try number(events)
         try await journal.waitDurable(through: last)
-        if appendsSinceSnapshot >= snapshotEvery && inflight == 1 { try await writeSnapshot() }
+        if snapshotDue && inflight == 1 { try await writeSnapshot() }
     }
 
     /// Records outcomes without waiting for their fsync, then applies them: only for records that
@@ -335,11 +388,14 @@ public actor LeaseEngine {
         try await journal.snapshot(seq: seq, data: data)
     }
 
-    @concurrent
+    /// The book written as JSON on the background thread (`BackgroundWork`): with a full audit list
+    /// that is megabytes, and lease steps keep the cores first.
     nonisolated static func snapshotJSON(_ book: LeaseBook) async -> [UInt8] {
-        var w = JSONWriter(capacity: 4096)
-        book.writeJSON(&w)
-        return w.bytes
+        await BackgroundWork.run {
+            var w = JSONWriter(capacity: 4096)
+            book.writeJSON(&w)
+            return w.bytes
+        }
     }
 
     func audit(_ who: String?, _ action: String, _ target: String, _ result: String) async {
@@ -352,4 +408,10 @@ public actor LeaseEngine {
     public func auditLog(since: Double? = nil) -> [AuditRecord] {
         book.audit.filter { record in since.map { record.time >= $0 } ?? true }
     }
+}
+
+/// A VF's place in an inventory: `pfs[pf].vfs[vf]`.
+struct VFPosition: Sendable {
+    var pf: Int
+    var vf: Int
 }
