@@ -50,4 +50,56 @@ struct GroupCommitTests {
         #expect(recovery.droppedTornTail == nil)
         await again.close()
     }
+
+    /// Records queued with nobody waiting reach the disk on their own, and a later wait covers them.
+    @Test func queuedRecordsBecomeDurableWithoutAWaiter() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        let last = try journal.appendQueued(encoded: [(type: "lease.returned", json: Array(#"{"n":1}"#.utf8)),
+                                                      (type: "lease.released", json: Array(#"{"n":2}"#.utf8))])
+        #expect(last == 2)
+        var durable: UInt64 = 0
+        for _ in 0..<400 where durable < last {
+            try await Task.sleep(for: .milliseconds(5))
+            durable = await journal.lastSeq
+        }
+        #expect(durable == last)
+        #expect(await journal.statistics.appends == 2)
+        try await journal.waitDurable(through: last)   // already durable: returns at once
+        await journal.close()
+        let (again, recovery) = try f.open()
+        #expect(recovery.entries.map(\.type) == ["lease.returned", "lease.released"])
+        await again.close()
+    }
+
+    /// Many callers queueing and waiting at once: each gets its own consecutive seqs, in the order it
+    /// queued them, and the file holds every record in seq order.
+    @Test func queueAndWaitFromManyTasksKeepsSeqsContiguous() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        let batches = try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
+            for n in 1...48 {
+                group.addTask {
+                    let records = (0..<(n % 3 + 1)).map { i in (type: "lease.step", json: Array("{\"n\":\(n),\"i\":\(i)}".utf8)) }
+                    let last = try journal.appendQueued(encoded: records)
+                    if n % 2 == 0 { try await journal.waitDurable(through: last) }
+                    return (n, last)
+                }
+            }
+            var out: [(Int, UInt64)] = []
+            for try await b in group { out.append(b) }
+            return out
+        }
+        let total = (1...48).reduce(0) { $0 + $1 % 3 + 1 }
+        try await journal.waitDurable(through: UInt64(total))
+        await journal.close()
+        let (again, recovery) = try f.open()
+        #expect(recovery.entries.map(\.seq) == Array(1...UInt64(total)))
+        for (n, last) in batches {
+            let count = UInt64(n % 3 + 1)
+            let mine = recovery.entries.filter { (last - count + 1)...last ~= $0.seq }
+            #expect(mine.map { String(decoding: $0.data, as: UTF8.self) } == (0..<Int(count)).map { "{\"n\":\(n),\"i\":\($0)}" })
+        }
+        await again.close()
+    }
 }
