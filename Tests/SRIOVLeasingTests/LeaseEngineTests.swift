@@ -143,6 +143,43 @@ struct LeaseEngineTests {
         #expect(try await again.acquire(request).id == a.id)
     }
 
+    /// The choice is checked on the host off the engine's actor, so concurrent requests interleave
+    /// there: retries of one request id still make one lease, and an owner's quota still holds.
+    @Test func concurrentRetriesAndQuotaHold() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let request = LeaseRequest(pool: "uplink", owner: "vm", requestID: "req-race")
+        let ids = try await withThrowingTaskGroup(of: LeaseID.self) { group in
+            for _ in 0..<8 { group.addTask { try await engine.acquire(request).id } }
+            return try await group.reduce(into: Set<LeaseID>()) { $0.insert($1) }
+        }
+        #expect(ids.count == 1)
+        #expect(await engine.leases().count == 1)
+        // max_leases_per_owner: 3 for pool uplink ("vm" holds one): of 6 concurrent acquires, 2 succeed.
+        let granted = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<6 { group.addTask { (try? await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm"))) != nil } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(granted == 2)
+        #expect(await engine.leases(owner: "vm").count == 3)
+    }
+
+    /// VFs another tool bound to vfio-pci after the engine cached its inventory: the chosen VF is
+    /// re-read before anything is done to it, the choice is made again on a fresh discovery, and the
+    /// other tool's VFs are left alone.
+    @Test func aStaleInventoryIsNoticedBeforeTheHostIsTouched() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        _ = try await engine.release(try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm")).id)
+        let inventory = try f.sim.inventory()
+        let pool = try inventory.pf(named: "ens1f0").vfs.prefix(4) + inventory.pf(named: "ens4f0np0").vfs.prefix(4)
+        let taken = pool.dropLast().map(\.pciAddress)
+        for address in taken { try f.sim.rebind(address, override: "vfio-pci") }
+        let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm"))
+        #expect(lease.vfs.map(\.pciAddress) == [pool.last!.pciAddress])
+        for address in taken { #expect(try f.sim.device(address)?.driver == "vfio-pci") }
+    }
+
     @Test func quarantinedVFsAreNeverHandedOut() async throws {
         let f = try LeaseFixture(yaml: """
             pools:
