@@ -13,7 +13,9 @@ import SRIOVSimulator
 /// real disk, so fsync costs what it costs), --host DIR (the simulated sysfs, on tmpfs like sysfs),
 /// --rate N (open loop: N cycles/s offered in total, each requester's cycles scheduled at fixed
 /// times and timed from when they were due, so queueing shows in the latency; without it, closed
-/// loop: each requester starts its next cycle when the last one ends), --fsync on|off|both.
+/// loop: each requester starts its next cycle when the last one ends), --fsync on|off|both,
+/// --samples FILE (every cycle of the last run: "<ms since the start, when due> <cycle latency ms>").
+/// Each requester runs one cycle before the timed ones, not counted.
 func leaseCycles(_ arguments: ArraySlice<String>) async {
     var cycles = 2000
     var levels = [1, 32]
@@ -23,6 +25,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
     var fsyncModes = [true, false]
     var state = "/var/tmp/sriov-bench-lease"
     var hostDir = "/dev/shm/sriov-bench-lease-host"
+    var samplesPath: String?
     var args = arguments
     while let flag = args.first, let value = args.dropFirst().first {
         args = args.dropFirst(2)
@@ -35,6 +38,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         case "--pfs": pfCount = max(1, Int(value) ?? pfCount)
         case "--vfs": vfsPerPF = max(1, Int(value) ?? vfsPerPF)
         case "--fsync": fsyncModes = value == "on" ? [true] : value == "off" ? [false] : [true, false]
+        case "--samples": samplesPath = value
         default: print("lease-cycles: unknown option \(flag)"); exit(64)
         }
     }
@@ -54,15 +58,24 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 logger.logLevel = .error
                 let engine = try await LeaseEngine.start(stateDirectory: state, config: config, host: host, fsync: fsync, logger: logger)
                 let perTask = max(1, cycles / level)
+                // Each requester runs one cycle outside the numbers first (the engine's first inventory,
+                // the pool's index, threads and caches warming up), as daemon-load's clients do.
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for t in 0..<level {
+                        group.addTask { _ = try await engine.release(try await engine.acquire(LeaseRequest(pool: "bench", owner: "vm-\(t)")).id) }
+                    }
+                    try await group.waitForAll()
+                }
                 let clock = ContinuousClock()
                 let cpuStart = processCPUSeconds()
                 let start = clock.now
                 func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
-                // Per cycle: (whole cycle from when it was due, acquire alone, release alone), in ms.
-                let timings = try await withThrowingTaskGroup(of: [(Double, Double, Double)].self) { group in
+                // Per cycle: (whole cycle from when it was due, acquire alone, release alone, when it was
+                // due since the start), in ms.
+                let timings = try await withThrowingTaskGroup(of: [(Double, Double, Double, Double)].self) { group in
                     for t in 0..<level {
                         group.addTask {
-                            var out: [(Double, Double, Double)] = []
+                            var out: [(Double, Double, Double, Double)] = []
                             for k in 0..<perTask {
                                 // Open loop: cycle k of requester t is due at (k * level + t) / rate.
                                 let due = rate.map { start.advanced(by: .seconds(Double(k * level + t) / $0)) }
@@ -73,12 +86,13 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                                 let releaseStart = clock.now
                                 _ = try await engine.release(lease.id)
                                 let end = clock.now
-                                out.append((ms(begin.duration(to: end)), ms(acquireStart.duration(to: releaseStart)), ms(releaseStart.duration(to: end))))
+                                out.append((ms(begin.duration(to: end)), ms(acquireStart.duration(to: releaseStart)),
+                                            ms(releaseStart.duration(to: end)), ms(start.duration(to: begin))))
                             }
                             return out
                         }
                     }
-                    var all: [(Double, Double, Double)] = []
+                    var all: [(Double, Double, Double, Double)] = []
                     for try await s in group { all += s }
                     return all
                 }
@@ -99,6 +113,12 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                              mode, fsync ? "on " : "off", level, Double(samples.count) / seconds, p(0.5), p(0.99),
                              cpu * 1000 / Double(samples.count), samples.count, stats.appends, stats.fsyncs,
                              stats.fsyncs > 0 ? stats.fsyncSeconds * 1000 / Double(stats.fsyncs) : 0))
+                if let samplesPath {
+                    let text = timings.sorted { $0.3 < $1.3 }.map { String(format: "%.3f %.3f\n", $0.3, $0.0) }.joined()
+                    do { try text.write(toFile: samplesPath, atomically: true, encoding: .utf8) } catch {
+                        print("lease-cycles: cannot write \(samplesPath): \(error)")
+                    }
+                }
                 print("lease-cycles:   each operation alone: acquire p50 \(p(0.5, acquires)) ms  p99 \(p(0.99, acquires)) ms; release p50 \(p(0.5, releases)) ms  p99 \(p(0.99, releases)) ms")
             }
         }

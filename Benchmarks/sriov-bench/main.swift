@@ -25,7 +25,7 @@ func usage() -> Never {
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--pfs 4] [--vfs 64]
-                                    [--state DIR] [--host DIR]
+                                    [--state DIR] [--host DIR] [--samples FILE]
            sriov-bench record-encode [--iterations N]
            sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
            sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]

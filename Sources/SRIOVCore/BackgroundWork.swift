@@ -1,15 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 
-/// Work that may take a while and that nobody waits on urgently (a full rediscovery of the host, the
-/// encoding of a snapshot), run on one thread of its own at a lower CPU priority (nice +5): when the
-/// cores are busy with lease steps, the scheduler gives those the CPU first. On the cooperative pool,
-/// a 100 ms job would hold one of its threads (on two cores, half the capacity) for its whole run.
+/// Work that may take a while and that nobody waits on urgently (encoding a snapshot of megabytes,
+/// writing it, scanning the journal to compact it), run on one thread of its own instead of the
+/// cooperative pool: there, a 20-50 ms job holds one of the pool's threads (on two cores, half the
+/// capacity) for its whole run, and every lease step queues behind it.
+///
+/// The thread runs at the process's priority. A lower one (nice +5) was measured and dropped: the
+/// lease cycles around each snapshot stalled longer, as the thread was preempted while holding
+/// something the others needed (allocations of megabytes take the process's memory-map lock).
 public enum BackgroundWork {
-    /// The niceness of the background thread, relative to the process (0 = same as the rest).
-    public static let niceness: Int32 = 5
+    public static let threadName = "sriovd.background"
 
     /// Runs `work` on the background thread and resumes with its result.
     public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
@@ -25,14 +25,8 @@ public enum BackgroundWork {
         private var jobs: [() -> Void] = []
 
         init() {
-            let thread = Thread { [self] in
-                // On Linux the nice value is per thread, and `who` 0 is the calling thread (an error
-                // leaves it at the normal priority).
-                let which = __priority_which_t(PRIO_PROCESS.rawValue)
-                _ = setpriority(which, 0, getpriority(which, 0) + BackgroundWork.niceness)
-                loop()
-            }
-            thread.name = "sriovd.background"
+            let thread = Thread { [self] in loop() }
+            thread.name = BackgroundWork.threadName
             thread.start()
         }
 

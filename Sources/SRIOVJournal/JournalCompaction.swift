@@ -39,7 +39,9 @@ extension Journal {
         }
         // The snapshot file is independent of the journal file: appends go on while it is written.
         let directory = self.directory, sync = self.sync
-        let written = await onIOThread(snapshotIO) { () -> Result<Void, SRIOVError> in
+        // On the background thread (`BackgroundWork`): megabytes to write and a journal to scan, while
+        // lease steps go on in the cooperative pool.
+        let written = await BackgroundWork.run { () -> Result<Void, SRIOVError> in
             do throws(SRIOVError) {
                 try SnapshotFile.write(directory: directory, seq: seq, data: data, sync: sync)
                 return .success(())
@@ -55,7 +57,7 @@ extension Journal {
         // start (a scan of the file) and copy them, as far as the file is written, to the temp file.
         let path = self.path
         let (fd0, length0) = commit.position()
-        let prepared = try await onIOThread(snapshotIO) {
+        let prepared = try await BackgroundWork.run {
             Journal.prepareCompaction(path: path, fd: fd0, length: length0, through: seq, sync: sync)
         }.get()
         guard let prepared else { return }

@@ -230,9 +230,7 @@ public actor LeaseEngine {
         var positions: [PCIAddress: VFPosition]
     }
 
-    /// A full discovery and its indexes, off the actor. Not on the lower-priority `BackgroundWork`
-    /// thread: while it reads a directory it holds that directory's lock, which a driver bind needs,
-    /// and at a lower priority it would hold it longer.
+    /// A full discovery and its indexes, off the actor.
     @concurrent
     nonisolated static func discover(_ source: any HostInventorySource, plan: PoolPlan) async -> Result<Discovered, SRIOVError> {
         do throws(SRIOVError) {
@@ -389,7 +387,7 @@ public actor LeaseEngine {
     }
 
     /// The book written as JSON on the background thread (`BackgroundWork`): with a full audit list
-    /// that is megabytes, and lease steps keep the cores first.
+    /// that is megabytes, and on the cooperative pool it would hold a thread lease steps need.
     nonisolated static func snapshotJSON(_ book: LeaseBook) async -> [UInt8] {
         await BackgroundWork.run {
             var w = JSONWriter(capacity: 4096)
