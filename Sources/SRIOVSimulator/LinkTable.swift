@@ -4,7 +4,6 @@ import Glibc
 import Foundation
 import SRIOVCore
 import SRIOVSysfs
-import Synchronization
 
 /// What the simulated kernel would report over netlink: per PF netdev, its link and its VFs' settings.
 /// Stored beside the simulated sysfs tree as `netlink/<ifname>.table`, one shared-memory table per PF
@@ -28,7 +27,7 @@ extension SimulatedHost {
 
     /// One PF's link and VFs (nil: no such netdev).
     func loadLink(_ name: String, migrate: Bool = true) throws(SRIOVError) -> LinkTable.PFLink? {
-        if let table = try linkTables.table(tablePath(name), name: name) { return table.read() }
+        if let table = try linkTables.table(tablePath(name)) { return table.read() }
         if migrate, try migrateLegacyLinks() { return try loadLink(name, migrate: false) }
         return nil
     }
@@ -49,20 +48,19 @@ extension SimulatedHost {
     /// Callers hold the links lock (VF settings) or the host lock (VF counts).
     func saveLink(_ name: String, _ link: LinkTable.PFLink) throws(SRIOVError) {
         let path = tablePath(name)
-        if let table = try linkTables.table(path, name: name), table.fits(link) {
+        if let table = try linkTables.table(path), table.fits(link) {
             table.write(link)
             return
         }
-        try linkTables.replace(path, name: name, with: link)
+        try linkTables.replace(path, with: link)
     }
 
-    /// Writes the PFs of `links` whose state differs from their tables, and removes the tables of PFs
-    /// it no longer has.
+    /// Writes the PFs of `links` (only what differs from their tables: `saveLink`), and removes the
+    /// tables of PFs it no longer has.
     func saveLinks(_ links: LinkTable) throws(SRIOVError) {
         try tree.mkdirs("netlink")
         for name in links.pfs.keys.sorted() {
             guard let link = links.pfs[name] else { continue }
-            if (try? loadLink(name, migrate: false)) == link { continue }
             try saveLink(name, link)
         }
         for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".table") {
@@ -105,7 +103,7 @@ extension SimulatedHost {
         try tree.mkdirs("netlink")
         for name in table.pfs.keys.sorted() {
             guard let link = table.pfs[name] else { continue }
-            try linkTables.replace(tablePath(name), name: name, with: link)
+            try linkTables.replace(tablePath(name), with: link)
         }
         for path in found { unlink(path) }
         return true

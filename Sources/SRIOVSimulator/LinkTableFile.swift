@@ -26,6 +26,9 @@ final class LinkTableFile: @unchecked Sendable {
     static let headerSize = 64
     static let recordSize = 64
     static let slotSize = 28
+    /// Header fields read or written after the table is made (the layout above).
+    static let retiredOffset = 13
+    static let generationOffset = 16
 
     let path: String
     let base: UnsafeMutableRawPointer
@@ -104,11 +107,11 @@ final class LinkTableFile: @unchecked Sendable {
         return bytes
     }
 
-    var retired: Bool { atomicLoad8(base + 13) != 0 }
+    var retired: Bool { atomicLoad8(base + LinkTableFile.retiredOffset) != 0 }
 
     func markRetired() {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        base.storeBytes(of: 1, toByteOffset: 13, as: UInt8.self)
+        base.storeBytes(of: 1, toByteOffset: LinkTableFile.retiredOffset, as: UInt8.self)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
     }
 
@@ -124,7 +127,7 @@ final class LinkTableFile: @unchecked Sendable {
 
     private var generation: UInt64 {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        let g = base.load(fromByteOffset: 16, as: UInt64.self)
+        let g = base.load(fromByteOffset: LinkTableFile.generationOffset, as: UInt64.self)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         return g
     }
@@ -169,7 +172,8 @@ final class LinkTableFile: @unchecked Sendable {
         }
         guard changed else { return }
         atomicMemoryFence(ordering: .sequentiallyConsistent)
-        base.storeBytes(of: base.load(fromByteOffset: 16, as: UInt64.self) &+ 1, toByteOffset: 16, as: UInt64.self)
+        let offset = LinkTableFile.generationOffset
+        base.storeBytes(of: base.load(fromByteOffset: offset, as: UInt64.self) &+ 1, toByteOffset: offset, as: UInt64.self)
         atomicMemoryFence(ordering: .sequentiallyConsistent)
     }
 
@@ -244,7 +248,7 @@ final class LinkTables: Sendable {
     private let state = Mutex(State())
 
     /// The table at `path`, mapped once and mapped again when it was replaced; nil if there is none.
-    func table(_ path: String, name: String) throws(SRIOVError) -> LinkTableFile? {
+    func table(_ path: String) throws(SRIOVError) -> LinkTableFile? {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
         let nanos = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
@@ -260,8 +264,8 @@ final class LinkTables: Sendable {
 
     /// Writes a new table for `link` (temp file, rename) and retires the one it replaces. The caller
     /// holds the host lock.
-    func replace(_ path: String, name: String, with link: LinkTable.PFLink) throws(SRIOVError) {
-        let old = try? table(path, name: name)
+    func replace(_ path: String, with link: LinkTable.PFLink) throws(SRIOVError) {
+        let old = try? table(path)
         let tmp = path + ".tmp"
         let bytes = LinkTableFile.encode(link)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -286,7 +290,7 @@ final class LinkTables: Sendable {
             let fd = open(directory + "/" + file, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             var one: UInt8 = 1
-            _ = pwrite(fd, &one, 1, 13)
+            _ = pwrite(fd, &one, 1, off_t(LinkTableFile.retiredOffset))
             close(fd)
         }
         state.withLock { s in
@@ -297,7 +301,7 @@ final class LinkTables: Sendable {
 
     /// Removes the table at `path` (its PF has no netdev any more). The caller holds the host lock.
     func remove(_ path: String) {
-        let old = try? table(path, name: "")
+        let old = try? table(path)
         unlink(path)
         old?.markRetired()
     }

@@ -314,16 +314,13 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         FileSystem.isDirectory(tree.path("sys/bus/pci/drivers/\(driver)"))
     }
 
-    /// Unbinds the device's driver; true if it had one.
-    @discardableResult
-    func unbindInternal(_ address: PCIAddress, group: Int?? = nil) throws(SRIOVError) -> Bool {
-        guard let driver = driverOf(address) else { return false }
+    func unbindInternal(_ address: PCIAddress, group: Int?? = nil) throws(SRIOVError) {
+        guard let driver = driverOf(address) else { return }
         // vfio-pci has no netdev to remove (saves listing the device's net directory).
         if driver != "vfio-pci" { removeNetdevs(address) }
         tree.removeLink(devicePath(address) + "/driver")
         tree.removeLink("sys/bus/pci/drivers/\(driver)/\(address)")
         if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address), unbound: address) }
-        return true
     }
 
     // MARK: VFs

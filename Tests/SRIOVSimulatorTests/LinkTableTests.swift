@@ -68,7 +68,7 @@ struct LinkTableTests {
     /// A writer killed after filling the spare slot but before the version store that commits it
     /// leaves the old settings: the half-written slot is never read.
     @Test func anUncommittedSlotIsNeverRead() async throws {
-        let table = try #require(try host.linkTables.table(host.tablePath("ens1f0"), name: "ens1f0"))
+        let table = try #require(try host.linkTables.table(host.tablePath("ens1f0")))
         let record = table.base + LinkTableFile.headerSize + 2 * LinkTableFile.recordSize
         let version = record.load(as: UInt32.self)
         let spare = record + 8 + Int((version &+ 1) & 1) * LinkTableFile.slotSize
