@@ -21,10 +21,9 @@ public actor Journal {
     let path: String
     let sync: Bool
     let logger: Logger
-    /// Blocking write/fsync/rename run here, off the Swift cooperative pool.
+    /// Blocking write/fsync/rename run here, off the Swift cooperative pool: the appends' batches
+    /// (`GroupCommit`), and the end of a compaction while they are paused.
     let io = DispatchQueue(label: "sriovd.journal.io")
-    /// Snapshot files are written here, so appends' fsyncs on `io` never wait behind a snapshot.
-    let snapshotIO = DispatchQueue(label: "sriovd.journal.snapshot")
     /// Shared by concurrent appends (JSONEncoder is thread-safe once configured).
     /// One-line JSON, sorted keys (the same bytes as JSONEncoder with .sortedKeys, .withoutEscapingSlashes).
     nonisolated let encoder = CompactJSONEncoder()
@@ -154,10 +153,10 @@ public actor Journal {
         try commit.checkUsable()
     }
 
-    /// Runs blocking I/O on the journal's thread (or `queue`) and resumes with its result.
-    nonisolated func onIOThread<R: Sendable>(_ queue: DispatchQueue? = nil, _ work: @escaping @Sendable () -> R) async -> R {
+    /// Runs blocking I/O on the journal's thread and resumes with its result.
+    nonisolated func onIOThread<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
         await withCheckedContinuation { continuation in
-            (queue ?? io).async { continuation.resume(returning: work()) }
+            io.async { continuation.resume(returning: work()) }
         }
     }
 }

@@ -80,7 +80,8 @@ extension Journal {
             unlink(path + ".tmp")
             throw error
         }
-        let outcome = await onIOThread(snapshotIO) {
+        // On the journal's I/O thread: no batch runs there while appends are paused.
+        let outcome = await onIOThread {
             Journal.finishCompaction(prepared, directory: directory, path: path, fd: fd, from: length0, to: length, sync: sync)
         }
         switch outcome {
@@ -108,7 +109,8 @@ extension Journal {
         var length: Int
     }
 
-    /// A compaction's temp file: the records after the snapshot, copied up to `copied`.
+    /// A compaction's temp file, holding the records after the snapshot as far as the journal was
+    /// written when it was prepared.
     struct PreparedCompaction: Sendable {
         var fd: Int32
         /// Where the records after the snapshot start in the journal.

@@ -117,13 +117,6 @@ final class GroupCommit: Sendable {
 
     /// Returns once every record through `seq` is durable (or fails with the journal's error).
     func waitDurable(through seq: UInt64) async throws(SRIOVError) {
-        if let early = state.withLock({ s -> Result<UInt64, SRIOVError>? in
-            if let error = unusable(s) { return .failure(error) }
-            return seq <= s.durableSeq ? .success(seq) : nil
-        }) {
-            _ = try early.get()
-            return
-        }
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
             let (immediate, start) = state.withLock { s -> (Result<UInt64, SRIOVError>?, Bool) in
                 if let error = unusable(s) { return (.failure(error), false) }
