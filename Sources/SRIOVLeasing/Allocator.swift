@@ -82,11 +82,7 @@ public struct Allocator: Sendable {
         let index = index ?? poolIndex(request.pool, inventory: inventory, groups: groups)
         let leasedMark: UInt8 = 1, quarantinedMark: UInt8 = 2
         var marks = [UInt8](repeating: 0, count: index.slots.count)
-        for lease in book.leases.values {
-            for vf in lease.vfs where vf.stage != .returned {
-                if let s = index.slotOf[vf.pciAddress] { marks[s] = leasedMark }
-            }
-        }
+        book.forEachHeldVF { vf, _ in if let s = index.slotOf[vf] { marks[s] = leasedMark } }
         if !book.quarantine.isEmpty {
             for address in book.quarantinedVFs { if let s = index.slotOf[address], marks[s] == 0 { marks[s] = quarantinedMark } }
         }

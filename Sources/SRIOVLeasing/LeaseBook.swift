@@ -32,10 +32,16 @@ public struct LeaseBook: Sendable, Codable, Equatable {
     /// Every VF held by a live lease, with its lease.
     public var heldVFs: [PCIAddress: LeaseID] {
         var map: [PCIAddress: LeaseID] = [:]
-        for lease in leases.values {
-            for vf in lease.vfs where vf.stage != .returned { map[vf.pciAddress] = lease.id }
-        }
+        forEachHeldVF { vf, lease in map[vf] = lease }
         return map
+    }
+
+    /// Calls `body` for every VF held by a live lease (a VF already returned does not count), without
+    /// building a map.
+    public func forEachHeldVF(_ body: (PCIAddress, LeaseID) -> Void) {
+        for lease in leases.values {
+            for vf in lease.vfs where vf.stage != .returned { body(vf.pciAddress, lease.id) }
+        }
     }
 
     public func isQuarantined(_ vf: PCIAddress) -> Bool { quarantine[vf.description] != nil }

@@ -54,7 +54,10 @@ public actor LeaseEngine {
     }
     /// Leases whose acquire or release is running in this process.
     var busy: Set<LeaseID> = []
-    /// Journal appends started but not yet applied to the book (a snapshot waits for 0).
+    /// Lease records this engine has numbered and is still waiting on (`record`, `recordQueued`). An
+    /// automatic snapshot is taken only by the last of them, and `snapshot()` waits for 0. Since records
+    /// are numbered and applied in one actor turn the book is exact at any turn, so this now only keeps
+    /// snapshots to quiet moments.
     var inflight = 0
     /// The last full discovery, for allocation: refreshed in the background once older than
     /// `inventoryMaxAge`, patched in place after each VF this engine binds or unbinds, and every
@@ -358,8 +361,7 @@ public actor LeaseEngine {
     }
 
     /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
-    /// Waits until no append is in flight: concurrent appends complete in any order, so only a quiet
-    /// book is exactly "every record up to seq, and none after".
+    /// Waits until no lease record is in flight (`inflight`), up to 30 s.
     public func snapshot() async throws(SRIOVError) {
         var waited = 0
         while inflight > 0 {
@@ -374,7 +376,7 @@ public actor LeaseEngine {
         try await writeSnapshot()
     }
 
-    /// Only called with no append in flight (the caller's own counts as the one allowed).
+    /// Only called with no other record in flight (the caller's own counts as the one allowed).
     private func writeSnapshot() async throws(SRIOVError) {
         let book = self.book
         let seq = book.seq
