@@ -1,10 +1,11 @@
 import Foundation
+import SRIOVAPI
 import SRIOVCore
-import SRIOVLeasing
 
-/// sriovd's API v1 as typed calls, for `sriovctl`. Problem details come back as the `SRIOVError` the
-/// daemon's engine threw (same code, same message), so the CLI prints and exits as it does in-process.
-public struct DaemonClient: Sendable {
+/// sriovd's API v1 as typed calls: the front door over the socket, for `sriovctl`. Problem details
+/// come back as the `SRIOVError` the daemon's engine threw (same code, same message), so the CLI prints
+/// and exits as it does in-process.
+public struct DaemonClient: FrontDoor {
     public let http: UnixHTTPClient
     /// Appended to the "no sriovd is answering" message: what the caller can do instead.
     public let unreachableHint: String
@@ -27,14 +28,11 @@ public struct DaemonClient: Sendable {
         connection?.close()
     }
 
-    /// `GET /v1/pools`: the pools and the quarantined VFs.
-    public struct Pools: Codable, Sendable, Equatable {
-        public var pools: [LeaseEngine.PoolStatus]
-        public var quarantine: [String: Quarantine]
-    }
+    /// sriovd names the caller itself (SO_PEERCRED on its socket).
+    public var callerDescription: String { "this process's uid, as sriovd sees it on \(http.socketPath)" }
 
     public func acquire(_ request: LeaseRequest) throws(SRIOVError) -> Lease {
-        let body = AcquireRequestBody(request)
+        let body = AcquireBody(request)
         // The request id also as the header: it makes the POST idempotent, so a kept-alive connection
         // the server closed may send it again (the daemon checks that the two agree).
         // Only a well-formed id (the daemon refuses others by the body, with the reason).
@@ -49,12 +47,11 @@ public struct DaemonClient: Sendable {
     }
 
     public func renew(_ id: LeaseID, ttlSeconds: Int?) throws(SRIOVError) -> Lease {
-        struct Renew: Encodable { var ttlSeconds: Int? }
-        let body: [UInt8]? = ttlSeconds == nil ? nil : try encode(Renew(ttlSeconds: ttlSeconds))
+        let body: [UInt8]? = ttlSeconds == nil ? nil : try encode(RenewBody(ttlSeconds: ttlSeconds))
         return try call("POST", "/v1/leases/\(id)/renew", body: body, as: Lease.self)
     }
 
-    public func leases(owner: String? = nil) throws(SRIOVError) -> [Lease] {
+    public func leases(owner: String?) throws(SRIOVError) -> [Lease] {
         struct List: Decodable { var leases: [Lease] }
         let query = owner.map { "?owner=" + DaemonClient.percentEncoded($0) } ?? ""
         return try call("GET", "/v1/leases" + query, as: List.self).leases
@@ -65,19 +62,34 @@ public struct DaemonClient: Sendable {
     }
 
     public func pools() throws(SRIOVError) -> Pools {
-        struct Reply: Decodable {
-            var pools: [LeaseEngine.PoolStatus]
-            var quarantine: [String: Quarantine]?
-        }
-        let reply = try call("GET", "/v1/pools", as: Reply.self)
-        return Pools(pools: reply.pools, quarantine: reply.quarantine ?? [:])
+        try call("GET", "/v1/pools", as: Pools.self)
     }
 
     /// `GET /v1/audit`: who asked for what, oldest first (admin callers only).
-    public func audit(since: Double? = nil) throws(SRIOVError) -> [AuditDocument] {
+    public func audit(since: Double?) throws(SRIOVError) -> [AuditDocument] {
         struct Records: Decodable { var records: [AuditDocument] }
         let query = since.map { "?since=" + DaemonClient.percentEncoded("\($0)") } ?? ""
         return try call("GET", "/v1/audit" + query, as: Records.self).records
+    }
+
+    /// `PUT /v1/pfs/{pf}/numvfs`.
+    public func setNumVFs(pf: String, _ body: NumVFsBody) throws(SRIOVError) -> NumVFsResult {
+        try call("PUT", "/v1/pfs/\(DaemonClient.percentEncoded(pf))/numvfs", body: try encode(body), as: NumVFsResult.self)
+    }
+
+    /// `PATCH /v1/pfs/{pf}/vfs/{n}`.
+    public func setVF(pf: String, index: Int, _ body: VFSettingsBody) throws(SRIOVError) -> PFStatus.VFInfo {
+        try call("PATCH", "/v1/pfs/\(DaemonClient.percentEncoded(pf))/vfs/\(index)", body: try encode(body), as: PFStatus.VFInfo.self)
+    }
+
+    /// `POST /v1/vfs/{pci}/unquarantine`.
+    public func unquarantine(_ vf: PCIAddress) throws(SRIOVError) -> Unquarantined {
+        try call("POST", "/v1/vfs/\(vf)/unquarantine", as: Unquarantined.self)
+    }
+
+    /// `GET /v1/check`.
+    public func check() throws(SRIOVError) -> CheckReport {
+        try call("GET", "/v1/check", as: CheckReport.self)
     }
 
     // MARK: Plumbing
@@ -168,49 +180,5 @@ public struct DaemonClient: Sendable {
             }
         }
         return out
-    }
-}
-
-/// `POST /v1/leases`'s body (the daemon's `AcquireBody`) built from the CLI's request.
-struct AcquireRequestBody: Encodable {
-    struct Settings: Encodable {
-        var mac: String?
-        var vlan: Int?
-        var qos: Int?
-        var vlanProto: String?
-        var spoofCheck: Bool?
-        var trust: Bool?
-        var minTxRate: UInt32?
-        var maxTxRate: UInt32?
-    }
-
-    var pool: String
-    var owner: String
-    var count: Int
-    var numaNode: Int?
-    var placement: String
-    var settings: Settings?
-    var ttlSeconds: Int?
-    var requestId: String?
-
-    init(_ request: LeaseRequest) {
-        pool = request.pool
-        owner = request.owner
-        count = request.count
-        numaNode = request.numaNode
-        placement = request.placement.rawValue
-        ttlSeconds = request.ttlSeconds
-        requestId = request.requestID
-        let s = request.settings
-        var settings = Settings(mac: s.mac?.description, spoofCheck: s.spoofCheck, trust: s.trust,
-                                minTxRate: s.minTxRate, maxTxRate: s.maxTxRate)
-        if let vlan = s.vlan {
-            settings.vlan = Int(vlan.id)
-            settings.qos = Int(vlan.qos)
-            settings.vlanProto = vlan.proto.rawValue
-        }
-        let empty = settings.mac == nil && settings.vlan == nil && settings.spoofCheck == nil && settings.trust == nil
-            && settings.minTxRate == nil && settings.maxTxRate == nil
-        self.settings = empty ? nil : settings
     }
 }

@@ -66,25 +66,7 @@ public struct VFConfigurator: Sendable {
         func mismatch(_ field: String, _ wanted: String, _ actual: String) -> SRIOVError {
             SRIOVError(.verificationFailed, "\(pf.label) VF \(vf): \(field) reads back as \(actual), not \(wanted) as set; the driver\(pf.driver.map { " (\($0))" } ?? "") accepted the request but did not apply it")
         }
-        if let mac = settings.mac, state.mac != mac { throw mismatch("mac", mac.description, state.mac.description) }
-        if let vlan = settings.vlan {
-            if state.vlan.id != vlan.id { throw mismatch("vlan", "\(vlan.id)", "\(state.vlan.id)") }
-            if state.vlan.qos != vlan.qos { throw mismatch("qos", "\(vlan.qos)", "\(state.vlan.qos)") }
-            if vlan.id != 0 && state.vlan.proto != vlan.proto { throw mismatch("vlan-proto", vlan.proto.rawValue, state.vlan.proto.rawValue) }
-        }
-        if let min = settings.minTxRate, state.minTxRate != min { throw mismatch("min_tx_rate", "\(min)", "\(state.minTxRate)") }
-        if let max = settings.maxTxRate, state.maxTxRate != max { throw mismatch("max_tx_rate", "\(max)", "\(state.maxTxRate)") }
-        func flag(_ name: String, _ wanted: Bool?, _ actual: Bool?) throws(SRIOVError) {
-            guard let wanted else { return }
-            guard let actual else { throw mismatch(name, wanted ? "on" : "off", "unreported (the driver does not report it)") }
-            if actual != wanted { throw mismatch(name, wanted ? "on" : "off", actual ? "on" : "off") }
-        }
-        try flag("spoofchk", settings.spoofCheck, state.spoofCheck)
-        try flag("trust", settings.trust, state.trust)
-        try flag("query_rss", settings.queryRSS, state.queryRSS)
-        if let ls = settings.linkState, state.linkState != ls {
-            throw mismatch("state", ls.rawValue, state.linkState?.rawValue ?? "unreported")
-        }
+        if let first = settings.differences(from: state).first { throw mismatch(first.field, first.wanted, first.actual) }
     }
 }
 

@@ -98,6 +98,57 @@ public struct VFSettings: Hashable, Sendable, Codable {
         }
     }
 
+    /// One field whose reported value is not the one these settings set.
+    public struct Difference: Sendable, Equatable {
+        /// As `ip link` names it: mac, vlan, qos, vlan-proto, min_tx_rate, max_tx_rate, spoofchk, trust, query_rss, state.
+        public var field: String
+        public var wanted: String
+        public var actual: String
+    }
+
+    /// Every field these settings set that `state` (as the PF reports it) does not show, in application
+    /// order. A flag the driver does not report counts as different ("unreported").
+    public func differences(from state: VFState) -> [Difference] {
+        var out: [Difference] = []
+        func add(_ field: String, _ wanted: String, _ actual: String) { out.append(Difference(field: field, wanted: wanted, actual: actual)) }
+        if let mac, state.mac != mac { add("mac", mac.description, state.mac.description) }
+        if let vlan {
+            if state.vlan.id != vlan.id { add("vlan", "\(vlan.id)", "\(state.vlan.id)") }
+            if state.vlan.qos != vlan.qos { add("qos", "\(vlan.qos)", "\(state.vlan.qos)") }
+            if vlan.id != 0 && state.vlan.proto != vlan.proto { add("vlan-proto", vlan.proto.rawValue, state.vlan.proto.rawValue) }
+        }
+        if let minTxRate, state.minTxRate != minTxRate { add("min_tx_rate", "\(minTxRate)", "\(state.minTxRate)") }
+        if let maxTxRate, state.maxTxRate != maxTxRate { add("max_tx_rate", "\(maxTxRate)", "\(state.maxTxRate)") }
+        func flag(_ name: String, _ wanted: Bool?, _ actual: Bool?) {
+            guard let wanted else { return }
+            guard let actual else { return add(name, wanted ? "on" : "off", "unreported (the driver does not report it)") }
+            if actual != wanted { add(name, wanted ? "on" : "off", actual ? "on" : "off") }
+        }
+        flag("spoofchk", spoofCheck, state.spoofCheck)
+        flag("trust", trust, state.trust)
+        flag("query_rss", queryRSS, state.queryRSS)
+        if let linkState, state.linkState != linkState { add("state", linkState.rawValue, state.linkState?.rawValue ?? "unreported") }
+        return out
+    }
+
+    /// The settings as `ip link set ... vf N` words: "mac 52:54:00:00:00:01 vlan 7 qos 0 trust on".
+    public var summary: String {
+        var words: [String] = []
+        if let mac { words.append("mac \(mac)") }
+        if let vlan {
+            words.append("vlan \(vlan.id)")
+            if vlan.qos != 0 { words.append("qos \(vlan.qos)") }
+            if vlan.id != 0 && vlan.proto != .dot1Q { words.append("proto \(vlan.proto.rawValue)") }
+        }
+        if let minTxRate { words.append("min_tx_rate \(minTxRate)") }
+        if let maxTxRate { words.append("max_tx_rate \(maxTxRate)") }
+        if let spoofCheck { words.append("spoofchk \(spoofCheck ? "on" : "off")") }
+        if let trust { words.append("trust \(trust ? "on" : "off")") }
+        if let linkState { words.append("state \(linkState.rawValue)") }
+        if let queryRSS { words.append("query_rss \(queryRSS ? "on" : "off")") }
+        return words.joined(separator: " ")
+    }
+
     /// Checks combinations the kernel would refuse (min rate above a non-zero max rate).
     public func validate() throws(SRIOVError) {
         if let mac { try mac.checkAssignable() }

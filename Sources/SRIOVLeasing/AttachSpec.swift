@@ -62,3 +62,19 @@ public enum AttachSpec {
         }
     }
 }
+
+/// A lease as the API returns it and `sriovctl ... --json` prints it: the lease and its attach specs.
+/// (sriovd writes the same bytes by hand on its hot routes: `LeaseDocumentJSON`.)
+public struct LeaseDocument: Encodable, Sendable {
+    public let lease: Lease
+
+    public init(_ lease: Lease) { self.lease = lease }
+
+    enum Keys: String, CodingKey { case attach }
+
+    public func encode(to encoder: any Encoder) throws {
+        try lease.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(AttachSpec.all(lease), forKey: .attach)
+    }
+}

@@ -12,6 +12,8 @@ public struct EngineEvent: Sendable, Equatable {
         /// Released by the reaper: the TTL passed without a renew.
         case leaseExpired = "lease.expired"
         case leaseDrift = "lease.drift"
+        /// VFs of the lease vanished (a forced VF-count change, a device gone).
+        case leaseLost = "lease.lost"
         case vfQuarantined = "vf.quarantined"
         case vfUnquarantined = "vf.unquarantined"
         case pfNumVFs = "pf.numvfs"
@@ -40,7 +42,7 @@ public final class EngineEvents: Sendable {
 
     struct State {
         /// Leases being taken back: the lease and why, until `lease.released` (which carries neither).
-        var releasing: [LeaseID: (lease: Lease, reason: String)] = [:]
+        var releasing: [LeaseID: (lease: Lease, cause: ReleaseCause, reason: String)] = [:]
         var counts: [EngineEvent.Kind: Int] = [:]
         var driftFound = 0
     }
@@ -76,18 +78,16 @@ public final class EngineEvents: Sendable {
             switch record {
             case .activated(let id, _):
                 made = (.leaseAcquired, .lease(id: id, lease: book.lease(id), reason: nil))
-            case .releasing(let id, let reason):
+            case .releasing(let id, let cause, let reason):
                 if let lease = book.lease(id) {
                     // Bounded: a take-back whose journal append failed never sends `released`.
                     if state.releasing.count >= 4096 { state.releasing.removeAll() }
-                    state.releasing[id] = (lease, reason)
+                    state.releasing[id] = (lease, cause, reason)
                 }
                 made = nil
             case .released(let id):
                 let taken = state.releasing.removeValue(forKey: id)
-                // The reaper's reason (LeaseRelease.swift, reapExpired) starts with "expired".
-                let expired = taken?.reason.hasPrefix("expired") ?? false
-                made = (expired ? .leaseExpired : .leaseReleased, .lease(id: id, lease: taken?.lease, reason: taken?.reason))
+                made = (taken?.cause == .expired ? .leaseExpired : .leaseReleased, .lease(id: id, lease: taken?.lease, reason: taken?.reason))
             case .quarantined(let vf, let reason, let lease):
                 if lease == nil { state.driftFound += 1 }
                 made = (.vfQuarantined, .vf(vf, lease: lease, reason: reason))
@@ -96,12 +96,13 @@ public final class EngineEvents: Sendable {
             case .drift(let id, let vf, let reason):
                 state.driftFound += 1
                 made = (.leaseDrift, .vf(vf, lease: id, reason: reason))
-            case .audit(let audit):
-                if let change = NumVFsChangeRecord(audit: audit), change.before != change.after {
-                    made = (.pfNumVFs, .numVFs(change))
-                } else {
-                    made = nil
-                }
+            case .marked(let id, let condition, let reason):
+                state.driftFound += 1
+                made = (condition == .lost ? .leaseLost : .leaseDrift, .lease(id: id, lease: book.lease(id), reason: reason))
+            case .numVFsChanged(let change):
+                made = change.before != change.after ? (.pfNumVFs, .numVFs(change)) : nil
+            case .audit:
+                made = nil
             case .reserved, .saved, .configuring, .binding, .renewed, .returned:
                 made = nil
             }

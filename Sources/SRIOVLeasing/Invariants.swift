@@ -3,7 +3,9 @@ import SRIOVCore
 
 /// The promises sriovd keeps, checkable against the real host at any time (tests, crash injection):
 /// every pool VF is free (unbound from vfio-pci, no override, scrubbed), held by exactly one lease,
-/// or quarantined with a reason; no lease holds a VF twice; every active lease's VFs are on vfio-pci.
+/// or quarantined with a reason; no lease holds a VF twice; every active lease's VFs exist, are on
+/// vfio-pci and carry the settings the lease applied (MAC, VLAN/QoS/protocol, spoofchk, trust, state,
+/// rates); no lease is marked lost.
 public enum Invariants {
     public static func check(book: LeaseBook, plan: PoolPlan, inventory: HostInventory,
                              readouts: [InterfaceName: VFReadout]) -> [String] {
@@ -21,6 +23,26 @@ public enum Invariants {
         }
         var vfs: [PCIAddress: (VirtualFunction, PhysicalFunction)] = [:]
         for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = (vf, pf) } }
+        for lease in book.leases.values {
+            if lease.condition == .lost {
+                // One line: its VFs are gone or new ones, so comparing their settings says nothing more.
+                let why = lease.problems.isEmpty ? "its VFs vanished" : lease.problems.joined(separator: "; ")
+                problems.append("lease \(lease.id) (owner \(lease.owner)) is lost: \(why); release it")
+                continue
+            }
+            guard lease.state == .active else { continue }
+            for held in lease.vfs where held.stage == .active {
+                guard let (vf, pf) = vfs[held.pciAddress] else {
+                    if lease.condition != .lost { problems.append("\(held.pciAddress) of active lease \(lease.id) is gone from the host") }
+                    continue
+                }
+                // Only what the PF reports can be compared (a PF without a netdev has no VF settings).
+                guard let iface = pf.interfaces.first, let state = readouts[iface]?.vf(vf.index) else { continue }
+                for d in held.settings.differences(from: state) {
+                    problems.append("\(held.pciAddress) (\(iface.name) VF \(vf.index)) of lease \(lease.id): \(d.field) is \(d.actual), the lease promised \(d.wanted)")
+                }
+            }
+        }
         for (pool, members) in plan.pools {
             for address in members {
                 guard let (vf, pf) = vfs[address] else { continue }
@@ -29,7 +51,7 @@ public enum Invariants {
                     continue
                 }
                 if let ids = holders[address], let id = ids.first, let lease = book.lease(id) {
-                    if lease.state == .active && vf.driver != "vfio-pci" {
+                    if lease.state == .active && lease.condition != .lost && vf.driver != "vfio-pci" {
                         problems.append("\(address) of active lease \(id) is on \(vf.driver ?? "no driver"), not vfio-pci")
                     }
                     continue
@@ -48,5 +70,23 @@ public enum Invariants {
             }
         }
         return problems.sorted()
+    }
+}
+
+extension LeaseEngine {
+    /// The promises checked against the host as it is now (`Invariants`): a fresh inventory and every
+    /// PF's VF settings, read for this check.
+    ///
+    /// Kernel interface: sysfs (the inventory), RTM_GETLINK per PF with VFs (`ip -d link show <pf>`).
+    public func check() async throws(SRIOVError) -> CheckReport {
+        let inventory = try host.source.inventory()
+        var readouts: [InterfaceName: VFReadout] = [:]
+        for pf in inventory.pfs {
+            guard let iface = pf.interfaces.first, !pf.vfs.isEmpty else { continue }
+            readouts[iface] = try await host.link.readVFs(pf: iface)
+        }
+        let book = self.book
+        return CheckReport(leases: book.leases.count, heldVFs: book.heldVFs.count, quarantined: book.quarantine.count,
+                           broken: Invariants.check(book: book, plan: plan, inventory: inventory, readouts: readouts))
     }
 }

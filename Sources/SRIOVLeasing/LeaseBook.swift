@@ -70,7 +70,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             leases[id.value] = lease
         case .renewed(let id, let expiresAt):
             leases[id.value]?.expiresAt = expiresAt
-        case .releasing(let id, _):
+        case .releasing(let id, _, _):
             leases[id.value]?.state = .releasing
         case .returned(let id, let vf):
             update(id, vf) { $0.stage = .returned }
@@ -85,6 +85,13 @@ public struct LeaseBook: Sendable, Codable, Equatable {
         case .drift(let id, let vf, let reason):
             leases[id.value]?.problems.append("\(vf): \(reason)")
             quarantine[vf.description] = Quarantine(reason: "drift: \(reason)", since: 0, lease: id)
+        case .marked(let id, let condition, let reason):
+            guard var lease = leases[id.value] else { return }
+            lease.condition = max(lease.condition ?? condition, condition)
+            lease.problems.append(reason)
+            leases[id.value] = lease
+        case .numVFsChanged:
+            break
         case .audit(let record):
             audit.append(record)
             if audit.count >= LeaseBook.auditLimit + LeaseBook.auditLimit / 4 { audit.removeFirst(audit.count - LeaseBook.auditLimit) }
@@ -111,19 +118,4 @@ extension Lease {
         get { vfs[i] }
         _modify { yield &vfs[i] }
     }
-}
-
-/// How far a VF of a lease got; recovery reads it to decide what to undo.
-public enum LeaseStage: String, Sendable, Codable {
-    /// Chosen; the host is untouched.
-    case reserved
-    /// Its previous settings are recorded; the host is still untouched.
-    case saved
-    /// Settings may have been changed.
-    case configuring
-    /// The driver may have been changed.
-    case binding
-    case active
-    /// Back in the pool (or quarantined).
-    case returned
 }

@@ -155,15 +155,6 @@ public actor LeaseEngine {
         get async { await journal.statistics }
     }
 
-    public struct PoolStatus: Sendable, Codable, Equatable {
-        public var name: String
-        public var total: Int
-        public var free: Int
-        public var leased: Int
-        public var quarantined: Int
-        public var pfs: [String]
-    }
-
     public func pools() throws(SRIOVError) -> [PoolStatus] {
         let inventory = try host.source.inventory()
         let held = book.heldVFs

@@ -9,7 +9,8 @@ struct PFWrites: Sendable {
     var vfs: [PFDevice: Set<Int>] = [:]
 }
 
-/// A VF-count change as the audit trail records it (`pf.set-numvfs`); the event feed reads it back.
+/// A VF-count change, journaled as its own `pf.numvfs` record (beside the audit record) so the event
+/// feed reads a typed value, never the audit text.
 public struct NumVFsChangeRecord: Sendable, Equatable, Codable {
     public var pf: String
     public var interface: String?
@@ -17,49 +18,27 @@ public struct NumVFsChangeRecord: Sendable, Equatable, Codable {
     public var after: Int
     public var requestedBy: String
 
+    public init(pf: String, interface: String?, before: Int, after: Int, requestedBy: String) {
+        self.pf = pf
+        self.interface = interface
+        self.before = before
+        self.after = after
+        self.requestedBy = requestedBy
+    }
+
     static let action = "pf.set-numvfs"
 
     init(target: PFTarget, before: Int, after: Int, requestedBy: String?) {
-        pf = target.device.description
-        interface = target.interface?.name
-        self.before = before
-        self.after = after
-        self.requestedBy = requestedBy ?? "unknown"
+        self.init(pf: target.device.description, interface: target.interface?.name, before: before, after: after,
+                  requestedBy: requestedBy ?? "unknown")
     }
 
     /// The audit target: `PFTarget.label`, "0000:3b:00.0 (ens1f0)".
     var target: String { interface.map { "\(pf) (\($0))" } ?? pf }
     var result: String { "ok: \(before) -> \(after) VFs" }
-
-    /// The change a successful `pf.set-numvfs` audit record describes (nil for any other record).
-    init?(audit: AuditRecord) {
-        guard audit.action == NumVFsChangeRecord.action, audit.result.hasPrefix("ok: "), audit.result.hasSuffix(" VFs") else { return nil }
-        let counts = audit.result.dropFirst(4).dropLast(4).split(separator: " -> ")
-        guard counts.count == 2, let before = Int(counts[0]), let after = Int(counts[1]) else { return nil }
-        if let open = audit.target.range(of: " ("), audit.target.hasSuffix(")") {
-            pf = String(audit.target[..<open.lowerBound])
-            interface = String(audit.target[open.upperBound...].dropLast())
-        } else {
-            pf = audit.target
-            interface = nil
-        }
-        self.before = before
-        self.after = after
-        requestedBy = audit.who
-    }
 }
 
 extension LeaseEngine {
-    /// The outcome of `setNumVFs`.
-    public struct NumVFsResult: Sendable, Codable, Equatable {
-        public var pf: String
-        public var interface: String?
-        public var before: Int
-        public var after: Int
-        /// The pools' warnings after they were bound to the new VFs, and anything else worth knowing.
-        public var warnings: [String]
-    }
-
     /// The PF `text` names (netdev or PCI address, as `sriovctl` resolves it), marked protected when the
     /// configuration lists it under `protected_pfs`; the management NIC is marked by discovery.
     public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
@@ -73,7 +52,8 @@ extension LeaseEngine {
 
     /// Sets a PF's VF count (through 0, autoprobe first), serialized with leasing: refused while any VF of
     /// the PF is leased or being acquired or released (every VF is removed on the way, so all of them
-    /// vanish, not just those above the new count), while another count change runs, and when the pools
+    /// vanish, not just those above the new count) unless `force`, which marks those leases `lost` in the
+    /// journal before the first write; refused while another count change runs, and when the pools
     /// would no longer resolve. While it runs the PF's VFs are out of the pools; afterwards the pools are
     /// bound again to the VFs the PF has now. Audited as `pf.set-numvfs`.
     ///
@@ -96,13 +76,16 @@ extension LeaseEngine {
             throw SRIOVError(.busy, "\(target.label): cannot change the VF count while settings of VF \(writing.sorted().map(String.init).joined(separator: ", ")) are being written; retry in a moment")
         }
         let before = target.numVFs
+        var lost: [Lease] = []
         if count != before {
             let holding = leases(on: target)
-            if !holding.isEmpty {
+            if !holding.isEmpty && force {
+                lost = holding
+            } else if !holding.isEmpty {
                 let named = holding.prefix(5).map { lease in
                     "\(lease.id) (owner \(lease.owner), \(lease.state.rawValue): \(lease.vfs.filter { $0.pf == target.device.pciAddress }.map(\.pciAddress.description).joined(separator: ", ")))"
                 }.joined(separator: "; ") + (holding.count > 5 ? "; and \(holding.count - 5) more" : "")
-                throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first")
+                throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first, or pass --force (API: \"force\": true, admin) to change the count anyway and mark \(holding.count == 1 ? "it" : "them") lost")
             }
             try checkPoolsFit(target, count: count)
         }
@@ -116,6 +99,17 @@ extension LeaseEngine {
             // Out of circulation while they vanish: no acquire may pick them mid-change.
             let going = Set(pf.vfs.map(\.pciAddress))
             plan.pools = plan.pools.mapValues { $0.filter { !going.contains($0) } }
+        }
+        if !lost.isEmpty {
+            let reason = "\(target.label): `pf set-numvfs \(count)` (from \(before)) forced by \(requestedBy ?? "unknown"): every VF of the PF was removed (the kernel changes the count only through 0)"
+            do throws(SRIOVError) {
+                try await record(lost.map { LeaseEvent.marked(lease: $0.id, condition: .lost, reason: reason) }
+                + [auditEvent(requestedBy, NumVFsChangeRecord.action, target.label, "forced: \(before) -> \(count) VFs (\(lost.map { "lease \($0.id) marked lost" }.joined(separator: ", ")))")])
+            } catch {
+                _ = rebindPools(after: target, previous: previous)
+                throw error
+            }
+            warnings.append("marked lost: " + lost.map { "lease \($0.id) (owner \($0.owner))" }.joined(separator: ", ") + "; release them to return what is left of their VFs")
         }
         invalidateInventory()
         let logger = self.logger
@@ -132,13 +126,19 @@ extension LeaseEngine {
         }
         warnings += rebindPools(after: target, previous: previous)
         let change = NumVFsChangeRecord(target: target, before: outcome.before, after: outcome.after, requestedBy: requestedBy)
-        await audit(requestedBy, NumVFsChangeRecord.action, change.target, change.result)
+        do throws(SRIOVError) {
+            try await record([.numVFsChanged(change), auditEvent(requestedBy, NumVFsChangeRecord.action, change.target, change.result)])
+        } catch {
+            logger.error("VF-count change not journaled", metadata: ["pf": "\(target.label)", "error": "\(error.message)"])
+        }
         return NumVFsResult(pf: change.pf, interface: change.interface, before: outcome.before, after: outcome.after, warnings: warnings)
     }
 
     /// Applies VF settings from the PF (read back to verify), serialized with leasing. Refused for a VF a
     /// lease holds (its settings are the lease's) and for any other pool VF (free pool VFs stay scrubbed
-    /// for the next lease; a quarantined one is scrubbed by unquarantine). Audited as `vf.set`.
+    /// for the next lease; a quarantined one is scrubbed by unquarantine), unless `force`: then the lease
+    /// is marked `drifted` (a free pool VF is quarantined) in the journal before the change is written,
+    /// so a crash mid-change cannot leave a lease that looks intact. Audited as `vf.set`.
     ///
     /// Equivalent to: `ip link set <pf> vf <n> mac ... vlan ... spoofchk ... trust ... state ...`.
     public func setVF(pf text: String, index: Int, settings: VFSettings, force: Bool,
@@ -156,13 +156,24 @@ extension LeaseEngine {
         if pfWrites.vfs[target.device]?.contains(index) == true {
             throw SRIOVError(.busy, "\(target.label) VF \(index): another request is writing its settings; retry when it has finished")
         }
+        let what = "\(target.label) VF \(index)"
+        // What the book must say before a forced change touches a VF it vouches for.
+        var forced: [LeaseEvent] = []
         if let address = target.pf?.vfs.first(where: { $0.index == index })?.pciAddress {
+            let reason = "\(what) (\(address)): `vf set \(settings.summary)` forced by \(requestedBy ?? "unknown")"
             if let holder = book.holder(of: address) {
                 let owner = book.lease(holder).map { " (owner \($0.owner))" } ?? ""
-                throw SRIOVError(.busy, "\(target.label) VF \(index) (\(address)) is leased by \(holder)\(owner): its settings belong to the lease; release the lease first")
-            }
-            if let pool = plan.pool(of: address) {
-                throw SRIOVError(.busy, "\(target.label) VF \(index) (\(address)) is in pool \(pool): sriovd keeps free pool VFs scrubbed for the next lease (settings set now would leak into it); lease it with the settings instead, or take it out of the pool in the configuration")
+                guard force else {
+                    throw SRIOVError(.busy, "\(what) (\(address)) is leased by \(holder)\(owner): its settings belong to the lease; release the lease first, or pass --force (API: \"force\": true, admin) to change it anyway and mark the lease drifted")
+                }
+                forced.append(.marked(lease: holder, condition: .drifted, reason: reason))
+            } else if let pool = plan.pool(of: address) {
+                guard force else {
+                    throw SRIOVError(.busy, "\(what) (\(address)) is in pool \(pool): sriovd keeps free pool VFs scrubbed for the next lease (settings set now would leak into it); lease it with the settings instead, take it out of the pool in the configuration, or pass --force to change it anyway (it is then quarantined until `sriovctl vf unquarantine \(address)` scrubs it)")
+                }
+                if !book.isQuarantined(address) {
+                    forced.append(.quarantined(vf: address, reason: "settings changed outside a lease: \(reason); `sriovctl vf unquarantine \(address)` scrubs it back into pool \(pool)", lease: nil))
+                }
             }
         }
         guard let on = target.configuratorTarget else {
@@ -171,7 +182,9 @@ extension LeaseEngine {
         }
         pfWrites.vfs[target.device, default: []].insert(index)
         defer { pfWrites.vfs[target.device]?.remove(index) }
-        let what = "\(target.label) VF \(index)"
+        if !forced.isEmpty {
+            try await record(forced + [auditEvent(requestedBy, "vf.set", what, "forced: \(settings.summary) (\(forced.map(\.forcedLabel).joined(separator: ", ")))")])
+        }
         let readout: VFReadout
         do throws(SRIOVError) {
             readout = try await VFConfigurator(link: host.link).apply(settings, vf: index, on: on)
@@ -179,7 +192,7 @@ extension LeaseEngine {
             await audit(requestedBy, "vf.set", what, "failed: \(error.message)")
             throw error
         }
-        await audit(requestedBy, "vf.set", what, "ok: " + settings.fields.map(\.rawValue).joined(separator: ", "))
+        await audit(requestedBy, "vf.set", what, "ok: " + settings.fields.map(\.rawValue).joined(separator: ", ") + (forced.isEmpty ? "" : " (forced)"))
         return PFStatus(target: target, readout: readout).vfs[index]
     }
 
@@ -218,6 +231,17 @@ extension LeaseEngine {
             plan = previous
             logger.error("pools not rebound after a VF-count change", metadata: ["pf": "\(target.label)", "error": "\(error.message)"])
             return ["the pools were not rebound to the new VFs (\(error.message)); they keep their previous VFs until the configuration fits and sriovd restarts"]
+        }
+    }
+}
+
+extension LeaseEvent {
+    /// What a forced change did to the book, for its audit record: "lease l-... marked drifted".
+    var forcedLabel: String {
+        switch self {
+        case .marked(let id, let condition, _): return "lease \(id) marked \(condition.rawValue)"
+        case .quarantined(let vf, _, _): return "\(vf) quarantined"
+        default: return type
         }
     }
 }

@@ -16,7 +16,7 @@ public enum LeaseEvent: Sendable, Equatable {
     case activated(lease: LeaseID, vfioDevices: [PCIAddress: String])
     case renewed(lease: LeaseID, expiresAt: Double?)
     /// About to take the lease back (release, expiry or rollback of a failed acquire).
-    case releasing(lease: LeaseID, reason: String)
+    case releasing(lease: LeaseID, cause: ReleaseCause, reason: String)
     /// A VF is back in the pool, scrubbed and verified.
     case returned(lease: LeaseID, vf: PCIAddress)
     /// The lease is gone.
@@ -25,6 +25,12 @@ public enum LeaseEvent: Sendable, Equatable {
     case unquarantined(vf: PCIAddress)
     /// Drift found on a lease's VF (also quarantines the VF).
     case drift(lease: LeaseID, vf: PCIAddress, reason: String)
+    /// A change the lease did not make was forced on (or found in) its VFs: the lease is marked
+    /// `condition` for good, with the reason. Written before a forced host change runs.
+    case marked(lease: LeaseID, condition: LeaseCondition, reason: String)
+    /// A PF's VF count changed (through the engine): the journal's own record of it, for the event feed
+    /// and for recovery, beside the audit record.
+    case numVFsChanged(NumVFsChangeRecord)
     /// Who asked for what (every mutating call), for `sriovctl audit`.
     case audit(AuditRecord)
 
@@ -42,17 +48,25 @@ public enum LeaseEvent: Sendable, Equatable {
         case .quarantined: return "vf.quarantined"
         case .unquarantined: return "vf.unquarantined"
         case .drift: return "lease.drift"
+        case .marked: return "lease.marked"
+        case .numVFsChanged: return "pf.numvfs"
         case .audit: return "audit"
         }
     }
 }
 
-public struct AuditRecord: Sendable, Codable, Equatable {
-    public var time: Double
-    public var who: String
-    public var action: String
-    public var target: String
-    public var result: String
+
+/// Why a lease is taken back: the event feed and metrics read this, never the reason's text. Journaled
+/// with `lease.releasing` (records written before it existed read as `requested`).
+public enum ReleaseCause: String, Sendable, Codable {
+    /// A caller released it.
+    case requested
+    /// The reaper: its TTL passed without a renew.
+    case expired
+    /// A failed acquire undone.
+    case rollback
+    /// Restart recovery finishing an interrupted acquire or release.
+    case recovery
 }
 
 // MARK: Codable payloads (one JSON object per record; the type string says which)
@@ -62,11 +76,12 @@ extension LeaseEvent {
     struct Saved: Codable { var lease: LeaseID; var vf: PCIAddress; var state: VFState; var driver: String? }
     struct Activated: Codable { var lease: LeaseID; var vfio: [String: String] }
     struct Renewed: Codable { var lease: LeaseID; var expiresAt: Double? }
-    struct Releasing: Codable { var lease: LeaseID; var reason: String }
+    struct Releasing: Codable { var cause: ReleaseCause?; var lease: LeaseID; var reason: String }
     struct LeaseOnly: Codable { var lease: LeaseID }
     struct Quarantined: Codable { var vf: PCIAddress; var reason: String; var lease: LeaseID? }
     struct VFOnly: Codable { var vf: PCIAddress }
     struct Drift: Codable { var lease: LeaseID; var vf: PCIAddress; var reason: String }
+    struct Marked: Codable { var condition: LeaseCondition; var lease: LeaseID; var reason: String }
 
     /// The payload to journal.
     func payload() -> any Encodable & Sendable {
@@ -77,11 +92,13 @@ extension LeaseEvent {
         case .activated(let l, let devices):
             return Activated(lease: l, vfio: Dictionary(uniqueKeysWithValues: devices.map { ($0.key.description, $0.value) }))
         case .renewed(let l, let e): return Renewed(lease: l, expiresAt: e)
-        case .releasing(let l, let r): return Releasing(lease: l, reason: r)
+        case .releasing(let l, let c, let r): return Releasing(cause: c, lease: l, reason: r)
         case .released(let l): return LeaseOnly(lease: l)
         case .quarantined(let vf, let r, let l): return Quarantined(vf: vf, reason: r, lease: l)
         case .unquarantined(let vf): return VFOnly(vf: vf)
         case .drift(let l, let vf, let r): return Drift(lease: l, vf: vf, reason: r)
+        case .marked(let l, let c, let r): return Marked(condition: c, lease: l, reason: r)
+        case .numVFsChanged(let change): return change
         case .audit(let a): return a
         }
     }
@@ -100,12 +117,14 @@ extension LeaseEvent {
             for (k, v) in p.vfio { if let a = PCIAddress(k) { map[a] = v } }
             return .activated(lease: p.lease, vfioDevices: map)
         case "lease.renewed": let p = try d(Renewed.self); return .renewed(lease: p.lease, expiresAt: p.expiresAt)
-        case "lease.releasing": let p = try d(Releasing.self); return .releasing(lease: p.lease, reason: p.reason)
+        case "lease.releasing": let p = try d(Releasing.self); return .releasing(lease: p.lease, cause: p.cause ?? .requested, reason: p.reason)
         case "vf.returned": let p = try d(VFStep.self); return .returned(lease: p.lease, vf: p.vf)
         case "lease.released": return .released(lease: try d(LeaseOnly.self).lease)
         case "vf.quarantined": let p = try d(Quarantined.self); return .quarantined(vf: p.vf, reason: p.reason, lease: p.lease)
         case "vf.unquarantined": return .unquarantined(vf: try d(VFOnly.self).vf)
         case "lease.drift": let p = try d(Drift.self); return .drift(lease: p.lease, vf: p.vf, reason: p.reason)
+        case "lease.marked": let p = try d(Marked.self); return .marked(lease: p.lease, condition: p.condition, reason: p.reason)
+        case "pf.numvfs": return .numVFsChanged(try d(NumVFsChangeRecord.self))
         case "audit": return .audit(try d(AuditRecord.self))
         default:
             throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)): written by a newer sriovd? Upgrade, or inspect with `sriovctl journal verify`")

@@ -15,6 +15,14 @@ extension LeaseState: JSONWritable {
     public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
 }
 
+extension ReleaseCause: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
+}
+
+extension LeaseCondition: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
+}
+
 extension LeaseStage: JSONWritable {
     public func writeJSON(_ w: inout JSONWriter) { w.string(rawValue) }
 }
@@ -55,6 +63,7 @@ extension LeasedVF: JSONWritable {
 extension Lease: JSONWritable {
     public func writeJSON(_ w: inout JSONWriter) {
         w.object { w in
+            w.member("condition", condition)
             w.member("createdAt", createdAt)
             w.member("expiresAt", expiresAt)
             w.member("id", id)
@@ -118,8 +127,9 @@ extension LeaseEvent {
                 w.member("expiresAt", expiresAt)
                 w.member("lease", lease)
             }
-        case .releasing(let lease, let reason):
+        case .releasing(let lease, let cause, let reason):
             w.object { w in
+                w.member("cause", cause)
                 w.member("lease", lease)
                 w.member("reason", reason)
             }
@@ -138,6 +148,20 @@ extension LeaseEvent {
                 w.member("lease", lease)
                 w.member("reason", reason)
                 w.member("vf", vf)
+            }
+        case .marked(let lease, let condition, let reason):
+            w.object { w in
+                w.member("condition", condition)
+                w.member("lease", lease)
+                w.member("reason", reason)
+            }
+        case .numVFsChanged(let change):
+            w.object { w in
+                w.member("after", change.after)
+                w.member("before", change.before)
+                w.member("interface", change.interface)
+                w.member("pf", change.pf)
+                w.member("requestedBy", change.requestedBy)
             }
         case .audit(let record):
             record.writeJSON(&w)

@@ -13,7 +13,7 @@ extension LeaseEngine {
         }
         busy.insert(id)
         defer { busy.remove(id) }
-        try await takeBack(id, reason: reason, audit: auditEvent(requestedBy, "lease.release", "\(id) owner \(lease.owner)", reason))
+        try await takeBack(id, cause: .requested, reason: reason, audit: auditEvent(requestedBy, "lease.release", "\(id) owner \(lease.owner)", reason))
         return lease
     }
 
@@ -42,7 +42,7 @@ extension LeaseEngine {
             do throws(SRIOVError) {
                 busy.insert(lease.id)
                 defer { busy.remove(lease.id) }
-                try await takeBack(lease.id, reason: "expired (TTL passed without renew)",
+                try await takeBack(lease.id, cause: .expired, reason: "expired (TTL passed without renew)",
                                    audit: auditEvent("sriovd", "lease.expire", "\(lease.id) owner \(lease.owner)", "reclaimed"))
                 reaped.append(lease.id)
             } catch {
@@ -56,10 +56,10 @@ extension LeaseEngine {
     /// is durable before the host is touched; the outcomes (quarantines, returns, `released`, the audit
     /// record) are journaled together once the host steps are done. A crash in between finds the lease
     /// releasing, and recovery runs the (idempotent) steps again.
-    func takeBack(_ id: LeaseID, reason: String, audit: LeaseEvent? = nil) async throws(SRIOVError) {
+    func takeBack(_ id: LeaseID, cause: ReleaseCause, reason: String, audit: LeaseEvent? = nil) async throws(SRIOVError) {
         let lease = try self.lease(id)
         if lease.state != .releasing {
-            try await record(.releasing(lease: id, reason: reason))
+            try await record(.releasing(lease: id, cause: cause, reason: reason))
         }
         let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
         var outcomes: [LeaseEvent] = []
@@ -85,7 +85,7 @@ extension LeaseEngine {
     /// Rollback of a failed acquire: the same steps as a release, never throwing.
     func rollBack(_ id: LeaseID, reason: String, audit: LeaseEvent? = nil) async {
         do throws(SRIOVError) {
-            try await takeBack(id, reason: reason, audit: audit)
+            try await takeBack(id, cause: .rollback, reason: reason, audit: audit)
         } catch {
             logger.critical("rollback could not be journaled; the VFs stay reserved until restart recovery", metadata: ["lease": "\(id)", "error": "\(error.message)"])
         }

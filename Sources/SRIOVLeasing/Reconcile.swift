@@ -34,11 +34,11 @@ extension LeaseEngine {
                         try await record(.activated(lease: lease.id, vfioDevices: devices))
                         report.rolledForward.append(lease.id)
                     } else {
-                        try await takeBack(lease.id, reason: "recovery: acquire was interrupted")
+                        try await takeBack(lease.id, cause: .recovery, reason: "recovery: acquire was interrupted")
                         report.rolledBack.append(lease.id)
                     }
                 case .releasing:
-                    try await takeBack(lease.id, reason: "recovery: release was interrupted")
+                    try await takeBack(lease.id, cause: .recovery, reason: "recovery: release was interrupted")
                     report.finishedReleases.append(lease.id)
                 case .active:
                     for leased in lease.vfs where !book.isQuarantined(leased.pciAddress) {

@@ -13,7 +13,8 @@ enum PFRoutes {
                 throw SRIOVError(.invalidArgument, "empty body: send {\"numvfs\": N}, optionally with \"autoprobe\" and \"force\"")
             }
             let result = try await engine.setNumVFs(pf: try pfName(context), to: body.numvfs, autoprobe: body.autoprobe,
-                                                    force: body.force ?? false, requestedBy: await context.caller())
+                                                    force: body.force ?? false, timeout: try body.timeout(),
+                                                    requestedBy: await context.caller())
             return try APIRoutes.json(result)
         }
         router.patch("/v1/pfs/{pf}/vfs/{n}") { request, context in
@@ -26,6 +27,11 @@ enum PFRoutes {
             let info = try await engine.setVF(pf: try pfName(context), index: index, settings: try body.settings(),
                                               force: body.force ?? false, requestedBy: await context.caller())
             return try APIRoutes.json(info)
+        }
+        router.get("/v1/check") { _, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            return try APIRoutes.json(try await engine.check())
         }
         router.post("/v1/vfs/{pci}/unquarantine") { _, context in
             try Authorization.require(.admin, context)
@@ -42,10 +48,4 @@ enum PFRoutes {
         }
         return text
     }
-}
-
-/// `POST /v1/vfs/{pci}/unquarantine`'s answer: the VF is scrubbed and back in its pool.
-struct Unquarantined: Encodable, Sendable {
-    let vf: String
-    let pool: String?
 }

@@ -19,7 +19,7 @@ public struct LeaseID: Hashable, Comparable, Sendable, Codable, CustomStringConv
         return LeaseID(unchecked: "l-" + String(repeating: "0", count: 16 - digits.count) + digits)
     }
 
-    init(unchecked: String) { value = unchecked }
+    package init(unchecked: String) { value = unchecked }
 
     public var description: String { value }
     public static func < (a: LeaseID, b: LeaseID) -> Bool { a.value < b.value }
@@ -95,7 +95,7 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         }
     }
 
-    static func checkName(_ name: String, what: String) throws(SRIOVError) {
+    package static func checkName(_ name: String, what: String) throws(SRIOVError) {
         guard (1...128).contains(name.utf8.count),
               name.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e || $0 == 0x3a }) else {
             throw SRIOVError(.invalidArgument, "invalid \(what) \(Quote.shell(name)): use letters, digits, '-', '_', '.' or ':' (a VM name or UUID), 1-128 characters")
@@ -103,7 +103,7 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
     }
 
     /// True when a retry with the same request id asks for the same thing.
-    func sameAs(_ other: LeaseRequest) -> Bool {
+    package func sameAs(_ other: LeaseRequest) -> Bool {
         pool == other.pool && owner == other.owner && count == other.count && numaNode == other.numaNode
             && placement == other.placement && settings == other.settings && ttlSeconds == other.ttlSeconds
     }
@@ -137,6 +137,21 @@ public struct LeasedVF: Sendable, Codable, Equatable {
     public var previousDriver: String?
     /// How far the lease's steps got on this VF.
     public var stage: LeaseStage
+
+    package init(pciAddress: PCIAddress, pf: PCIAddress, pfInterface: InterfaceName?, index: Int, iommuGroup: Int?, numaNode: Int?,
+                 vfioDevice: String?, settings: VFSettings, saved: VFState?, previousDriver: String?, stage: LeaseStage) {
+        self.pciAddress = pciAddress
+        self.pf = pf
+        self.pfInterface = pfInterface
+        self.index = index
+        self.iommuGroup = iommuGroup
+        self.numaNode = numaNode
+        self.vfioDevice = vfioDevice
+        self.settings = settings
+        self.saved = saved
+        self.previousDriver = previousDriver
+        self.stage = stage
+    }
 }
 
 public struct Lease: Sendable, Codable, Equatable {
@@ -150,8 +165,40 @@ public struct Lease: Sendable, Codable, Equatable {
     public var expiresAt: Double?
     /// Who asked (uid, tenant or "cli"), for the audit trail.
     public var requestedBy: String?
-    /// Drift found by reconciliation (VF vanished, driver changed underneath).
+    /// Drift found by reconciliation (VF vanished, driver changed underneath), and changes forced
+    /// past the lease (`vf set --force`, `pf set-numvfs --force`), each with who and why.
     public var problems: [String]
+    /// nil while the lease's VFs are as it promised; set (and never cleared) when a change it did not
+    /// make was forced on them or found: `drifted` (settings or driver changed), `lost` (VFs vanished).
+    public var condition: LeaseCondition?
+
+    package init(id: LeaseID, owner: String, pool: String, request: LeaseRequest, vfs: [LeasedVF], state: LeaseState,
+                 createdAt: Double, expiresAt: Double?, requestedBy: String?, problems: [String], condition: LeaseCondition? = nil) {
+        self.id = id
+        self.owner = owner
+        self.pool = pool
+        self.request = request
+        self.vfs = vfs
+        self.state = state
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.requestedBy = requestedBy
+        self.problems = problems
+        self.condition = condition
+    }
+}
+
+/// What became of a lease's promise when the host changed underneath it. Ordered: `lost` outranks
+/// `drifted` (a lease once lost stays lost).
+public enum LeaseCondition: String, Sendable, Codable, Comparable, CaseIterable {
+    /// A VF's settings or driver were changed by someone other than the lease (forced, or found).
+    case drifted
+    /// VFs of the lease vanished (the PF's VF count went through 0, the device was removed).
+    case lost
+
+    public static func < (a: LeaseCondition, b: LeaseCondition) -> Bool {
+        a == .drifted && b == .lost
+    }
 }
 
 /// Why a VF is kept out of circulation.
@@ -159,4 +206,25 @@ public struct Quarantine: Sendable, Codable, Equatable {
     public var reason: String
     public var since: Double
     public var lease: LeaseID?
+
+    public init(reason: String, since: Double, lease: LeaseID?) {
+        self.reason = reason
+        self.since = since
+        self.lease = lease
+    }
+}
+
+/// How far a VF of a lease got; recovery reads it to decide what to undo.
+public enum LeaseStage: String, Sendable, Codable {
+    /// Chosen; the host is untouched.
+    case reserved
+    /// Its previous settings are recorded; the host is still untouched.
+    case saved
+    /// Settings may have been changed.
+    case configuring
+    /// The driver may have been changed.
+    case binding
+    case active
+    /// Back in the pool (or quarantined).
+    case returned
 }

@@ -1,13 +1,16 @@
 import SRIOVCore
 
 /// The body of `PUT /v1/pfs/{pf}/numvfs`: `sriovctl pf set-numvfs`'s arguments.
-public struct NumVFsBody: Decodable, Sendable {
+public struct NumVFsBody: Codable, Sendable, Equatable {
     public var numvfs: Int
     public var autoprobe: Bool?
-    /// Write the management NIC or a protected PF, or remove VFs bound to vfio-pci outside sriovd.
+    /// Write the management NIC or a protected PF, remove VFs bound to vfio-pci outside sriovd, or remove
+    /// leased VFs (their leases are then marked lost).
     public var force: Bool?
+    /// How long to wait for the new VFs to appear (default 120 s, at most 3600).
+    public var timeoutSeconds: Int?
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case numvfs, autoprobe, force }
+    enum CodingKeys: String, CodingKey, CaseIterable { case numvfs, autoprobe, force, timeoutSeconds }
 
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
@@ -15,12 +18,29 @@ public struct NumVFsBody: Decodable, Sendable {
         numvfs = try c.decode(Int.self, forKey: .numvfs)
         autoprobe = try c.decodeIfPresent(Bool.self, forKey: .autoprobe)
         force = try c.decodeIfPresent(Bool.self, forKey: .force)
+        timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds)
+    }
+
+    public init(numvfs: Int, autoprobe: Bool?, force: Bool?, timeoutSeconds: Int? = nil) {
+        self.numvfs = numvfs
+        self.autoprobe = autoprobe
+        self.force = force
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// `timeoutSeconds` checked (1-3600 s), or the default 120 s.
+    public func timeout() throws(SRIOVError) -> Duration {
+        guard let timeoutSeconds else { return .seconds(120) }
+        guard (1...3600).contains(timeoutSeconds) else {
+            throw SRIOVError(.invalidArgument, "invalid timeoutSeconds \(timeoutSeconds): use whole seconds from 1 to 3600")
+        }
+        return .seconds(timeoutSeconds)
     }
 }
 
 /// The body of `PATCH /v1/pfs/{pf}/vfs/{n}`: `sriovctl vf set`'s settings, spelled as in a lease
 /// request's `settings` (and `pf show --json`). Unknown keys are refused.
-public struct VFSettingsBody: Decodable, Sendable {
+public struct VFSettingsBody: Codable, Sendable, Equatable {
     public var mac: String?
     public var vlan: Int?
     public var qos: Int?
@@ -31,7 +51,8 @@ public struct VFSettingsBody: Decodable, Sendable {
     public var minTxRate: UInt32?
     public var maxTxRate: UInt32?
     public var queryRSS: Bool?
-    /// Change a VF of the management NIC or of a protected PF.
+    /// Change a VF of the management NIC or of a protected PF, or one a lease holds (the lease is then
+    /// marked drifted) or that is free in a pool (it is then quarantined until unquarantined).
     public var force: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -52,6 +73,23 @@ public struct VFSettingsBody: Decodable, Sendable {
         maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
         queryRSS = try c.decodeIfPresent(Bool.self, forKey: .queryRSS)
         force = try c.decodeIfPresent(Bool.self, forKey: .force)
+    }
+
+    /// The body that asks for `settings` (what `DaemonClient.setVF` sends); a removed VLAN is `vlan: 0`.
+    public init(_ s: VFSettings, force: Bool?) {
+        mac = s.mac?.description
+        if let vlan = s.vlan {
+            self.vlan = Int(vlan.id)
+            qos = Int(vlan.qos)
+            vlanProto = vlan.proto.rawValue
+        }
+        spoofCheck = s.spoofCheck
+        trust = s.trust
+        linkState = s.linkState?.rawValue
+        minTxRate = s.minTxRate
+        maxTxRate = s.maxTxRate
+        queryRSS = s.queryRSS
+        self.force = force
     }
 
     /// The settings to apply; a VLAN id of 0 removes the VLAN, as with `ip link`.

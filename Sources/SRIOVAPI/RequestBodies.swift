@@ -1,10 +1,10 @@
 import SRIOVCore
-import SRIOVLeasing
 
 /// The body of `POST /v1/leases`: the CLI's `lease acquire` fields. Unknown keys are refused, so a typo
 /// (`vlna`) never silently leases a VF without the VLAN the caller meant.
-public struct AcquireBody: Decodable, Sendable {
-    public struct Settings: Decodable, Sendable {
+/// `sriovctl` and `DaemonClient` send it; sriovd decodes it: one type for both ends.
+public struct AcquireBody: Codable, Sendable, Equatable {
+    public struct Settings: Codable, Sendable, Equatable {
         public var mac: String?
         public var vlan: Int?
         public var qos: Int?
@@ -29,6 +29,23 @@ public struct AcquireBody: Decodable, Sendable {
             trust = try c.decodeIfPresent(Bool.self, forKey: .trust)
             minTxRate = try c.decodeIfPresent(UInt32.self, forKey: .minTxRate)
             maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
+        }
+
+        public init() {}
+
+        /// A lease request's settings on the wire; nil when the request sets none.
+        public init?(_ s: VFSettings) {
+            mac = s.mac?.description
+            if let vlan = s.vlan {
+                self.vlan = Int(vlan.id)
+                qos = Int(vlan.qos)
+                vlanProto = vlan.proto.rawValue
+            }
+            spoofCheck = s.spoofCheck
+            trust = s.trust
+            minTxRate = s.minTxRate
+            maxTxRate = s.maxTxRate
+            if self == Settings() { return nil }
         }
     }
 
@@ -56,6 +73,18 @@ public struct AcquireBody: Decodable, Sendable {
         settings = try c.decodeIfPresent(Settings.self, forKey: .settings)
         ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
+    }
+
+    /// The body that asks for `request` (what `DaemonClient.acquire` sends).
+    public init(_ request: LeaseRequest) {
+        pool = request.pool
+        owner = request.owner
+        count = request.count
+        numaNode = request.numaNode
+        placement = request.placement.rawValue
+        settings = Settings(request.settings)
+        ttlSeconds = request.ttlSeconds
+        requestId = request.requestID
     }
 
     /// The engine's request; `idempotencyKey` (the header) wins over `requestId` only when they agree.
@@ -89,7 +118,7 @@ public struct AcquireBody: Decodable, Sendable {
 }
 
 /// The body of `POST /v1/leases/{id}/renew` (optional).
-public struct RenewBody: Decodable, Sendable {
+public struct RenewBody: Codable, Sendable {
     public var ttlSeconds: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable { case ttlSeconds }
@@ -99,11 +128,13 @@ public struct RenewBody: Decodable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
     }
+
+    public init(ttlSeconds: Int?) { self.ttlSeconds = ttlSeconds }
 }
 
 /// A body's `vlan`, `qos` and `vlanProto` fields as one VLAN (`field`: their prefix in the body, for errors).
-enum WireVLAN {
-    static func parse(vlan: Int?, qos: Int?, proto: String?, field: String = "") throws(SRIOVError) -> VLAN? {
+package enum WireVLAN {
+    package static func parse(vlan: Int?, qos: Int?, proto: String?, field: String = "") throws(SRIOVError) -> VLAN? {
         guard let vlan else {
             if qos != nil || proto != nil {
                 throw SRIOVError(.invalidArgument, "\(field)qos and \(field)vlanProto go with \(field)vlan; add \(field)vlan (0 for none)")
@@ -115,7 +146,7 @@ enum WireVLAN {
     }
 }
 
-enum StrictKeys {
+package enum StrictKeys {
     struct AnyKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
@@ -123,7 +154,7 @@ enum StrictKeys {
         init?(intValue: Int) { nil }
     }
 
-    static func check(_ decoder: any Decoder, allowed: [String]) throws {
+    package static func check(_ decoder: any Decoder, allowed: [String]) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
         for key in c.allKeys where !allowed.contains(key.stringValue) {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],

@@ -1,0 +1,122 @@
+import SRIOVCore
+
+/// Everything sriovd does that changes the host or the book, and what it knows of them: the one front
+/// door. `LocalFrontDoor` (SRIOVLeasing) is the lease engine in this process (`sriovctl --direct`);
+/// `DaemonClient` (SRIOVClient) is sriovd's API over its socket. `sriovctl` builds one of the two and
+/// calls it; no command writes to sysfs or netlink itself, so every change is refused, journaled and
+/// audited by the same engine.
+public protocol FrontDoor: Sendable {
+    /// Who the engine will name in the audit trail (`cli uid 0`, or sriovd's view of the caller).
+    var callerDescription: String { get }
+
+    func acquire(_ request: LeaseRequest) async throws(SRIOVError) -> Lease
+    /// Unbind, scrub (verified), return; a VF that fails is quarantined with the reason.
+    func release(_ id: LeaseID) async throws(SRIOVError) -> Lease
+    func renew(_ id: LeaseID, ttlSeconds: Int?) async throws(SRIOVError) -> Lease
+    func leases(owner: String?) async throws(SRIOVError) -> [Lease]
+    func lease(_ id: LeaseID) async throws(SRIOVError) -> Lease
+    func pools() async throws(SRIOVError) -> Pools
+    /// Who asked for what, oldest first.
+    func audit(since: Double?) async throws(SRIOVError) -> [AuditDocument]
+    /// A PF's VF count, through 0. Refused while leases hold VFs of the PF unless `force` (admin), which
+    /// marks those leases `lost`.
+    func setNumVFs(pf: String, _ body: NumVFsBody) async throws(SRIOVError) -> NumVFsResult
+    /// One VF's settings from its PF, read back. Refused for a leased or free pool VF unless `force`
+    /// (admin), which marks the lease `drifted` (or quarantines the free VF).
+    func setVF(pf: String, index: Int, _ body: VFSettingsBody) async throws(SRIOVError) -> PFStatus.VFInfo
+    /// Scrubs a quarantined VF (verified) and returns it to its pool.
+    func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined
+    /// The promises, checked against the host as it is now.
+    func check() async throws(SRIOVError) -> CheckReport
+    /// Lets go of what this front door holds (the engine's state directory lock, a kept-alive connection).
+    func close() async
+}
+
+/// `GET /v1/pools`: the pools and the quarantined VFs.
+public struct Pools: Codable, Sendable, Equatable {
+    public var pools: [PoolStatus]
+    public var quarantine: [String: Quarantine]
+
+    public init(pools: [PoolStatus], quarantine: [String: Quarantine]) {
+        self.pools = pools
+        self.quarantine = quarantine
+    }
+
+    enum CodingKeys: String, CodingKey { case pools, quarantine }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pools = try c.decode([PoolStatus].self, forKey: .pools)
+        quarantine = try c.decodeIfPresent([String: Quarantine].self, forKey: .quarantine) ?? [:]
+    }
+}
+
+/// One pool: how many VFs it has and where they are.
+public struct PoolStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var total: Int
+    public var free: Int
+    public var leased: Int
+    public var quarantined: Int
+    public var pfs: [String]
+
+    public init(name: String, total: Int, free: Int, leased: Int, quarantined: Int, pfs: [String]) {
+        self.name = name
+        self.total = total
+        self.free = free
+        self.leased = leased
+        self.quarantined = quarantined
+        self.pfs = pfs
+    }
+}
+
+/// The outcome of a VF-count change.
+public struct NumVFsResult: Sendable, Codable, Equatable {
+    public var pf: String
+    public var interface: String?
+    public var before: Int
+    public var after: Int
+    /// The pools' warnings after they were bound to the new VFs, the leases a forced change marked
+    /// lost, and anything else worth knowing.
+    public var warnings: [String]
+
+    public init(pf: String, interface: String?, before: Int, after: Int, warnings: [String]) {
+        self.pf = pf
+        self.interface = interface
+        self.before = before
+        self.after = after
+        self.warnings = warnings
+    }
+}
+
+/// `POST /v1/vfs/{pci}/unquarantine`'s answer: the VF is scrubbed and back in its pool.
+public struct Unquarantined: Codable, Sendable, Equatable {
+    public var vf: String
+    public var pool: String?
+
+    public init(vf: String, pool: String?) {
+        self.vf = vf
+        self.pool = pool
+    }
+}
+
+/// `GET /v1/check` and `sriovctl lease check`: the promises against the host, each broken one named.
+public struct CheckReport: Codable, Sendable, Equatable {
+    public var leases: Int
+    public var heldVFs: Int
+    public var quarantined: Int
+    /// One line per broken promise (empty: every promise holds).
+    public var broken: [String]
+
+    public init(leases: Int, heldVFs: Int, quarantined: Int, broken: [String]) {
+        self.leases = leases
+        self.heldVFs = heldVFs
+        self.quarantined = quarantined
+        self.broken = broken
+    }
+
+    /// What `sriovctl lease check` prints first.
+    public var summary: String {
+        "\(leases) leases holding \(heldVFs) VFs, \(quarantined) quarantined; \(broken.isEmpty ? "every promise holds" : "\(broken.count) broken")"
+    }
+}

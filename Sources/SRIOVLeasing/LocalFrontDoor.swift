@@ -1,0 +1,65 @@
+import SRIOVCore
+
+/// The front door in this process: the lease engine itself, opened on the state directory
+/// (`sriovctl --direct`). Every call names `caller` in the audit trail, as sriovd names its callers.
+public struct LocalFrontDoor: FrontDoor {
+    public let engine: LeaseEngine
+    public let caller: String
+
+    public init(engine: LeaseEngine, caller: String) {
+        self.engine = engine
+        self.caller = caller
+    }
+
+    public var callerDescription: String { caller }
+
+    public func acquire(_ request: LeaseRequest) async throws(SRIOVError) -> Lease {
+        try await engine.acquire(request, requestedBy: caller)
+    }
+
+    public func release(_ id: LeaseID) async throws(SRIOVError) -> Lease {
+        try await engine.release(id, requestedBy: caller)
+    }
+
+    public func renew(_ id: LeaseID, ttlSeconds: Int?) async throws(SRIOVError) -> Lease {
+        try await engine.renew(id, ttlSeconds: ttlSeconds, requestedBy: caller)
+    }
+
+    public func leases(owner: String?) async throws(SRIOVError) -> [Lease] {
+        await engine.leases(owner: owner)
+    }
+
+    public func lease(_ id: LeaseID) async throws(SRIOVError) -> Lease {
+        try await engine.lease(id)
+    }
+
+    public func pools() async throws(SRIOVError) -> Pools {
+        Pools(pools: try await engine.pools(), quarantine: await engine.currentBook.quarantine)
+    }
+
+    public func audit(since: Double?) async throws(SRIOVError) -> [AuditDocument] {
+        await engine.auditLog(since: since).map(AuditDocument.init)
+    }
+
+    public func setNumVFs(pf: String, _ body: NumVFsBody) async throws(SRIOVError) -> NumVFsResult {
+        try await engine.setNumVFs(pf: pf, to: body.numvfs, autoprobe: body.autoprobe, force: body.force ?? false,
+                                   timeout: try body.timeout(), requestedBy: caller)
+    }
+
+    public func setVF(pf: String, index: Int, _ body: VFSettingsBody) async throws(SRIOVError) -> PFStatus.VFInfo {
+        try await engine.setVF(pf: pf, index: index, settings: try body.settings(), force: body.force ?? false, requestedBy: caller)
+    }
+
+    public func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined {
+        try await engine.unquarantine(vf, requestedBy: caller)
+        return Unquarantined(vf: vf.description, pool: await engine.plan.pool(of: vf))
+    }
+
+    public func check() async throws(SRIOVError) -> CheckReport {
+        try await engine.check()
+    }
+
+    public func close() async {
+        await engine.close()
+    }
+}
