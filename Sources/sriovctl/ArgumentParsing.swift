@@ -13,10 +13,10 @@ enum Parse {
     static func vlanProto(_ s: String) throws -> VLANProtocol { try wrap { () throws(SRIOVError) in try VLANProtocol(parsing: s) } }
     static func linkState(_ s: String) throws -> VFLinkState { try wrap { () throws(SRIOVError) in try VFLinkState(parsing: s) } }
     static func vfIndex(_ s: String) throws -> VFIndex { try wrap { () throws(SRIOVError) in try VFIndex(parsing: s) } }
-    static func onOff(_ what: String) -> (String) throws -> Bool {
+    static func onOff(_ what: String) -> @Sendable (String) throws -> Bool {
         { s in try wrap { () throws(SRIOVError) in try Toggle.parse(s, what: what) } }
     }
-    static func rate(_ what: String) -> (String) throws -> UInt32 {
+    static func rate(_ what: String) -> @Sendable (String) throws -> UInt32 {
         { s in try wrap { () throws(SRIOVError) in try TxRate.parse(s, what: what) } }
     }
     static func pciAddress(_ s: String) throws -> PCIAddress { try wrap { () throws(SRIOVError) in try PCIAddress(parsing: s) } }
@@ -26,10 +26,10 @@ enum Parse {
         }
         return n
     }
-    static func seconds(_ s: String) throws -> Duration {
+    static func seconds(_ s: String) throws -> Int {
         guard let n = Int(s.trimmingSpaces), n > 0, n <= 3600 else {
             throw ValidationError("invalid timeout \(Quote.shell(s)): use whole seconds from 1 to 3600")
         }
-        return .seconds(n)
+        return n
     }
 }

@@ -25,14 +25,7 @@ struct AuditList: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let records: [AuditDocument]
-            if connect.direct {
-                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-                records = await engine.auditLog(since: since).map(AuditDocument.init)
-                await engine.close()
-            } else {
-                records = try connect.client.audit(since: since)
-            }
+            let records = try await connect.using(global, leaseOptions) { door in try await door.audit(since: since) }
             if json {
                 try JSONOutput.print(AuditJSON(records: records))
             } else {

@@ -1,12 +1,15 @@
 import ArgumentParser
+import SRIOVAPI
 import SRIOVClient
 import SRIOVCore
+import SRIOVLeasing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// How the lease and pool commands reach the lease engine: sriovd's socket (default), or `--direct`.
+/// How the commands that change the host or the book reach the lease engine: sriovd's socket (default),
+/// or `--direct` (the engine in this process). Either way they call the one front door (`FrontDoor`).
 struct ConnectOptions: ParsableArguments {
     static let defaultSocket = "/run/sriovd/sriovd.sock"
 
@@ -48,5 +51,26 @@ struct ConnectOptions: ParsableArguments {
             point --socket or SRIOVD_SOCKET at its socket, or pass --direct to open the state directory in this process \
             (only while no sriovd holds its lock)
             """)
+    }
+
+    /// Runs `body` against the front door these options choose (sriovd's socket, or with --direct the
+    /// engine opened on the state directory), and lets go of it afterwards, also when `body` throws.
+    func using<T>(_ global: GlobalOptions, _ leaseOptions: LeaseOptions,
+                  _ body: (any FrontDoor) async throws -> T) async throws -> T {
+        let door: any FrontDoor
+        if direct {
+            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+            door = LocalFrontDoor(engine: engine, caller: LeaseContext.caller)
+        } else {
+            door = client
+        }
+        do {
+            let result = try await body(door)
+            await door.close()
+            return result
+        } catch {
+            await door.close()
+            throw error
+        }
     }
 }

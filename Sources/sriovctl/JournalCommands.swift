@@ -26,7 +26,7 @@ struct JournalVerify: AsyncParsableCommand {
     }
 }
 
-struct JournalRepair: AsyncParsableCommand {
+struct JournalRepair: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repair",
         abstract: "Keep every valid record before the first damaged one; the damaged file is moved aside, never deleted.",
@@ -36,8 +36,8 @@ struct JournalRepair: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
 
-    func run() async throws {
-        try await ErrorReporting.run {
+    func run() throws {
+        try ErrorReporting.run {
             let report = try JournalMaintenance.repair(directory: global.stateDir)
             Output.line("kept \(report.kept) records, dropped \(report.dropped)" + (report.movedAside.map { "; damaged journal saved as \($0)" } ?? ""))
         }

@@ -83,15 +83,9 @@ struct LeaseAcquire: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let lease: Lease
-            if connect.direct {
-                let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
-                lease = try await engine.acquire(request, requestedBy: LeaseContext.caller)
-                await engine.close()
-            } else {
-                lease = try connect.client.acquire(request)
-            }
-            if json { try JSONOutput.print(LeaseJSON(lease: lease)) } else {
+            let request = self.request
+            let lease = try await connect.using(global, leaseOptions) { door in try await door.acquire(request) }
+            if json { try JSONOutput.print(LeaseDocument(lease)) } else {
                 Output.line(LeaseText.summary(lease))
                 Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor`")
             }

@@ -6,31 +6,31 @@ import SRIOVLeasing
 struct LeaseCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check every pool VF against the host: free and scrubbed, held by exactly one lease, or quarantined with a reason.",
-        discussion: "Exit 0 when every promise holds, 1 otherwise (each broken promise on its own line). Always in-process on the state directory (not through sriovd): stop sriovd first, it holds the state directory's lock."
+        abstract: "Check every pool VF against the host: free and scrubbed, or held by exactly one lease with the settings it promised, or quarantined with a reason.",
+        discussion: "A leased VF must exist, be on vfio-pci and show the lease's MAC, VLAN/QoS/protocol, spoofchk, trust, link state and rates; a lease marked lost is a broken promise. Exit 0 when every promise holds, 1 otherwise (each broken promise on its own line). Asks sriovd over its socket (admin callers only); --direct checks in this process (only while no sriovd holds the state directory's lock)."
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var leaseOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
+
+    @Flag(name: .customLong("json"), help: "Print the report as JSON (as GET /v1/check answers).")
+    var json = false
+
+    func validate() throws { try connect.check(global, leaseOptions) }
 
     func run() async throws {
-        var problems: [String] = []
+        var broken = false
         try await ErrorReporting.run {
-            let (engine, host) = try await LeaseContext.engine(global, leaseOptions)
-            let book = await engine.currentBook
-            let plan = await engine.plan
-            await engine.close()
-            let inventory = try host.source.inventory()
-            var readouts: [InterfaceName: VFReadout] = [:]
-            for pf in inventory.pfs {
-                guard let iface = pf.interfaces.first, !pf.vfs.isEmpty else { continue }
-                readouts[iface] = try await host.link.readVFs(pf: iface)
+            let report = try await connect.using(global, leaseOptions) { door in try await door.check() }
+            broken = !report.broken.isEmpty
+            if json {
+                try JSONOutput.print(report)
+            } else {
+                Output.line(report.summary)
+                for p in report.broken { Output.line("broken: \(p)") }
             }
-            problems = Invariants.check(book: book, plan: plan, inventory: inventory, readouts: readouts)
-            let held = book.heldVFs.count
-            Output.line("\(book.leases.count) leases holding \(held) VFs, \(book.quarantine.count) quarantined; \(problems.isEmpty ? "every promise holds" : "\(problems.count) broken")")
-            for p in problems { Output.line("broken: \(p)") }
         }
-        if !problems.isEmpty { throw ExitCode(1) }
+        if broken { throw ExitCode(1) }
     }
 }

@@ -4,18 +4,6 @@ import SRIOVCore
 import SRIOVLeasing
 
 /// A lease as `--json` prints it: the lease and its attach specs.
-struct LeaseJSON: Encodable {
-    let lease: Lease
-
-    enum Keys: String, CodingKey { case attach }
-
-    func encode(to encoder: any Encoder) throws {
-        try lease.encode(to: encoder)
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(AttachSpec.all(lease), forKey: .attach)
-    }
-}
-
 enum LeaseText {
     static func time(_ t: Double?) -> String {
         guard let t else { return "-" }
@@ -25,7 +13,7 @@ enum LeaseText {
     }
 
     static func summary(_ lease: Lease) -> String {
-        var lines = ["lease \(lease.id)  owner \(lease.owner)  pool \(lease.pool)  \(lease.state.rawValue)  expires \(time(lease.expiresAt))"]
+        var lines = ["lease \(lease.id)  owner \(lease.owner)  pool \(lease.pool)  \(state(lease))  expires \(time(lease.expiresAt))"]
         var table = Table(["VF", "PF", "INDEX", "IOMMU", "VFIO", "MAC", "VLAN"])
         for vf in lease.vfs {
             table.add([vf.pciAddress.description, vf.pfInterface?.name ?? vf.pf.description, "\(vf.index)",
@@ -37,11 +25,16 @@ enum LeaseText {
         return lines.joined(separator: "\n")
     }
 
+    /// "active", or "active, drifted" / "active, lost" once a change the lease did not make was forced or found.
+    static func state(_ lease: Lease) -> String {
+        lease.state.rawValue + (lease.condition.map { ", \($0.rawValue)" } ?? "")
+    }
+
     static func list(_ leases: [Lease]) -> String {
         guard !leases.isEmpty else { return "No leases." }
         var table = Table(["LEASE", "OWNER", "POOL", "STATE", "VFS", "EXPIRES"])
         for l in leases {
-            table.add([l.id.description, l.owner, l.pool, l.state.rawValue, l.vfs.map(\.pciAddress.description).joined(separator: ","), time(l.expiresAt)])
+            table.add([l.id.description, l.owner, l.pool, state(l), l.vfs.map(\.pciAddress.description).joined(separator: ","), time(l.expiresAt)])
         }
         return table.render()
     }

@@ -1,16 +1,19 @@
 import ArgumentParser
 import SRIOVCore
+import SRIOVLeasing
 
-/// `sriovctl vf set <pf> <vf> ...`: applies in a fixed order, reads back, explains refusals.
+/// `sriovctl vf set <pf> <vf> ...`: through the lease engine (sriovd, or --direct), which refuses a VF
+/// the book vouches for, applies in a fixed order, reads back and explains refusals.
 struct VFSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Change one VF's settings from its PF, then read them back to verify.",
-        discussion: "Applied in this order, one netlink request each: mac, vlan (with qos and protocol), min/max tx rate, spoofchk, trust, state, query_rss. Equivalent to `ip link set <pf> vf <vf> ...`."
+        discussion: "Applied in this order, one netlink request each: mac, vlan (with qos and protocol), min/max tx rate, spoofchk, trust, state, query_rss. Equivalent to `ip link set <pf> vf <vf> ...`. Refused (exit 75) for a VF a lease holds or a free pool VF, naming the lease or pool; --force changes it anyway, marks the lease drifted (a free pool VF is quarantined) and audits who did it. Asks sriovd over its socket (admin callers only); --direct runs the lease engine in this process."
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var configOptions: LeaseOptions
+    @OptionGroup var connect: ConnectOptions
 
     @Argument(help: ArgumentHelp("The PF: a netdev name or a PCI address.", valueName: "pf"))
     var pf: String
@@ -48,13 +51,14 @@ struct VFSet: AsyncParsableCommand {
     @Option(name: .customLong("query-rss"), help: ArgumentHelp("Let the VF query the RSS table and key.", valueName: "on|off"), transform: Parse.onOff("--query-rss"))
     var queryRSS: Bool?
 
-    @Flag(name: .customLong("force"), help: "Allow changing a VF of the management NIC.")
+    @Flag(name: .customLong("force"), help: "Change a VF of the management NIC or a protected PF, or a leased or free pool VF (the lease is marked drifted; a free VF is quarantined).")
     var force = false
 
     @Flag(name: .customLong("json"), help: "Print the VF's settings after the change as JSON.")
     var json = false
 
     func validate() throws {
+        try connect.check(global, configOptions)
         if vlan == nil && (qos != nil || vlanProto != nil) {
             throw ValidationError("--qos and --vlan-proto go with --vlan; add --vlan <id> (0 for none)")
         }
@@ -79,14 +83,9 @@ struct VFSet: AsyncParsableCommand {
 
     func run() async throws {
         try await ErrorReporting.run {
-            let host = try global.host()
-            var target = try host.resolve(pf)
-            try LeaseContext.applyProtection(&target, configOptions, simulated: global.simulated)
-            try target.checkWritable(force: force, action: "change VF settings")
-            guard let configuratorTarget = target.configuratorTarget else { _ = try target.requireInterface(); return }
-            let after = try await VFConfigurator(link: host.link).apply(settings, vf: vf.value, on: configuratorTarget)
-            let status = PFStatus(target: target, readout: after)
-            let info = status.vfs[vf.value]
+            let body = VFSettingsBody(settings, force: force ? true : nil)
+            let (pf, index) = (self.pf, vf.value)
+            let info = try await connect.using(global, configOptions) { door in try await door.setVF(pf: pf, index: index, body) }
             if json { try JSONOutput.print(info) } else { Output.line(VFRows.table([info])) }
         }
     }
