@@ -125,7 +125,7 @@ struct UnixHTTPClientTests {
         let dir = try TempDirectory("client")
         let client = DaemonClient(socketPath: dir.path + "/none.sock", unreachableHint: "try --direct")
         #expect {
-            _ = try client.leases()
+            _ = try client.leases(owner: nil)
         } throws: { error in
             let e = error as? SRIOVError
             return e?.code == .unsupported && e?.cause == .errno(ENOENT)
@@ -135,7 +135,7 @@ struct UnixHTTPClientTests {
         let stale = try OneShotServer(path: dir.path + "/stale.sock")
         close(stale.fd)
         #expect {
-            _ = try DaemonClient(socketPath: stale.path, unreachableHint: "try --direct").leases()
+            _ = try DaemonClient(socketPath: stale.path, unreachableHint: "try --direct").leases(owner: nil)
         } throws: { error in
             (error as? SRIOVError)?.cause == .errno(ECONNREFUSED)
                 && (error as? SRIOVError)?.message.contains("nothing listens on the socket (ECONNREFUSED") == true

@@ -56,9 +56,12 @@ struct LeaseRecordJSONTests {
                                                 PCIAddress("0000:af:02.0")!: "/dev/vfio/7"]),
             .activated(lease: id, vfioDevices: [:]),
             .renewed(lease: id, expiresAt: 1_800_007_200.25), .renewed(lease: id, expiresAt: nil),
-            .releasing(lease: id, reason: "expired (TTL passed without renew)"), .released(lease: id),
+            .releasing(lease: id, cause: .expired, reason: "expired (TTL passed without renew)"), .marked(lease: id, condition: .lost, reason: "forced"), .released(lease: id),
             .quarantined(vf: vf, reason: "scrub failed: \"EINVAL\"", lease: id), .quarantined(vf: vf, reason: "drift", lease: nil),
             .unquarantined(vf: vf), .drift(lease: id, vf: vf, reason: "driver changed to igbvf"),
+            .marked(lease: id, condition: .drifted, reason: "forced vf set by cli uid 0: vlan 7"),
+            .numVFsChanged(NumVFsChangeRecord(pf: "0000:3b:00.0", interface: "ens1f0", before: 4, after: 2, requestedBy: "cli uid 0")),
+            .numVFsChanged(NumVFsChangeRecord(pf: "netdevsim3", interface: nil, before: 0, after: 8, requestedBy: "tenant a")),
             .audit(AuditRecord(time: 1_800_000_000.000001, who: "uid 1000 (tenant a)", action: "lease.acquire", target: "l-1 pool p", result: "ok")),
         ]
     }

@@ -34,7 +34,7 @@ struct LeaseDocumentJSONTests {
              "vlan":{"id":4094,"qos":7,"proto":"802.1Q"},"minTxRate":5,"maxTxRate":6},"stage":"binding"}],
      "state":"active","createdAt":1764115200.123456,"expiresAt":1764115800.5,
      "requestedBy":"tenant nfv (uid 1000) \\ \t\n\r\u0001\u001f\b\f é ✓ 𝄞",
-     "problems":["VF 0000:3b:02.1 vanished / \"came back\"","second"]}
+     "problems":["VF 0000:3b:02.1 vanished / \"came back\"","second"],"condition":"drifted"}
     """#
 
     /// Every optional field unset; whole-number times.
@@ -76,7 +76,7 @@ struct LeaseDocumentJSONTests {
     @Test func knowsEveryStoredField() throws {
         func labels(_ value: Any) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
         let lease = try Self.lease(Self.full)
-        #expect(labels(lease) == ["id", "owner", "pool", "request", "vfs", "state", "createdAt", "expiresAt", "requestedBy", "problems"])
+        #expect(labels(lease) == ["id", "owner", "pool", "request", "vfs", "state", "createdAt", "expiresAt", "requestedBy", "problems", "condition"])
         #expect(labels(lease.request) == ["pool", "owner", "count", "numaNode", "placement", "settings", "ttlSeconds", "requestID"])
         #expect(labels(lease.request.settings) == ["mac", "vlan", "spoofCheck", "trust", "linkState", "minTxRate", "maxTxRate", "queryRSS"])
         let vf = try #require(lease.vfs.first)

@@ -87,14 +87,46 @@ struct PFRoutesTests {
         let lease = try await engine.acquire(LeaseRequest(pool: "storage", owner: "vm-1"))
         let before = try await HostSnapshot(f)
         try await f.app().test(.router) { client in
-            try await client.execute(uri: "/v1/pfs/ens1f1/numvfs", method: .put, body: jsonBody(["numvfs": 16, "force": true])) { r in
+            try await client.execute(uri: "/v1/pfs/ens1f1/numvfs", method: .put, body: jsonBody(["numvfs": 16])) { r in
                 Self.problem(r, 409, "busy", "cannot change the VF count from 8 to 16")
                 #expect((r.body.json["detail"] as? String ?? "").contains(lease.id.value))
-                #expect((r.body.json["detail"] as? String ?? "").contains("release it first"))
+                #expect((r.body.json["detail"] as? String ?? "").contains("release it first, or pass --force"))
             }
         }
         #expect(try await HostSnapshot(f) == before)
         #expect(await engine.auditLog().contains { $0.action == "pf.set-numvfs" } == false)
+        #expect(try await engine.check().broken == [])
+        await engine.close()
+    }
+
+    /// An admin's `force` changes the count under a lease: the lease is marked lost (journaled before the
+    /// write), the change is audited as forced, and the check names the broken promise.
+    @Test func forcedNumVFsMarksTheLeasesOnThePFLost() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        let lease = try await engine.acquire(LeaseRequest(pool: "storage", owner: "vm-1"))
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/v1/pfs/ens1f1/numvfs", method: .put, body: jsonBody(["numvfs": 4, "force": true])) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+                #expect(r.body.json["after"] as? Int == 4)
+                let warnings = r.body.json["warnings"] as? [String] ?? []
+                #expect(warnings.contains { $0.contains("marked lost: lease \(lease.id)") }, "\(warnings)")
+            }
+            try await client.execute(uri: "/v1/leases/\(lease.id)", method: .get) { r in
+                #expect(r.body.json["condition"] as? String == "lost", "\(r.body.text)")
+                #expect((r.body.json["problems"] as? [String] ?? []).contains { $0.contains("`pf set-numvfs 4` (from 8) forced by") })
+            }
+            try await client.execute(uri: "/v1/check", method: .get) { r in
+                #expect(r.status == .ok)
+                let broken = r.body.json["broken"] as? [String] ?? []
+                #expect(broken.contains { $0.contains("lease \(lease.id) (owner vm-1) is lost") }, "\(broken)")
+            }
+        }
+        let audit = await engine.auditLog().filter { $0.action == "pf.set-numvfs" }.map(\.result)
+        #expect(audit == ["forced: 8 -> 4 VFs (lease \(lease.id) marked lost)", "ok: 8 -> 4 VFs"])
+        // Released, what is left of it comes back; the book no longer vouches for a lost lease.
+        _ = try await engine.release(lease.id)
+        #expect(try await engine.check().broken == [])
         await engine.close()
     }
 
@@ -105,7 +137,7 @@ struct PFRoutesTests {
         ("0000:99:00.0", "{\"numvfs\": 2}", 404, "not-found", "no SR-IOV PF at 0000:99:00.0"),
         ("0000:3b:00.2", "{\"numvfs\": 2}", 404, "not-found", "no SR-IOV PF at 0000:3b:00.2"),
         ("ens1f0", "{\"numvfs\": ", 400, "invalid-argument", "invalid JSON body"),
-        ("ens1f0", "{\"numvfs\": 2, \"numfvs\": 3}", 400, "invalid-argument", "numfvs: unknown field; known fields: numvfs, autoprobe, force"),
+        ("ens1f0", "{\"numvfs\": 2, \"numfvs\": 3}", 400, "invalid-argument", "numfvs: unknown field; known fields: numvfs, autoprobe, force, timeoutSeconds"),
         ("ens1f0", "{\"autoprobe\": false}", 400, "invalid-argument", "missing field numvfs"),
         ("ens1f0", "{\"numvfs\": \"two\"}", 400, "invalid-argument", "numvfs: expected an integer"),
         ("ens1f0", "{\"numvfs\": -1}", 400, "invalid-argument", "invalid VF count -1"),

@@ -22,10 +22,9 @@ struct CrashInjectionTests {
             try dir.file("sriovd.yaml", CrashInjectionTests.config)
         }
         var common: [String] { ["--simulated", "--state-dir", dir.path, "--config", dir.path + "/sriovd.yaml"] }
-        /// In-process (`--direct`): the crash is injected into sriovctl's own journal; `lease check` is always in-process.
+        /// In-process (`--direct`): the crash is injected into sriovctl's own journal.
         func run(_ args: [String], crashAfter k: Int? = nil) throws -> CLI.Result {
-            let direct = args.starts(with: ["lease", "check"]) ? [] : ["--direct"]
-            return try CLI.run(args + direct + common, environment: k.map { ["SRIOVD_TEST_CRASH_AFTER_APPEND": String($0)] } ?? [:])
+            try CLI.run(args + ["--direct"] + common, environment: k.map { ["SRIOVD_TEST_CRASH_AFTER_APPEND": String($0)] } ?? [:])
         }
         func check() throws {
             let r = try run(["lease", "check"])
