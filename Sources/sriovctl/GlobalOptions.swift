@@ -46,7 +46,7 @@ struct HostContext {
 
     /// The PF named on the command line (a netdev or a PCI address).
     func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {
-        try PFResolver(paths: paths).resolve(pf, source: source)
+        try source.resolvePF(pf)
     }
 
     /// The PF and every VF, sysfs and netlink merged (netlink only where the PF has a netdev).

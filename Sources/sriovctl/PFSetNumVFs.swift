@@ -1,6 +1,5 @@
 import ArgumentParser
 import SRIOVCore
-import SRIOVSysfs
 
 /// `sriovctl pf set-numvfs <pf> <n>`: through 0, autoprobe first, wait for the VFs.
 struct PFSetNumVFs: AsyncParsableCommand {
@@ -34,7 +33,7 @@ struct PFSetNumVFs: AsyncParsableCommand {
             let host = try global.host()
             var target = try host.resolve(pf)
             try LeaseContext.applyProtection(&target, configOptions, simulated: global.simulated)
-            let change = NumVFsChange(control: host.control, paths: host.paths)
+            let change = NumVFsChange(source: host.source, control: host.control)
             let outcome = try await change.run(target, to: count, autoprobe: autoprobe, force: force, timeout: timeout) { line in
                 Output.error(line)
             }
