@@ -41,7 +41,7 @@ let package = Package(
         // Pools, the allocator, the lease state machine, recovery and reconciliation.
         .target(
             name: "SRIOVLeasing",
-            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVJournal", "SRIOVConfig",
+            dependencies: ["SRIOVCore", "SRIOVJournal", "SRIOVConfig",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Wiring shared by sriovd and sriovctl: which host (real or simulated), which configuration.

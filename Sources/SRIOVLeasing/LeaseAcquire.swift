@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 extension LeaseEngine {
     /// Acquires VFs: reserve -> save settings -> configure (read back) -> unbind -> driver_override +

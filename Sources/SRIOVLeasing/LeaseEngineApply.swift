@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 /// `sriovd apply`: make the host what the configuration and the journal say, before sriovd or any VM
 /// starts (at boot, VFs are gone, and with autoprobe off they come back driverless).

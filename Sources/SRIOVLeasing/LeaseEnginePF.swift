@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 /// PF-side writes the engine has in flight: one VF-count change at a time host-wide (it rewrites the
 /// pools), and per PF the VFs whose settings are being written.

@@ -49,7 +49,7 @@ struct LeaseFixture {
     var stateDirectory: String { dir.path + "/state" }
 
     var host: LeaseEngine.Host {
-        LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+        LeaseEngine.Host(source: sim, control: sim, link: sim)
     }
 
     func engine(reconcile: Bool = true) async throws -> LeaseEngine {
