@@ -96,8 +96,10 @@ let package = Package(
             path: "Benchmarks/sriov-bench"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
+        // An in-memory host (all three seams) for the engine's unit tests: deterministic, no disk.
+        .target(name: "SRIOVFakeHost", dependencies: ["SRIOVCore"], path: "Tests/FakeHost"),
         .testTarget(name: "SRIOVLeasingTests",
-                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVSimulator", "SRIOVSysfs",
+                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVFakeHost", "SRIOVSimulator", "SRIOVSysfs",
                                    "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
         .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),
