@@ -99,7 +99,7 @@ let package = Package(
         // An in-memory host (all three seams) for the engine's unit tests: deterministic, no disk.
         .target(name: "SRIOVFakeHost", dependencies: ["SRIOVCore"], path: "Tests/FakeHost"),
         .testTarget(name: "SRIOVLeasingTests",
-                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVFakeHost", "SRIOVSimulator", "SRIOVSysfs",
+                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVFakeHost", "SRIOVSimulator",
                                    "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
         .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),
