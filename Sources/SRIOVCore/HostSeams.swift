@@ -1,7 +1,7 @@
 /// Reads the whole host: the PFs, their VFs and the host facts.
 ///
 /// Implemented by `SRIOVSysfs.SysfsDiscovery` over any sysfs-shaped tree (the real `/sys` or the
-/// simulator's).
+/// simulator's), and in memory by the tests' `FakeHost`.
 public protocol HostInventorySource: Sendable {
     func inventory() throws(SRIOVError) -> HostInventory
     /// One device's driver, override and IOMMU group (with the group's members), read directly:
@@ -64,7 +64,8 @@ public struct DeviceStatus: Sendable, Equatable {
 /// The PCI side of SR-IOV: VF counts and driver binding, as sysfs offers them.
 ///
 /// Implemented by `SRIOVSysfs.SysfsPCIControl` (writes to the real sysfs, where the kernel applies its
-/// rules) and by `SRIOVSimulator.SimulatedHost` (which applies the same rules itself).
+/// rules), by `SRIOVSimulator.SimulatedHost` (which applies the same rules itself) and, in memory, by
+/// the tests' `FakeHost` (the simulator's rules again).
 public protocol PCIDeviceControl: Sendable {
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`.
     func writeNumVFs(_ count: Int, pf: PCIAddress) throws(SRIOVError)
