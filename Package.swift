@@ -44,7 +44,7 @@ let package = Package(
         // Pools, the allocator, the lease state machine, recovery and reconciliation.
         .target(
             name: "SRIOVLeasing",
-            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVSysfs", "SRIOVJournal", "SRIOVConfig",
+            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVJournal", "SRIOVConfig",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Wiring shared by sriovd and sriovctl: which host (real or simulated), which configuration.
@@ -99,8 +99,10 @@ let package = Package(
             path: "Benchmarks/sriov-bench"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
+        // An in-memory host (all three seams) for the engine's unit tests: deterministic, no disk.
+        .target(name: "SRIOVFakeHost", dependencies: ["SRIOVCore"], path: "Tests/FakeHost"),
         .testTarget(name: "SRIOVLeasingTests",
-                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVSimulator", "SRIOVSysfs",
+                    dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVFakeHost", "SRIOVSimulator",
                                    "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
         .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),

@@ -49,7 +49,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         let names = spec.pfs.dropFirst().map(\.interface)
         let yaml = "pools:\n  - name: bench\n    selectors:\n" + names.map { "      - vfs: \"\($0)#0-\(vfsPerPF - 1)\"\n" }.joined()
         let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
-        let host = LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+        let host = LeaseEngine.Host(source: sim, control: sim, link: sim)
         print("lease-cycles: simulated host with \(names.count) PFs x \(vfsPerPF) VFs at \(hostDir); journal in \(state)")
         for fsync in fsyncModes {
             for level in levels {
@@ -159,7 +159,7 @@ func recordEncode(_ arguments: ArraySlice<String>) async {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let engine = try await LeaseEngine.start(stateDirectory: state, config: config,
-                                                 host: LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths),
+                                                 host: LeaseEngine.Host(source: sim, control: sim, link: sim),
                                                  fsync: false, logger: logger)
         let lease = try await engine.acquire(LeaseRequest(pool: "bench", owner: "vnf-7", count: 2, placement: .spread,
                                                           settings: VFSettings(vlan: try VLAN(id: 100)), ttlSeconds: 3600,

@@ -1,7 +1,7 @@
 /// Reads the whole host: the PFs, their VFs and the host facts.
 ///
 /// Implemented by `SRIOVSysfs.SysfsDiscovery` over any sysfs-shaped tree (the real `/sys` or the
-/// simulator's).
+/// simulator's), and in memory by the tests' `FakeHost`.
 public protocol HostInventorySource: Sendable {
     func inventory() throws(SRIOVError) -> HostInventory
     /// One device's driver, override and IOMMU group (with the group's members), read directly:
@@ -11,6 +11,39 @@ public protocol HostInventorySource: Sendable {
     func physicalFunction(_ address: PCIAddress) throws(SRIOVError) -> PhysicalFunction?
     /// The interfaces that carry a default route (the management NIC).
     func defaultRouteInterfaces() -> [InterfaceName]
+    /// The PF a user names: a PCI address or the netdev of an SR-IOV PF (or of a netdevsim port, which
+    /// has SR-IOV but no PCI function), reading only that PF. Refuses a VF, naming its PF as the remedy.
+    ///
+    /// Kernel interface: `/sys/class/net/<if>/device`, `/sys/bus/pci/devices/<bdf>/{sriov_totalvfs,physfn}`,
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs`.
+    func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget
+    /// A PF's VF count as the kernel reports it now. The error names the attribute it could not read;
+    /// callers put the PF's label in front.
+    ///
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`, or
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs`.
+    func readNumVFs(_ pf: PFDevice) throws(SRIOVError) -> Int
+    /// How many of a PCI PF's VFs exist as devices now: behind `sriov_numvfs` while the driver is still
+    /// creating or removing them (mlx5 takes about a minute for 125).
+    ///
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/virtfn<N>` (links whose device directory exists).
+    func presentVFs(of pf: PCIAddress) -> Int
+    /// The group's VFIO device node, which the kernel creates once a member is bound to vfio-pci: what a
+    /// VM opens, so a lease is not active without it.
+    ///
+    /// Kernel interface: `/dev/vfio/<group>`.
+    func vfioGroupNode(_ group: Int) -> VFIOGroupNode
+}
+
+/// `/dev/vfio/<group>` on a host: where it is (under the host's `/dev`) and whether it exists now.
+public struct VFIOGroupNode: Sendable, Equatable {
+    public var path: String
+    public var exists: Bool
+
+    public init(path: String, exists: Bool) {
+        self.path = path
+        self.exists = exists
+    }
 }
 
 /// One PCI device as its sysfs directory shows it now.
@@ -31,10 +64,17 @@ public struct DeviceStatus: Sendable, Equatable {
 /// The PCI side of SR-IOV: VF counts and driver binding, as sysfs offers them.
 ///
 /// Implemented by `SRIOVSysfs.SysfsPCIControl` (writes to the real sysfs, where the kernel applies its
-/// rules) and by `SRIOVSimulator.SimulatedHost` (which applies the same rules itself).
+/// rules), by `SRIOVSimulator.SimulatedHost` (which applies the same rules itself) and, in memory, by
+/// the tests' `FakeHost` (the simulator's rules again).
 public protocol PCIDeviceControl: Sendable {
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`.
     func writeNumVFs(_ count: Int, pf: PCIAddress) throws(SRIOVError)
+    /// The VF count of any PF a user can name: a PCI PF (`writeNumVFs(_:pf:)`) or a netdevsim device.
+    /// The default handles PCI PFs and refuses netdevsim, for hosts that have none.
+    ///
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`, or
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs`.
+    func writeNumVFs(_ count: Int, device: PFDevice) throws(SRIOVError)
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_drivers_autoprobe`.
     func writeDriversAutoprobe(_ on: Bool, pf: PCIAddress) throws(SRIOVError)
     /// Kernel interface: `/sys/bus/pci/devices/<dev>/driver/unbind`. No-op when unbound.
@@ -51,6 +91,16 @@ public protocol PCIDeviceControl: Sendable {
 }
 
 extension PCIDeviceControl {
+    public func writeNumVFs(_ count: Int, device: PFDevice) throws(SRIOVError) {
+        switch device {
+        case .pci(let address):
+            try writeNumVFs(count, pf: address)
+        case .netdevsim:
+            throw SRIOVError(.notFound, "\(device): cannot set sriov_numvfs to \(count): this host has no netdevsim devices; name a PCI PF (`sriovctl inventory` lists them)",
+                             cause: .errno(Errno.ENODEV))
+        }
+    }
+
     public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
         try unbind(device)
         try writeDriverOverride(driver, device: device)

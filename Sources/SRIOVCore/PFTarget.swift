@@ -42,6 +42,12 @@ public struct PFTarget: Sendable {
         self.pf = pf
     }
 
+    /// A PCI PF as the inventory shows it.
+    public init(_ pf: PhysicalFunction) {
+        self.init(device: .pci(pf.pciAddress), interface: pf.interfaces.first, driver: pf.driver, numVFs: pf.numVFs,
+                  totalVFs: pf.totalVFs, isManagement: pf.isManagement, pf: pf)
+    }
+
     /// "0000:3b:00.0 (ens1f0)" for messages.
     public var label: String {
         interface.map { "\(device) (\($0))" } ?? device.description

@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 extension LeaseEngine {
     /// Acquires VFs: reserve -> save settings -> configure (read back) -> unbind -> driver_override +
@@ -181,9 +180,9 @@ extension LeaseEngine {
                     throw SRIOVError(.busy, "lease \(lease.id): IOMMU group \(group.id) of \(vf.pciAddress) also holds \(member.pciAddress), used by the host (driver \(member.driver ?? "")): the group is not viable for passthrough")
                 }
             }
-            let node = host.paths.vfioGroupDevice(group.id)
-            guard FileSystem.entryExists(node) else {
-                throw SRIOVError(.kernelRefused, "lease \(lease.id): \(node) does not exist after binding \(vf.pciAddress) to vfio-pci")
+            let node = host.source.vfioGroupNode(group.id)
+            guard node.exists else {
+                throw SRIOVError(.kernelRefused, "lease \(lease.id): \(node.path) does not exist after binding \(vf.pciAddress) to vfio-pci")
             }
             devices[vf.pciAddress] = "/dev/vfio/\(group.id)"
         }

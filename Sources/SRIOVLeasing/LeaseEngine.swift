@@ -2,7 +2,6 @@ import Logging
 import SRIOVConfig
 import SRIOVCore
 import SRIOVJournal
-import SRIOVSysfs
 
 /// The lease engine: allocates, binds, releases and recovers VFs, journaling every step before it runs.
 ///
@@ -13,13 +12,11 @@ public actor LeaseEngine {
         public var source: any HostInventorySource
         public var control: any PCIDeviceControl
         public var link: any VFLinkControl
-        public var paths: HostPaths
 
-        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl, paths: HostPaths) {
+        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl) {
             self.source = source
             self.control = control
             self.link = link
-            self.paths = paths
         }
     }
 

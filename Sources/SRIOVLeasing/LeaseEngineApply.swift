@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 /// `sriovd apply`: make the host what the configuration and the journal say, before sriovd or any VM
 /// starts (at boot, VFs are gone, and with autoprobe off they come back driverless).
@@ -65,9 +64,9 @@ extension LeaseEngine {
                 report.changed.append("\(pf.label): would set \(what.joined(separator: ", "))")
                 continue
             }
-            let change = NumVFsChange(control: host.control, paths: host.paths)
+            let change = NumVFsChange(source: host.source, control: host.control)
             do throws(SRIOVError) {
-                let outcome = try await change.run(PFResolver(paths: host.paths).target(for: pf), to: desired.numVFs,
+                let outcome = try await change.run(PFTarget(pf), to: desired.numVFs,
                                                    autoprobe: setAutoprobe, force: false, timeout: timeout, progress: progress)
                 report.changed.append("\(pf.label): set \(what.joined(separator: ", "))" + (outcome.after == desired.numVFs ? "" : " (has \(outcome.after))"))
             } catch {

@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 /// PF-side writes the engine has in flight: one VF-count change at a time host-wide (it rewrites the
 /// pools), and per PF the VFs whose settings are being written.
@@ -42,7 +41,7 @@ extension LeaseEngine {
     /// The PF `text` names (netdev or PCI address, as `sriovctl` resolves it), marked protected when the
     /// configuration lists it under `protected_pfs`; the management NIC is marked by discovery.
     public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
-        var target = try PFResolver(paths: host.paths).resolve(text, source: host.source)
+        var target = try host.source.resolvePF(text)
         config.markProtection(&target)
         if target.protectedByConfig == nil, target.device.pciAddress.map(plan.protectedPFs.contains) == true {
             target.protectedByConfig = config.source
@@ -115,7 +114,7 @@ extension LeaseEngine {
         let logger = self.logger
         let outcome: NumVFsChange.Outcome
         do throws(SRIOVError) {
-            outcome = try await NumVFsChange(control: host.control, paths: host.paths)
+            outcome = try await NumVFsChange(source: host.source, control: host.control)
                 .run(target, to: count, autoprobe: autoprobe, force: force, timeout: timeout) { line in
                     logger.info("\(line)", metadata: ["pf": "\(target.label)"])
                 }

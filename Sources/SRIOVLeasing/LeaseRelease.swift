@@ -1,6 +1,5 @@
 import SRIOVConfig
 import SRIOVCore
-import SRIOVSysfs
 
 extension LeaseEngine {
     /// Releases a lease: per VF, unbind from vfio-pci, clear driver_override, scrub every setting and

@@ -1,5 +1,4 @@
 import SRIOVCore
-import SRIOVSysfs
 
 extension LeaseEngine {
     public struct ReconcileReport: Sendable, Codable, Equatable {

@@ -30,14 +30,14 @@ public enum HostSelection {
         if simulated {
             try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
-            return LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+            return LeaseEngine.Host(source: sim, control: sim, link: sim)
         }
         let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
         guard FileSystem.isDirectory(paths.sysfs) else {
             throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
         }
         return LeaseEngine.Host(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
-                                link: NetlinkVFLink(), paths: paths)
+                                link: NetlinkVFLink())
     }
 }
 

@@ -75,6 +75,26 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         SysfsDiscovery(paths: paths).defaultRouteInterfaces()
     }
 
+    /// Kernel interface (simulated): `/sys/class/net/<if>/device`, `/sys/bus/pci/devices/<bdf>/{sriov_totalvfs,physfn}`.
+    public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
+        try PFResolver(paths: paths).resolve(text, source: self)
+    }
+
+    /// Kernel interface (simulated): `/sys/bus/pci/devices/<pf>/sriov_numvfs`.
+    public func readNumVFs(_ pf: PFDevice) throws(SRIOVError) -> Int {
+        try SysfsDiscovery(paths: paths).readNumVFs(pf)
+    }
+
+    /// Kernel interface (simulated): `/sys/bus/pci/devices/<pf>/virtfn<N>`.
+    public func presentVFs(of pf: PCIAddress) -> Int {
+        SysfsDiscovery(paths: paths).presentVFs(of: pf)
+    }
+
+    /// Kernel interface (simulated): `dev/vfio/<group>` in the simulated host's tree.
+    public func vfioGroupNode(_ group: Int) -> VFIOGroupNode {
+        SysfsDiscovery(paths: paths).vfioGroupNode(group)
+    }
+
     // MARK: Building
 
     func build() throws(SRIOVError) {

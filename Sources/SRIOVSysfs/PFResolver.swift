@@ -46,8 +46,7 @@ public struct PFResolver: Sendable {
     }
 
     public func target(for pf: PhysicalFunction) -> PFTarget {
-        PFTarget(device: .pci(pf.pciAddress), interface: pf.interfaces.first, driver: pf.driver, numVFs: pf.numVFs,
-                 totalVFs: pf.totalVFs, isManagement: pf.isManagement, pf: pf)
+        PFTarget(pf)
     }
 
     /// `/sys/bus/netdevsim/devices/netdevsim<N>`, built from a number only.

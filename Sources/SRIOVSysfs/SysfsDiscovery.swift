@@ -92,6 +92,39 @@ public struct SysfsDiscovery: HostInventorySource {
         return managementDevices(problems: &problems).interfaces
     }
 
+    /// Kernel interface: `/sys/class/net/<if>/device`, `/sys/bus/pci/devices/<bdf>/{sriov_totalvfs,physfn}`,
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs` (`PFResolver`).
+    public func resolvePF(_ text: String) throws(SRIOVError) -> PFTarget {
+        try PFResolver(paths: paths).resolve(text, source: self)
+    }
+
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`, or
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs`.
+    public func readNumVFs(_ pf: PFDevice) throws(SRIOVError) -> Int {
+        let path: String
+        switch pf {
+        case .pci(let a): path = paths.deviceAttribute(a, .sriovNumVFs)
+        case .netdevsim(let id): path = PFResolver(paths: paths).netdevsimDirectory(id) + "/sriov_numvfs"
+        }
+        let (value, errno) = FileSystem.readAttribute(path)
+        guard let value, let n = Int(value) else {
+            throw SRIOVError(.io, "cannot read \(path): \(Errno.name(errno))", cause: .errno(errno))
+        }
+        return n
+    }
+
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/virtfn<N>` (links whose device directory exists).
+    public func presentVFs(of pf: PCIAddress) -> Int {
+        let dir = paths.device(pf)
+        return (FileSystem.list(dir) ?? []).filter { $0.hasPrefix("virtfn") && FileSystem.exists(dir + "/" + $0) }.count
+    }
+
+    /// Kernel interface: `/dev/vfio/<group>` (under `HostPaths.dev`).
+    public func vfioGroupNode(_ group: Int) -> VFIOGroupNode {
+        let path = paths.vfioGroupDevice(group)
+        return VFIOGroupNode(path: path, exists: FileSystem.entryExists(path))
+    }
+
     /// What one discovery pass reads once and shares.
     struct ScanContext {
         /// Netdev names by the PCI device they sit on, from /sys/class/net.

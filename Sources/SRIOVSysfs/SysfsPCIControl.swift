@@ -13,6 +13,22 @@ public struct SysfsPCIControl: PCIDeviceControl {
         try write(paths.deviceAttribute(pf, .sriovNumVFs), String(count), device: pf, what: "set sriov_numvfs to \(count)")
     }
 
+    /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_numvfs`, or
+    /// `/sys/bus/netdevsim/devices/netdevsim<N>/sriov_numvfs` (a test device without a PCI function).
+    public func writeNumVFs(_ count: Int, device: PFDevice) throws(SRIOVError) {
+        switch device {
+        case .pci(let address):
+            try writeNumVFs(count, pf: address)
+        case .netdevsim(let id):
+            let path = PFResolver(paths: paths).netdevsimDirectory(id) + "/sriov_numvfs"
+            do {
+                try FileSystem.write(path, String(count))
+            } catch {
+                throw SRIOVError(error.code, "\(device): cannot set sriov_numvfs to \(count): \(error.cause.map(\.description) ?? error.message)", cause: error.cause)
+            }
+        }
+    }
+
     /// Kernel interface: `/sys/bus/pci/devices/<pf>/sriov_drivers_autoprobe`.
     public func writeDriversAutoprobe(_ on: Bool, pf: PCIAddress) throws(SRIOVError) {
         try write(paths.deviceAttribute(pf, .sriovDriversAutoprobe), on ? "1" : "0", device: pf,

@@ -31,8 +31,11 @@ struct GlobalOptions: ParsableArguments {
     /// The host to work on: the real one or the simulated one.
     func host() throws(SRIOVError) -> HostContext {
         let host = try HostSelection.open(simulated: simulated, stateDirectory: stateDir, sysfsRoot: sysfsRoot, procfsRoot: procfsRoot)
-        let description = simulated ? "simulated host at \(SimulatedHost.directory(inStateDirectory: stateDir))" : "host at \(host.paths.sysfs)"
-        return HostContext(source: host.source, control: host.control, link: host.link, paths: host.paths, description: description)
+        // The engine needs no paths; the CLI keeps them to say which host it read.
+        let paths = simulated ? HostPaths(root: SimulatedHost.directory(inStateDirectory: stateDir))
+            : HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
+        let description = simulated ? "simulated host at \(SimulatedHost.directory(inStateDirectory: stateDir))" : "host at \(paths.sysfs)"
+        return HostContext(source: host.source, control: host.control, link: host.link, paths: paths, description: description)
     }
 }
 
@@ -46,7 +49,7 @@ struct HostContext {
 
     /// The PF named on the command line (a netdev or a PCI address).
     func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {
-        try PFResolver(paths: paths).resolve(pf, source: source)
+        try source.resolvePF(pf)
     }
 
     /// The PF and every VF, sysfs and netlink merged (netlink only where the PF has a netdev).

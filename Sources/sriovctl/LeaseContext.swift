@@ -32,7 +32,7 @@ enum LeaseContext {
         logger.logLevel = .warning
         let engine = try await LeaseEngine.start(
             stateDirectory: global.stateDir, config: config,
-            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, paths: host.paths),
+            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link),
             logger: logger)
         return (engine, host)
     }

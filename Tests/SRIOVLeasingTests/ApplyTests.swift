@@ -3,12 +3,11 @@ import Testing
 import SRIOVConfig
 import SRIOVCore
 import SRIOVLeasing
-import SRIOVSimulator
-import SRIOVSysfs
+import SRIOVFakeHost
 import SRIOVTestSupport
 
-/// `sriovd apply` on the simulated host: desired PF state, and leased VFs back on vfio-pci after a reboot.
-@Suite("sriovd apply on the simulated host")
+/// `sriovd apply` on the fake host: desired PF state, and leased VFs back on vfio-pci after a reboot.
+@Suite("sriovd apply on the fake host")
 struct ApplyTests {
     static let yaml = """
         protected_pfs: [eno1]
@@ -30,13 +29,13 @@ struct ApplyTests {
         """
 
     func pf(_ f: LeaseFixture, _ name: String) throws -> PhysicalFunction {
-        try f.sim.inventory().pf(named: name)
+        try f.fake.inventory().pf(named: name)
     }
 
     @Test func createsTheConfiguredVFsAndIsIdempotent() async throws {
         let f = try LeaseFixture(yaml: Self.yaml)
         let engine = try await f.engine(reconcile: false)
-        // The simulated host starts with 8 VFs on ens1f0 and ens1f1 (autoprobe on), none on ens4f1np1.
+        // The standard host starts with 8 VFs on ens1f0 and ens1f1 (autoprobe on), none on ens4f1np1.
         let dry = await engine.apply(dryRun: true)
         #expect(dry.problems == [])
         #expect(dry.changed == [
@@ -79,8 +78,8 @@ struct ApplyTests {
 
         // A reboot: the VFs are gone, then the PF's VFs come back (autoprobe off: unbound, settings reset).
         let ens1f0 = try pf(f, "ens1f0").pciAddress
-        try f.sim.writeNumVFs(0, pf: ens1f0)
-        try f.sim.writeNumVFs(8, pf: ens1f0)
+        try f.fake.writeNumVFs(0, pf: ens1f0)
+        try f.fake.writeNumVFs(8, pf: ens1f0)
         for vf in lease.vfs { #expect(try f.vf(vf.pciAddress).driver == nil) }
 
         engine = try await f.engine(reconcile: false)
@@ -95,7 +94,7 @@ struct ApplyTests {
         for vf in lease.vfs {
             let now = try f.vf(vf.pciAddress)
             #expect(now.driver == "vfio-pci" && now.driverOverride == "vfio-pci")
-            #expect(f.dir.exists("sim/dev/vfio/\(try #require(now.iommuGroup))"))
+            #expect(f.fake.vfioNodeExists(try #require(now.iommuGroup)))
             let state = try await f.state(vf)
             #expect(state.vlan.id == 100 && state.mac == vf.settings.mac)
         }

@@ -2,11 +2,10 @@ import Testing
 import SRIOVConfig
 import SRIOVCore
 import SRIOVLeasing
-import SRIOVSimulator
-import SRIOVSysfs
+import SRIOVFakeHost
 import SRIOVTestSupport
 
-@Suite("Lease engine on the simulated host")
+@Suite("Lease engine on the fake host")
 struct LeaseEngineTests {
     func expectError(_ code: SRIOVError.Code, _ text: String, _ body: () async throws -> Void) async {
         await #expect {
@@ -29,7 +28,7 @@ struct LeaseEngineTests {
             let now = try f.vf(vf.pciAddress)
             #expect(now.driver == "vfio-pci" && now.driverOverride == "vfio-pci")
             #expect(vf.vfioDevice == "/dev/vfio/\(try #require(now.iommuGroup))")
-            #expect(f.dir.exists("sim/dev/vfio/\(try #require(now.iommuGroup))"))
+            #expect(f.fake.vfioNodeExists(try #require(now.iommuGroup)))
             let state = try await f.state(vf)
             #expect(state.vlan.id == 100 && state.mac == vf.settings.mac && state.mac.isLocallyAdministered)
         }
@@ -64,7 +63,7 @@ struct LeaseEngineTests {
     @Test func rebindHostDriverWorksWithAutoprobeOff() async throws {
         let f = try LeaseFixture()
         // Pools want autoprobe off; the host driver then binds only through driver_override.
-        try f.sim.writeDriversAutoprobe(false, pf: PCIAddress("0000:3b:00.1")!)
+        try f.fake.writeDriversAutoprobe(false, pf: PCIAddress("0000:3b:00.1")!)
         let engine = try await f.engine()
         let lease = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm"))
         #expect(lease.vfs[0].previousDriver == "iavf")
@@ -103,7 +102,7 @@ struct LeaseEngineTests {
     @Test func allOrNothing() async throws {
         let f = try LeaseFixture()
         let engine = try await f.engine()
-        let before = try f.sim.inventory()
+        let before = try f.fake.inventory()
         await expectError(.busy, "cannot satisfy 9 VFs") {
             _ = try await engine.acquire(LeaseRequest(pool: "open", owner: "vm", count: 9))
         }
@@ -111,7 +110,7 @@ struct LeaseEngineTests {
             _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm", count: 3, placement: .spread))
         }
         #expect(await engine.leases().isEmpty)
-        #expect(try f.sim.inventory() == before)
+        #expect(try f.fake.inventory() == before)
     }
 
     @Test func numaAndPack() async throws {
@@ -171,13 +170,13 @@ struct LeaseEngineTests {
         let f = try LeaseFixture()
         let engine = try await f.engine()
         _ = try await engine.release(try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm")).id)
-        let inventory = try f.sim.inventory()
+        let inventory = try f.fake.inventory()
         let pool = try inventory.pf(named: "ens1f0").vfs.prefix(4) + inventory.pf(named: "ens4f0np0").vfs.prefix(4)
         let taken = pool.dropLast().map(\.pciAddress)
-        for address in taken { try f.sim.rebind(address, override: "vfio-pci") }
+        for address in taken { try f.fake.rebind(address, override: "vfio-pci") }
         let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm"))
         #expect(lease.vfs.map(\.pciAddress) == [pool.last!.pciAddress])
-        for address in taken { #expect(try f.sim.device(address)?.driver == "vfio-pci") }
+        for address in taken { #expect(try f.fake.device(address)?.driver == "vfio-pci") }
     }
 
     @Test func quarantinedVFsAreNeverHandedOut() async throws {
@@ -189,7 +188,7 @@ struct LeaseEngineTests {
         let engine = try await f.engine()
         let lease = try await engine.acquire(LeaseRequest(pool: "one", owner: "vm"))
         // Someone rebinds the VF underneath: reconciliation quarantines it.
-        try f.sim.unbind(lease.vfs[0].pciAddress)
+        try f.fake.unbind(lease.vfs[0].pciAddress)
         let report = await engine.reconcile()
         #expect(report.drift.count == 1 && report.drift[0].contains("driver changed underneath"))
         _ = try await engine.release(lease.id)
@@ -220,7 +219,7 @@ struct LeaseEngineTests {
     }
 
     @Test func groupViability() async throws {
-        var spec = SimulatedHostSpec.standard()
+        var spec = FakeHost.Spec.standard()
         spec.pfs[3].acsIsolated = false // ConnectX VFs share the PF's group
         let f = try LeaseFixture(spec: spec, yaml: """
             pools:
@@ -257,7 +256,7 @@ struct LeaseEngineTests {
     }
 
     @Test func scrubFallsBackToPlaceholderMAC() async throws {
-        var spec = SimulatedHostSpec.standard()
+        var spec = FakeHost.Spec.standard()
         spec.profiles[1].rejectsZeroMAC = true // ice refuses 00:00:00:00:00:00
         let f = try LeaseFixture(spec: spec)
         let engine = try await f.engine()
@@ -265,5 +264,51 @@ struct LeaseEngineTests {
         _ = try await engine.release(lease.id)
         #expect(try await f.state(lease.vfs[0]).mac == .scrubPlaceholder)
         #expect(!(await engine.currentBook.isQuarantined(lease.vfs[0].pciAddress)))
+    }
+
+    /// The kernel refuses the bind onto vfio-pci (injected): the acquire rolls back, the VF is scrubbed
+    /// and returned to its pool unquarantined, and the next acquire gets it.
+    @Test func aRefusedBindRollsBack() async throws {
+        let f = try LeaseFixture(yaml: """
+            pools:
+              - name: one
+                selectors: [{vfs: "ens4f0np0#0"}]
+            """)
+        let engine = try await f.engine()
+        let vf = try #require(try f.fake.inventory().pf(named: "ens4f0np0").vfs.first?.pciAddress)
+        f.fake.failNext(.probe(vf), errno: Errno.EIO)
+        await expectError(.kernelRefused, "\(vf): cannot probe drivers: errno 5 (EIO)") {
+            _ = try await engine.acquire(LeaseRequest(pool: "one", owner: "vm", settings: VFSettings(vlan: try VLAN(id: 7))))
+        }
+        #expect(await engine.leases().isEmpty)
+        #expect(!(await engine.currentBook.isQuarantined(vf)))
+        let now = try f.vf(vf)
+        #expect(now.driver == nil && now.driverOverride == nil)
+        #expect(try await f.fake.readVFs(pf: InterfaceName("ens4f0np0")!).vf(0)?.vlan == VLAN.none, "scrubbed on the way back")
+        #expect(try await f.invariants(engine).isEmpty)
+        #expect(try await engine.acquire(LeaseRequest(pool: "one", owner: "vm")).vfs[0].pciAddress == vf)
+    }
+
+    /// A VF-count change through the engine writes through 0 and is audited; a refused new count puts
+    /// the old one back, says so, and the pools still resolve.
+    @Test func setNumVFsGoesThroughZeroAndRestoresARefusal() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let pf = try #require(PCIAddress("0000:af:00.1"))
+        f.fake.clearWrites()
+        let grown = try await engine.setNumVFs(pf: "ens4f1np1", to: 2, autoprobe: false, force: false, requestedBy: "test")
+        #expect(grown.before == 0 && grown.after == 2)
+        #expect(f.fake.writes == [.driversAutoprobe(pf, false), .numVFs(pf, 2)])
+        f.fake.clearWrites()
+        f.fake.failNext(.numVFs(pf, 4), errno: Errno.ENOSPC)
+        await expectError(.kernelRefused, "cannot set sriov_numvfs to 4: not enough MSI-X vectors or PCI bus numbers for 4 VFs (ENOSPC): ask for fewer, enable ARI/SR-IOV in the firmware, or boot with pci=realloc; the previous 2 VFs were restored") {
+            _ = try await engine.setNumVFs(pf: "ens4f1np1", to: 4, autoprobe: nil, force: false, requestedBy: "test")
+        }
+        #expect(f.fake.writes == [.numVFs(pf, 0), .numVFs(pf, 4), .numVFs(pf, 2)])
+        #expect(try f.fake.inventory().pf(named: "ens4f1np1").numVFs == 2)
+        let audit = await engine.auditLog().filter { $0.action == "pf.set-numvfs" }.map(\.result)
+        #expect(audit.count == 2 && audit[0] == "ok: 0 -> 2 VFs" && audit[1].hasPrefix("failed: "))
+        #expect(try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm")).state == .active)
+        #expect(try await f.invariants(engine).isEmpty)
     }
 }

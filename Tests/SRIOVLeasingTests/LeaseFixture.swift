@@ -1,9 +1,8 @@
 import Synchronization
 import SRIOVConfig
 import SRIOVCore
+import SRIOVFakeHost
 import SRIOVLeasing
-import SRIOVSimulator
-import SRIOVSysfs
 import SRIOVTestSupport
 
 final class ManualWallClock: WallClock {
@@ -12,7 +11,8 @@ final class ManualWallClock: WallClock {
     func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
 }
 
-/// A simulated host, a config over it, and an engine on a temp state directory.
+/// An in-memory fake host, a config over it, and an engine on a temp state directory (the journal is
+/// the only thing on disk).
 struct LeaseFixture {
     static let yaml = """
         protected_pfs: [eno1]
@@ -36,20 +36,20 @@ struct LeaseFixture {
         """
 
     let dir: TempDirectory
-    let sim: SimulatedHost
+    let fake: FakeHost
     let config: SRIOVConfig
     let clock = ManualWallClock()
 
-    init(spec: SimulatedHostSpec = .standard(), yaml: String = LeaseFixture.yaml) throws {
+    init(spec: FakeHost.Spec = .standard(), yaml: String = LeaseFixture.yaml) throws {
         dir = try TempDirectory("lease")
-        sim = try SimulatedHost.create(directory: dir.path + "/sim", spec: spec)
+        fake = try FakeHost(spec: spec)
         config = try SRIOVConfig.parse(yaml: yaml, source: "test.yaml")
     }
 
     var stateDirectory: String { dir.path + "/state" }
 
     var host: LeaseEngine.Host {
-        LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths)
+        LeaseEngine.Host(source: fake, control: fake, link: fake)
     }
 
     func engine(reconcile: Bool = true) async throws -> LeaseEngine {
@@ -58,20 +58,20 @@ struct LeaseFixture {
     }
 
     func vf(_ address: PCIAddress) throws -> VirtualFunction {
-        try #require(try sim.inventory().allVFs.first { $0.pciAddress == address })
+        try #require(try fake.inventory().allVFs.first { $0.pciAddress == address })
     }
 
     func state(_ vf: LeasedVF) async throws -> VFState {
         let pf = try #require(vf.pfInterface)
-        let readout = try await sim.readVFs(pf: pf)
+        let readout = try await fake.readVFs(pf: pf)
         return try #require(readout.vf(vf.index))
     }
 
     func invariants(_ engine: LeaseEngine) async throws -> [String] {
-        let inventory = try sim.inventory()
+        let inventory = try fake.inventory()
         var readouts: [InterfaceName: VFReadout] = [:]
         for pf in inventory.pfs where !pf.vfs.isEmpty {
-            if let i = pf.interfaces.first { readouts[i] = try await sim.readVFs(pf: i) }
+            if let i = pf.interfaces.first { readouts[i] = try await fake.readVFs(pf: i) }
         }
         return Invariants.check(book: await engine.currentBook, plan: await engine.plan, inventory: inventory, readouts: readouts)
     }

@@ -24,7 +24,7 @@ struct ServiceFixture {
         config = try SRIOVConfig.parse(yaml: EmbeddedConfig.simulatedHost, source: "Config/sriovd.yaml")
     }
 
-    var host: LeaseEngine.Host { LeaseEngine.Host(source: sim, control: sim, link: sim, paths: sim.paths) }
+    var host: LeaseEngine.Host { LeaseEngine.Host(source: sim, control: sim, link: sim) }
 
     /// Starts the engine (replay + reconcile) and marks the slot ready.
     func start() async throws -> LeaseEngine {

@@ -13,7 +13,7 @@ struct NumVFsChangeTests {
     init() throws {
         dir = try TempDirectory("numvfs")
         host = try SimulatedHost.create(directory: dir.path + "/host", spec: .standard())
-        change = NumVFsChange(control: host, paths: host.paths)
+        change = NumVFsChange(source: host, control: host)
     }
 
     func target(_ name: String) throws -> PFTarget {
@@ -76,7 +76,7 @@ struct NumVFsChangeTests {
         var spec = SimulatedHostSpec.standard()
         spec.pfs[4].driverBound = false
         let h = try SimulatedHost.create(directory: dir.path + "/nodrv", spec: spec)
-        let c = NumVFsChange(control: h, paths: h.paths)
+        let c = NumVFsChange(source: h, control: h)
         let t = try PFResolver(paths: h.paths).resolve("0000:af:00.1", source: h)
         await #expect {
             try await c.run(t, to: 2, autoprobe: nil, force: false, timeout: .seconds(5)) { _ in }
@@ -90,7 +90,7 @@ struct NumVFsChangeTests {
         var spec = SimulatedHostSpec.standard()
         spec.profiles[2].maxVFsEnabled = 3
         let h = try SimulatedHost.create(directory: dir.path + "/fewer", spec: spec)
-        let c = NumVFsChange(control: h, paths: h.paths)
+        let c = NumVFsChange(source: h, control: h)
         let t = try PFResolver(paths: h.paths).resolve("ens4f1np1", source: h)
         await #expect {
             try await c.run(t, to: 8, autoprobe: nil, force: false, timeout: .seconds(5)) { _ in }

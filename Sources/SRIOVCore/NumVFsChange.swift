@@ -1,16 +1,16 @@
-import SRIOVCore
-
 /// Changes a PF's VF count the way the kernel allows: through 0 between non-zero counts,
-/// `sriov_drivers_autoprobe` first when asked, then waits for the VFs to appear.
+/// `sriov_drivers_autoprobe` first when asked, then waits for the VFs to appear. Works through the
+/// seams only, so the real sysfs, the simulator and the in-memory fake host share these rules.
 public struct NumVFsChange: Sendable {
+    public let source: any HostInventorySource
     public let control: any PCIDeviceControl
-    public let paths: HostPaths
     public let clock: any Clock<Duration>
     public var pollInterval: Duration = .milliseconds(50)
 
-    public init(control: any PCIDeviceControl, paths: HostPaths, clock: any Clock<Duration> = ContinuousClock()) {
+    public init(source: any HostInventorySource, control: any PCIDeviceControl,
+                clock: any Clock<Duration> = ContinuousClock()) {
+        self.source = source
         self.control = control
-        self.paths = paths
         self.clock = clock
     }
 
@@ -90,19 +90,10 @@ public struct NumVFsChange: Sendable {
         }
     }
 
+    /// Kernel interface: `sriov_numvfs` of a PCI PF or a netdevsim device (`PCIDeviceControl.writeNumVFs(_:device:)`).
     func write(_ count: Int, _ target: PFTarget) throws(SRIOVError) {
         do throws(SRIOVError) {
-            switch target.device {
-            case .pci(let address):
-                try control.writeNumVFs(count, pf: address)
-            case .netdevsim(let id):
-                let path = PFResolver(paths: paths).netdevsimDirectory(id) + "/sriov_numvfs"
-                do {
-                    try FileSystem.write(path, String(count))
-                } catch {
-                    throw SRIOVError(error.code, "\(target.device): cannot set sriov_numvfs to \(count): \(error.cause.map(\.description) ?? error.message)", cause: error.cause)
-                }
-            }
+            try control.writeNumVFs(count, device: target.device)
         } catch {
             throw explain(error, count: count, target: target)
         }
@@ -131,24 +122,20 @@ public struct NumVFsChange: Sendable {
                           "\(target.label): cannot set sriov_numvfs to \(count): \(why)", cause: error.cause)
     }
 
+    /// Kernel interface: `sriov_numvfs` (`HostInventorySource.readNumVFs`).
     public func currentCount(_ target: PFTarget) throws(SRIOVError) -> Int {
-        let path: String
-        switch target.device {
-        case .pci(let a): path = paths.deviceAttribute(a, .sriovNumVFs)
-        case .netdevsim(let id): path = PFResolver(paths: paths).netdevsimDirectory(id) + "/sriov_numvfs"
+        do throws(SRIOVError) {
+            return try source.readNumVFs(target.device)
+        } catch {
+            throw SRIOVError(error.code, "\(target.label): \(error.message)", cause: error.cause)
         }
-        let (value, errno) = FileSystem.readAttribute(path)
-        guard let value, let n = Int(value) else {
-            throw SRIOVError(.io, "\(target.label): cannot read \(path): \(Errno.name(errno))", cause: .errno(errno))
-        }
-        return n
     }
 
-    /// PCI VFs as `virtfnN` links with their device directories.
+    /// PCI VFs as `virtfnN` links with their device directories (`HostInventorySource.presentVFs`);
+    /// netdevsim has no VF devices, so its count is `sriov_numvfs`.
     func presentVFs(_ target: PFTarget) throws(SRIOVError) -> Int {
         guard case .pci(let address) = target.device else { return try currentCount(target) }
-        let dir = paths.device(address)
-        return (FileSystem.list(dir) ?? []).filter { $0.hasPrefix("virtfn") && FileSystem.exists(dir + "/" + $0) }.count
+        return source.presentVFs(of: address)
     }
 
     func wait(_ target: PFTarget, for count: Int, timeout: Duration, progress: @Sendable (String) -> Void) async throws(SRIOVError) {
