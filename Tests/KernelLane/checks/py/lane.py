@@ -276,14 +276,25 @@ def _vf_info(msg, pos, end):
     return vf
 
 
+# Commands that go through the front door (sriovd's socket by default): in-process unless told otherwise.
+FRONT_DOOR = (("vf", "set"), ("pf", "set-numvfs"), ("vf", "unquarantine"), ("lease",), ("pool",), ("audit",))
+
+
+def argv_for(args):
+    """sriovctl's argv with the lane's state directory, and --direct for a front-door command that names
+    neither --socket nor --direct."""
+    door = any(tuple(args[:len(p)]) == p for p in FRONT_DOOR) and "--socket" not in args and "--direct" not in args
+    return [os.environ["SRIOVCTL"], *args, *(["--direct"] if door else []), "--state-dir", os.environ["SRIOV_STATE_DIR"]]
+
+
 def sriovctl(*args, timeout=120):
     """Run sriovctl with the lane's state directory; (exit status, stdout, stderr)."""
-    return run([os.environ["SRIOVCTL"], *args, "--state-dir", os.environ["SRIOV_STATE_DIR"]], timeout)
+    return run(argv_for(args), timeout)
 
 
 def sriovctl_json(*args, timeout=120):
     """Run a sriovctl command that prints JSON; (exit status, object or None, problem or None)."""
-    argv = [os.environ["SRIOVCTL"], *args, "--state-dir", os.environ["SRIOV_STATE_DIR"]]
+    argv = argv_for(args)
     rc, obj, problem = run_json(argv, timeout)
     if problem is None and rc != 0:
         problem = f"`{' '.join(argv)}` exited {rc}"

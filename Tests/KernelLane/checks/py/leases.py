@@ -22,18 +22,13 @@ POOLS = {"lane-igb": (igb, [0, 1, 2]), "lane-igb-host": (igb, [3]), "lane-nvme":
 acquired = {}                                            # lease id -> the acquire's JSON
 
 
-def direct(args):
-    """In-process (--direct) for the commands that otherwise ask sriovd; check and unquarantine always are."""
-    in_process_only = args[:2] in (("lease", "check"), ("vf", "unquarantine"))
-    return () if in_process_only or args[0] not in ("lease", "pool") else ("--direct",)
-
-
 def ctl(*args, timeout=120):
-    return lane.sriovctl(*args, *direct(args), "--config", config, timeout=timeout)
+    """In-process (--direct, added by lane.sriovctl) on the lane's state directory with this check's pools."""
+    return lane.sriovctl(*args, "--config", config, timeout=timeout)
 
 
 def ctl_json(*args, timeout=120):
-    return lane.sriovctl_json(*args, *direct(args), "--config", config, timeout=timeout)
+    return lane.sriovctl_json(*args, "--config", config, timeout=timeout)
 
 
 def cmd(args):
