@@ -78,11 +78,7 @@ public struct VFSettingsBody: Codable, Sendable, Equatable {
     /// The body that asks for `settings` (what `DaemonClient.setVF` sends); a removed VLAN is `vlan: 0`.
     public init(_ s: VFSettings, force: Bool?) {
         mac = s.mac?.description
-        if let vlan = s.vlan {
-            self.vlan = Int(vlan.id)
-            qos = Int(vlan.qos)
-            vlanProto = vlan.proto.rawValue
-        }
+        (vlan, qos, vlanProto) = WireVLAN.fields(s.vlan)
         spoofCheck = s.spoofCheck
         trust = s.trust
         linkState = s.linkState?.rawValue

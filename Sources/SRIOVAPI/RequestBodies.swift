@@ -36,11 +36,7 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         /// A lease request's settings on the wire; nil when the request sets none.
         public init?(_ s: VFSettings) {
             mac = s.mac?.description
-            if let vlan = s.vlan {
-                self.vlan = Int(vlan.id)
-                qos = Int(vlan.qos)
-                vlanProto = vlan.proto.rawValue
-            }
+            (vlan, qos, vlanProto) = WireVLAN.fields(s.vlan)
             spoofCheck = s.spoofCheck
             trust = s.trust
             minTxRate = s.minTxRate
@@ -134,6 +130,12 @@ public struct RenewBody: Codable, Sendable {
 
 /// A body's `vlan`, `qos` and `vlanProto` fields as one VLAN (`field`: their prefix in the body, for errors).
 package enum WireVLAN {
+    /// A VLAN as a body's `vlan`, `qos` and `vlanProto` fields (all nil for none).
+    package static func fields(_ vlan: VLAN?) -> (vlan: Int?, qos: Int?, proto: String?) {
+        guard let vlan else { return (nil, nil, nil) }
+        return (Int(vlan.id), Int(vlan.qos), vlan.proto.rawValue)
+    }
+
     package static func parse(vlan: Int?, qos: Int?, proto: String?, field: String = "") throws(SRIOVError) -> VLAN? {
         guard let vlan else {
             if qos != nil || proto != nil {

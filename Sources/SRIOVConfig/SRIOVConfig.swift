@@ -20,7 +20,7 @@ public struct SRIOVConfig: Sendable, Equatable {
     /// Who may use the daemon's API (nil: no `access:` section, the daemon's built-in policy).
     public var access: AccessConfig?
 
-    public static let defaultPath = "/etc/sriovd/sriovd.yaml"
+    public static let defaultPath = DefaultPaths.config
 
     /// Lines of the parsed key paths, for errors found at `resolve` time.
     var lines = LineTable()

@@ -118,3 +118,21 @@ public enum Errno {
         }
     }
 }
+
+extension SRIOVError.Code {
+    /// The process exit status for this code (sysexits.h), the one map `sriovctl` and `sriovd` share:
+    /// 64 bad input, 65 damaged data, 66 not found, 69 unsupported, 74 I/O, 75 busy or timed out,
+    /// 77 not permitted, 1 anything the kernel or a read-back refused.
+    public var exitStatus: Int32 {
+        switch self {
+        case .invalidArgument: return 64      // EX_USAGE
+        case .corrupt: return 65              // EX_DATAERR
+        case .notFound: return 66             // EX_NOINPUT
+        case .unsupported: return 69          // EX_UNAVAILABLE
+        case .io: return 74                   // EX_IOERR
+        case .busy, .timeout: return 75       // EX_TEMPFAIL
+        case .permissionDenied, .protected, .forbidden, .quotaExceeded, .unauthenticated: return 77  // EX_NOPERM
+        case .kernelRefused, .verificationFailed: return 1
+        }
+    }
+}

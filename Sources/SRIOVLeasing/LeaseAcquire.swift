@@ -189,9 +189,10 @@ extension LeaseEngine {
         return (devices, statuses)
     }
 
-    /// Waits for a lease another caller is acquiring with the same request id.
+    /// Waits (on a continuation the book's next change of this lease resumes) for a lease another
+    /// caller is acquiring with the same request id; up to 60 s on the engine's clock.
     func settled(_ id: LeaseID) async throws(SRIOVError) -> Lease {
-        for _ in 0..<6000 {
+        while true {
             guard let lease = book.lease(id) else {
                 throw SRIOVError(.kernelRefused, "the earlier request with this request id failed and was rolled back (lease \(id)); retry with a new request id")
             }
@@ -199,11 +200,10 @@ extension LeaseEngine {
             if lease.state == .releasing {
                 throw SRIOVError(.busy, "lease \(id) for this request id is being released; retry with a new request id")
             }
-            do { try await Task.sleep(for: .milliseconds(10)) } catch {
-                throw SRIOVError(.timeout, "cancelled while waiting for lease \(id)")
+            guard await awaitChange(of: id, timeout: .seconds(60)) else {
+                throw SRIOVError(.timeout, "lease \(id) for this request id is still being acquired after 60 s")
             }
         }
-        throw SRIOVError(.timeout, "lease \(id) for this request id is still being acquired after 60 s")
     }
 
     /// Pool defaults overlaid with the request's settings.

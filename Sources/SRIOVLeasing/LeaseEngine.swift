@@ -56,10 +56,15 @@ public actor LeaseEngine {
     /// are numbered and applied in one actor turn the book is exact at any turn, so this now only keeps
     /// snapshots to quiet moments.
     var inflight = 0
+    /// Callers parked until a lease settles or the journal is quiet (`EngineWaiting.swift`).
+    var waiters = EngineWaiters()
+    /// The engine's monotonic clock (injected; `ContinuousClock` by default): the inventory's age and
+    /// every wait's timeout are measured on it.
+    let uptime: Uptime
     /// The last full discovery, for allocation: refreshed in the background once older than
     /// `inventoryMaxAge`, patched in place after each VF this engine binds or unbinds, and every
     /// chosen VF is re-read before it is reserved. Replaced only through `installInventory`.
-    private(set) var cachedInventory: (at: ContinuousClock.Instant, inventory: HostInventory)?
+    private(set) var cachedInventory: (at: Duration, inventory: HostInventory)?
     /// The cached inventory's IOMMU groups by id, for the allocator (rebuilt with the inventory).
     var cachedGroups: [Int: IOMMUGroup]?
     /// Per pool, the allocator's index over the cached inventory (rebuilt with the inventory).
@@ -86,6 +91,7 @@ public actor LeaseEngine {
 
     /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
     public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
+                             monotonic: any Clock<Duration> = ContinuousClock(),
                              fsync: Bool = true, logger: Logger = Logger(label: "sriovd.leasing"),
                              reconcile: Bool = true) async throws(SRIOVError) -> LeaseEngine {
         let inventory = try host.source.inventory()
@@ -105,7 +111,8 @@ public actor LeaseEngine {
         }
         // New records are applied to the book in journal order, from the journal's next seq on.
         book.seq = max(book.seq, await journal.lastSeq)
-        let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, logger: logger, book: book)
+        let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, monotonic: monotonic,
+                                 logger: logger, book: book)
         if reconcile {
             _ = await engine.reconcile()
             _ = await engine.reapExpired()
@@ -113,8 +120,10 @@ public actor LeaseEngine {
         return engine
     }
 
-    init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, logger: Logger, book: LeaseBook) {
+    init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, monotonic: any Clock<Duration>,
+         logger: Logger, book: LeaseBook) {
         self.host = host
+        self.uptime = Uptime(monotonic)
         self.config = config
         self.plan = plan
         self.journal = journal
@@ -174,9 +183,9 @@ public actor LeaseEngine {
     /// actor (a full discovery of thousands of VFs would stall every lease step); `fresh` reads the
     /// host now.
     func allocationInventory(fresh: Bool = false) throws(SRIOVError) -> HostInventory {
-        let now = ContinuousClock.now
+        let now = uptime.now
         if !fresh, let cached = cachedInventory {
-            if cached.at.duration(to: now) >= inventoryMaxAge { refreshInventoryInBackground() }
+            if now - cached.at >= inventoryMaxAge { refreshInventoryInBackground() }
             return cached.inventory
         }
         let inventory = try host.source.inventory()
@@ -185,7 +194,7 @@ public actor LeaseEngine {
     }
 
     /// Replaces (or drops) the cached inventory and everything derived from it.
-    func installInventory(_ value: (at: ContinuousClock.Instant, inventory: HostInventory)?) {
+    func installInventory(_ value: (at: Duration, inventory: HostInventory)?) {
         cachedInventory = value
         cachedGroups = nil
         cachedPoolIndexes = [:]
@@ -205,7 +214,7 @@ public actor LeaseEngine {
         let generation = inventoryGeneration
         let source = host.source
         let plan = self.plan
-        let started = ContinuousClock.now
+        let started = uptime.now
         Task {
             let result = await LeaseEngine.discover(source, plan: plan)
             self.finishRefresh(result, started: started, generation: generation)
@@ -236,9 +245,9 @@ public actor LeaseEngine {
         }
     }
 
-    private func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: ContinuousClock.Instant, generation: Int) {
+    private func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: Duration, generation: Int) {
         refreshingInventory = false
-        inventoryMaxAge = max(.seconds(300), started.duration(to: .now) * 50)
+        inventoryMaxAge = max(.seconds(300), (uptime.now - started) * 50)
         let patches = patchesDuringRefresh
         patchesDuringRefresh = []
         // Dropped meanwhile (a failed step, a VF-count change): the next allocation reads afresh.
@@ -309,7 +318,7 @@ public actor LeaseEngine {
     func record(_ events: [LeaseEvent]) async throws(SRIOVError) {
         guard !events.isEmpty else { return }
         inflight += 1
-        defer { inflight -= 1 }
+        defer { finishedRecording() }
         let last = try number(events)
         try await journal.waitDurable(through: last)
         if snapshotDue && inflight == 1 { try await writeSnapshot() }
@@ -322,7 +331,7 @@ public actor LeaseEngine {
     func recordQueued(_ events: [LeaseEvent]) async throws(SRIOVError) {
         guard !events.isEmpty else { return }
         inflight += 1
-        defer { inflight -= 1 }
+        defer { finishedRecording() }
         _ = try number(events)
     }
 
@@ -338,6 +347,7 @@ public actor LeaseEngine {
             book.apply(event, at: now)
             book.seq += 1
             publish(event, seq: book.seq)
+            resumeWaiters(after: event)
         }
         appendsSinceSnapshot += events.count
         return last
@@ -349,17 +359,10 @@ public actor LeaseEngine {
     }
 
     /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
-    /// Waits until no lease record is in flight (`inflight`), up to 30 s.
+    /// Waits until no lease record is in flight (`inflight`), up to 30 s on the engine's clock.
     public func snapshot() async throws(SRIOVError) {
-        var waited = 0
-        while inflight > 0 {
-            guard waited < 30_000 else {
-                throw SRIOVError(.busy, "cannot snapshot: lease operations kept the journal busy for 30 s; retry when it is quieter")
-            }
-            do { try await Task.sleep(for: .milliseconds(1)) } catch {
-                throw SRIOVError(.timeout, "cancelled while waiting to snapshot")
-            }
-            waited += 1
+        guard await awaitQuiet(timeout: .seconds(30)) else {
+            throw SRIOVError(.busy, "cannot snapshot: lease operations kept the journal busy for 30 s; retry when it is quieter")
         }
         try await writeSnapshot()
     }

@@ -25,8 +25,8 @@ public enum ConfigLoading {
 
 /// The host to work on: the simulated one (under the state directory) or the real sysfs + netlink.
 public enum HostSelection {
-    public static func open(simulated: Bool, stateDirectory: String, sysfsRoot: String = "/sys",
-                            procfsRoot: String = "/proc") throws(SRIOVError) -> LeaseEngine.Host {
+    public static func open(simulated: Bool, stateDirectory: String, sysfsRoot: String = DefaultPaths.sysfs,
+                            procfsRoot: String = DefaultPaths.procfs) throws(SRIOVError) -> LeaseEngine.Host {
         if simulated {
             try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))

@@ -11,8 +11,8 @@ import SRIOVSysfs
 
 /// What `sriovd` was asked to serve: which host, where its state lives, which configuration, which socket.
 public struct DaemonOptions: Sendable, Equatable {
-    public static let defaultStateDirectory = "/var/lib/sriovd"
-    public static let defaultSocketPath = "/run/sriovd/sriovd.sock"
+    public static let defaultStateDirectory = DefaultPaths.stateDirectory
+    public static let defaultSocketPath = DefaultPaths.socket
 
     public var simulated: Bool
     public var stateDirectory: String
@@ -27,7 +27,7 @@ public struct DaemonOptions: Sendable, Equatable {
     public var socketGroup: String? = nil
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
-                socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = "/sys", procfsRoot: String = "/proc") {
+                socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = DefaultPaths.sysfs, procfsRoot: String = DefaultPaths.procfs) {
         self.simulated = simulated
         self.stateDirectory = stateDirectory
         self.configPath = configPath

@@ -12,7 +12,7 @@ public struct HostPaths: Sendable, Equatable {
     /// Where device nodes live (`/dev`; `/dev/vfio/<group>` appears when a group is bound to vfio-pci).
     public var dev: String
 
-    public static let host = HostPaths(sysfs: "/sys", procfs: "/proc", modules: "/lib/modules")
+    public static let host = HostPaths(sysfs: DefaultPaths.sysfs, procfs: DefaultPaths.procfs, modules: DefaultPaths.modules)
 
     public init(sysfs: String, procfs: String, modules: String, dev: String = "/dev") {
         self.sysfs = HostPaths.trimTrailingSlash(sysfs)

@@ -11,7 +11,7 @@ import Glibc
 /// How the commands that change the host or the book reach the lease engine: sriovd's socket (default),
 /// or `--direct` (the engine in this process). Either way they call the one front door (`FrontDoor`).
 struct ConnectOptions: ParsableArguments {
-    static let defaultSocket = "/run/sriovd/sriovd.sock"
+    static let defaultSocket = DefaultPaths.socket
 
     @Option(name: .customLong("socket"), help: ArgumentHelp("sriovd's API socket. Default: $SRIOVD_SOCKET, else /run/sriovd/sriovd.sock.", valueName: "path"))
     var socket: String?
@@ -35,9 +35,9 @@ struct ConnectOptions: ParsableArguments {
         }
         var inProcess: [String] = []
         if global.simulated { inProcess.append("--simulated") }
-        if global.stateDir != "/var/lib/sriovd" { inProcess.append("--state-dir") }
-        if global.sysfsRoot != "/sys" { inProcess.append("--sysfs-root") }
-        if global.procfsRoot != "/proc" { inProcess.append("--procfs-root") }
+        if global.stateDir != DefaultPaths.stateDirectory { inProcess.append("--state-dir") }
+        if global.sysfsRoot != DefaultPaths.sysfs { inProcess.append("--sysfs-root") }
+        if global.procfsRoot != DefaultPaths.procfs { inProcess.append("--procfs-root") }
         if leaseOptions.config != nil { inProcess.append("--config") }
         if !inProcess.isEmpty {
             throw ValidationError("\(inProcess.joined(separator: ", ")) \(inProcess.count == 1 ? "applies" : "apply") only with --direct (in-process); without it sriovctl asks the sriovd on \(socketPath), which has its own host, state directory and configuration")

@@ -6,19 +6,6 @@ import SRIOVCore
 
 /// The one place where library errors become a message on stderr and an exit code.
 enum ErrorReporting {
-    static func exitCode(for code: SRIOVError.Code) -> Int32 {
-        switch code {
-        case .invalidArgument: return 64      // EX_USAGE
-        case .corrupt: return 65              // EX_DATAERR
-        case .notFound: return 66             // EX_NOINPUT
-        case .unsupported: return 69          // EX_UNAVAILABLE
-        case .io: return 74                   // EX_IOERR
-        case .busy, .timeout: return 75       // EX_TEMPFAIL
-        case .permissionDenied, .protected, .forbidden, .quotaExceeded, .unauthenticated: return 77  // EX_NOPERM
-        case .kernelRefused, .verificationFailed: return 1
-        }
-    }
-
     /// Runs `body`; an `SRIOVError` is printed as `sriovctl: error: ...` and exits with its code.
     static func run(_ body: () throws -> Void) throws {
         do {
@@ -38,7 +25,7 @@ enum ErrorReporting {
 
     static func report(_ error: SRIOVError) -> ExitCode {
         Output.error("sriovctl: error: \(error.message)")
-        return ExitCode(exitCode(for: error.code))
+        return ExitCode(error.code.exitStatus)
     }
 }
 

@@ -8,19 +8,19 @@ import SRIOVSysfs
 /// Options every subcommand takes: which host to work on and where sriovd keeps its state.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("sysfs-root"), help: ArgumentHelp("Where sysfs is mounted.", valueName: "dir"))
-    var sysfsRoot: String = "/sys"
+    var sysfsRoot: String = DefaultPaths.sysfs
 
     @Option(name: .customLong("procfs-root"), help: ArgumentHelp("Where procfs is mounted.", valueName: "dir"))
-    var procfsRoot: String = "/proc"
+    var procfsRoot: String = DefaultPaths.procfs
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("sriovd's state directory (the simulated host lives in <dir>/simulated-host).", valueName: "dir"))
-    var stateDir: String = "/var/lib/sriovd"
+    var stateDir: String = DefaultPaths.stateDirectory
 
     @Flag(name: .customLong("simulated"), help: "Work on the simulated host instead of the real one (created on first use).")
     var simulated: Bool = false
 
     func validate() throws {
-        if simulated && (sysfsRoot != "/sys" || procfsRoot != "/proc") {
+        if simulated && (sysfsRoot != DefaultPaths.sysfs || procfsRoot != DefaultPaths.procfs) {
             throw ValidationError("--simulated uses the simulated host's own sysfs and procfs; drop --sysfs-root/--procfs-root, or drop --simulated")
         }
         for (flag, value) in [("--sysfs-root", sysfsRoot), ("--procfs-root", procfsRoot), ("--state-dir", stateDir)] where value.isEmpty {

@@ -30,7 +30,7 @@ struct SriovdApply: AsyncParsableCommand {
             (changed, unchanged, problems) = (report.changed, report.unchanged, report.problems)
         } catch {
             FileHandleOutput.error("sriovd: error: \(error.message)")
-            throw ExitCode(DaemonExit.code(for: error.code))
+            throw ExitCode(error.code.exitStatus)
         }
         for line in changed { emit((dryRun ? "dry run: " : "changed: ") + line) }
         for line in unchanged { emit("ok: " + line) }

@@ -69,7 +69,7 @@ struct Sriovd: AsyncParsableCommand {
             try await group.run()
         } catch let error as SRIOVError {
             FileHandleOutput.error("sriovd: error: \(error.message)")
-            throw ExitCode(DaemonExit.code(for: error.code))
+            throw ExitCode(error.code.exitStatus)
         } catch let error as ServiceGroupError {
             FileHandleOutput.error("sriovd: error: \(error)")
             throw ExitCode(1)
@@ -81,22 +81,6 @@ struct Sriovd: AsyncParsableCommand {
 enum ListenAddressArgument {
     static func parse(_ text: String) throws -> ListenAddress {
         do { return try ListenAddress.parse(text) } catch { throw ValidationError(error.message) }
-    }
-}
-
-/// sriovd's exit codes (sysexits.h), like sriovctl's.
-enum DaemonExit {
-    static func code(for code: SRIOVError.Code) -> Int32 {
-        switch code {
-        case .invalidArgument: return 64
-        case .corrupt: return 65
-        case .notFound: return 66
-        case .unsupported: return 69
-        case .io: return 74
-        case .busy, .timeout: return 75
-        case .permissionDenied, .protected, .forbidden, .quotaExceeded, .unauthenticated: return 77
-        case .kernelRefused, .verificationFailed: return 1
-        }
     }
 }
 
