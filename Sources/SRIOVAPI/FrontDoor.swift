@@ -28,6 +28,10 @@ public protocol FrontDoor: Sendable {
     func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined
     /// The promises, checked against the host as it is now.
     func check() async throws(SRIOVError) -> CheckReport
+    /// The host's PFs and VFs as the engine reads them now.
+    func inventory() async throws(SRIOVError) -> HostInventory
+    /// The host's prerequisites for passthrough, each check with its remedy.
+    func doctor() async throws(SRIOVError) -> [DoctorCheck]
     /// Lets go of what this front door holds (the engine's state directory lock, a kept-alive connection).
     func close() async
 }

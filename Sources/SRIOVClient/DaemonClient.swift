@@ -92,6 +92,17 @@ public struct DaemonClient: FrontDoor {
         try call("GET", "/v1/check", as: CheckReport.self)
     }
 
+    /// `GET /v1/inventory`.
+    public func inventory() throws(SRIOVError) -> HostInventory {
+        try call("GET", "/v1/inventory", as: HostInventory.self)
+    }
+
+    /// `GET /v1/doctor`.
+    public func doctor() throws(SRIOVError) -> [DoctorCheck] {
+        struct Report: Decodable { var checks: [DoctorCheck] }
+        return try call("GET", "/v1/doctor", as: Report.self).checks
+    }
+
     // MARK: Plumbing
 
     /// One exchange; a 2xx body decoded as `T`, anything else as the error it stands for.

@@ -74,6 +74,11 @@ public enum Invariants {
 }
 
 extension LeaseEngine {
+    /// The host as it is now (a full discovery; the allocator's cache is left alone).
+    public func hostInventory() throws(SRIOVError) -> HostInventory {
+        try host.source.inventory()
+    }
+
     /// The promises checked against the host as it is now (`Invariants`): a fresh inventory and every
     /// PF's VF settings, read for this check.
     ///

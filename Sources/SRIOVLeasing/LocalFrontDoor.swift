@@ -59,6 +59,14 @@ public struct LocalFrontDoor: FrontDoor {
         try await engine.check()
     }
 
+    public func inventory() async throws(SRIOVError) -> HostInventory {
+        try await engine.hostInventory()
+    }
+
+    public func doctor() async throws(SRIOVError) -> [DoctorCheck] {
+        Doctor.run(try await engine.hostInventory())
+    }
+
     public func close() async {
         await engine.close()
     }

@@ -28,6 +28,13 @@ enum PFRoutes {
                                               force: body.force ?? false, requestedBy: await context.caller())
             return try APIRoutes.json(info)
         }
+        router.get("/v1/doctor") { _, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            let checks = Doctor.run(try await engine.hostInventory())
+            return try APIRoutes.json(DoctorReport(checks: checks, failed: checks.filter { $0.status == .fail }.count,
+                                                   warned: checks.filter { $0.status == .warn }.count))
+        }
         router.get("/v1/check") { _, context in
             try Authorization.require(.admin, context)
             let (engine, _) = try slot.require()
@@ -48,4 +55,11 @@ enum PFRoutes {
         }
         return text
     }
+}
+
+/// `GET /v1/doctor`'s answer.
+struct DoctorReport: Encodable, Sendable {
+    let checks: [DoctorCheck]
+    let failed: Int
+    let warned: Int
 }

@@ -74,3 +74,21 @@ struct ConnectOptions: ParsableArguments {
         }
     }
 }
+
+/// How `inventory` and `doctor` read the host: in this process by default (they change nothing, so the
+/// book need not be asked), or, with `--socket`, through sriovd's front door (the host sriovd sees).
+struct HostReadOptions: ParsableArguments {
+    @Option(name: .customLong("socket"), help: ArgumentHelp("Ask the sriovd on this socket instead of reading the host in this process.", valueName: "path"))
+    var socket: String?
+
+    func check(_ global: GlobalOptions) throws {
+        guard let socket else { return }
+        if global.simulated || global.stateDir != DefaultPaths.stateDirectory || global.sysfsRoot != DefaultPaths.sysfs || global.procfsRoot != DefaultPaths.procfs {
+            throw ValidationError("--socket asks the sriovd on \(socket) about its own host; drop --simulated, --state-dir, --sysfs-root and --procfs-root")
+        }
+    }
+
+    var client: DaemonClient? {
+        socket.map { DaemonClient(socketPath: $0, unreachableHint: "start sriovd, or drop --socket to read the host in this process") }
+    }
+}

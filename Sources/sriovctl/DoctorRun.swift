@@ -1,4 +1,5 @@
 import ArgumentParser
+import SRIOVClient
 import SRIOVCore
 
 /// `sriovctl doctor`: is this host ready for SR-IOV passthrough, and if not, what to do.
@@ -10,6 +11,7 @@ struct DoctorRun: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var reader: HostReadOptions
 
     @Flag(name: .customLong("json"), help: "Print the checks as JSON.")
     var json = false
@@ -21,17 +23,27 @@ struct DoctorRun: ParsableCommand {
         var warned: Int
     }
 
+    func validate() throws { try reader.check(global) }
+
     func run() throws {
         var failed = 0
         try ErrorReporting.run {
-            let host = try global.host()
-            let checks = Doctor.run(try host.source.inventory())
+            let checks: [DoctorCheck]
+            let described: String
+            if let client = reader.client {
+                checks = try client.doctor()
+                described = "the host of sriovd on \(client.http.socketPath)"
+            } else {
+                let host = try global.host()
+                checks = Doctor.run(try host.source.inventory())
+                described = host.description
+            }
             failed = checks.filter { $0.status == .fail }.count
             let warned = checks.filter { $0.status == .warn }.count
             if json {
-                try JSONOutput.print(Report(host: host.description, checks: checks, failed: failed, warned: warned))
+                try JSONOutput.print(Report(host: described, checks: checks, failed: failed, warned: warned))
             } else {
-                Output.line(DoctorRun.render(checks, host: host.description))
+                Output.line(DoctorRun.render(checks, host: described))
             }
         }
         if failed > 0 { throw ExitCode(1) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SRIOVClient
 import SRIOVCore
 
 /// `sriovctl inventory`: the SR-IOV PFs of the host and their VFs.
@@ -9,6 +10,7 @@ struct InventoryShow: ParsableCommand {
     )
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var reader: HostReadOptions
 
     @Flag(name: .customLong("json"), help: "Print the whole inventory as JSON.")
     var json = false
@@ -16,9 +18,11 @@ struct InventoryShow: ParsableCommand {
     @Flag(name: .customLong("vfs"), help: "Also list every VF with its driver and IOMMU group.")
     var vfs = false
 
+    func validate() throws { try reader.check(global) }
+
     func run() throws {
         try ErrorReporting.run {
-            let inventory = try global.host().source.inventory()
+            let inventory = try reader.client.map { client throws(SRIOVError) in try client.inventory() } ?? global.host().source.inventory()
             if json {
                 try JSONOutput.print(inventory)
             } else {

@@ -99,6 +99,25 @@ struct LeaseGuardCLITests {
         #expect(d.stop() == 0)
     }
 
+    /// `inventory` and `doctor` through sriovd's front door print what they print reading the host here.
+    @Test func inventoryAndDoctorThroughSriovd() throws {
+        let d = try DaemonProcess(stateDir: stateDir, config: dir.path + "/sriovd.yaml", socket: socket)
+        let local = try CLI.run(["inventory", "--vfs", "--simulated", "--state-dir", stateDir])
+        let remote = try CLI.run(["inventory", "--vfs", "--socket", socket])
+        #expect(remote.status == 0, "\(remote.stderr)")
+        #expect(remote.stdout == local.stdout)
+        let localJSON = try CLI.run(["inventory", "--json", "--simulated", "--state-dir", stateDir])
+        #expect(try CLI.run(["inventory", "--json", "--socket", socket]).stdout == localJSON.stdout)
+        let doctor = try CLI.run(["doctor", "--socket", socket])
+        let localDoctor = try CLI.run(["doctor", "--simulated", "--state-dir", stateDir])
+        #expect(doctor.status == localDoctor.status)
+        #expect(doctor.stdout.split(separator: "\n").dropFirst() == localDoctor.stdout.split(separator: "\n").dropFirst())
+        #expect(doctor.stdout.hasPrefix("sriovctl doctor: the host of sriovd on \(socket)"))
+        let mixed = try CLI.run(["inventory", "--socket", socket, "--simulated"])
+        #expect(mixed.status == 64 && mixed.stderr.contains("drop --simulated"), "\(mixed.stderr)")
+        #expect(d.stop() == 0)
+    }
+
     @Test func inProcess() throws {
         try scenario(direct)
         #expect(try CLI.run(["audit"] + direct).stdout.contains("cli uid \(getuid())"))
