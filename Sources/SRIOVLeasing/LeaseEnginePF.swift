@@ -78,14 +78,13 @@ extension LeaseEngine {
         var lost: [Lease] = []
         if count != before {
             let holding = leases(on: target)
-            if !holding.isEmpty && force {
-                lost = holding
-            } else if !holding.isEmpty {
+            if !holding.isEmpty && !force {
                 let named = holding.prefix(5).map { lease in
                     "\(lease.id) (owner \(lease.owner), \(lease.state.rawValue): \(lease.vfs.filter { $0.pf == target.device.pciAddress }.map(\.pciAddress.description).joined(separator: ", ")))"
                 }.joined(separator: "; ") + (holding.count > 5 ? "; and \(holding.count - 5) more" : "")
                 throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first, or pass --force (API: \"force\": true, admin) to change the count anyway and mark \(holding.count == 1 ? "it" : "them") lost")
             }
+            lost = holding
             try checkPoolsFit(target, count: count)
         }
         var warnings: [String] = []
@@ -103,7 +102,7 @@ extension LeaseEngine {
             let reason = "\(target.label): `pf set-numvfs \(count)` (from \(before)) forced by \(requestedBy ?? "unknown"): every VF of the PF was removed (the kernel changes the count only through 0)"
             do throws(SRIOVError) {
                 try await record(lost.map { LeaseEvent.marked(lease: $0.id, condition: .lost, reason: reason) }
-                + [auditEvent(requestedBy, NumVFsChangeRecord.action, target.label, "forced: \(before) -> \(count) VFs (\(lost.map { "lease \($0.id) marked lost" }.joined(separator: ", ")))")])
+                                 + [auditEvent(requestedBy, NumVFsChangeRecord.action, target.label, "forced: \(before) -> \(count) VFs (\(lost.map { "lease \($0.id) marked lost" }.joined(separator: ", ")))")])
             } catch {
                 _ = rebindPools(after: target, previous: previous)
                 throw error
