@@ -32,6 +32,10 @@ public protocol FrontDoor: Sendable {
     func inventory() async throws(SRIOVError) -> HostInventory
     /// The host's prerequisites for passthrough, each check with its remedy.
     func doctor() async throws(SRIOVError) -> [DoctorCheck]
+    /// Lease and VF events from now on, as they are journaled (`GET /v1/events`); the stream ends when
+    /// the caller stops iterating, or with an error when the engine goes away or the subscriber falls
+    /// too far behind.
+    func events() async throws(SRIOVError) -> AsyncThrowingStream<EventRecord, any Error>
     /// Lets go of what this front door holds (the engine's state directory lock, a kept-alive connection).
     func close() async
 }

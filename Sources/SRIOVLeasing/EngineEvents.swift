@@ -119,3 +119,26 @@ extension LeaseEngine {
         eventFeed.publish(event, seq: seq, time: clock.now(), book: book)
     }
 }
+
+extension EventRecord {
+    /// The event as `GET /v1/events` describes it (the lease without its attach specs).
+    public init(_ event: EngineEvent) {
+        self.init(type: event.kind.rawValue, time: event.time, seq: event.seq)
+        switch event.payload {
+        case .lease(let id, let lease, let reason):
+            leaseId = id.value
+            self.lease = lease
+            self.reason = reason
+        case .vf(let vf, let lease, let reason):
+            self.vf = vf.description
+            leaseId = lease?.value
+            self.reason = reason
+        case .numVFs(let change):
+            pf = change.pf
+            interface = change.interface
+            before = change.before
+            after = change.after
+            requestedBy = change.requestedBy
+        }
+    }
+}

@@ -67,6 +67,22 @@ public struct LocalFrontDoor: FrontDoor {
         Doctor.run(try await engine.hostInventory())
     }
 
+    public func events() async throws(SRIOVError) -> AsyncThrowingStream<EventRecord, any Error> {
+        let subscription = engine.eventFeed.subscribe(capacity: 1024)
+        return AsyncThrowingStream { continuation in
+            let forward = Task {
+                for await event in subscription.events { continuation.yield(EventRecord(event)) }
+                continuation.finish(throwing: subscription.overflowed
+                    ? SRIOVError(.busy, "the event stream fell 1024 events behind and was cut off; subscribe again and resynchronise from the leases and pools")
+                    : nil)
+            }
+            continuation.onTermination = { _ in
+                forward.cancel()
+                subscription.cancel()
+            }
+        }
+    }
+
     public func close() async {
         await engine.close()
     }

@@ -26,6 +26,13 @@ enum Parse {
         }
         return n
     }
+    static func eventCount(_ s: String) throws -> Int {
+        guard let n = Int(s.trimmingSpaces), n > 0, n <= 1_000_000 else {
+            throw ValidationError("invalid --count \(Quote.shell(s)): use a whole number from 1 to 1000000")
+        }
+        return n
+    }
+
     static func seconds(_ s: String) throws -> Int {
         guard let n = Int(s.trimmingSpaces), n > 0, n <= 3600 else {
             throw ValidationError("invalid timeout \(Quote.shell(s)): use whole seconds from 1 to 3600")

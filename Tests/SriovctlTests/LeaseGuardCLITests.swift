@@ -118,6 +118,40 @@ struct LeaseGuardCLITests {
         #expect(d.stop() == 0)
     }
 
+    /// `sriovctl events` follows sriovd's stream: a lease acquired, forced past (drift) and released,
+    /// over and over until the follower has its 4 events (it may subscribe mid-cycle).
+    @Test func eventsFollowTheBook() throws {
+        let d = try DaemonProcess(stateDir: stateDir, config: dir.path + "/sriovd.yaml", socket: socket)
+        let follower = Process()
+        follower.executableURL = URL(fileURLWithPath: CLI.binary)
+        follower.arguments = ["events", "--count", "4", "--json", "--socket", socket]
+        let out = Pipe()
+        follower.standardOutput = out
+        try follower.run()
+        var cycles = 0
+        while follower.isRunning && cycles < 60 {
+            cycles += 1
+            let acquired = try CLI.run(["lease", "acquire", "--pool", "uplink", "--owner", "vm-ev", "--json", "--socket", socket])
+            #expect(acquired.status == 0, "\(acquired.stderr)")
+            let lease = (try JSONSerialization.jsonObject(with: Data(acquired.stdout.utf8)) as? [String: Any]) ?? [:]
+            let id = try #require(lease["id"] as? String)
+            let index = try #require((lease["vfs"] as? [[String: Any]])?.first?["index"] as? Int)
+            #expect(try CLI.run(["vf", "set", "ens1f0", "\(index)", "--trust", "on", "--force", "--socket", socket]).status == 0)
+            #expect(try CLI.run(["lease", "release", id, "--socket", socket]).status == 0)
+        }
+        follower.waitUntilExit()
+        #expect(follower.terminationStatus == 0)
+        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 4)
+        let types = lines.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String
+        }
+        #expect(Set(types).isSuperset(of: ["lease.acquired", "lease.drift", "lease.released"]), "\(types)")
+        let direct = try CLI.run(["events", "--direct"])
+        #expect(direct.status == 64 && direct.stderr.contains("--direct cannot follow events"), "\(direct.stderr)")
+        #expect(d.stop() == 0)
+    }
+
     @Test func inProcess() throws {
         try scenario(direct)
         #expect(try CLI.run(["audit"] + direct).stdout.contains("cli uid \(getuid())"))

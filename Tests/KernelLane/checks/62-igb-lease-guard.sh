@@ -40,7 +40,7 @@ scenario() {
     out=$("$SRIOVCTL" lease acquire --pool guard --owner vnf-7 --vlan 100 --json "${via[@]}" 2>&1); rc=$?
     id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
     idx=$(grep -o '"index" : [0-9]*' <<<"$out" | head -n 1 | grep -o '[0-9]*$')
-    addr=$(grep -o '"pciAddress" : "[0-9a-f:.]*"' <<<"$out" | head -n 1 | grep -o '[0-9a-f]*:[0-9a-f:.]*')
+    addr=$(grep -o '"pciAddress" : "[^"]*"' <<<"$out" | head -n 1 | cut -d'"' -f4)
     if [[ $rc != 0 || -z $id || -z $idx ]]; then fail "lease-guard-$name" "lease acquire exited $rc: ${out:0:300}"; return; fi
     echo "lane: lease-guard ($name): $id holds VF $idx ($addr) of $pf, vlan $(vf_vlan "$pf" "$idx")"
 
