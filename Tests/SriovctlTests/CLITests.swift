@@ -115,7 +115,7 @@ struct CLITests {
         #expect(r.stdout == """
             OVERVIEW: List the SR-IOV PFs of the host (and their VFs with --vfs).
 
-            USAGE: sriovctl inventory [--sysfs-root <dir>] [--procfs-root <dir>] [--state-dir <dir>] [--simulated] [--json] [--vfs]
+            USAGE: sriovctl inventory [--sysfs-root <dir>] [--procfs-root <dir>] [--state-dir <dir>] [--simulated] [--socket <path>] [--json] [--vfs]
 
             OPTIONS:
               --sysfs-root <dir>      Where sysfs is mounted. (default: /sys)
@@ -124,6 +124,8 @@ struct CLITests {
                                       <dir>/simulated-host). (default: /var/lib/sriovd)
               --simulated             Work on the simulated host instead of the real one
                                       (created on first use).
+              --socket <path>         Ask the sriovd on this socket instead of reading the
+                                      host in this process.
               --json                  Print the whole inventory as JSON.
               --vfs                   Also list every VF with its driver and IOMMU group.
               -h, --help              Show help information.
