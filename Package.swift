@@ -100,7 +100,8 @@ let package = Package(
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
         // An in-memory host (all three seams) for the engine's unit tests: deterministic, no disk.
-        .target(name: "SRIOVFakeHost", dependencies: ["SRIOVCore"], path: "Tests/FakeHost"),
+        // The in-memory host of the engine's unit tests; it takes the simulator's host description (values only).
+        .target(name: "SRIOVFakeHost", dependencies: ["SRIOVCore", "SRIOVSimulator"], path: "Tests/FakeHost"),
         .testTarget(name: "SRIOVLeasingTests",
                     dependencies: ["SRIOVLeasing", "SRIOVCore", "SRIOVConfig", "SRIOVJournal", "SRIOVFakeHost", "SRIOVSimulator",
                                    "SRIOVTestSupport"]),

@@ -8,11 +8,18 @@ import SRIOVSysfs
 /// What the simulated kernel would report over netlink: per PF netdev, its link and its VFs' settings.
 /// Stored beside the simulated sysfs tree as `netlink/<ifname>.table`, one shared-memory table per PF
 /// (`LinkTableFile`); the text form below is what older simulated hosts kept, read once to convert them.
-struct LinkTable: Codable, Sendable, Equatable {
-    struct PFLink: Codable, Sendable, Equatable {
-        var pf: PCIAddress
-        var up: Bool
-        var vfs: [VFState]
+public struct LinkTable: Codable, Sendable, Equatable {
+    /// One PF netdev's link and its VFs' settings (also the in-memory fake host's netlink state).
+    public struct PFLink: Codable, Sendable, Equatable {
+        public var pf: PCIAddress
+        public var up: Bool
+        public var vfs: [VFState]
+
+        public init(pf: PCIAddress, up: Bool, vfs: [VFState]) {
+            self.pf = pf
+            self.up = up
+            self.vfs = vfs
+        }
     }
 
     var pfs: [String: PFLink] = [:]

@@ -53,8 +53,8 @@ extension SimulatedHost: VFLinkControl {
         }
     }
 
-    /// One RTM_SETLINK's effect on the PF's VF table, with the driver's refusals.
-    static func set(_ request: VFSettingRequest, vf: Int, on link: inout LinkTable.PFLink, pf: InterfaceName,
+    /// One RTM_SETLINK's effect on the PF's VF table, with the driver's refusals (the fake host's too).
+    public static func set(_ request: VFSettingRequest, vf: Int, on link: inout LinkTable.PFLink, pf: InterfaceName,
                     profile: DriverProfile) throws(SRIOVError) {
         let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
         func refuse(_ errno: Int32) -> SRIOVError {

@@ -1,5 +1,6 @@
 import Synchronization
 import SRIOVCore
+import SRIOVSimulator
 
 /// An in-memory SR-IOV host for the engine's unit tests: PFs, VFs, drivers, overrides, IOMMU groups,
 /// `/dev/vfio` nodes and VF link settings, held behind a `Mutex`, with no disk and no clock, so a test

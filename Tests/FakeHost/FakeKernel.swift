@@ -1,4 +1,5 @@
 import SRIOVCore
+import SRIOVSimulator
 
 /// The fake host's state and the kernel's rules over it, as a value: `FakeHost` keeps one behind a
 /// `Mutex` and runs each seam call as one mutation. The rules are the simulator's (Docs/Simulator.md),
@@ -28,11 +29,8 @@ struct FakeKernel: Sendable {
     }
 
     /// What the kernel reports over netlink for one PF netdev.
-    struct Link: Sendable {
-        var pf: PCIAddress
-        var up: Bool
-        var vfs: [VFState]
-    }
+    /// A PF netdev's link and VF settings: the simulator's own value (`LinkTable.PFLink`).
+    typealias Link = LinkTable.PFLink
 
     let spec: FakeHost.Spec
     var devices: [PCIAddress: Device] = [:]
@@ -360,44 +358,11 @@ struct FakeKernel: Sendable {
                 return (index, SRIOVError(.kernelRefused, "\(context): \(Errno.name(errno))", cause: .errno(errno)))
             }
             do throws(SRIOVError) {
-                try FakeKernel.set(request, vf: vf, on: &link, profile: profile, context: context)
+                try SimulatedHost.set(request, vf: vf, on: &link, pf: pf, profile: profile)
             } catch {
                 return (index, error)
             }
         }
         return nil
-    }
-
-    static func set(_ request: VFSettingRequest, vf: Int, on link: inout Link, profile: FakeHost.Driver,
-                    context: String) throws(SRIOVError) {
-        func refuse(_ errno: Int32) -> SRIOVError {
-            SRIOVError(.kernelRefused, "\(context): \(Errno.name(errno))", cause: .errno(errno))
-        }
-        // The kernel checks the VF index against the driver's count first.
-        guard let i = link.vfs.firstIndex(where: { $0.index == vf }) else { throw refuse(Errno.EINVAL) }
-        switch request {
-        case .mac(let mac):
-            if mac.isZero && profile.rejectsZeroMAC { throw refuse(Errno.EINVAL) }
-            if mac.isMulticast { throw refuse(Errno.EINVAL) }
-            link.vfs[i].mac = mac
-        case .vlan(let vlan):
-            if vlan.proto == .dot1AD && !profile.supports8021ad { throw refuse(Errno.EPROTONOSUPPORT) }
-            link.vfs[i].vlan = vlan
-        case .rate(let min, let max):
-            if min > 0 && !profile.supportsMinTxRate { throw refuse(Errno.EINVAL) }
-            if max > 0 && profile.maxTxRateNeedsLinkUp && !link.up { throw refuse(Errno.EINVAL) }
-            if max > 0 && min > max { throw refuse(Errno.EINVAL) }
-            link.vfs[i].minTxRate = min
-            link.vfs[i].maxTxRate = max
-        case .spoofCheck(let on):
-            link.vfs[i].spoofCheck = on
-        case .trust(let on):
-            link.vfs[i].trust = on
-        case .linkState(let state):
-            if !profile.supportsLinkState { throw refuse(Errno.EOPNOTSUPP) }
-            link.vfs[i].linkState = state
-        case .queryRSS(let on):
-            link.vfs[i].queryRSS = on
-        }
     }
 }
