@@ -6,9 +6,6 @@ import SRIOVCore
 /// calls it; no command writes to sysfs or netlink itself, so every change is refused, journaled and
 /// audited by the same engine.
 public protocol FrontDoor: Sendable {
-    /// Who the engine will name in the audit trail (`cli uid 0`, or sriovd's view of the caller).
-    var callerDescription: String { get }
-
     func acquire(_ request: LeaseRequest) async throws(SRIOVError) -> Lease
     /// Unbind, scrub (verified), return; a VF that fails is quarantined with the reason.
     func release(_ id: LeaseID) async throws(SRIOVError) -> Lease

@@ -28,9 +28,6 @@ public struct DaemonClient: FrontDoor {
         connection?.close()
     }
 
-    /// sriovd names the caller itself (SO_PEERCRED on its socket).
-    public var callerDescription: String { "this process's uid, as sriovd sees it on \(http.socketPath)" }
-
     public func acquire(_ request: LeaseRequest) throws(SRIOVError) -> Lease {
         let body = AcquireBody(request)
         // The request id also as the header: it makes the POST idempotent, so a kept-alive connection

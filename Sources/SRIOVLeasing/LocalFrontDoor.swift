@@ -11,8 +11,6 @@ public struct LocalFrontDoor: FrontDoor {
         self.caller = caller
     }
 
-    public var callerDescription: String { caller }
-
     public func acquire(_ request: LeaseRequest) async throws(SRIOVError) -> Lease {
         try await engine.acquire(request, requestedBy: caller)
     }

@@ -30,8 +30,8 @@ enum PFRoutes {
         }
         router.get("/v1/doctor") { _, context in
             try Authorization.require(.admin, context)
-            let (engine, _) = try slot.require()
-            let checks = Doctor.run(try await engine.hostInventory())
+            let (_, host) = try slot.require()
+            let checks = Doctor.run(try host.source.inventory())
             return try APIRoutes.json(DoctorReport(checks: checks, failed: checks.filter { $0.status == .fail }.count,
                                                    warned: checks.filter { $0.status == .warn }.count))
         }

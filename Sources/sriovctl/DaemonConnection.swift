@@ -33,12 +33,7 @@ struct ConnectOptions: ParsableArguments {
             if socket != nil { throw ValidationError("--socket and --direct exclude each other: --direct opens the state directory in this process") }
             return
         }
-        var inProcess: [String] = []
-        if global.simulated { inProcess.append("--simulated") }
-        if global.stateDir != DefaultPaths.stateDirectory { inProcess.append("--state-dir") }
-        if global.sysfsRoot != DefaultPaths.sysfs { inProcess.append("--sysfs-root") }
-        if global.procfsRoot != DefaultPaths.procfs { inProcess.append("--procfs-root") }
-        if leaseOptions.config != nil { inProcess.append("--config") }
+        let inProcess = global.hostOptionsGiven + (leaseOptions.config != nil ? ["--config"] : [])
         if !inProcess.isEmpty {
             throw ValidationError("\(inProcess.joined(separator: ", ")) \(inProcess.count == 1 ? "applies" : "apply") only with --direct (in-process); without it sriovctl asks the sriovd on \(socketPath), which has its own host, state directory and configuration")
         }
@@ -83,8 +78,9 @@ struct HostReadOptions: ParsableArguments {
 
     func check(_ global: GlobalOptions) throws {
         guard let socket else { return }
-        if global.simulated || global.stateDir != DefaultPaths.stateDirectory || global.sysfsRoot != DefaultPaths.sysfs || global.procfsRoot != DefaultPaths.procfs {
-            throw ValidationError("--socket asks the sriovd on \(socket) about its own host; drop --simulated, --state-dir, --sysfs-root and --procfs-root")
+        let given = global.hostOptionsGiven
+        if !given.isEmpty {
+            throw ValidationError("--socket asks the sriovd on \(socket) about its own host; drop \(given.joined(separator: ", "))")
         }
     }
 

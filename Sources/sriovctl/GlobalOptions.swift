@@ -28,6 +28,17 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
+    /// The options given that choose this process's host and state (`--simulated`, `--state-dir`,
+    /// `--sysfs-root`, `--procfs-root`): meaningless when sriovd is asked instead.
+    var hostOptionsGiven: [String] {
+        var given: [String] = []
+        if simulated { given.append("--simulated") }
+        if stateDir != DefaultPaths.stateDirectory { given.append("--state-dir") }
+        if sysfsRoot != DefaultPaths.sysfs { given.append("--sysfs-root") }
+        if procfsRoot != DefaultPaths.procfs { given.append("--procfs-root") }
+        return given
+    }
+
     /// The host to work on: the real one or the simulated one.
     func host() throws(SRIOVError) -> HostContext {
         let host = try HostSelection.open(simulated: simulated, stateDirectory: stateDir, sysfsRoot: sysfsRoot, procfsRoot: procfsRoot)
