@@ -19,8 +19,7 @@ extension LeaseEngine {
             report.errors.append("cannot read the host: \(error.message)")
             return report
         }
-        var vfs: [PCIAddress: VirtualFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = vf } }
+        var vfs = Self.vfsByAddress(inventory)
         for lease in leases() where !busy.contains(lease.id) {
             busy.insert(lease.id)
             defer { busy.remove(lease.id) }
@@ -59,6 +58,14 @@ extension LeaseEngine {
                 report.errors.append("\(lease.id): \(error.message)")
             }
         }
+        // Rolling a lease back or finishing its release unbinds its VFs: the read above is stale for them
+        // now (they were on vfio-pci then), so look again before judging who else holds a pool VF.
+        if !report.rolledBack.isEmpty || !report.finishedReleases.isEmpty {
+            do { vfs = Self.vfsByAddress(try host.source.inventory()) } catch {
+                report.errors.append("cannot read the host again after recovery: \(error.message); pool VFs not checked for other users")
+                vfs = [:]
+            }
+        }
         // A pool VF on vfio-pci that no lease holds: someone else uses it; keep it out of circulation.
         let held = book.heldVFs
         for (name, members) in plan.pools {
@@ -80,6 +87,12 @@ extension LeaseEngine {
             ])
         }
         return report
+    }
+
+    static func vfsByAddress(_ inventory: HostInventory) -> [PCIAddress: VirtualFunction] {
+        var vfs: [PCIAddress: VirtualFunction] = [:]
+        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = vf } }
+        return vfs
     }
 
     func settingsMatch(_ lease: Lease) async -> Bool {
