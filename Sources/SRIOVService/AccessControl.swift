@@ -112,10 +112,30 @@ struct AccessMiddleware: RouterMiddleware {
     let control: AccessControl
     let slot: EngineSlot
 
+    func identify(_ request: Request, _ context: Context) async -> Result<Caller?, SRIOVError> {
+        do throws(SRIOVError) {
+            return .success(try await control.caller(channel: context.channel, connection: context.connection, headers: request.headers,
+                                                     path: request.uri.path))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let caller = try await control.caller(channel: context.channel, connection: context.connection, headers: request.headers,
-                                              path: request.uri.path)
+        let caller: Caller?
+        switch await identify(request, context) {
+        case .success(let identified):
+            caller = identified
+        case .failure(let error) where error.code == .unauthenticated:
+            // One answer per connection for a caller sriovd cannot identify: `Connection: close` makes
+            // ConnectionGuardHandler close it after the 401, so nobody without a token keeps connections.
+            var response = ProblemMapping.response(ProblemMapping.problem(for: error))
+            response.headers[.connection] = "close"
+            return response
+        case .failure(let error):
+            throw error
+        }
         context.access = RequestAccess(control: control, caller: caller)
         do {
             return try await next(request, context)
@@ -124,7 +144,7 @@ struct AccessMiddleware: RouterMiddleware {
             context.logger.notice("refused", metadata: ["caller": "\(caller?.description ?? "unknown")", "request": "\(target)", "code": "\(error.code.rawValue)"])
             // Tenants only: a caller in no tenant could otherwise grow the journal at will.
             if request.method != .get, let caller, caller.tenant != nil, let engine = slot.engine {
-                await engine.auditRefusal(who: caller.description, action: "api.refused", target: target, reason: error.message)
+                await engine.auditRefusal(who: caller.description, action: AuditRecord.refusedAction, target: target, reason: error.message)
             }
             throw error
         }

@@ -33,36 +33,58 @@ public final class ConnectionIdentity: Sendable {
 
 /// Hummingbird's HTTP/1.1 channel, plus the connection's identity: SO_PEERCRED is read on the event
 /// loop while the connection is set up (no extra hop), and every request on the connection finds it
-/// in `ConnectionIdentity.current`.
+/// in `ConnectionIdentity.current`. With a tracker, a connection past a limit (`ConnectionLimits`) is
+/// closed right there; its set-up still succeeds (a failed set-up would end the server's accept loop).
 struct IdentifiedHTTP1Channel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
-        let http: HTTP1Channel.Value
+        /// nil: refused by the tracker, already closed.
+        let http: HTTP1Channel.Value?
         let identity: ConnectionIdentity
-        var channel: any Channel { http.channel }
+        let channel: any Channel
     }
 
     let http: HTTP1Channel
+    let tracker: ConnectionTracker?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let peer = PeerCredentials.read(channel)
-        return http.setup(channel: channel, logger: logger).and(peer).map { http, peer in
-            Value(http: http, identity: ConnectionIdentity(peer: peer))
+        let http = self.http
+        let tracker = self.tracker
+        return PeerCredentials.read(channel).flatMap { credentials in
+            if let tracker {
+                let peer = tracker.peer(of: channel, credentials: credentials)
+                if tracker.admit(peer) != nil {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededFuture(Value(http: nil, identity: ConnectionIdentity(peer: credentials),
+                                                                       channel: channel))
+                }
+                channel.closeFuture.whenComplete { _ in tracker.closed(peer) }
+            }
+            return http.setup(channel: channel, logger: logger).map { value in
+                Value(http: value, identity: ConnectionIdentity(peer: credentials), channel: channel)
+            }
         }
     }
 
     func handle(value: Value, logger: Logger) async {
+        guard let connection = value.http else { return }
         await ConnectionIdentity.$current.withValue(value.identity) {
-            await http.handle(value: value.http, logger: logger)
+            await http.handle(value: connection, logger: logger)
         }
     }
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with the connection's identity (`IdentifiedHTTP1Channel`). Kept-alive connections that
-    /// stay idle for `idleTimeout` are closed (a client reconnects).
-    static func identifiedHTTP1(idleTimeout: TimeAmount?) -> HTTPServerBuilder {
+    /// HTTP/1.1 with the connection's identity (`IdentifiedHTTP1Channel`) and its guard
+    /// (`ConnectionGuardHandler`). Kept-alive connections that stay idle for `idleTimeout` are closed (a
+    /// client reconnects); with a tracker, connections past its limits are closed when accepted.
+    static func identifiedHTTP1(idleTimeout: TimeAmount?, tracker: ConnectionTracker?,
+                                writeStall: TimeAmount = ConnectionLimits().writeStall) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            IdentifiedHTTP1Channel(http: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: idleTimeout)))
+            IdentifiedHTTP1Channel(
+                http: HTTP1Channel(responder: responder, configuration: .init(
+                    additionalChannelHandlers: [ConnectionGuardHandler(writeStall: tracker?.limits.writeStall ?? writeStall)],
+                    idleTimeout: idleTimeout)),
+                tracker: tracker)
         }
     }
 }

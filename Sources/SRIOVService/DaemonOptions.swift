@@ -25,6 +25,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var listenTCP: ListenAddress? = nil
     /// The Unix socket's group (a name or gid); overrides `access.socket_group`.
     public var socketGroup: String? = nil
+    /// Connections kept open at once, and how long a peer that stopped reading is waited for.
+    public var connectionLimits = ConnectionLimits()
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
                 socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = DefaultPaths.sysfs, procfsRoot: String = DefaultPaths.procfs) {

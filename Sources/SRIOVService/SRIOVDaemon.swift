@@ -47,6 +47,7 @@ public struct SRIOVDaemon: Service {
         let host = try HostSelection.open(options)
         let access = try DaemonListeners.prepare(config: config, options: options, logger: logger)
         try SocketFile.prepare(options.socketPath)
+        DescriptorLimit.raise(wanted: options.connectionLimits.descriptorsWanted, logger: logger)
         logger.info("starting the lease engine: replaying the journal and reconciling",
                     metadata: ["state_dir": "\(options.stateDirectory)", "config": "\(config.source)"])
         let engine = try await LeaseEngine.start(stateDirectory: options.stateDirectory, config: config, host: host,
@@ -77,9 +78,13 @@ public struct SRIOVDaemon: Service {
             await onListening()
         }
         let socketGroup = access.socketGroup
+        let metrics = self.metrics
+        // One tracker for both listeners: the limits are the daemon's.
+        let tracker = ConnectionTracker(limits: options.connectionLimits, logger: logger,
+                                        refused: { reason in metrics.connectionRefused(reason: reason) })
         var app = Application(
             router: APIRoutes.router(slot: slot, metrics: metrics, access: access.access),
-            server: .identifiedHTTP1(idleTimeout: Self.idleTimeout),
+            server: .identifiedHTTP1(idleTimeout: Self.idleTimeout, tracker: tracker),
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "sriovd"),
             onServerRunning: { _ in
                 do throws(SRIOVError) {
@@ -96,7 +101,7 @@ public struct SRIOVDaemon: Service {
             // The same API on TCP: callers there are identified by bearer tokens only.
             app.addServices(Application(
                 router: APIRoutes.router(slot: slot, metrics: metrics, access: access.access),
-                server: .identifiedHTTP1(idleTimeout: Self.idleTimeout),
+                server: .identifiedHTTP1(idleTimeout: Self.idleTimeout, tracker: tracker),
                 configuration: ApplicationConfiguration(address: .hostname(tcp.host, port: tcp.port), serverName: "sriovd"),
                 onServerRunning: { channel in
                     listeners.setTCPPort(channel.localAddress?.port)

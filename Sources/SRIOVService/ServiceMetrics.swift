@@ -44,6 +44,20 @@ public final class ServiceMetrics: Sendable {
         }
     }
 
+    /// Counts a connection closed at accept for being past a limit (`ConnectionLimits`), by reason
+    /// (`tcp-total`, `tcp-address`, `unix-uid`): `sriovd_connections_refused_total`.
+    public func connectionRefused(reason: String) {
+        let factory = self.factory
+        let counter = instruments.withLock { made -> CoreMetrics.Counter in
+            let key = "connections " + reason
+            if let existing = made.counters[key] { return existing }
+            let counter = Counter(label: "sriovd_connections_refused_total", dimensions: [("reason", reason)], factory: factory)
+            made.counters[key] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
     /// The instruments of lease operations, made on first use (not one registry look-up per request).
     private struct Instruments {
         var counters: [String: CoreMetrics.Counter] = [:]
