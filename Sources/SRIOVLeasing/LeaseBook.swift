@@ -11,13 +11,33 @@ public struct LeaseBook: Sendable, Codable, Equatable {
     public var requestIndex: [String: LeaseID] = [:]
     /// The most recent audit records: at least the last `auditLimit`, trimmed back to that many
     /// whenever a quarter more have piled up (one shift per 2,500 records, not one per record).
+    /// Refused API calls are trimmed first and kept to the last `refusalLimit`, so refusals (which
+    /// a tenant can cause at will) never push out the record of what was done.
     public var audit: [AuditRecord] = []
+    /// Records trimmed from `audit` since the last snapshot: the engine appends them to the audit
+    /// archive (`audit-archive.jsonl`) before a snapshot lets compaction drop them from the journal.
+    public var unarchivedAudit: [AuditRecord] = []
     /// The journal sequence number this book reflects.
     public var seq: UInt64 = 0
 
     public static let auditLimit = 10_000
+    /// Refusals (`api.refused`) kept at most, of the `auditLimit`.
+    public static let refusalLimit = 1_000
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey { case leases, quarantine, requestIndex, audit, unarchivedAudit, seq }
+
+    /// Snapshots written before `unarchivedAudit` existed lack it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        leases = try c.decode([String: Lease].self, forKey: .leases)
+        quarantine = try c.decode([String: Quarantine].self, forKey: .quarantine)
+        requestIndex = try c.decode([String: LeaseID].self, forKey: .requestIndex)
+        audit = try c.decode([AuditRecord].self, forKey: .audit)
+        unarchivedAudit = try c.decodeIfPresent([AuditRecord].self, forKey: .unarchivedAudit) ?? []
+        seq = try c.decode(UInt64.self, forKey: .seq)
+    }
 
     public func lease(_ id: LeaseID) -> Lease? { leases[id.value] }
 
@@ -94,7 +114,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             break
         case .audit(let record):
             audit.append(record)
-            if audit.count >= LeaseBook.auditLimit + LeaseBook.auditLimit / 4 { audit.removeFirst(audit.count - LeaseBook.auditLimit) }
+            if audit.count >= LeaseBook.auditLimit + LeaseBook.auditLimit / 4 { trimAudit() }
         }
     }
 
@@ -118,4 +138,35 @@ extension Lease {
         get { vfs[i] }
         _modify { yield &vfs[i] }
     }
+}
+
+extension LeaseBook {
+    /// Back to `auditLimit` records: the oldest refusals beyond the last `refusalLimit` go first, then
+    /// the oldest records of any kind; what goes waits in `unarchivedAudit` for the archive.
+    mutating func trimAudit() {
+        let refusals = audit.reduce(0) { $0 + ($1.isRefusal ? 1 : 0) }
+        var refusalsToDrop = max(0, refusals - LeaseBook.refusalLimit)
+        var othersToDrop = max(0, audit.count - refusalsToDrop - LeaseBook.auditLimit)
+        var kept: [AuditRecord] = []
+        kept.reserveCapacity(LeaseBook.auditLimit)
+        for record in audit {
+            if record.isRefusal, refusalsToDrop > 0 {
+                refusalsToDrop -= 1
+                unarchivedAudit.append(record)
+            } else if othersToDrop > 0 {
+                othersToDrop -= 1
+                unarchivedAudit.append(record)
+            } else {
+                kept.append(record)
+            }
+        }
+        audit = kept
+    }
+}
+
+extension AuditRecord {
+    /// The action the API's access check records for a refused mutating call.
+    public static let refusedAction = "api.refused"
+
+    var isRefusal: Bool { action == AuditRecord.refusedAction }
 }

@@ -58,6 +58,10 @@ public actor LeaseEngine {
     var inflight = 0
     /// Callers parked until a lease settles or the journal is quiet (`EngineWaiting.swift`).
     var waiters = EngineWaiters()
+    /// How many refused API calls each caller may write to the audit trail (`auditRefusal`).
+    var refusalBudget = RefusalBudget()
+    /// Where audit records go before compaction drops them from the journal.
+    let archive: AuditArchive
     /// The engine's monotonic clock (injected; `ContinuousClock` by default): the inventory's age and
     /// every wait's timeout are measured on it.
     let uptime: Uptime
@@ -112,7 +116,7 @@ public actor LeaseEngine {
         // New records are applied to the book in journal order, from the journal's next seq on.
         book.seq = max(book.seq, await journal.lastSeq)
         let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, monotonic: monotonic,
-                                 logger: logger, book: book)
+                                 logger: logger, book: book, archive: AuditArchive(directory: stateDirectory, sync: fsync))
         if reconcile {
             _ = await engine.reconcile()
             _ = await engine.reapExpired()
@@ -121,8 +125,9 @@ public actor LeaseEngine {
     }
 
     init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, monotonic: any Clock<Duration>,
-         logger: Logger, book: LeaseBook) {
+         logger: Logger, book: LeaseBook, archive: AuditArchive) {
         self.host = host
+        self.archive = archive
         self.uptime = Uptime(monotonic)
         self.config = config
         self.plan = plan
@@ -374,8 +379,18 @@ public actor LeaseEngine {
         appendsSinceSnapshot = 0
         // Queued outcomes (`recordQueued`) may not be on disk yet; the snapshot covers them only once they are.
         try await journal.waitDurable(through: seq)
+        // Audit records trimmed from the book go to the archive (durably) before the snapshot lets the
+        // compaction drop them from the journal. A crash after this and before the snapshot archives
+        // them again next time; readers drop the duplicates.
+        var snapshotBook = book
+        if !book.unarchivedAudit.isEmpty {
+            let archived = book.unarchivedAudit.count
+            try await archive.append(book.unarchivedAudit)
+            self.book.unarchivedAudit.removeFirst(min(archived, self.book.unarchivedAudit.count))
+            snapshotBook.unarchivedAudit = []
+        }
         // Encoded off the actor: lease steps go on meanwhile (the copy is the book as of `seq`).
-        let data = await LeaseEngine.snapshotJSON(book)
+        let data = await LeaseEngine.snapshotJSON(snapshotBook)
         try await journal.snapshot(seq: seq, data: data)
     }
 
@@ -396,8 +411,16 @@ public actor LeaseEngine {
         }
     }
 
-    public func auditLog(since: Double? = nil) -> [AuditRecord] {
-        book.audit.filter { record in since.map { record.time >= $0 } ?? true }
+    /// The audit trail since `since` (inclusive), oldest first: the archive (records older than the
+    /// book's latest 10,000, kept for good), the records trimmed since the last snapshot, then the
+    /// book's own. An archive that cannot be read is logged and left out.
+    public func auditLog(since: Double? = nil) async -> [AuditRecord] {
+        let recent = book.unarchivedAudit + book.audit
+        var archived: [AuditRecord] = []
+        do throws(SRIOVError) { archived = try await archive.read(since: since) } catch {
+            logger.error("audit archive not read", metadata: ["error": "\(error.message)"])
+        }
+        return AuditArchive.merge(archived: archived, recent: recent, since: since)
     }
 }
 

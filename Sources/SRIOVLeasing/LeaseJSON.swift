@@ -200,6 +200,8 @@ extension LeaseBook: JSONWritable {
                 for rid in sortedKeys(requestIndex) { if let id = requestIndex[rid] { w.key(rid); id.writeJSON(&w) } }
             }
             w.member("seq", seq)
+            w.key("unarchivedAudit")
+            w.array(unarchivedAudit) { w, record in record.writeJSON(&w) }
         }
     }
 }
