@@ -4,10 +4,31 @@ import Glibc
 import Musl
 #endif
 import SRIOVCore
+import Synchronization
+
+/// What the power-loss layer of the tests (`Tests/SRIOVJournalTests/PowerLossTests.swift`) is told:
+/// every call that makes data or a directory entry durable, or changes what a crash could leave, right
+/// after it ran. The layer keeps, per file, what was last fsync'd and, per directory, the entries as of
+/// its last fsync, and checks recovery against exactly that (every write not yet fsync'd dropped).
+/// Never set outside tests.
+protocol DurabilityObserver: Sendable {
+    func created(_ path: String)
+    func synced(_ fd: Int32, path: String)
+    func syncedDirectory(_ directory: String)
+    func renamed(_ from: String, to: String)
+    func unlinked(_ path: String)
+}
 
 /// The POSIX calls behind convention 9 (append + fsync; temp file, fsync, rename, fsync the directory),
 /// each turning errno into an `SRIOVError` that names the file.
 enum DurableFile {
+    /// The tests' power-loss layer; nil in sriovd.
+    static let observer = Mutex<(any DurabilityObserver)?>(nil)
+
+    static func observe(_ body: (any DurabilityObserver) -> Void) {
+        if let observer = observer.withLock({ $0 }) { body(observer) }
+    }
+
     static func errnoError(_ what: String, _ e: Int32 = errno, hint: String = "") -> SRIOVError {
         let code: SRIOVError.Code
         switch e {
@@ -24,7 +45,10 @@ enum DurableFile {
     static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o640) throws(SRIOVError) -> Int32 {
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
-            if fd >= 0 { return fd }
+            if fd >= 0 {
+                if flags & O_CREAT != 0 { observe { $0.created(path) } }
+                return fd
+            }
             if errno == EINTR { continue }
             throw errnoError("cannot open \(path)")
         }
@@ -52,21 +76,36 @@ enum DurableFile {
     }
 
     static func sync(_ fd: Int32, path: String) throws(SRIOVError) {
+        Failpoints.step("before fsync \(path)")
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
             throw errnoError("cannot fsync \(path)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
         }
+        observe { $0.synced(fd, path: path) }
+        Failpoints.step("after fsync \(path)")
     }
 
     /// fsync of a directory makes a create or rename in it durable.
     static func syncDirectory(_ directory: String) throws(SRIOVError) {
         let fd = try open(directory, O_RDONLY | O_DIRECTORY)
         defer { Glibc.close(fd) }
-        try sync(fd, path: directory)
+        Failpoints.step("before fsync \(directory)")
+        while fsync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw errnoError("cannot fsync \(directory)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
+        }
+        observe { $0.syncedDirectory(directory) }
+        Failpoints.step("after fsync \(directory)")
     }
 
     static func rename(_ from: String, _ to: String) throws(SRIOVError) {
         guard Glibc.rename(from, to) == 0 else { throw errnoError("cannot rename \(from) to \(to)") }
+        observe { $0.renamed(from, to: to) }
+    }
+
+    /// unlink(2), ignoring errors (a temp file that is already gone).
+    static func unlink(_ path: String) {
+        if Glibc.unlink(path) == 0 { observe { $0.unlinked(path) } }
     }
 
     static func truncate(_ fd: Int32, to length: Int, path: String) throws(SRIOVError) {
@@ -111,7 +150,7 @@ enum DurableFile {
             if doSync { try sync(fd, path: tmp) }
         } catch {
             Glibc.close(fd)
-            unlink(tmp)
+            DurableFile.unlink(tmp)
             throw error
         }
         Glibc.close(fd)

@@ -67,8 +67,8 @@ public actor Journal {
         var fd: Int32 = -1
         do throws(SRIOVError) {
             // A temp file is an interrupted snapshot or compaction: the rename never happened.
-            unlink(directory + "/" + SnapshotFile.name + ".tmp")
-            unlink(path + ".tmp")
+            DurableFile.unlink(directory + "/" + SnapshotFile.name + ".tmp")
+            DurableFile.unlink(path + ".tmp")
             let snapshot = try SnapshotFile.load(directory: directory)
             let existed = DurableFile.exists(path)
             fd = try DurableFile.open(path, O_RDWR | O_CREAT | O_APPEND)

@@ -77,7 +77,7 @@ extension Journal {
             }
         } catch {
             Glibc.close(prepared.fd)
-            unlink(path + ".tmp")
+            DurableFile.unlink(path + ".tmp")
             throw error
         }
         // On the journal's I/O thread: no batch runs there while appends are paused.
@@ -87,6 +87,12 @@ extension Journal {
         switch outcome {
         case .success(let replaced):
             replacement = (replaced.fd, replaced.length)
+            if let error = replaced.directoryError {
+                let stopped = SRIOVError(error.code, "\(error.message). The compacted journal's rename may not survive a power cut, so the journal stops accepting records: fix the disk, then restart sriovd, which re-reads the journal",
+                                         cause: error.cause)
+                commit.poison(stopped)
+                throw stopped
+            }
             logger.debug("journal: snapshot and compaction done",
                          metadata: ["seq": "\(seq)", "bytes": "\(replaced.length)", "dropped": "\(prepared.cut)"])
         case .failure(let error):
@@ -107,6 +113,8 @@ extension Journal {
     struct Replacement: Sendable {
         var fd: Int32
         var length: Int
+        /// The directory fsync after the rename failed.
+        var directoryError: SRIOVError? = nil
     }
 
     /// A compaction's temp file, holding the records after the snapshot as far as the journal was
@@ -148,7 +156,7 @@ extension Journal {
                 if sync { try DurableFile.sync(newFD, path: tmp) }
             } catch {
                 Glibc.close(newFD)
-                unlink(tmp)
+                DurableFile.unlink(tmp)
                 throw error
             }
             return .success(PreparedCompaction(fd: newFD, cut: cut))
@@ -171,13 +179,17 @@ extension Journal {
             try DurableFile.rename(tmp, path)
         } catch {
             Glibc.close(prepared.fd)
-            unlink(tmp)
+            DurableFile.unlink(tmp)
             return .failure(error)
         }
-        // Renamed: the new file is the journal now. If the directory fsync fails, a crash may bring
-        // back the old one, which start-up handles (it skips what the snapshot covers).
-        if sync { try? DurableFile.syncDirectory(directory) }
-        return .success(Replacement(fd: prepared.fd, length: length - prepared.cut))
+        // Renamed: the new file is the journal now. If the directory fsync fails, a power cut may bring
+        // back the old file, and with it lose whatever is appended to the new one: the caller stops
+        // the journal (found by the power-loss tests, which drop a rename that was not fsync'd).
+        var directoryError: SRIOVError?
+        if sync {
+            do throws(SRIOVError) { try DurableFile.syncDirectory(directory) } catch { directoryError = error }
+        }
+        return .success(Replacement(fd: prepared.fd, length: length - prepared.cut, directoryError: directoryError))
     }
 
     static func copy(from source: Int32, range: Range<Int>, to target: Int32, path: String, tmp: String) throws(SRIOVError) {

@@ -249,6 +249,20 @@ final class GroupCommit: Sendable {
         if start { io.async { self.drain() } }
     }
 
+    /// Stops every later append with `error`, and fails the appends waiting (a compaction whose
+    /// rename could not be made durable: what is appended to the new file could vanish with it).
+    func poison(_ error: SRIOVError) {
+        let waiting = state.withLock { s -> [Waiter] in
+            if s.failure == nil { s.failure = error }
+            let waiting = s.waiters
+            s.waiters = []
+            s.pendingBytes = []
+            s.pendingRecords = 0
+            return waiting
+        }
+        for waiter in waiting { waiter.continuation.resume(returning: .failure(error)) }
+    }
+
     /// Fails every waiter and stops batches; returns once the batch being written (if any) is done,
     /// with the file closed (unless a compaction is using it: `resume` closes it then).
     func close() async {

@@ -127,7 +127,7 @@ public enum JournalMaintenance {
             try DurableFile.sync(out, path: tmp)
         } catch {
             close(out)
-            unlink(tmp)
+            DurableFile.unlink(tmp)
             throw error
         }
         close(out)

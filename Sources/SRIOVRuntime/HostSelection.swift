@@ -27,6 +27,14 @@ public enum ConfigLoading {
 public enum HostSelection {
     public static func open(simulated: Bool, stateDirectory: String, sysfsRoot: String = DefaultPaths.sysfs,
                             procfsRoot: String = DefaultPaths.procfs) throws(SRIOVError) -> LeaseEngine.Host {
+        let host = try openUnwrapped(simulated: simulated, stateDirectory: stateDirectory, sysfsRoot: sysfsRoot, procfsRoot: procfsRoot)
+        // Test runs that crash at a chosen host step (`Failpoints`): count every write.
+        guard Failpoints.enabled else { return host }
+        return LeaseEngine.Host(source: host.source, control: FailpointPCIControl(host.control), link: FailpointVFLink(host.link))
+    }
+
+    static func openUnwrapped(simulated: Bool, stateDirectory: String, sysfsRoot: String,
+                              procfsRoot: String) throws(SRIOVError) -> LeaseEngine.Host {
         if simulated {
             try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
