@@ -123,6 +123,10 @@ public actor Journal {
     /// The seq of the last durable record (or of the snapshot, if the journal has none after it).
     public var lastSeq: UInt64 { commit.durableSeq }
 
+    /// Set once a write or fsync failed (a full disk, an I/O error): the journal refuses every append
+    /// from then on, until a restart re-reads it. Readiness reads it.
+    public nonisolated var writeFailure: SRIOVError? { commit.failure }
+
     /// Counters for metrics: appends, fsyncs (batches), total fsync time.
     public var statistics: JournalStatistics { commit.statistics }
 

@@ -82,6 +82,9 @@ final class GroupCommit: Sendable {
         if let error = state.withLock({ unusable($0) }) { throw error }
     }
 
+    /// The failed write or fsync that stopped the journal, if one did.
+    var failure: SRIOVError? { state.withLock { $0.failure } }
+
     var durableSeq: UInt64 { state.withLock { $0.durableSeq } }
     var statistics: JournalStatistics { state.withLock { $0.stats } }
 

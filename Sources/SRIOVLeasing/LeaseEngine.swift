@@ -156,6 +156,10 @@ public actor LeaseEngine {
 
     public var currentBook: LeaseBook { book }
 
+    /// Why the journal refuses to record (a failed write or fsync, e.g. ENOSPC), or nil: every step
+    /// that changes something is refused until sriovd restarts, so the daemon is not ready.
+    public nonisolated var journalFailure: SRIOVError? { journal.writeFailure }
+
     /// The journal's counters (appends, fsync batches, fsync time), for metrics and benchmarks.
     public var journalStatistics: JournalStatistics {
         get async { await journal.statistics }
