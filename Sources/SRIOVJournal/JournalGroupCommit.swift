@@ -353,6 +353,9 @@ extension Journal {
         guard RecordCodec.isValidType(type) else {
             throw SRIOVError(.invalidArgument, "journal record type \(Quote.shell(type)) is not 1-100 characters of letters, digits and . _ - : /")
         }
+        guard type != RecordCodec.snapshotBaseTypeName else {
+            throw SRIOVError(.invalidArgument, "journal record type \(type) is the journal's own (it names the snapshot a compacted journal continues from); choose another type")
+        }
         guard !data.isEmpty, !data.contains(0x0a) else {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload's JSON is not a single line")
         }
