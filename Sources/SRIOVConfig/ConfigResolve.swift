@@ -5,7 +5,7 @@ extension SRIOVConfig {
     ///
     /// Refuses a PF that is not an SR-IOV PF of this host, a VF range beyond the PF's VFs (its `pfs:`
     /// num_vfs when configured, else the VFs it has now), a VF in two pools, and a pool that takes a VF of
-    /// a protected PF. A PF with a `pfs:` entry contributes only the VFs that survive applying that entry;
+    /// a protected PF or of the management NIC (the PF carrying the default route, protected or not). A PF with a `pfs:` entry contributes only the VFs that survive applying that entry;
     /// VFs that `sriovd apply` has yet to create join their pools when the config is resolved again.
     public func resolve(against inventory: HostInventory) throws(SRIOVError) -> PoolPlan {
         var resolver = PlanResolver(config: self, inventory: inventory)
@@ -103,6 +103,9 @@ struct PlanResolver {
                 if let k = protected[pf.pciAddress] {
                     throw fail("\(base).\(selector.pfKey)", "\(pf.displayName) is protected (protected_pfs[\(k)]) and sriovd never leases its VFs; choose another PF or remove it from protected_pfs")
                 }
+                if pf.isManagement {
+                    throw fail("\(base).\(selector.pfKey)", "\(pf.displayName) is the management NIC (it carries the host's default route) and sriovd never leases its VFs; choose another PF")
+                }
                 if let range = selector.vfRange { try checkRange(range, on: pf, path: "\(base).\(selector.rangeKey)") }
                 candidates = [pf]
             } else {
@@ -135,6 +138,11 @@ struct PlanResolver {
         let path = "pools[\(p)].selectors[\(s)]"
         if let k = protected[pf.pciAddress] {
             throw fail(path, "selects \(describe(vf, pf)), a VF of protected PF \(pf.displayName) (protected_pfs[\(k)]); sriovd never leases VFs of a protected PF: narrow the selector (add pf: or numa:) or remove \(config.protectedPFs[k]) from protected_pfs")
+        }
+        // The allocator never hands out a VF of the PF carrying the default route, listed in
+        // protected_pfs or not: a pool holding one would show free VFs it can never lease.
+        if pf.isManagement {
+            throw fail(path, "selects \(describe(vf, pf)), a VF of \(pf.displayName), the management NIC (it carries the host's default route); sriovd never leases its VFs: narrow the selector (add pf: or numa:)")
         }
         if let other = owner[vf.pciAddress], other.pool != p {
             let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"

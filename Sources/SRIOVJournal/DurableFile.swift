@@ -33,9 +33,15 @@ enum DurableFile {
         let code: SRIOVError.Code
         switch e {
         case ENOENT: code = .notFound
-        case EACCES, EPERM, EROFS: code = .permissionDenied
+        case EACCES, EPERM: code = .permissionDenied
+        // A read-only file system is not a missing right: no user could write there (I/O error, 74).
+        case EROFS: code = .io
         case EBUSY: code = .busy
         default: code = .io
+        }
+        var hint = hint
+        if e == EROFS {
+            hint = "the file system is read-only: remount it read-write, or pass --state-dir with a directory on a writable one"
         }
         let tail = hint.isEmpty ? "" : "; \(hint)"
         return SRIOVError(code, "\(what): \(Errno.name(e)) (\(String(cString: strerror(e))))\(tail)", cause: .errno(e))

@@ -9,7 +9,8 @@ import Logging
 import SRIOVCore
 
 /// The write-ahead journal of one state directory: `journal.jsonl` (one checksummed JSON record per
-/// line) plus `snapshot.json`. Only one process owns a directory at a time (`lock`).
+/// line) plus `snapshot.json`. A compacted journal opens with a `journal.snapshot` record naming the
+/// snapshot (seq and crc) it continues from, so a lost or swapped snapshot is refused at start-up. Only one process owns a directory at a time (`lock`).
 ///
 /// Appends are group-committed: while one batch is being written and fsync'd on the journal's I/O
 /// thread, new appends queue on the actor and go out together in the next batch (one write(2), one
@@ -57,7 +58,7 @@ public actor Journal {
 
     /// Takes the state directory's lock, creates the directory if needed, reads the snapshot and the
     /// journal, drops (and truncates away) a torn last line with a log line, refuses a corrupt record in
-    /// the middle, and opens the journal for appending.
+    /// the middle or a missing or wrong snapshot the journal needs, and opens the journal for appending.
     public static func open(_ options: JournalOptions, logger: Logger? = nil) throws(SRIOVError) -> (Journal, JournalRecovery) {
         let logger = logger ?? Logger(label: "sriovd.journal")
         let directory = options.directory
@@ -76,7 +77,7 @@ public actor Journal {
 
             var scan = JournalScan(path: path, stopAtFirstProblem: true, collectAfter: snapshot?.seq ?? 0)
             try scan.run(fd: fd)
-            if let problem = scan.problems.first ?? scan.startProblem(snapshotSeq: snapshot?.seq) {
+            if let problem = scan.problems.first ?? scan.startProblem(snapshot: snapshot, directory: directory) {
                 throw damageError(path: path, problem)
             }
             var length = scan.prefixEnd
@@ -92,14 +93,22 @@ public actor Journal {
                 dropped = description
             }
             let journalLast = scan.prefixLastSeq ?? 0
-            if let snapshot, scan.firstSeq != nil, journalLast < snapshot.seq {
-                // Every record is older than the snapshot; drop them so the next append (snapshot + 1)
-                // continues the file without a gap.
-                logger.info("journal: every record is older than snapshot.json; truncating the journal",
-                            metadata: ["file": "\(path)", "snapshotSeq": "\(snapshot.seq)", "lastSeq": "\(journalLast)"])
-                try DurableFile.truncate(fd, to: 0, path: path)
-                if options.fsync { try DurableFile.sync(fd, path: path) }
-                length = 0
+            if let snapshot, snapshot.seq > 0, journalLast <= snapshot.seq {
+                // Nothing in the journal follows the snapshot (a compaction a crash stopped, or a state
+                // directory from before journals named their snapshot): the journal becomes just the
+                // record naming the snapshot, so the next append (snapshot + 1) continues without a gap
+                // and a lost snapshot.json is noticed instead of starting with no leases.
+                let crc = CRC32C.checksum(snapshot.data)
+                if scan.base != JournalScan.Base(seq: snapshot.seq, crc: crc) {
+                    logger.info("journal: nothing in it follows snapshot.json; rewriting it to name the snapshot",
+                                metadata: ["file": "\(path)", "snapshotSeq": "\(snapshot.seq)", "lastSeq": "\(journalLast)"])
+                    let line = RecordCodec.snapshotBase(seq: snapshot.seq, crc: crc)
+                    try DurableFile.replace(path, in: directory, with: line, sync: options.fsync)
+                    Glibc.close(fd)
+                    fd = -1
+                    fd = try DurableFile.open(path, O_RDWR | O_APPEND)
+                    length = line.count
+                }
             }
             let lastSeq = max(snapshot?.seq ?? 0, journalLast)
             let journal = Journal(directory: directory, path: path, fd: fd, lock: lock, length: length,
@@ -117,11 +126,19 @@ public actor Journal {
         if problem.unsupportedVersion != nil {
             return SRIOVError(.unsupported, "\(path) line \(problem.line): \(problem.reason)")
         }
+        if problem.needsSnapshot {
+            // The reason says what to restore; repair cannot bring a snapshot back.
+            return SRIOVError(.corrupt, "\(path) line \(problem.line): \(problem.reason)")
+        }
         return SRIOVError(.corrupt, "\(path) line \(problem.line): \(problem.reason); run `sriovctl journal verify` to see the damage and `sriovctl journal repair` to keep what precedes it")
     }
 
     /// The seq of the last durable record (or of the snapshot, if the journal has none after it).
     public var lastSeq: UInt64 { commit.durableSeq }
+
+    /// Set once a write or fsync failed (a full disk, an I/O error): the journal refuses every append
+    /// from then on, until a restart re-reads it. Readiness reads it.
+    public nonisolated var writeFailure: SRIOVError? { commit.failure }
 
     /// Counters for metrics: appends, fsyncs (batches), total fsync time.
     public var statistics: JournalStatistics { commit.statistics }

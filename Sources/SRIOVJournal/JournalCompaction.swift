@@ -41,24 +41,26 @@ extension Journal {
         let directory = self.directory, sync = self.sync
         // On the background thread (`BackgroundWork`): megabytes to write and a journal to scan, while
         // lease steps go on in the cooperative pool.
-        let written = await BackgroundWork.run { () -> Result<Void, SRIOVError> in
+        let written = await BackgroundWork.run { () -> Result<UInt32, SRIOVError> in
             do throws(SRIOVError) {
                 try SnapshotFile.write(directory: directory, seq: seq, data: data, sync: sync)
-                return .success(())
+                return .success(CRC32C.checksum(data))
             } catch {
                 return .failure(error)
             }
         }
-        try written.get()
+        let crc = try written.get()
         snapshotSeq = seq
         try checkUsable()
+        // A journal of records from seq 1 on needs no snapshot; there is nothing to compact.
+        guard seq > 0 else { return }
 
         // Compaction, in two steps. First, with appends going on: find where the records after `seq`
         // start (a scan of the file) and copy them, as far as the file is written, to the temp file.
         let path = self.path
         let (fd0, length0) = commit.position()
         let prepared = try await BackgroundWork.run {
-            Journal.prepareCompaction(path: path, fd: fd0, length: length0, through: seq, sync: sync)
+            Journal.prepareCompaction(path: path, fd: fd0, length: length0, through: seq, crc: crc, sync: sync)
         }.get()
         guard let prepared else { return }
         // Then, with appends paused: copy what was appended meanwhile, rename, fsync the directory.
@@ -117,18 +119,21 @@ extension Journal {
         var directoryError: SRIOVError? = nil
     }
 
-    /// A compaction's temp file, holding the records after the snapshot as far as the journal was
-    /// written when it was prepared.
+    /// A compaction's temp file: the record naming the snapshot, then the records after the snapshot
+    /// as far as the journal was written when it was prepared.
     struct PreparedCompaction: Sendable {
         var fd: Int32
         /// Where the records after the snapshot start in the journal.
         var cut: Int
+        /// The bytes written before them (the `journal.snapshot` record).
+        var prefix: Int
     }
 
-    /// Finds the first record after `seq` and copies the journal from there up to `length` (whole,
-    /// written records; the file only grows meanwhile) into `journal.jsonl.tmp`, fsync'd. nil when no
-    /// record is old enough to drop.
-    static func prepareCompaction(path: String, fd: Int32, length: Int, through seq: UInt64,
+    /// Finds the first record after `seq`, writes the record naming the snapshot (`seq`, `crc`) to
+    /// `journal.jsonl.tmp` and copies the journal from that record up to `length` (whole, written
+    /// records; the file only grows meanwhile) after it, fsync'd. The compacted journal so says which
+    /// snapshot it needs: start-up refuses to go on without that snapshot instead of starting empty.
+    static func prepareCompaction(path: String, fd: Int32, length: Int, through seq: UInt64, crc: UInt32,
                                   sync: Bool) -> Result<PreparedCompaction?, SRIOVError> {
         do throws(SRIOVError) {
             // Records are in seq order: find the first one after the snapshot.
@@ -148,10 +153,11 @@ extension Journal {
             if let unreadable {
                 throw SRIOVError(.corrupt, "\(path) line \(unreadable): not a record while compacting; the snapshot was written, the journal was left as it is; run `sriovctl journal verify`")
             }
-            if cut == 0 { return .success(nil) }
             let tmp = path + ".tmp"
             let newFD = try DurableFile.open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+            let base = RecordCodec.snapshotBase(seq: seq, crc: crc)
             do throws(SRIOVError) {
+                try DurableFile.writeAll(newFD, base, path: tmp)
                 try copy(from: fd, range: cut..<length, to: newFD, path: path, tmp: tmp)
                 if sync { try DurableFile.sync(newFD, path: tmp) }
             } catch {
@@ -159,7 +165,7 @@ extension Journal {
                 DurableFile.unlink(tmp)
                 throw error
             }
-            return .success(PreparedCompaction(fd: newFD, cut: cut))
+            return .success(PreparedCompaction(fd: newFD, cut: cut, prefix: base.count))
         } catch {
             return .failure(error)
         }
@@ -189,7 +195,7 @@ extension Journal {
         if sync {
             do throws(SRIOVError) { try DurableFile.syncDirectory(directory) } catch { directoryError = error }
         }
-        return .success(Replacement(fd: prepared.fd, length: length - prepared.cut, directoryError: directoryError))
+        return .success(Replacement(fd: prepared.fd, length: prepared.prefix + length - prepared.cut, directoryError: directoryError))
     }
 
     static func copy(from source: Int32, range: Range<Int>, to target: Int32, path: String, tmp: String) throws(SRIOVError) {

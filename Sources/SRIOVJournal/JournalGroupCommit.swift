@@ -82,6 +82,9 @@ final class GroupCommit: Sendable {
         if let error = state.withLock({ unusable($0) }) { throw error }
     }
 
+    /// The failed write or fsync that stopped the journal, if one did.
+    var failure: SRIOVError? { state.withLock { $0.failure } }
+
     var durableSeq: UInt64 { state.withLock { $0.durableSeq } }
     var statistics: JournalStatistics { state.withLock { $0.stats } }
 
@@ -363,6 +366,9 @@ extension Journal {
     nonisolated func checkLine(type: String, _ data: [UInt8]) throws(SRIOVError) {
         guard RecordCodec.isValidType(type) else {
             throw SRIOVError(.invalidArgument, "journal record type \(Quote.shell(type)) is not 1-100 characters of letters, digits and . _ - : /")
+        }
+        guard type != RecordCodec.snapshotBaseTypeName else {
+            throw SRIOVError(.invalidArgument, "journal record type \(type) is the journal's own (it names the snapshot a compacted journal continues from); choose another type")
         }
         guard !data.isEmpty, !data.contains(0x0a) else {
             throw SRIOVError(.invalidArgument, "journal record \(type): the payload's JSON is not a single line")

@@ -7,22 +7,44 @@ import SRIOVCore
 
 /// What `JournalMaintenance.verify` found.
 public struct JournalReport: Sendable, Codable {
-    /// True when start-up would accept the state directory (a torn last record is listed in `problems`
-    /// but does not clear `ok`: start-up drops it, and a running daemon may be mid-write).
+    /// True exactly when start-up would accept the state directory (a torn last record is listed in
+    /// `problems` but does not clear `ok`: start-up drops it, and a running daemon may be mid-write).
     public var ok: Bool
-    /// Valid records in the journal (including those a snapshot already covers).
+    /// Valid records in the journal (including those a snapshot already covers; not counting the
+    /// record that names the snapshot a compacted journal continues from).
     public var records: Int
     public var lastSeq: UInt64
     public var snapshotSeq: UInt64?
-    /// Each problem with its file, line and reason.
+    /// The snapshot seq a compacted journal names as the one it continues from (nil: it needs none).
+    public var requiresSnapshotSeq: UInt64?
+    /// Each problem with its file, line (or record seq) and reason.
     public var problems: [String]
+    /// True when `ok` is false and `sriovctl journal repair` would make start-up accept the directory
+    /// (every problem lies in what repair drops); false when repair would refuse or leave a problem.
+    public var repairable: Bool
 
-    public init(ok: Bool, records: Int, lastSeq: UInt64, snapshotSeq: UInt64?, problems: [String]) {
+    public init(ok: Bool, records: Int, lastSeq: UInt64, snapshotSeq: UInt64?, requiresSnapshotSeq: UInt64? = nil,
+                problems: [String], repairable: Bool = false) {
         self.ok = ok
         self.records = records
         self.lastSeq = lastSeq
         self.snapshotSeq = snapshotSeq
+        self.requiresSnapshotSeq = requiresSnapshotSeq
         self.problems = problems
+        self.repairable = repairable
+    }
+}
+
+/// A record (or the snapshot) the caller's replay refuses: what start-up would stop at after the
+/// journal's own checks pass (an unknown record type, a payload that does not decode).
+public struct JournalReplayProblem: Sendable, Equatable {
+    /// The record's seq; nil for the snapshot.
+    public var seq: UInt64?
+    public var message: String
+
+    public init(seq: UInt64?, message: String) {
+        self.seq = seq
+        self.message = message
     }
 }
 
@@ -46,38 +68,42 @@ public struct JournalRepairReport: Sendable, Codable {
 public enum JournalMaintenance {
     /// Reads without taking the lock (safe while a daemon runs: the journal is read before the snapshot,
     /// so a concurrent compaction cannot look like a gap); reports every problem with file, line, reason.
-    public static func verify(directory: String) -> JournalReport {
-        guard DurableFile.isDirectory(directory) else {
-            return JournalReport(ok: false, records: 0, lastSeq: 0, snapshotSeq: nil,
-                                 problems: ["state directory \(directory) does not exist; pass --state-dir with the daemon's state directory"])
-        }
+    /// Runs start-up's checks: the journal's own (`JournalScan`, the snapshot it needs) and, through
+    /// `replay`, the caller's (start-up's decoding of the snapshot and of every record after it), so
+    /// `ok` is false exactly when start-up would refuse. Throws (instead of reporting damage) when the
+    /// directory is missing or a file cannot be read: nothing is known to be damaged then.
+    public static func verify(directory: String,
+                              replay: ((JournalSnapshot?, [JournalEntry]) -> [JournalReplayProblem])? = nil) throws(SRIOVError) -> JournalReport {
+        try requireStateDirectory(directory)
         let path = directory + "/" + Journal.journalName
         var problems: [String] = []
         var fatal = 0
-        var scan = JournalScan(path: path, stopAtFirstProblem: false, collectAfter: nil)
+        var repairable = true
+        // Only records after the snapshot are replayed: collect those after the snapshot as it is now
+        // (a compaction meanwhile only moves it forward; the final filter uses the one read after).
+        let earlySnapshotSeq = replay == nil ? nil : ((try? SnapshotFile.load(directory: directory))?.seq ?? 0)
+        var scan = JournalScan(path: path, stopAtFirstProblem: false, collectAfter: earlySnapshotSeq)
         if DurableFile.exists(path) {
-            do throws(SRIOVError) {
-                let fd = try DurableFile.open(path, O_RDONLY)
-                defer { close(fd) }
-                try scan.run(fd: fd)
-            } catch {
-                problems.append(error.message)
-                fatal += 1
-            }
+            let fd = try DurableFile.open(path, O_RDONLY)
+            defer { close(fd) }
+            try scan.run(fd: fd)
         }
-        var snapshotSeq: UInt64?
+        var snapshot: JournalSnapshot?
         var snapshotReadable = true
         do throws(SRIOVError) {
-            snapshotSeq = try SnapshotFile.load(directory: directory)?.seq
-        } catch {
+            snapshot = try SnapshotFile.load(directory: directory)
+        } catch where error.code == .corrupt || error.code == .unsupported {
             problems.append(error.message)
             fatal += 1
             snapshotReadable = false
+            repairable = false   // repair refuses a damaged snapshot
         }
         var journalProblems = scan.problems
-        if snapshotReadable, let start = scan.startProblem(snapshotSeq: snapshotSeq) {
+        if snapshotReadable, let start = scan.startProblem(snapshot: snapshot, directory: directory) {
             journalProblems.insert(start, at: 0)
+            if start.needsSnapshot { repairable = false }
         }
+        if scan.problems.first?.unsupportedVersion != nil { repairable = false }   // repair refuses it
         for problem in journalProblems {
             problems.append("\(path) line \(problem.line): \(problem.reason)")
             fatal += 1
@@ -85,16 +111,45 @@ public enum JournalMaintenance {
         if let torn = scan.torn {
             problems.append("\(path) line \(torn.line): \(torn.reason) (a torn last record: start-up drops it)")
         }
-        let lastSeq = max(snapshotSeq ?? 0, scan.lastSeq ?? 0)
-        return JournalReport(ok: fatal == 0, records: scan.records, lastSeq: lastSeq, snapshotSeq: snapshotSeq, problems: problems)
+        if let replay, snapshotReadable {
+            let snapshotSeq = snapshot?.seq ?? 0
+            // What start-up replays: the snapshot and the records after it, up to the first damage.
+            let replayed = scan.entries.filter { $0.seq > snapshotSeq }
+            // What repair keeps: the records before the first damage (none when the start is wrong).
+            let keptThrough = scan.startProblem(snapshot: snapshot, directory: directory) == nil ? (scan.prefixLastSeq ?? 0) : 0
+            for problem in replay(snapshot, replayed) {
+                problems.append(problem.message)
+                fatal += 1
+                if problem.seq.map({ $0 <= keptThrough }) ?? true { repairable = false }
+            }
+        }
+        let lastSeq = max(snapshot?.seq ?? 0, scan.lastSeq ?? 0)
+        return JournalReport(ok: fatal == 0, records: scan.records, lastSeq: lastSeq, snapshotSeq: snapshot?.seq,
+                             requiresSnapshotSeq: scan.base?.seq, problems: problems, repairable: fatal > 0 && repairable)
+    }
+
+    /// The state directory must exist: a mistyped path is not a damaged journal, and sriovctl's
+    /// in-process commands must not create a new, empty state directory and report success against it
+    /// (sriovd creates its own on first start). `.notFound` (66) naming it; an access error as such.
+    public static func requireStateDirectory(_ directory: String, simulated: Bool = false) throws(SRIOVError) {
+        var st = stat()
+        guard stat(directory, &st) == 0 else {
+            let e = errno
+            if e == ENOENT || e == ENOTDIR {
+                let sample = simulated ? " (`sriovctl inventory --simulated --state-dir \(Quote.shell(directory))` makes one with a simulated host)" : ""
+                throw SRIOVError(.notFound, "no state directory \(Quote.shell(directory)): is --state-dir mistyped? sriovd's is \(DefaultPaths.stateDirectory) unless it was started with another --state-dir; sriovd creates it on its first start, sriovctl never does\(sample)", cause: .errno(e))
+            }
+            throw DurableFile.errnoError("cannot reach the state directory \(directory)", e, hint: "run as root (or sriovd's user)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw SRIOVError(.invalidArgument, "the state directory \(Quote.shell(directory)) is not a directory; pass --state-dir with sriovd's state directory (default \(DefaultPaths.stateDirectory))")
+        }
     }
 
     /// Needs the lock. Keeps every valid record before the first damaged one, moves the damaged file
     /// aside as `journal.jsonl.damaged-<unix time>` (never deletes data), rewrites the journal durably.
     public static func repair(directory: String) throws(SRIOVError) -> JournalRepairReport {
-        guard DurableFile.isDirectory(directory) else {
-            throw SRIOVError(.notFound, "state directory \(directory) does not exist; pass --state-dir with the daemon's state directory")
-        }
+        try requireStateDirectory(directory)
         let lock = try StateLock.acquire(directory: directory)
         defer { lock.release() }
         let path = directory + "/" + Journal.journalName
@@ -110,7 +165,10 @@ public enum JournalMaintenance {
         if let first = scan.problems.first, first.unsupportedVersion != nil {
             throw SRIOVError(.unsupported, "\(path) line \(first.line): \(first.reason); repair never drops records of a newer format")
         }
-        if scan.startProblem(snapshotSeq: snapshot?.seq) != nil {
+        if let start = scan.startProblem(snapshot: snapshot, directory: directory) {
+            if start.needsSnapshot {
+                throw SRIOVError(.corrupt, "\(path) line \(start.line): \(start.reason); repair cannot rebuild a snapshot and left the journal as it is")
+            }
             keepEnd = 0
             kept = 0
         }

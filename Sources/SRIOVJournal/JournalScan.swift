@@ -9,6 +9,15 @@ struct JournalScan {
         var line: Int
         var reason: String
         var unsupportedVersion: UInt64? = nil
+        /// The journal needs a snapshot that is missing or is not the one it was compacted after:
+        /// only restoring that snapshot helps (repair cannot).
+        var needsSnapshot = false
+    }
+
+    /// The snapshot a compacted journal continues from, named by its first record.
+    struct Base: Equatable {
+        var seq: UInt64
+        var crc: UInt32
     }
 
     let path: String
@@ -21,6 +30,9 @@ struct JournalScan {
     private(set) var lines = 0
     private(set) var records = 0
     private(set) var firstSeq: UInt64?
+    /// Set when the first record is a `journal.snapshot` record: the journal holds only what follows
+    /// that snapshot, so start-up needs it.
+    private(set) var base: Base?
     private(set) var firstSeqLine = 0
     private(set) var lastSeq: UInt64?
     /// Damage other than a torn tail, in file order.
@@ -82,6 +94,17 @@ struct JournalScan {
                                   reason: "record format version \(v) is not supported by this sriovd (it reads version \(RecordCodec.version)); run the sriovd that wrote it or a newer one",
                                   unsupportedVersion: v))
         case .success(let record):
+            let isBase = RecordCodec.matches(UnsafeRawBufferPointer(rebasing: line.bytes[record.type]), at: 0, RecordCodec.snapshotBaseType)
+                && record.type.count == RecordCodec.snapshotBaseType.count
+            if isBase {
+                guard lastSeq == nil else {
+                    return report(Problem(line: line.number, reason: "a \(RecordCodec.snapshotBaseTypeName) record after the first line (it may only open a compacted journal)"))
+                }
+                guard let named = RecordCodec.decodeSnapshotBase(UnsafeRawBufferPointer(rebasing: line.bytes[record.data])), named.seq == record.seq else {
+                    return report(Problem(line: line.number, reason: "the \(RecordCodec.snapshotBaseTypeName) record does not name its snapshot as {\"crc\":\"<8 hex digits>\",\"seq\":\(record.seq)}"))
+                }
+                base = Base(seq: named.seq, crc: named.crc)
+            }
             if let previous = lastSeq {
                 if record.seq <= previous {
                     return report(Problem(line: line.number, reason: "seq \(record.seq) does not follow seq \(previous): sequence numbers must increase by one"))
@@ -100,13 +123,13 @@ struct JournalScan {
             }
             resync = false
             lastSeq = record.seq
-            records += 1
+            if !isBase { records += 1 }
             if !damaged {
                 prefixEnd = line.end
                 prefixRecords += 1
                 prefixLastSeq = record.seq
             }
-            if let after = collectAfter, record.seq > after { entries.append(entry(record, line.bytes)) }
+            if let after = collectAfter, record.seq > after, !isBase { entries.append(entry(record, line.bytes)) }
             return true
         }
     }
@@ -124,14 +147,34 @@ struct JournalScan {
         return JournalEntry(seq: r.seq, time: r.time, type: type, data: Array(UnsafeRawBufferPointer(rebasing: line[r.data])))
     }
 
-    /// The first record must continue the snapshot (or be seq 1 without one). Checked after the scan
-    /// because verify reads the snapshot after the journal.
-    func startProblem(snapshotSeq: UInt64?) -> Problem? {
+    /// The first record must continue the snapshot (or be seq 1 without one), and a compacted journal
+    /// needs the very snapshot it was compacted after (or a newer one, written just before a
+    /// compaction that a crash stopped). Checked after the scan because verify reads the snapshot after
+    /// the journal.
+    func startProblem(snapshot: JournalSnapshot?, directory: String) -> Problem? {
+        let snapshotPath = directory + "/" + SnapshotFile.name
+        if let base {
+            let needed = "the snapshot at seq \(base.seq) (crc \(RecordCodec.hexString(base.crc)))"
+            let remedy = "restore that \(SnapshotFile.name) from a backup (the journal was compacted after it and no longer holds the records it covers); to give up the leases it held instead, move \(directory)/\(Journal.journalName) and \(SnapshotFile.name) aside: sriovd then starts empty and quarantines the VFs it finds in use"
+            guard let snapshot else {
+                return Problem(line: firstSeqLine, reason: "the journal continues from \(needed), but \(snapshotPath) is missing; \(remedy)", needsSnapshot: true)
+            }
+            if snapshot.seq < base.seq {
+                return Problem(line: firstSeqLine, reason: "the journal continues from \(needed), but \(snapshotPath) is an older one (seq \(snapshot.seq)); \(remedy)", needsSnapshot: true)
+            }
+            if snapshot.seq == base.seq {
+                let crc = CRC32C.checksum(snapshot.data)
+                if crc != base.crc {
+                    return Problem(line: firstSeqLine, reason: "the journal continues from \(needed), but \(snapshotPath) is another snapshot at that seq (crc \(RecordCodec.hexString(crc))); \(remedy)", needsSnapshot: true)
+                }
+            }
+            return nil
+        }
         guard let first = firstSeq else { return nil }
-        let base = snapshotSeq ?? 0
+        let base = snapshot?.seq ?? 0
         guard first > base + 1 else { return nil }
         let missing = first - base == 2 ? "record \(base + 1) is" : "records \(base + 1)-\(first - 1) are"
-        let reason = snapshotSeq == nil
+        let reason = snapshot == nil
             ? "the journal starts at seq \(first) but there is no snapshot.json: \(missing) missing"
             : "the journal starts at seq \(first) but snapshot.json ends at seq \(base): \(missing) missing"
         return Problem(line: firstSeqLine, reason: reason)

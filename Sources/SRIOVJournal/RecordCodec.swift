@@ -84,6 +84,34 @@ enum RecordCodec {
         case unsupportedVersion(UInt64)
     }
 
+    /// The record type of a compacted journal's first record, naming the snapshot it continues from:
+    /// `{"crc":"<the snapshot's crc>","seq":<the snapshot's seq>}`, with the snapshot's seq as its own.
+    /// The journal writes and reads it itself; callers never see it and may not append it.
+    static let snapshotBaseTypeName = "journal.snapshot"
+    static let snapshotBaseType: [UInt8] = Array(snapshotBaseTypeName.utf8)
+
+    /// The line of a `journal.snapshot` record naming the snapshot at `seq` with checksum `crc`.
+    static func snapshotBase(seq: UInt64, crc: UInt32) -> [UInt8] {
+        var data: [UInt8] = Array(#"{"crc":""#.utf8)
+        data.append(contentsOf: CRC32C.hex(crc))
+        data.append(contentsOf: #"","seq":"#.utf8)
+        data.append(contentsOf: String(seq).utf8)
+        data.append(UInt8(ascii: "}"))
+        var line: [UInt8] = []
+        encode(seq: seq, timestamp: timestamp(), type: snapshotBaseTypeName, data: data, into: &line)
+        return line
+    }
+
+    /// The snapshot a `journal.snapshot` record's data names, nil if it is not exactly that shape.
+    static func decodeSnapshotBase(_ data: UnsafeRawBufferPointer) -> (seq: UInt64, crc: UInt32)? {
+        var p = Parser(line: data, end: data.count)
+        guard p.expect(#"{"crc":""#), p.i + 8 <= data.count,
+              let crc = CRC32C.parseHex(UnsafeRawBufferPointer(rebasing: data[p.i..<(p.i + 8)])) else { return nil }
+        p.i += 8
+        guard p.expect(#"","seq":"#), let seq = p.unsigned(), seq >= 1, p.expect("}"), p.i == data.count else { return nil }
+        return (seq, crc)
+    }
+
     /// Parses one line (without its newline).
     static func decode(_ line: UnsafeRawBufferPointer) -> Result<Record, Problem> {
         let n = line.count

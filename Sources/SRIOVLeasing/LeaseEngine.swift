@@ -106,14 +106,13 @@ public actor LeaseEngine {
         if let torn = recovery.droppedTornTail {
             logger.warning("journal: dropped a torn last record", metadata: ["detail": "\(torn)"])
         }
-        var book = LeaseBook()
-        if let snapshot = recovery.snapshot {
-            book = try JSONCoding.decode(LeaseBook.self, from: snapshot.data, what: "journal snapshot")
-            book.seq = snapshot.seq
-        }
-        for entry in recovery.entries {
-            book.apply(try LeaseEvent.decode(type: entry.type, data: entry.data), at: entry.time)
-            book.seq = entry.seq
+        // The same decoding `sriovctl journal verify` runs (LeaseReplay), so it fails exactly when this does.
+        var book: LeaseBook
+        do throws(SRIOVError) {
+            book = try LeaseReplay.book(recovery, directory: stateDirectory)
+        } catch {
+            await journal.close()
+            throw error
         }
         // New records are applied to the book in journal order, from the journal's next seq on.
         book.seq = max(book.seq, await journal.lastSeq)
@@ -165,6 +164,10 @@ public actor LeaseEngine {
     }
 
     public var currentBook: LeaseBook { book }
+
+    /// Why the journal refuses to record (a failed write or fsync, e.g. ENOSPC), or nil: every step
+    /// that changes something is refused until sriovd restarts, so the daemon is not ready.
+    public nonisolated var journalFailure: SRIOVError? { journal.writeFailure }
 
     /// The journal's counters (appends, fsync batches, fsync time), for metrics and benchmarks.
     public var journalStatistics: JournalStatistics {

@@ -127,7 +127,7 @@ extension LeaseEvent {
         case "pf.numvfs": return .numVFsChanged(try d(NumVFsChangeRecord.self))
         case "audit": return .audit(try d(AuditRecord.self))
         default:
-            throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)): written by a newer sriovd? Upgrade, or inspect with `sriovctl journal verify`")
+            throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)) (written by a newer sriovd?); upgrade, or see every such record with `sriovctl journal verify`")
         }
     }
 }

@@ -58,8 +58,11 @@ public enum Directories {
             current += "/" + part
             if mkdir(current, mode) != 0 && errno != EEXIST {
                 let e = errno
-                throw SRIOVError(e == EACCES || e == EPERM || e == EROFS ? .permissionDenied : .io,
-                                 "cannot create the \(what) \(Quote.shell(path)) (\(Errno.name(e)) at \(current)); run as root or pass a writable path",
+                // EROFS is an I/O error (74), not a missing right (77): running as root would not help.
+                let hint = e == EROFS ? "the file system is read-only; remount it read-write or pass a path on a writable one"
+                    : "run as root or pass a writable path"
+                throw SRIOVError(e == EACCES || e == EPERM ? .permissionDenied : .io,
+                                 "cannot create the \(what) \(Quote.shell(path)) (\(Errno.name(e)) at \(current)); \(hint)",
                                  cause: .errno(e))
             }
         }

@@ -16,9 +16,7 @@ public enum APIRoutes {
         router.add(middleware: AccessMiddleware(control: access, slot: slot))
         router.get("/healthz") { _, _ in try json(StatusBody(status: "ok")) }
         router.get("/readyz") { _, _ in
-            guard slot.phase == .ready else {
-                throw ServiceUnavailable(detail: "sriovd is \(slot.phase.rawValue), not ready (journal replay and reconcile run before it serves)")
-            }
+            if let reason = slot.notReadyReason { throw ServiceUnavailable(detail: reason) }
             return try json(StatusBody(status: "ready"))
         }
         router.get("/v1/inventory") { _, context in

@@ -21,6 +21,20 @@ public final class EngineSlot: Sendable {
 
     public var phase: Phase { state.withLock { $0.phase } }
 
+    /// Why `GET /readyz` must answer 503, or nil when sriovd can serve: still starting, stopping, or
+    /// running with a journal that refuses writes (a failed write or fsync, e.g. a full disk), when
+    /// every lease step would fail.
+    public var notReadyReason: String? {
+        let (phase, engine) = state.withLock { ($0.phase, $0.engine) }
+        guard phase == .ready else {
+            return "sriovd is \(phase.rawValue), not ready (journal replay and reconcile run before it serves)"
+        }
+        if let failure = engine?.journalFailure {
+            return "sriovd cannot record lease steps: \(failure.message)"
+        }
+        return nil
+    }
+
     /// The engine once started (kept while stopping, so in-flight requests finish on it).
     public var engine: LeaseEngine? { state.withLock { $0.engine } }
 

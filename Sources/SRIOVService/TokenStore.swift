@@ -7,7 +7,8 @@ import SRIOVCore
 
 /// The bearer tokens TCP callers present, stored hashed: one `name sha256:<64 hex digits>` per line
 /// (`#` comments and blank lines allowed). The hash is SHA-256 of the token's bytes, so an operator
-/// makes a line with `printf '%s' "$TOKEN" | sha256sum`. A file others can read is refused.
+/// makes a line with `printf '%s' "$TOKEN" | sha256sum`. A file not owned by root (or sriovd's user), or that
+/// its group or others may read or write, is refused.
 public struct TokenStore: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var name: String
@@ -43,7 +44,8 @@ public struct TokenStore: Sendable, Equatable {
                                   as: UTF8.self)
     }
 
-    /// Reads the file, refusing one that is not a regular file or that other users may read or write.
+    /// Reads the file, refusing one that is not a regular file, is owned by another user, or that its
+    /// group or other users may read or write.
     /// Kernel interface: `open(2)` + `fstat(2)` + `read(2)` (the mode checked is that of the file read,
     /// after any symbolic link).
     public static func load(path: String) throws(SRIOVError) -> TokenStore {
@@ -64,9 +66,8 @@ public struct TokenStore: Sendable, Equatable {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw SRIOVError(.invalidArgument, "the tokens file \(path) is not a regular file; point access.tokens_file at a file")
         }
-        let mode = st.st_mode & 0o777
-        guard mode & 0o007 == 0 else {
-            throw SRIOVError(.permissionDenied, "the tokens file \(path) is readable or writable by other users (mode \(String(mode, radix: 8))); run `chmod 600 \(path)` (or 640 for a group of operators) and start sriovd again")
+        if let problem = accessProblem(path: path, mode: st.st_mode, owner: st.st_uid, daemonUID: geteuid()) {
+            throw SRIOVError(.permissionDenied, problem)
         }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -87,6 +88,23 @@ public struct TokenStore: Sendable, Equatable {
             throw SRIOVError(.invalidArgument, "the tokens file \(path) is not UTF-8 text")
         }
         return try parse(text, source: path)
+    }
+
+    /// Why the tokens file may not be trusted, or nil. Whoever may write it can add an admin token, and
+    /// whoever may read it learns every token's hash: so the owner must be root or sriovd's own user,
+    /// and neither the group nor others may read or write it (mode 600 or 400).
+    public static func accessProblem(path: String, mode: mode_t, owner: uid_t, daemonUID: uid_t) -> String? {
+        let bits = mode & 0o777
+        let chown = daemonUID == 0 ? "root" : "root (or uid \(daemonUID), sriovd's user)"
+        if owner != 0 && owner != daemonUID {
+            return "the tokens file \(path) is owned by uid \(owner), who could add a token of their own; run `chown \(daemonUID == 0 ? "root" : String(daemonUID)) \(path) && chmod 600 \(path)` (the owner must be \(chown)) and start sriovd again"
+        }
+        if bits & 0o077 != 0 {
+            let who = bits & 0o007 != 0 ? "other users" : "its group"
+            let what = bits & 0o022 != 0 ? "writable" : "readable"
+            return "the tokens file \(path) is \(what) by \(who) (mode \(String(bits, radix: 8))); run `chmod 600 \(path)` (only its owner, root or sriovd's user, may read it) and start sriovd again"
+        }
+        return nil
     }
 
     /// Parses the file's text; errors name the line.

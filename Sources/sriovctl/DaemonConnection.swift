@@ -16,7 +16,7 @@ struct ConnectOptions: ParsableArguments {
     @Option(name: .customLong("socket"), help: ArgumentHelp("sriovd's API socket. Default: $SRIOVD_SOCKET, else /run/sriovd/sriovd.sock.", valueName: "path"))
     var socket: String?
 
-    @Flag(name: .customLong("direct"), help: "Open the state directory in this process instead of asking sriovd (only while no sriovd holds its lock); --simulated, --state-dir, --config, --sysfs-root and --procfs-root apply only then.")
+    @Flag(name: .customLong("direct"), help: "Open the state directory in this process instead of asking sriovd (only while no sriovd holds its lock; it must exist, sriovctl never creates one); --simulated, --state-dir, --config, --sysfs-root and --procfs-root apply only then.")
     var direct = false
 
     /// --socket, else $SRIOVD_SOCKET, else the default.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import SRIOVConfig
 import SRIOVCore
+import SRIOVJournal
 import SRIOVLeasing
 import SRIOVRuntime
 
@@ -25,8 +26,9 @@ enum LeaseContext {
 
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
     static func engine(_ global: GlobalOptions, _ options: LeaseOptions) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
+        // Before the host: --simulated would create the directory for its simulated host.
+        try requireStateDirectory(global)
         let host = try global.host()
-        try Directories.ensure(global.stateDir, mode: 0o750, what: "state directory")
         let config = try config(options, simulated: global.simulated)
         var logger = Logger(label: "sriovctl")
         logger.logLevel = .warning
@@ -35,6 +37,13 @@ enum LeaseContext {
             host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link),
             logger: logger)
         return (engine, host)
+    }
+
+    /// In-process commands work on sriovd's state; they never create it: a mistyped --state-dir would
+    /// otherwise get a new, empty state directory and report success against it. (sriovd creates
+    /// its own on first start.)
+    static func requireStateDirectory(_ global: GlobalOptions) throws(SRIOVError) {
+        try JournalMaintenance.requireStateDirectory(global.stateDir, simulated: global.simulated)
     }
 
     /// Who is asking, for the audit trail.

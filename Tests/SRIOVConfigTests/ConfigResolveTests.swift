@@ -155,6 +155,24 @@ struct ConfigResolveTests {
         #expect(error?.message.hasPrefix("t.yaml: pools[0].selectors[0] (line 5): selects \(vf) (eno1 VF 0), a VF of protected PF eno1 (protected_pfs[0])") == true)
     }
 
+    /// Issue 15 #8: a pool on the management NIC, not listed in protected_pfs, loaded and showed free
+    /// VFs the allocator would never hand out.
+    @Test func managementNICVFsCannotBePooledEvenUnprotected() throws {
+        let vf = Hosts.vfs("eno1", 0...0, in: Hosts.managementVFs)[0]
+        let broad = refusal("""
+            pools:
+              - name: intel
+                selectors:
+                  - vendor_device: "8086:1520"
+            """, on: Hosts.managementVFs)
+        #expect(broad?.code == .invalidArgument)
+        #expect(broad?.message.hasPrefix("t.yaml: pools[0].selectors[0] (line 4): selects \(vf) (eno1 VF 0), a VF of eno1, the management NIC (it carries the host's default route); sriovd never leases its VFs") == true, "\(broad?.message ?? "accepted")")
+        let named = refusal("pools:\n  - name: a\n    selectors: [{pf: eno1}]\n", on: Hosts.managementVFs)
+        #expect(named?.message.hasPrefix("t.yaml: pools[0].selectors[0].pf (line 3): eno1 is the management NIC") == true, "\(named?.message ?? "accepted")")
+        // The other PFs' VFs still pool.
+        #expect(try plan("pools:\n  - name: a\n    selectors: [{pf: ens1f0}]\n", on: Hosts.managementVFs).pools["a"]?.count == 8)
+    }
+
     @Test func protectedByAddressAndUnknownNames() throws {
         let p = try plan("protected_pfs: [\"0000:19:00.0\", \"0000:99:00.0\", eth9]\n")
         #expect(p.protectedPFs == [PCIAddress("0000:19:00.0")!, PCIAddress("0000:99:00.0")!])

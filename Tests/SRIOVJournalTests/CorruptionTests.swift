@@ -20,7 +20,7 @@ struct CorruptionTests {
         #expect(error?.message.hasSuffix("run `sriovctl journal verify` to see the damage and `sriovctl journal repair` to keep what precedes it") == true)
         // The refusal released the lock and changed nothing.
         #expect(try f.lines().count == 6)
-        let report = JournalMaintenance.verify(directory: f.dir)
+        let report = try JournalMaintenance.verify(directory: f.dir)
         #expect(!report.ok)
         #expect(report.records == 4 && report.lastSeq == 5)
         #expect(report.problems == [error?.message.components(separatedBy: ";").first ?? "?"])
@@ -41,8 +41,8 @@ struct CorruptionTests {
         #expect(aside.hasPrefix(f.journalPath + ".damaged-"))
         #expect(try f.bytes(aside) == original) // never deletes data
         #expect(try f.lines() == Array(lines.prefix(2)) + [""])
-        #expect(JournalMaintenance.verify(directory: f.dir).ok)
-        #expect(JournalMaintenance.verify(directory: f.dir).problems.isEmpty)
+        #expect(try JournalMaintenance.verify(directory: f.dir).ok)
+        #expect(try JournalMaintenance.verify(directory: f.dir).problems.isEmpty)
 
         let (journal, recovery) = try f.open()
         #expect(recovery.entries.map(\.seq) == [1, 2])
@@ -71,7 +71,7 @@ struct CorruptionTests {
         let f = try JournalFixture()
         try f.temp.dir("state")
         try f.setLines([Line.line(seq: 1), "not json", Line.line(seq: 2), Line.line(seq: 3), Line.line(seq: 5), Line.line(seq: 6), "", Line.line(seq: 7)])
-        let report = JournalMaintenance.verify(directory: f.dir)
+        let report = try JournalMaintenance.verify(directory: f.dir)
         #expect(!report.ok)
         #expect(report.records == 6 && report.lastSeq == 7)
         #expect(report.problems.count == 3)
@@ -102,7 +102,7 @@ struct CorruptionTests {
         let error = #expect(throws: SRIOVError.self) { _ = try f.open() }
         #expect(error?.code == .corrupt)
         #expect(error?.message.hasPrefix("\(f.journalPath) line \(c.line): \(c.reason);") == true)
-        let report = JournalMaintenance.verify(directory: f.dir)
+        let report = try JournalMaintenance.verify(directory: f.dir)
         #expect(!report.ok && report.problems.first == "\(f.journalPath) line \(c.line): \(c.reason)")
     }
 
@@ -126,13 +126,43 @@ struct CorruptionTests {
         try f.setBytes(f.snapshotPath, bytes)
         let error = #expect(throws: SRIOVError.self) { _ = try f.open() }
         #expect(error?.code == .corrupt && error?.message.hasPrefix("\(f.snapshotPath): checksum mismatch") == true)
-        #expect(!JournalMaintenance.verify(directory: f.dir).ok)
+        #expect(try !JournalMaintenance.verify(directory: f.dir).ok)
     }
 
-    @Test func verifyOfAMissingDirectory() throws {
+    /// Issue 15 #8: a missing directory or an unreadable file is not damage (and repair cannot help).
+    @Test func verifyOfAMissingDirectoryIsNotFoundNotDamage() throws {
         let f = try JournalFixture()
-        let report = JournalMaintenance.verify(directory: f.dir + "/nope")
-        #expect(!report.ok && report.problems.first?.contains("does not exist") == true)
+        let error = #expect(throws: SRIOVError.self) { _ = try JournalMaintenance.verify(directory: f.dir + "/nope") }
+        #expect(error?.code == .notFound && error?.message.hasPrefix("no state directory '\(f.dir)/nope': is --state-dir mistyped?") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func verifyOfAnUnreadableJournalIsAnAccessErrorNotDamage() async throws {
+        let f = try JournalFixture()
+        try await f.write(1...2)
+        // root reads any file; a directory in place of the journal fails the read the same way (EISDIR).
+        try FileManager.default.removeItem(atPath: f.journalPath)
+        try f.temp.dir("state/journal.jsonl")
+        let error = #expect(throws: SRIOVError.self) { _ = try JournalMaintenance.verify(directory: f.dir) }
+        #expect(error?.code == .io, "\(error?.message ?? "")")
+        #expect(error?.message.contains(f.journalPath) == true)
+    }
+
+    @Test func readOnlyFileSystemIsAnIOErrorNotAPermissionError() {
+        #expect(DurableFile.errnoError("x", EROFS).code == .io)
+        #expect(DurableFile.errnoError("x", EROFS).message.contains("read-only"))
+        #expect(DurableFile.errnoError("x", EACCES).code == .permissionDenied)
+    }
+
+    @Test func verifySuggestsRepairOnlyWhenRepairFixesIt() async throws {
+        let f = try JournalFixture()
+        try f.temp.dir("state")
+        try f.setLines([Line.line(seq: 1), "garbage", Line.line(seq: 3)])
+        #expect(try JournalMaintenance.verify(directory: f.dir).repairable)
+        try f.setLines([Line.line(seq: 1), Line.line(v: 2, seq: 2), Line.line(seq: 3)])
+        let newer = try JournalMaintenance.verify(directory: f.dir)
+        #expect(!newer.ok && !newer.repairable)
+        try f.setLines([Line.line(seq: 1)])
+        #expect(try JournalMaintenance.verify(directory: f.dir).repairable == false)   // ok: nothing to repair
     }
 }
 
@@ -147,7 +177,7 @@ struct TornTailRepairTests {
         let report = try JournalMaintenance.repair(directory: f.dir)
         #expect(report.kept == 2 && report.dropped == 1)
         #expect(try f.bytes(try #require(report.movedAside)) == bytes)
-        let verify = JournalMaintenance.verify(directory: f.dir)
+        let verify = try JournalMaintenance.verify(directory: f.dir)
         #expect(verify.ok && verify.problems.isEmpty && verify.records == 2)
     }
 }

@@ -32,7 +32,7 @@ struct LockTests {
         let f = try JournalFixture()
         let (journal, _) = try f.open()
         _ = try await journal.append(type: "lease.reserved", step(1))
-        let report = JournalMaintenance.verify(directory: f.dir)
+        let report = try JournalMaintenance.verify(directory: f.dir)
         #expect(report.ok && report.records == 1)
         await journal.close()
     }

@@ -12,9 +12,12 @@ struct SnapshotTests {
         let (journal, _) = try f.open()
         for n in 1...10 { _ = try await journal.append(type: "lease.reserved", step(n)) }
         try await journal.snapshot(seq: 8, data: state)
-        // Compacted: only seq 9 and 10 are left in the file.
-        #expect(try f.lines().count == 3)
-        #expect(try f.lines().first?.hasPrefix(#"{"v":1,"seq":9,"#) == true)
+        // Compacted: the record naming the snapshot (seq 8), then only seq 9 and 10.
+        let crc = RecordCodec.hexString(CRC32C.checksum(state))
+        #expect(try f.lines().count == 4)
+        #expect(try f.lines().first?.hasPrefix(#"{"v":1,"seq":8,"#) == true)
+        #expect(try f.lines().first?.contains(#""type":"journal.snapshot","data":{"crc":"\#(crc)","seq":8},"crc":""#) == true)
+        #expect(try f.lines()[1].hasPrefix(#"{"v":1,"seq":9,"#) == true)
         #expect(try await journal.append(type: "lease.active", step(11)) == 11)
         await journal.close()
 
@@ -23,8 +26,8 @@ struct SnapshotTests {
         #expect(recovery.entries.map(\.seq) == [9, 10, 11])
         #expect(recovery.lastSeq == 11)
         await again.close()
-        let report = JournalMaintenance.verify(directory: f.dir)
-        #expect(report.ok && report.snapshotSeq == 8 && report.lastSeq == 11 && report.records == 3)
+        let report = try JournalMaintenance.verify(directory: f.dir)
+        #expect(report.ok && report.snapshotSeq == 8 && report.lastSeq == 11 && report.records == 3 && report.requiresSnapshotSeq == 8)
     }
 
     @Test func snapshotFileFormat() async throws {
@@ -39,12 +42,12 @@ struct SnapshotTests {
         #expect(!f.temp.exists("state/snapshot.json.tmp") && !f.temp.exists("state/journal.jsonl.tmp"))
     }
 
-    @Test func snapshotOfEverythingLeavesAnEmptyJournalAndSeqContinues() async throws {
+    @Test func snapshotOfEverythingLeavesOnlyTheRecordNamingItAndSeqContinues() async throws {
         let f = try JournalFixture()
         try await f.write(1...5)
         let (journal, _) = try f.open()
         try await journal.snapshot(seq: 5, data: state)
-        #expect(try f.bytes(f.journalPath).isEmpty)
+        #expect(try f.lines().count == 2 && f.lines()[0].contains(#""seq":5,"ts":"#) && f.lines()[0].contains(#""type":"journal.snapshot""#))
         await journal.close()
         let (again, recovery) = try f.open()
         #expect(recovery.snapshot?.seq == 5 && recovery.entries.isEmpty && recovery.lastSeq == 5)
@@ -61,7 +64,7 @@ struct SnapshotTests {
         try await f.write(1...10)
         try SnapshotFile.write(directory: f.dir, seq: 6, data: state, sync: false)
         try f.setBytes(f.dir + "/journal.jsonl.tmp", Array("half a compaction".utf8))
-        #expect(JournalMaintenance.verify(directory: f.dir).ok)
+        #expect(try JournalMaintenance.verify(directory: f.dir).ok)
 
         let (journal, recovery) = try f.open()
         #expect(recovery.snapshot?.seq == 6)
@@ -118,5 +121,122 @@ struct SnapshotTests {
         #expect(recovery.snapshot?.seq == 40)
         #expect(recovery.entries.map(\.seq) == Array(41...80))
         await again.close()
+    }
+
+    // MARK: Issue 15 #4: the journal knows which snapshot it needs
+
+    /// A compacted journal in `f` (snapshot at seq 5, records 6 and 7 after it, or none).
+    func compacted(_ f: JournalFixture, after: Bool = true) async throws {
+        try await f.write(1...5)
+        let (journal, _) = try f.open()
+        try await journal.snapshot(seq: 5, data: state)
+        if after { for n in 6...7 { _ = try await journal.append(type: "lease.reserved", step(n)) } }
+        await journal.close()
+    }
+
+    /// `journal compact`, then `rm snapshot.json`: verify said "0 records ok" and start-up began with
+    /// nothing.
+    @Test(arguments: [false, true])
+    func aLostSnapshotIsRefusedNotForgotten(_ recordsAfter: Bool) async throws {
+        let f = try JournalFixture()
+        try await compacted(f, after: recordsAfter)
+        try FileManager.default.removeItem(atPath: f.snapshotPath)
+        let before = try f.bytes(f.journalPath)
+
+        let error = #expect(throws: SRIOVError.self) { _ = try f.open() }
+        #expect(error?.code == .corrupt)
+        let crc = RecordCodec.hexString(CRC32C.checksum(state))
+        #expect(error?.message.hasPrefix("\(f.journalPath) line 1: the journal continues from the snapshot at seq 5 (crc \(crc)), but \(f.snapshotPath) is missing; restore that snapshot.json from a backup") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("journal repair") == false)
+        #expect(try f.bytes(f.journalPath) == before)
+
+        let report = try JournalMaintenance.verify(directory: f.dir)
+        #expect(!report.ok && !report.repairable && report.requiresSnapshotSeq == 5 && report.snapshotSeq == nil)
+        #expect(report.problems.first?.contains("is missing; restore that snapshot.json") == true, "\(report.problems)")
+        // Repair cannot bring a snapshot back: it refuses and changes nothing.
+        let repair = #expect(throws: SRIOVError.self) { _ = try JournalMaintenance.repair(directory: f.dir) }
+        #expect(repair?.code == .corrupt && repair?.message.contains("repair cannot rebuild a snapshot") == true)
+        #expect(try f.bytes(f.journalPath) == before)
+    }
+
+    @Test func anotherSnapshotAtTheSameSeqOrAnOlderOneIsRefused() async throws {
+        let f = try JournalFixture()
+        try await compacted(f)
+        let other = Array(#"{"leases":{}}"#.utf8)
+        try SnapshotFile.write(directory: f.dir, seq: 5, data: other, sync: false)
+        let swapped = #expect(throws: SRIOVError.self) { _ = try f.open() }
+        #expect(swapped?.code == .corrupt)
+        #expect(swapped?.message.contains("but \(f.snapshotPath) is another snapshot at that seq (crc \(RecordCodec.hexString(CRC32C.checksum(other))))") == true, "\(swapped?.message ?? "")")
+        #expect(try !JournalMaintenance.verify(directory: f.dir).ok)
+
+        try SnapshotFile.write(directory: f.dir, seq: 3, data: state, sync: false)
+        let older = #expect(throws: SRIOVError.self) { _ = try f.open() }
+        #expect(older?.code == .corrupt && older?.message.contains("is an older one (seq 3)") == true, "\(older?.message ?? "")")
+        #expect(try !JournalMaintenance.verify(directory: f.dir).ok)
+
+        // The right one back: start-up goes on.
+        try SnapshotFile.write(directory: f.dir, seq: 5, data: state, sync: false)
+        let (journal, recovery) = try f.open()
+        #expect(recovery.snapshot?.seq == 5 && recovery.entries.map(\.seq) == [6, 7])
+        await journal.close()
+        #expect(try JournalMaintenance.verify(directory: f.dir).ok)
+    }
+
+    /// A crash after a newer snapshot's rename, before its compaction: the journal still names the
+    /// older snapshot, and holds every record up to the newer one.
+    @Test func aNewerSnapshotThanTheJournalNamesIsAccepted() async throws {
+        let f = try JournalFixture()
+        try await compacted(f)
+        try SnapshotFile.write(directory: f.dir, seq: 6, data: state, sync: false)
+        #expect(try JournalMaintenance.verify(directory: f.dir).ok)
+        let (journal, recovery) = try f.open()
+        #expect(recovery.snapshot?.seq == 6 && recovery.entries.map(\.seq) == [7])
+        await journal.close()
+    }
+
+    /// State directories written before journals named their snapshot still load; an empty one gets
+    /// the record at start-up, so from then on a lost snapshot is noticed.
+    @Test func oldCompactedStateDirectoriesStillLoad() async throws {
+        let f = try JournalFixture()
+        try f.temp.dir("state")
+        try SnapshotFile.write(directory: f.dir, seq: 5, data: state, sync: false)
+        try f.setLines([JournalFixture.line(seq: 6), JournalFixture.line(seq: 7)])
+        #expect(try JournalMaintenance.verify(directory: f.dir).ok)
+        let (journal, recovery) = try f.open()
+        #expect(recovery.snapshot?.seq == 5 && recovery.entries.map(\.seq) == [6, 7])
+        await journal.close()
+
+        let g = try JournalFixture()
+        try g.temp.dir("state")
+        try SnapshotFile.write(directory: g.dir, seq: 5, data: state, sync: false)
+        try g.setBytes(g.journalPath, [])
+        #expect(try JournalMaintenance.verify(directory: g.dir).ok)
+        let (old, replay) = try g.open()
+        #expect(replay.snapshot?.seq == 5 && replay.entries.isEmpty && replay.lastSeq == 5)
+        #expect(try await old.append(type: "lease.reserved", step(6)) == 6)
+        await old.close()
+        #expect(try g.lines().first?.contains(#""type":"journal.snapshot""#) == true)
+        try FileManager.default.removeItem(atPath: g.snapshotPath)
+        #expect(throws: SRIOVError.self) { _ = try g.open() }
+    }
+
+    @Test func theSnapshotRecordOnlyOpensTheJournal() throws {
+        let f = try JournalFixture()
+        try f.temp.dir("state")
+        let named = #"{"crc":"00000000","seq":2}"#
+        try f.setLines([JournalFixture.line(seq: 1), JournalFixture.line(seq: 2, type: "journal.snapshot", data: named), JournalFixture.line(seq: 3)])
+        let error = #expect(throws: SRIOVError.self) { _ = try f.open() }
+        #expect(error?.message.hasPrefix("\(f.journalPath) line 2: a journal.snapshot record after the first line") == true, "\(error?.message ?? "")")
+        try f.setLines([JournalFixture.line(seq: 2, type: "journal.snapshot", data: #"{"seq":2}"#), JournalFixture.line(seq: 3)])
+        let malformed = #expect(throws: SRIOVError.self) { _ = try f.open() }
+        #expect(malformed?.message.hasPrefix("\(f.journalPath) line 1: the journal.snapshot record does not name its snapshot") == true, "\(malformed?.message ?? "")")
+    }
+
+    @Test func callersCannotAppendTheSnapshotRecord() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        let error = await #expect(throws: SRIOVError.self) { _ = try await journal.append(type: "journal.snapshot", step(1)) }
+        #expect(error?.code == .invalidArgument)
+        await journal.close()
     }
 }

@@ -58,7 +58,7 @@ struct TornTailTests {
         var bytes = try f.bytes(f.journalPath)
         bytes.removeLast(10)
         try f.setBytes(f.journalPath, bytes)
-        let report = JournalMaintenance.verify(directory: f.dir)
+        let report = try JournalMaintenance.verify(directory: f.dir)
         #expect(report.ok)
         #expect(report.records == 2 && report.lastSeq == 2)
         #expect(report.problems.count == 1)

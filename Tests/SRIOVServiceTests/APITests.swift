@@ -27,6 +27,44 @@ struct APITests {
         }
     }
 
+    /// Issue 15 #8: after a failed journal write (ENOSPC) the journal refuses every record until a
+    /// restart, so every lease step fails; /readyz said 200 all the same.
+    @Test func readinessGoesWhenTheJournalRefusesWrites() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .ok) }
+            // The disk fills: the journal's descriptor now writes to /dev/full (ENOSPC).
+            try fillDisk(under: f.dir.path + "/state/journal.jsonl")
+            let body = jsonBody(["pool": "uplink", "owner": "vm-1"])
+            try await client.execute(uri: "/v1/leases", method: .post, body: body) { r in
+                #expect(r.status.code >= 500, "\(r.body.text)")
+            }
+            try await client.execute(uri: "/readyz", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                let detail = r.body.json["detail"] as? String ?? ""
+                #expect(detail.contains("cannot record lease steps") && detail.contains("ENOSPC") && detail.contains("restart sriovd"), "\(detail)")
+            }
+            try await client.execute(uri: "/healthz", method: .get) { r in #expect(r.status == .ok) }
+        }
+        await engine.close()
+    }
+
+    /// Points every descriptor this process has open on `path` at /dev/full, whose writes fail with ENOSPC.
+    func fillDisk(under path: String) throws {
+        let full = open("/dev/full", O_WRONLY | O_CLOEXEC)
+        #expect(full >= 0)
+        defer { close(full) }
+        var replaced = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            guard let fd = Int32(name), let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)"),
+                  target == path else { continue }
+            #expect(dup2(full, fd) == fd)
+            replaced += 1
+        }
+        #expect(replaced >= 1, "no descriptor open on \(path)")
+    }
+
     @Test func inventoryAndPools() async throws {
         let f = try ServiceFixture()
         let engine = try await f.start()

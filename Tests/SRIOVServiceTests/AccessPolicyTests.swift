@@ -184,15 +184,59 @@ struct TokenStoreTests {
             Issue.record("a world-readable tokens file was accepted")
         } catch {
             #expect(error.code == .permissionDenied)
-            #expect(error.message.contains("readable or writable by other users (mode 644)") && error.message.contains("chmod 600"))
+            #expect(error.message.contains("is readable by other users (mode 644)") && error.message.contains("chmod 600"))
         }
-        chmod(path, 0o640)
+        chmod(path, 0o600)
+        #expect(try TokenStore.load(path: path).name(of: "abc") == "orch-1")
+        chmod(path, 0o400)
         #expect(try TokenStore.load(path: path).name(of: "abc") == "orch-1")
         do {
             _ = try TokenStore.load(path: dir.path + "/missing")
             Issue.record("a missing file was accepted")
         } catch {
             #expect(error.code == .notFound && error.message.contains("cannot open the tokens file"))
+        }
+    }
+
+    /// Issue 15 #7: a group that may write the file (620), or read it (640), or an owner other than
+    /// root or sriovd's user, could add or learn an admin token.
+    @Test(arguments: [0o620, 0o640, 0o660, 0o602, 0o604])
+    func aFileItsGroupOrOthersMayReadOrWriteIsRefused(_ mode: Int) throws {
+        let dir = try TempDirectory("tokens")
+        try dir.file("tokens", "orch-1 \(Self.abc)\n")
+        let path = dir.path + "/tokens"
+        chmod(path, mode_t(mode))
+        do {
+            _ = try TokenStore.load(path: path)
+            Issue.record("a tokens file with mode \(String(mode, radix: 8)) was accepted")
+        } catch {
+            #expect(error.code == .permissionDenied)
+            #expect(error.message.contains("(mode \(String(mode, radix: 8)))") && error.message.contains("chmod 600 \(path)"), "\(error.message)")
+            #expect(error.message.contains(mode & 0o022 != 0 ? "is writable by" : "is readable by"), "\(error.message)")
+        }
+    }
+
+    @Test func aFileOwnedByAnotherUserIsRefused() throws {
+        // The rule itself, for any daemon uid.
+        #expect(TokenStore.accessProblem(path: "t", mode: 0o600, owner: 0, daemonUID: 0) == nil)
+        #expect(TokenStore.accessProblem(path: "t", mode: 0o600, owner: 0, daemonUID: 990) == nil)
+        #expect(TokenStore.accessProblem(path: "t", mode: 0o600, owner: 990, daemonUID: 990) == nil)
+        let other = TokenStore.accessProblem(path: "t", mode: 0o600, owner: 1000, daemonUID: 0)
+        #expect(other?.contains("owned by uid 1000") == true && other?.contains("chown root t && chmod 600 t") == true, "\(other ?? "nil")")
+        #expect(TokenStore.accessProblem(path: "t", mode: 0o600, owner: 1000, daemonUID: 990)?.contains("chown 990 t") == true)
+        // And on a real file, when this process may hand it to another uid.
+        guard geteuid() == 0 else { return }
+        let dir = try TempDirectory("tokens")
+        try dir.file("tokens", "orch-1 \(Self.abc)\n")
+        let path = dir.path + "/tokens"
+        chmod(path, 0o600)
+        #expect(chown(path, 4242, 4242) == 0)
+        do {
+            _ = try TokenStore.load(path: path)
+            Issue.record("a tokens file owned by uid 4242 was accepted")
+        } catch {
+            #expect(error.code == .permissionDenied)
+            #expect(error.message.contains("owned by uid 4242"), "\(error.message)")
         }
     }
 

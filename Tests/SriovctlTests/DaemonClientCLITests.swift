@@ -206,7 +206,8 @@ struct DaemonClientCLITests {
               --socket <path>         sriovd's API socket. Default: $SRIOVD_SOCKET, else
                                       /run/sriovd/sriovd.sock.
               --direct                Open the state directory in this process instead of
-                                      asking sriovd (only while no sriovd holds its lock);
+                                      asking sriovd (only while no sriovd holds its lock;
+                                      it must exist, sriovctl never creates one);
                                       --simulated, --state-dir, --config, --sysfs-root and
                                       --procfs-root apply only then.
               --owner <name>          Only this owner's leases.

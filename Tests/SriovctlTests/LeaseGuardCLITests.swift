@@ -21,6 +21,8 @@ struct LeaseGuardCLITests {
     init() throws {
         dir = try TempDirectory("ctl-guard")
         try dir.file("sriovd.yaml", Self.config)
+        // --direct opens an existing state directory and never creates one (a mistyped --state-dir).
+        try dir.dir("state")
     }
 
     var stateDir: String { dir.path + "/state" }
