@@ -32,6 +32,8 @@ struct FailpointTests {
                 }
             } else {
                 try dir.file("sriovd.yaml", FailpointTests.config)
+                // In-process commands use a state directory; they do not create one (a mistyped path).
+                try FileManager.default.createDirectory(atPath: dir.path + "/state", withIntermediateDirectories: true)
             }
         }
 
