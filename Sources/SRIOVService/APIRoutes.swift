@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import SRIOVCore
 import SRIOVLeasing
 
@@ -88,6 +89,8 @@ public enum APIRoutes {
         EventRoutes.register(on: router, slot: slot)
         MetricsRoutes.register(on: router, slot: slot, metrics: metrics)
         AuditRoutes.register(on: router, slot: slot)
+        // Last: it wraps only the not-found responder, so a known path with another method is 405.
+        router.add(middleware: MethodNotAllowedMiddleware(router.routes))
         return router
     }
 
@@ -109,7 +112,12 @@ public enum APIRoutes {
     /// The body as `T`, nil when empty; a decoding error keeps its field path for the problem's detail.
     static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: ServiceRequestContext) async throws -> T? {
         var request = request
-        let bytes = try await request.collectBody(upTo: context.maxUploadSize)
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw ContentTooLarge(limit: context.maxUploadSize)
+        }
         guard bytes.readableBytes > 0 else { return nil }
         return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
     }
