@@ -103,10 +103,17 @@ public enum APIRoutes {
     }
 
     static func leaseID(_ context: ServiceRequestContext) throws(SRIOVError) -> LeaseID {
-        guard let text = context.parameters.get("id") else {
+        guard let text = pathParameter("id", context) else {
             throw SRIOVError(.invalidArgument, "missing lease id in the path")
         }
         return try LeaseID(parsing: text)
+    }
+
+    /// A path parameter percent-decoded, as RFC 3986 makes `0000%3A3b%3A02.0` the same path segment as
+    /// `0000:3b:02.0` (Hummingbird hands it over as sent); as sent when its escapes are not valid UTF-8.
+    static func pathParameter(_ name: String, _ context: ServiceRequestContext) -> String? {
+        guard let text = context.parameters.get(name) else { return nil }
+        return text.contains("%") ? text.removingPercentEncoding ?? text : text
     }
 
     /// The body as `T`, nil when empty; a decoding error keeps its field path for the problem's detail.

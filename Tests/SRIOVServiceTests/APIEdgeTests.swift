@@ -141,6 +141,33 @@ struct APIEdgeTests {
         await engine.close()
     }
 
+    /// Path parameters are percent-decoded (RFC 3986: `%3A` and `:` are the same segment), as HTTP
+    /// clients send a PCI address's colons; found by Tests/API/schemathesis.sh, where they were 400.
+    @Test func percentEncodedPathParametersAreDecoded() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            // The VF is in no quarantine: 409 for the decoded address, as for the plain one.
+            for path in ["/v1/vfs/0000:3b:01.0/unquarantine", "/v1/vfs/0000%3A3b%3A01.0/unquarantine", "/v1/vfs/0000%3a3b%3a01.0/unquarantine"] {
+                try await client.execute(uri: path, method: .post) { r in
+                    #expect(r.status.code != 400, "\(path): \(r.body.text)")
+                    #expect(!(r.body.json["detail"] as? String ?? "").contains("%"), "\(path): \(r.body.text)")
+                }
+            }
+            try await client.execute(uri: "/v1/pfs/0000%3A3b%3A00.0/vfs/0", method: .patch, body: jsonBody(["trust": false, "force": true])) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+            }
+            try await client.execute(uri: "/v1/leases/l%2D0123456789abcdef", method: .get) { r in
+                #expect(r.status == .notFound, "\(r.body.text)")
+            }
+            // A malformed escape stays as sent, and is refused as the text it is.
+            try await client.execute(uri: "/v1/vfs/0000%ZZ3b/unquarantine", method: .post) { r in
+                #expect(r.status == .badRequest, "\(r.body.text)")
+            }
+        }
+        await engine.close()
+    }
+
     static func outOfRange(_ r: TestResponse, field: String, range: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.status == .badRequest, "\(r.body.text)", sourceLocation: sourceLocation)
         #expect(r.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
