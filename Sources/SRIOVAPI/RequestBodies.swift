@@ -193,12 +193,11 @@ extension KeyedDecodingContainer {
         let value: T
         do {
             value = try decode(T.self, forKey: key)
-        } catch let error as DecodingError {
-            guard case .dataCorrupted = error else { throw error }  // a string, boolean, ...: "expected an integer"
-            throw Self.outOfRange(codingPath + [key], Self.number(try? decode(Double.self, forKey: key)), range, hint)
+        } catch let error as DecodingError where !Self.isDataCorrupted(error) {
+            throw error  // a string, boolean, ...: "expected an integer"
         } catch {
-            // The body parsed, so the value is a number T cannot hold; Foundation's JSONDecoder says so with
-            // an error of its own that it would turn into "not valid JSON" for the whole body.
+            // The body parsed, so this is a number T cannot hold, which Foundation's JSONDecoder reports with
+            // an error of its own (that it turns into "not valid JSON" for the whole body).
             throw Self.outOfRange(codingPath + [key], Self.number(try? decode(Double.self, forKey: key)), range, hint)
         }
         guard range.contains(value) else { throw Self.outOfRange(codingPath + [key], "\(value)", range, hint) }
@@ -210,6 +209,11 @@ extension KeyedDecodingContainer {
                                                                            hint: String? = nil) throws -> T? {
         guard contains(key), try !decodeNil(forKey: key) else { return nil }
         return try decodeInteger(type, forKey: key, in: range, hint: hint)
+    }
+
+    private static func isDataCorrupted(_ error: DecodingError) -> Bool {
+        if case .dataCorrupted = error { return true }
+        return false
     }
 
     /// A number as its sender likely wrote it: -1, 4294967296, 1.5, 1e+30.
