@@ -51,11 +51,24 @@ public enum ProblemMapping {
         }
     }
 
+    /// The status of an error: its code's, except that a device refusing the values the request asked
+    /// for (the errno says so: EINVAL, ERANGE, ENOSPC, EOPNOTSUPP, EPROTONOSUPPORT) is 422 with the
+    /// same code (`kernel-refused`, `unsupported`): the caller changes the request, as the detail says;
+    /// nothing is wrong with sriovd, so it is not a 5xx.
+    public static func status(for error: SRIOVError) -> HTTPResponse.Status {
+        if error.code == .kernelRefused || error.code == .unsupported, let errno = error.errno, refusedValues.contains(errno) {
+            return .unprocessableContent
+        }
+        return status(for: error.code)
+    }
+
+    static let refusedValues: Set<Int32> = [Errno.EINVAL, Errno.ERANGE, Errno.ENOSPC, Errno.EOPNOTSUPP, Errno.EPROTONOSUPPORT]
+
     /// Any error a handler throws, as a problem.
     public static func problem(for error: any Error) -> Problem {
         switch error {
         case let error as SRIOVError:
-            return Problem(status: status(for: error.code), code: error.code.rawValue, detail: error.message)
+            return Problem(status: status(for: error), code: error.code.rawValue, detail: error.message)
         case let error as ServiceUnavailable:
             return Problem(status: .serviceUnavailable, code: SRIOVError.Code.busy.rawValue, detail: error.detail)
         case let error as ContentTooLarge:

@@ -168,6 +168,39 @@ struct APIEdgeTests {
         await engine.close()
     }
 
+    /// A driver refusing the values a request asked for is the caller's to change: 422 with the
+    /// problem's code (kernel-refused, unsupported) and what to ask instead, not a 5xx; found by
+    /// Tests/API/schemathesis.sh (`{"minTxRate": N}` above an ice VF's max_tx_rate answered 500).
+    @Test func driverRefusingTheRequestedValuesIs422() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        try await f.app().test(.router) { client in
+            // ens1f0 (ice) VF 5 is in no pool; ice refuses a min_tx_rate above the VF's max_tx_rate (EINVAL).
+            try await client.execute(uri: "/v1/pfs/ens1f0/vfs/5", method: .patch, body: jsonBody(["maxTxRate": 1000])) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+            }
+            try await client.execute(uri: "/v1/pfs/ens1f0/vfs/5", method: .patch, body: jsonBody(["minTxRate": 2000])) { r in
+                #expect(r.status == .unprocessableContent, "\(r.body.text)")
+                #expect(r.headers[.contentType] == "application/problem+json")
+                #expect(r.body.json["code"] as? String == "kernel-refused")
+                #expect(r.body.json["status"] as? Int == 422)
+                #expect((r.body.json["detail"] as? String ?? "").contains("rejects min_tx_rate (EINVAL"), "\(r.body.text)")
+            }
+            // igb (eno1, protected: force) has no VF link state (EOPNOTSUPP).
+            try await client.execute(uri: "/v1/pfs/eno1/numvfs", method: .put, body: jsonBody(["numvfs": 2, "force": true])) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+            }
+            try await client.execute(uri: "/v1/pfs/eno1/vfs/0", method: .patch, body: jsonBody(["linkState": "enable", "force": true])) { r in
+                #expect(r.status == .unprocessableContent, "\(r.body.text)")
+                #expect(r.body.json["code"] as? String == "unsupported")
+                #expect((r.body.json["detail"] as? String ?? "").contains("EOPNOTSUPP"), "\(r.body.text)")
+            }
+        }
+        #expect(ProblemMapping.status(for: SRIOVError(.kernelRefused, "cannot probe drivers: EIO", cause: .errno(Errno.EIO))) == .internalServerError)
+        #expect(ProblemMapping.status(for: SRIOVError(.unsupported, "newer journal format")) == .notImplemented)
+        await engine.close()
+    }
+
     static func outOfRange(_ r: TestResponse, field: String, range: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.status == .badRequest, "\(r.body.text)", sourceLocation: sourceLocation)
         #expect(r.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
