@@ -15,10 +15,10 @@ public struct NumVFsBody: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        numvfs = try c.decode(Int.self, forKey: .numvfs)
+        numvfs = try c.decodeInteger(Int.self, forKey: .numvfs, in: 0...Int.max, hint: "at most the PF's sriov_totalvfs; 0 removes every VF")
         autoprobe = try c.decodeIfPresent(Bool.self, forKey: .autoprobe)
         force = try c.decodeIfPresent(Bool.self, forKey: .force)
-        timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds)
+        timeoutSeconds = try c.decodeIntegerIfPresent(Int.self, forKey: .timeoutSeconds, in: 1...3600, hint: "seconds")
     }
 
     public init(numvfs: Int, autoprobe: Bool?, force: Bool?, timeoutSeconds: Int? = nil) {
@@ -63,14 +63,14 @@ public struct VFSettingsBody: Codable, Sendable, Equatable {
         try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mac = try c.decodeIfPresent(String.self, forKey: .mac)
-        vlan = try c.decodeIfPresent(Int.self, forKey: .vlan)
-        qos = try c.decodeIfPresent(Int.self, forKey: .qos)
+        vlan = try c.decodeIntegerIfPresent(Int.self, forKey: .vlan, in: WireVLAN.ids, hint: WireVLAN.idHint)
+        qos = try c.decodeIntegerIfPresent(Int.self, forKey: .qos, in: WireVLAN.qosValues)
         vlanProto = try c.decodeIfPresent(String.self, forKey: .vlanProto)
         spoofCheck = try c.decodeIfPresent(Bool.self, forKey: .spoofCheck)
         trust = try c.decodeIfPresent(Bool.self, forKey: .trust)
         linkState = try c.decodeIfPresent(String.self, forKey: .linkState)
-        minTxRate = try c.decodeIfPresent(UInt32.self, forKey: .minTxRate)
-        maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
+        minTxRate = try c.decodeIntegerIfPresent(UInt32.self, forKey: .minTxRate, in: WireRange.rate, hint: WireRange.rateHint)
+        maxTxRate = try c.decodeIntegerIfPresent(UInt32.self, forKey: .maxTxRate, in: WireRange.rate, hint: WireRange.rateHint)
         queryRSS = try c.decodeIfPresent(Bool.self, forKey: .queryRSS)
         force = try c.decodeIfPresent(Bool.self, forKey: .force)
     }

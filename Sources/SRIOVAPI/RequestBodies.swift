@@ -22,13 +22,13 @@ public struct AcquireBody: Codable, Sendable, Equatable {
             try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
             mac = try c.decodeIfPresent(String.self, forKey: .mac)
-            vlan = try c.decodeIfPresent(Int.self, forKey: .vlan)
-            qos = try c.decodeIfPresent(Int.self, forKey: .qos)
+            vlan = try c.decodeIntegerIfPresent(Int.self, forKey: .vlan, in: WireVLAN.ids, hint: WireVLAN.idHint)
+            qos = try c.decodeIntegerIfPresent(Int.self, forKey: .qos, in: WireVLAN.qosValues)
             vlanProto = try c.decodeIfPresent(String.self, forKey: .vlanProto)
             spoofCheck = try c.decodeIfPresent(Bool.self, forKey: .spoofCheck)
             trust = try c.decodeIfPresent(Bool.self, forKey: .trust)
-            minTxRate = try c.decodeIfPresent(UInt32.self, forKey: .minTxRate)
-            maxTxRate = try c.decodeIfPresent(UInt32.self, forKey: .maxTxRate)
+            minTxRate = try c.decodeIntegerIfPresent(UInt32.self, forKey: .minTxRate, in: WireRange.rate, hint: WireRange.rateHint)
+            maxTxRate = try c.decodeIntegerIfPresent(UInt32.self, forKey: .maxTxRate, in: WireRange.rate, hint: WireRange.rateHint)
         }
 
         public init() {}
@@ -63,11 +63,11 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         pool = try c.decode(String.self, forKey: .pool)
         owner = try c.decode(String.self, forKey: .owner)
-        count = try c.decodeIfPresent(Int.self, forKey: .count)
-        numaNode = try c.decodeIfPresent(Int.self, forKey: .numaNode)
+        count = try c.decodeIntegerIfPresent(Int.self, forKey: .count, in: WireRange.count, hint: "VFs in one lease")
+        numaNode = try c.decodeIntegerIfPresent(Int.self, forKey: .numaNode, in: 0...Int.max)
         placement = try c.decodeIfPresent(String.self, forKey: .placement)
         settings = try c.decodeIfPresent(Settings.self, forKey: .settings)
-        ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
+        ttlSeconds = try c.decodeIntegerIfPresent(Int.self, forKey: .ttlSeconds, in: WireRange.ttlSeconds, hint: WireRange.ttlHint)
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
     }
 
@@ -122,7 +122,7 @@ public struct RenewBody: Codable, Sendable {
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        ttlSeconds = try c.decodeIfPresent(Int.self, forKey: .ttlSeconds)
+        ttlSeconds = try c.decodeIntegerIfPresent(Int.self, forKey: .ttlSeconds, in: WireRange.ttlSeconds, hint: WireRange.ttlHint)
     }
 
     public init(ttlSeconds: Int?) { self.ttlSeconds = ttlSeconds }
@@ -162,5 +162,71 @@ package enum StrictKeys {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
                                                     debugDescription: "unknown field; known fields: \(allowed.joined(separator: ", "))"))
         }
+    }
+}
+
+/// The documented ranges of the bodies' whole-number fields (Docs/openapi.yaml says the same).
+package enum WireRange {
+    /// VFs in one lease.
+    package static let count = 1...64
+    /// A lease's TTL: 1 s to 366 days.
+    package static let ttlSeconds = 1...(366 * 86400)
+    package static let ttlHint = "seconds, up to 366 days"
+    /// Mbit/s, as the kernel's IFLA_VF_RATE carries them.
+    package static let rate = UInt32.min...UInt32.max
+    package static let rateHint = "Mbit/s, 0 for no limit"
+}
+
+extension WireVLAN {
+    package static let ids = 0...4094
+    package static let idHint = "0 for no VLAN; 4095 is reserved by 802.1Q"
+    package static let qosValues = 0...7
+}
+
+extension KeyedDecodingContainer {
+    /// A whole-number field within `range`. A number outside it, one the type cannot hold
+    /// (99999999999999999999, 1e30) or one that is not whole (1.5) is refused naming the field and the
+    /// range (`invalid settings.vlan 5000: use an integer from 0 to 4094 (...)`), not as a body that is
+    /// not valid JSON. A string, boolean or object is still a type mismatch ("expected an integer").
+    package func decodeInteger<T: FixedWidthInteger & Decodable>(_ type: T.Type, forKey key: Key, in range: ClosedRange<T>,
+                                                                  hint: String? = nil) throws -> T {
+        let value: T
+        do {
+            value = try decode(T.self, forKey: key)
+        } catch let error as DecodingError where !Self.isDataCorrupted(error) {
+            throw error  // a string, boolean, ...: "expected an integer"
+        } catch {
+            // The body parsed, so this is a number T cannot hold, which Foundation's JSONDecoder reports with
+            // an error of its own (that it turns into "not valid JSON" for the whole body).
+            throw Self.outOfRange(codingPath + [key], Self.number(try? decode(Double.self, forKey: key)), range, hint)
+        }
+        guard range.contains(value) else { throw Self.outOfRange(codingPath + [key], "\(value)", range, hint) }
+        return value
+    }
+
+    /// `decodeInteger`, nil when the field is absent or null.
+    package func decodeIntegerIfPresent<T: FixedWidthInteger & Decodable>(_ type: T.Type, forKey key: Key, in range: ClosedRange<T>,
+                                                                           hint: String? = nil) throws -> T? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        return try decodeInteger(type, forKey: key, in: range, hint: hint)
+    }
+
+    private static func isDataCorrupted(_ error: DecodingError) -> Bool {
+        if case .dataCorrupted = error { return true }
+        return false
+    }
+
+    /// A number as its sender likely wrote it: -1, 4294967296, 1.5, 1e+30.
+    private static func number(_ value: Double?) -> String? {
+        guard let value else { return nil }
+        if value == value.rounded(), abs(value) < 1e18 { return "\(Int64(value))" }
+        return "\(value)"
+    }
+
+    private static func outOfRange<T: FixedWidthInteger>(_ path: [any CodingKey], _ value: String?, _ range: ClosedRange<T>,
+                                                         _ hint: String?) -> SRIOVError {
+        let field = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        let allowed = range.upperBound == T.max && T.bitWidth >= 64 ? "an integer, \(range.lowerBound) or more" : "an integer from \(range.lowerBound) to \(range.upperBound)"
+        return SRIOVError(.invalidArgument, "invalid \(field)\(value.map { " \($0)" } ?? ""): use \(allowed)\(hint.map { " (\($0))" } ?? "")")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import SRIOVCore
 import SRIOVLeasing
 
@@ -86,6 +87,8 @@ public enum APIRoutes {
         EventRoutes.register(on: router, slot: slot)
         MetricsRoutes.register(on: router, slot: slot, metrics: metrics)
         AuditRoutes.register(on: router, slot: slot)
+        // Last: it wraps only the not-found responder, so a known path with another method is 405.
+        router.add(middleware: MethodNotAllowedMiddleware(router.routes))
         return router
     }
 
@@ -98,16 +101,28 @@ public enum APIRoutes {
     }
 
     static func leaseID(_ context: ServiceRequestContext) throws(SRIOVError) -> LeaseID {
-        guard let text = context.parameters.get("id") else {
+        guard let text = pathParameter("id", context) else {
             throw SRIOVError(.invalidArgument, "missing lease id in the path")
         }
         return try LeaseID(parsing: text)
     }
 
+    /// A path parameter percent-decoded, as RFC 3986 makes `0000%3A3b%3A02.0` the same path segment as
+    /// `0000:3b:02.0` (Hummingbird hands it over as sent); as sent when its escapes are not valid UTF-8.
+    static func pathParameter(_ name: String, _ context: ServiceRequestContext) -> String? {
+        guard let text = context.parameters.get(name) else { return nil }
+        return text.contains("%") ? text.removingPercentEncoding ?? text : text
+    }
+
     /// The body as `T`, nil when empty; a decoding error keeps its field path for the problem's detail.
     static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: ServiceRequestContext) async throws -> T? {
         var request = request
-        let bytes = try await request.collectBody(upTo: context.maxUploadSize)
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw ContentTooLarge(limit: context.maxUploadSize)
+        }
         guard bytes.readableBytes > 0 else { return nil }
         return try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView))
     }

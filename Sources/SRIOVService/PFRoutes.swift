@@ -20,7 +20,7 @@ enum PFRoutes {
         router.patch("/v1/pfs/{pf}/vfs/{n}") { request, context in
             try Authorization.require(.admin, context)
             let (engine, _) = try slot.require()
-            let index = try VFIndex(parsing: context.parameters.get("n") ?? "").value
+            let index = try VFIndex(parsing: APIRoutes.pathParameter("n", context) ?? "").value
             guard let body = try await APIRoutes.decodeBody(VFSettingsBody.self, request, context) else {
                 throw SRIOVError(.invalidArgument, "empty body: send the settings to change, e.g. {\"vlan\": 100, \"trust\": false}")
             }
@@ -43,14 +43,14 @@ enum PFRoutes {
         router.post("/v1/vfs/{pci}/unquarantine") { _, context in
             try Authorization.require(.admin, context)
             let (engine, _) = try slot.require()
-            let vf = try PCIAddress(parsing: context.parameters.get("pci") ?? "")
+            let vf = try PCIAddress(parsing: APIRoutes.pathParameter("pci", context) ?? "")
             try await engine.unquarantine(vf, requestedBy: await context.caller())
             return try APIRoutes.json(Unquarantined(vf: vf.description, pool: await engine.plan.pool(of: vf)))
         }
     }
 
     static func pfName(_ context: ServiceRequestContext) throws(SRIOVError) -> String {
-        guard let text = context.parameters.get("pf"), !text.isEmpty else {
+        guard let text = APIRoutes.pathParameter("pf", context), !text.isEmpty else {
             throw SRIOVError(.invalidArgument, "missing PF in the path: name it by netdev (ens1f0) or PCI address (0000:3b:00.0)")
         }
         return text

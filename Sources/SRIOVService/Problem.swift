@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import SRIOVCore
 
 /// An RFC 9457 problem details body (`application/problem+json`).
@@ -23,6 +24,16 @@ public struct Problem: Codable, Sendable, Equatable {
     public static let mediaType = "application/problem+json"
 }
 
+/// A request body over the most sriovd reads (`ServiceRequestContext.maxUploadSize`): 413, not the 500
+/// of an unexpected error.
+public struct ContentTooLarge: Error, Sendable {
+    public let limit: Int
+
+    public var detail: String {
+        "the request body is over \(limit) bytes (\(limit / 1024) KiB), the most sriovd reads; send only the fields Docs/openapi.yaml lists (a lease request is a few hundred bytes)"
+    }
+}
+
 /// The one place where library errors become HTTP statuses (documented in Docs/openapi.yaml).
 public enum ProblemMapping {
     public static func status(for code: SRIOVError.Code) -> HTTPResponse.Status {
@@ -40,13 +51,34 @@ public enum ProblemMapping {
         }
     }
 
+    /// The status of an error: its code's, except that a device refusing the values the request asked
+    /// for (the errno says so: EINVAL, ERANGE, ENOSPC, EOPNOTSUPP, EPROTONOSUPPORT) is 422 with the
+    /// same code (`kernel-refused`, `unsupported`): the caller changes the request, as the detail says;
+    /// nothing is wrong with sriovd, so it is not a 5xx.
+    public static func status(for error: SRIOVError) -> HTTPResponse.Status {
+        if error.code == .kernelRefused || error.code == .unsupported, let errno = error.errno, refusedValues.contains(errno) {
+            return .unprocessableContent
+        }
+        return status(for: error.code)
+    }
+
+    static let refusedValues: Set<Int32> = [Errno.EINVAL, Errno.ERANGE, Errno.ENOSPC, Errno.EOPNOTSUPP, Errno.EPROTONOSUPPORT]
+
     /// Any error a handler throws, as a problem.
     public static func problem(for error: any Error) -> Problem {
         switch error {
         case let error as SRIOVError:
-            return Problem(status: status(for: error.code), code: error.code.rawValue, detail: error.message)
+            return Problem(status: status(for: error), code: error.code.rawValue, detail: error.message)
         case let error as ServiceUnavailable:
             return Problem(status: .serviceUnavailable, code: SRIOVError.Code.busy.rawValue, detail: error.detail)
+        case let error as ContentTooLarge:
+            return Problem(status: .contentTooLarge, code: SRIOVError.Code.invalidArgument.rawValue, detail: error.detail)
+        case is NIOTooManyBytesError:
+            // Its maxBytes is what was left after the first chunk, not the limit: say none.
+            return Problem(status: .contentTooLarge, code: SRIOVError.Code.invalidArgument.rawValue,
+                           detail: "the request body is over the most sriovd reads; send only the fields Docs/openapi.yaml lists")
+        case let error as MethodNotAllowed:
+            return Problem(status: .methodNotAllowed, code: SRIOVError.Code.unsupported.rawValue, detail: error.detail)
         case let error as DecodingError:
             return Problem(status: .badRequest, code: SRIOVError.Code.invalidArgument.rawValue,
                            detail: "invalid JSON body: \(DecodingErrorText.describe(error))")
@@ -65,11 +97,18 @@ public enum ProblemMapping {
         }
     }
 
-    public static func response(_ problem: Problem) -> Response {
+    /// The headers an error adds to its problem: `Allow` for 405 (RFC 9110, section 15.5.6).
+    public static func headers(for error: any Error) -> HTTPFields {
+        guard let error = error as? MethodNotAllowed else { return [:] }
+        return [.allow: error.allowHeader]
+    }
+
+    public static func response(_ problem: Problem, headers extra: HTTPFields = [:]) -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(problem)) ?? Data("{\"status\":\(problem.status)}".utf8)
         var headers: HTTPFields = [.contentType: Problem.mediaType]
+        headers.append(contentsOf: extra)
         // RFC 6750: a 401 names the scheme the caller must use (bearer tokens on TCP).
         if problem.status == 401 { headers[.wwwAuthenticate] = #"Bearer realm="sriovd""# }
         return Response(status: .init(code: problem.status), headers: headers,
@@ -119,7 +158,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if problem.status >= 500 && problem.status != 503 {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(problem.detail)"])
             }
-            return ProblemMapping.response(problem)
+            return ProblemMapping.response(problem, headers: ProblemMapping.headers(for: error))
         }
     }
 }

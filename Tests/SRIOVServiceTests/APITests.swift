@@ -162,7 +162,7 @@ struct APITests {
         ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"count\": \"two\"}", 400, "invalid-argument", "invalid JSON body: count: expected an integer"),
         ("{\"pool\": \"nosuch\", \"owner\": \"vm-1\"}", 404, "not-found", "pool"),
         ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"settings\": {\"vlan\": 4095}}", 400, "invalid-argument",
-         "invalid VLAN id 4095: 4095 is reserved by 802.1Q; use 1-4094, or 0 for no VLAN"),
+         "invalid settings.vlan 4095: use an integer from 0 to 4094 (0 for no VLAN; 4095 is reserved by 802.1Q)"),
         ("", 400, "invalid-argument", "empty body"),
     ])
     func badAcquire(body: String, status: Int, code: String, detail: String) async throws {

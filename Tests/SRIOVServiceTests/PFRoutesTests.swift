@@ -140,7 +140,7 @@ struct PFRoutesTests {
         ("ens1f0", "{\"numvfs\": 2, \"numfvs\": 3}", 400, "invalid-argument", "numfvs: unknown field; known fields: numvfs, autoprobe, force, timeoutSeconds"),
         ("ens1f0", "{\"autoprobe\": false}", 400, "invalid-argument", "missing field numvfs"),
         ("ens1f0", "{\"numvfs\": \"two\"}", 400, "invalid-argument", "numvfs: expected an integer"),
-        ("ens1f0", "{\"numvfs\": -1}", 400, "invalid-argument", "invalid VF count -1"),
+        ("ens1f0", "{\"numvfs\": -1}", 400, "invalid-argument", "invalid numvfs -1: use an integer, 0 or more"),
         ("ens1f0", "{\"numvfs\": 65}", 400, "invalid-argument", "the PF supports at most 64 (sriov_totalvfs)"),
         ("ens1f0", "", 400, "invalid-argument", "empty body"),
     ])
@@ -222,7 +222,7 @@ struct PFRoutesTests {
     }
 
     @Test(arguments: [
-        ("ens1f0/vfs/5", "{\"vlan\": 4095}", 400, "invalid-argument", "invalid VLAN id 4095: 4095 is reserved by 802.1Q"),
+        ("ens1f0/vfs/5", "{\"vlan\": 4095}", 400, "invalid-argument", "invalid vlan 4095: use an integer from 0 to 4094 (0 for no VLAN; 4095 is reserved by 802.1Q)"),
         ("ens1f0/vfs/5", "{\"vlna\": 5}", 400, "invalid-argument",
          "vlna: unknown field; known fields: mac, vlan, qos, vlanProto, spoofCheck, trust, linkState, minTxRate, maxTxRate, queryRSS, force"),
         ("ens1f0/vfs/5", "{\"vlan\": 5", 400, "invalid-argument", "invalid JSON body"),
