@@ -102,7 +102,8 @@ let package = Package(
         // -sanitize=fuzzer -DSRIOV_FUZZ (Fuzz/run.sh, Docs/Testing.md).
         .executableTarget(
             name: "sriov-fuzz",
-            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig", "SRIOVNetlink", "SRIOVSimulator"],
+            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig", "SRIOVNetlink", "SRIOVSimulator",
+                           .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/sriov-fuzz"
         ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),

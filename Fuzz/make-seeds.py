@@ -91,6 +91,16 @@ def snapshot_seeds():
     write("leasebook", "two-leases.json", BOOK.replace('"leases":{', f'"leases":{{"l-00000000000000b2":{BARE_LEASE},'))
     write("leasebook", "empty.json", '{"audit":[],"leases":{},"quarantine":{},"requestIndex":{},"seq":0}')
 
+def statedir_seeds():
+    # journal.jsonl, then a NUL and snapshot.json (StateDirectoryTarget)
+    lines = [record(i + 1, f"1764000000.{i:06d}", t, d) for i, (t, d) in enumerate(EVENTS)]
+    write("statedir", "journal-only", b"".join(lines[:5]))
+    write("statedir", "snapshot-then-records", b"".join(record(41 + i, "1764000100.5", t, d) for i, (t, d) in enumerate(EVENTS[5:9]))
+          + b"\0" + snapshot(40, BOOK))
+    write("statedir", "stale-journal", b"".join(lines[:3]) + b"\0" + snapshot(40, BOOK))
+    write("statedir", "torn-tail", b"".join(lines[:3]) + lines[3][:50])
+    write("statedir", "gap-after-snapshot", record(43, "1764000100.5", "lease.released", f'{{"lease":"{LID}"}}') + b"\0" + snapshot(40, BOOK))
+
 def record_seeds():
     for i, (t, d) in enumerate(EVENTS):
         write("record", f"{i:02d}-{t}.bin", bytes([i]) + d.encode())
@@ -193,5 +203,5 @@ def address_seeds():
         write("addresses", name, text)
 
 if __name__ == "__main__":
-    journal_seeds(); snapshot_seeds(); record_seeds(); config_seeds(); netlink_seeds(); body_seeds(); address_seeds()
+    journal_seeds(); statedir_seeds(); snapshot_seeds(); record_seeds(); config_seeds(); netlink_seeds(); body_seeds(); address_seeds()
     print("seeds written under", os.path.relpath(OUT))

@@ -8,6 +8,7 @@ struct FuzzTarget: Sendable {
 enum Targets {
     static let all: [FuzzTarget] = [
         FuzzTarget(name: "journal", summary: "journal.jsonl: record codec and the start-up/verify scan", run: JournalTarget.run),
+        FuzzTarget(name: "statedir", summary: "journal.jsonl NUL snapshot.json: start-up (Journal.open) against journal verify", run: StateDirectoryTarget.run),
         FuzzTarget(name: "snapshot", summary: "snapshot.json: the snapshot file's codec, then its lease book", run: SnapshotTarget.run),
         FuzzTarget(name: "leasebook", summary: "a snapshot's data: LeaseBook JSON decode and JSONWriter re-encode", run: LeaseBookTarget.run),
         FuzzTarget(name: "record", summary: "a journal record's payload: LeaseEvent decode and re-encode (byte 0 picks the type)", run: RecordTarget.run),
