@@ -5,9 +5,9 @@
 #   Fuzz/run.sh [--seconds N] [--smoke] [--debug] [target...]
 #
 #   --seconds N  per target (default 300: the long run)
-#   --smoke      20 s per target: what .ci/run does
+#   --smoke      20 s per target with a fixed seed (-seed=1): what .ci/run does
 #   --debug      a debug build (builds ~2x faster, runs ~6x slower)
-#   target...    journal snapshot leasebook record config netlink bodies addresses (default: all)
+#   target...    journal statedir snapshot leasebook record config netlink bodies addresses (default: all)
 #
 # Each target starts from Fuzz/corpus/<target> plus what earlier runs found (.build-fuzz/runs/<target>/corpus,
 # not committed). Prints executions per target; a crash, timeout or failed property is saved under
@@ -20,11 +20,12 @@ cd "$(dirname "$0")/.."
 
 seconds=300
 config=release
+seed=()
 targets=()
 while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
-    --smoke) seconds=20; shift ;;
+    --smoke) seconds=20; seed=(-seed=1); shift ;;
     --debug) config=debug; shift ;;
     -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 64 ;;
@@ -63,7 +64,7 @@ for t in "${targets[@]}"; do
   set +e
   # libFuzzer adds what it finds to the first directory; the committed seeds are only read.
   SWIFT_BACKTRACE=enable=no SRIOV_FUZZ_TARGET="$t" nice "$bin" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${seed[@]}" \
     -artifact_prefix="$work/artifacts/" "$work/corpus" "Fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e
