@@ -20,6 +20,8 @@ enum StateDirectoryTarget {
     static let directory: String = {
         let dir = NSTemporaryDirectory() + "sriov-fuzz-state-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // libFuzzer ends with exit(): remove the directory then.
+        atexit { try? FileManager.default.removeItem(atPath: StateDirectoryTarget.directory) }
         return dir
     }()
     static let logger = Logger(label: "sriov-fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
