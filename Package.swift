@@ -104,6 +104,14 @@ let package = Package(
                            "SRIOVClient", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/sriov-bench"
         ),
+        // The parsers' properties: a corpus replay in a normal build, a libFuzzer binary with
+        // -sanitize=fuzzer -DSRIOV_FUZZ (Fuzz/run.sh, Docs/Testing.md).
+        .executableTarget(
+            name: "sriov-fuzz",
+            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig", "SRIOVNetlink", "SRIOVSimulator",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/sriov-fuzz"
+        ),
         .target(name: "SRIOVTestSupport", path: "Tests/TestSupport"),
         // An in-memory host (all three seams) for the engine's unit tests: deterministic, no disk.
         // The in-memory host of the engine's unit tests; it takes the simulator's host description (values only).

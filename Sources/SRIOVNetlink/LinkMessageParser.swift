@@ -25,6 +25,8 @@ public enum LinkMessageParser {
     static let IFLA_VF_VLAN_INFO: UInt16 = 1
     static let typeMask: UInt16 = 0x3fff
     static let headerSize = 16 + 16 // nlmsghdr + ifinfomsg
+    /// The most VFs a PF can have: PCI SR-IOV's TotalVFs and NumVFs are 16-bit fields.
+    static let maxVFs: UInt32 = 0xffff
 
     struct Attribute {
         var type: UInt16
@@ -48,7 +50,11 @@ public enum LinkMessageParser {
         while let attr = attribute(bytes, at: offset, end: messageLength) {
             switch attr.type {
             case IFLA_NUM_VF where attr.payload.count >= 4:
-                numVFs = Int(u32(bytes, attr.payload.lowerBound))
+                // A PF has at most 65535 VFs (the SR-IOV capability's TotalVFs is 16 bits). A larger count is
+                // damage; trusted, it would list up to 4 billion VFs as missing (found by fuzzing).
+                let count = u32(bytes, attr.payload.lowerBound)
+                guard count <= maxVFs else { throw corrupt("IFLA_NUM_VF says \(count) VFs; a PCI device has at most \(maxVFs)") }
+                numVFs = Int(count)
             case IFLA_OPERSTATE where attr.payload.count >= 1:
                 operState = operStateName(bytes[attr.payload.lowerBound])
             case IFLA_VFINFO_LIST:

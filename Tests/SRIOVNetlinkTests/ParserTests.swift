@@ -74,6 +74,20 @@ struct ParserTests {
         #expect(vf2.spoofCheck == nil && vf2.trust == nil && vf2.linkState == .enable)
     }
 
+    @Test func refusesAVFCountNoPCIDeviceCanHave() throws {
+        // Found by fuzzing: IFLA_NUM_VF 0x4c000003 made the parser list 1.27 billion VFs as missing.
+        let reply = ReplyBuilder.reply(numVFs: 0x4c00_0003, entries: [ReplyBuilder.vfEntry(index: 0)])
+        #expect(throws: SRIOVError.self) { try LinkMessageParser.parse(reply, interface: pf) }
+        do {
+            _ = try LinkMessageParser.parse(reply, interface: pf)
+        } catch {
+            #expect(error.code == .corrupt && error.message.contains("IFLA_NUM_VF says 1275068419 VFs"))
+        }
+        // The largest count a PCI device can have is still read (and its VFs listed as missing).
+        let most = try LinkMessageParser.parse(ReplyBuilder.reply(numVFs: 0xffff, entries: [ReplyBuilder.vfEntry(index: 0)]), interface: pf)
+        #expect(most.numVFs == 65535 && most.vfs.count == 1 && most.missing.count == 65534)
+    }
+
     @Test func recoversEntriesPastAWrappedListLength() throws {
         // 400 VFs of ~200 bytes: the list is ~80 KiB, its u16 length wraps to ~14 KiB.
         let entries = (0..<400).map { ReplyBuilder.vfEntry(index: UInt32($0), vlan: UInt32($0 % 4094)) }

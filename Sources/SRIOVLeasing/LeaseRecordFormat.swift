@@ -1,0 +1,36 @@
+import Foundation
+import SRIOVCore
+
+/// The journal payloads' codecs for other targets of this package (`Fuzz/sriov-fuzz`): what recovery
+/// decodes (a record's payload, the snapshot's lease book) and what the engine writes back.
+package enum LeaseRecordFormat {
+    /// A record's payload as recovery decodes it.
+    package static func decodeEvent(type: String, data: [UInt8]) throws(SRIOVError) -> LeaseEvent {
+        try LeaseEvent.decode(type: type, data: data)
+    }
+
+    /// The payload the engine journals for `event` (JSONWriter).
+    package static func payloadJSON(_ event: LeaseEvent) -> [UInt8] { event.payloadJSON() }
+
+    /// The same payload through JSONEncoder (sorted keys, slashes unescaped): the Codable form.
+    package static func payloadEncoded(_ event: LeaseEvent) throws -> [UInt8] {
+        try Array(encoder().encode(AnyEncodable(event.payload())))
+    }
+
+    /// The snapshot's data as recovery decodes it.
+    package static func decodeBook(_ data: [UInt8]) throws(SRIOVError) -> LeaseBook {
+        try JSONCoding.decode(LeaseBook.self, from: data, what: "journal snapshot")
+    }
+
+    package static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    private struct AnyEncodable: Encodable {
+        let value: any Encodable
+        init(_ value: any Encodable) { self.value = value }
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
+}
