@@ -48,11 +48,20 @@ enum StateDirectoryTarget {
         }
     }
 
+    /// `journal verify` throws only when the directory or a file cannot be read: never here.
+    static func verify() throws(FuzzFailure) -> JournalReport {
+        do throws(SRIOVError) {
+            return try JournalMaintenance.verify(directory: directory)
+        } catch {
+            throw FuzzFailure(description: "journal verify could not read the state directory: \(error.message)")
+        }
+    }
+
     static func run(_ bytes: [UInt8]) throws(FuzzFailure) {
         let split = bytes.firstIndex(of: 0)
         write("journal.jsonl", Array(bytes[..<(split ?? bytes.endIndex)]))
         write("snapshot.json", split.map { Array(bytes[($0 + 1)...]) })
-        let report = JournalMaintenance.verify(directory: directory)
+        let report = try verify()
         for p in report.problems { try require(!p.isEmpty, "verify lists an empty problem") }
         switch open() {
         case .failure(let e):
@@ -71,7 +80,7 @@ enum StateDirectoryTarget {
             }
             try require(recovery.entries.isEmpty || recovery.entries.last?.seq == recovery.lastSeq,
                         "the last replayed record is not the last seq \(recovery.lastSeq)")
-            let after = JournalMaintenance.verify(directory: directory)
+            let after = try verify()
             try require(after.ok && after.problems.isEmpty && after.lastSeq == report.lastSeq,
                         "after start-up, verify finds \(after.problems) (last seq \(after.lastSeq))")
             switch open() {

@@ -16,7 +16,7 @@ import Synchronization
 import Testing
 
 /// A long-lived HTTP/1.1 request over a Unix socket, read incrementally (an SSE stream). Every blocking
-/// read runs on its own thread, with a 10 s receive timeout so a missing event fails instead of hanging.
+/// read runs on its own thread, with a 60 s receive timeout so a missing event fails instead of hanging (10 s was too short beside the whole suite on a loaded 2-core machine: 3 failures in 5 runs).
 final class StreamingUnixRequest: Sendable {
     let fd: Int32
     let received = Mutex<String>("")
@@ -35,7 +35,7 @@ final class StreamingUnixRequest: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else { close(fd); throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else {

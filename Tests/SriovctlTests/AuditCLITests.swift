@@ -5,7 +5,7 @@ import Foundation
 import SRIOVTestSupport
 import Testing
 
-@Suite("sriovctl audit")
+@Suite("sriovctl audit", .ownThread)
 struct AuditCLITests {
     @Test func listsWhoAskedForWhatSinceATime() throws {
         let state = try TempDirectory("audit")

@@ -37,7 +37,7 @@ struct CLI {
     }
 }
 
-@Suite("sriovctl inventory and doctor")
+@Suite("sriovctl inventory and doctor", .ownThread)
 struct CLITests {
     let state: TempDirectory
     init() throws { state = try TempDirectory("cli") }
@@ -135,7 +135,7 @@ struct CLITests {
     }
 }
 
-@Suite("Embedded configuration")
+@Suite("Embedded configuration", .ownThread)
 struct EmbeddedConfigTests {
     @Test func builtInSampleIsConfigSriovdYaml() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -5,7 +5,7 @@ import SRIOVTestSupport
 /// Kills `sriovctl` with SIGKILL right after each journal step in turn (the journal's test hook
 /// SRIOVD_TEST_CRASH_AFTER_APPEND=k), restarts it, and checks sriovd's promises against the host:
 /// every pool VF free and scrubbed, leased to exactly one owner, or quarantined with a reason.
-@Suite("Crash injection", .serialized)
+@Suite("Crash injection", .serialized, .ownThread)
 struct CrashInjectionTests {
     static let config = """
         protected_pfs: [eno1]

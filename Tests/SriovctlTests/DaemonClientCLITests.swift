@@ -64,7 +64,7 @@ final class DaemonProcess {
 }
 
 /// sriovctl's lease and pool commands as a client of a real sriovd on a Unix socket.
-@Suite("sriovctl through sriovd's socket", .serialized)
+@Suite("sriovctl through sriovd's socket", .serialized, .ownThread)
 struct DaemonClientCLITests {
     static let config = """
         protected_pfs: [eno1]

@@ -8,7 +8,7 @@ import SRIOVTestSupport
 /// next process recovers (journal replay + reconcile with the host) and the invariants are checked:
 /// every promise holds (`lease check`), no VF is quarantined without a cause, the leases are what the
 /// operation left (all or nothing), and a second recovery changes nothing (replay equals the book).
-@Suite("Failpoints at every host step", .serialized)
+@Suite("Failpoints at every host step", .serialized, .ownThread)
 struct FailpointTests {
     static let config = """
         protected_pfs: [eno1]

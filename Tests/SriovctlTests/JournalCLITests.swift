@@ -5,7 +5,7 @@ import Testing
 /// Issue 15 #4 and #8: `sriovctl journal verify` fails exactly when start-up would, says "damaged" only
 /// about damage, and suggests `journal repair` only when repair fixes it; in-process commands never
 /// create a state directory a mistyped --state-dir names.
-@Suite("sriovctl journal: verify agrees with start-up")
+@Suite("sriovctl journal: verify agrees with start-up", .ownThread)
 struct JournalCLITests {
     static let config = """
         protected_pfs: [eno1]

@@ -6,7 +6,7 @@ import Testing
 /// then `vf set` on it and `pf set-numvfs` on its PF. Both are refused naming the lease; with --force
 /// they happen, the lease says why, `lease check` exits 1 naming the broken promise, and `audit` shows
 /// who forced it. Run twice: through a real sriovd on its socket, and with --direct (in-process).
-@Suite("Every host change goes through the lease book", .serialized)
+@Suite("Every host change goes through the lease book", .serialized, .ownThread)
 struct LeaseGuardCLITests {
     static let config = """
         protected_pfs: [eno1]

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import SRIOVTestSupport
 
-@Suite("sriovctl pf and vf")
+@Suite("sriovctl pf and vf", .ownThread)
 struct PFVFCLITests {
     let state: TempDirectory
     init() throws {
