@@ -48,8 +48,8 @@ public enum Failpoints {
 }
 
 /// A `PCIDeviceControl` that counts a step before and after each write of the control it wraps.
-/// `rebind` and `detach` are taken apart into their writes, so a crash can fall between them (as on
-/// the real sysfs, where they are separate writes).
+/// `rebind` and `detach` are left to the protocol's defaults, which take them apart into their writes,
+/// so a crash can fall between them (as on the real sysfs, where they are separate writes).
 public struct FailpointPCIControl: PCIDeviceControl {
     public let inner: any PCIDeviceControl
 
@@ -86,16 +86,7 @@ public struct FailpointPCIControl: PCIDeviceControl {
         try around("probe \(device)") { () throws(SRIOVError) in try inner.probe(device) }
     }
 
-    public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
-        try unbind(device)
-        try writeDriverOverride(driver, device: device)
-        try probe(device)
-    }
-
-    public func detach(_ device: PCIAddress) throws(SRIOVError) {
-        try unbind(device)
-        try writeDriverOverride(nil, device: device)
-    }
+    // `rebind` and `detach` are the protocol's defaults: its separate writes, each counted above.
 }
 
 /// A `VFLinkControl` that counts a step before and after each RTM_SETLINK of the link it wraps.

@@ -10,13 +10,8 @@ import SRIOVTestSupport
 /// operation left (all or nothing), and a second recovery changes nothing (replay equals the book).
 @Suite("Failpoints at every host step", .serialized, .ownThread)
 struct FailpointTests {
-    static let config = """
-        protected_pfs: [eno1]
-        pools:
-          - name: uplink
-            selectors: [{vfs: "ens1f0#0-3"}, {vfs: "ens4f0np0#0-3"}]
-            policy: {vlans: ["100"]}
-        """
+    /// The crash-injection suite's pools: two PFs of the simulated host, VLAN 100 allowed.
+    static let config = CrashInjectionTests.config
 
     /// One state directory (simulated host + journal) per crash point, copied from a prepared one.
     final class Env {
