@@ -173,7 +173,11 @@ def client(n, daemon, stats, stop, args):
         try:
             status, data = request(daemon.sock, method, path, payload, conn)
         except (OSError, http.client.HTTPException):
-            # sriovd is down (killed) or the connection was closed: reconnect and go on.
+            # sriovd is down (killed) or the connection was closed: reconnect and go on. A release
+            # whose answer was lost may have happened (recovery finishes a release whose intent was
+            # durable), so that lease is no longer counted as held.
+            if op == "release":
+                held.pop(path.rsplit("/", 1)[1], None)
             with stats.lock:
                 stats.unavailable += 1
             try:
