@@ -405,9 +405,11 @@ public actor LeaseEngine {
         // them again next time; readers drop the duplicates.
         var snapshotBook = book
         if !book.unarchivedAudit.isEmpty {
-            let archived = book.unarchivedAudit.count
             try await archive.append(book.unarchivedAudit)
-            self.book.unarchivedAudit.removeFirst(min(archived, self.book.unarchivedAudit.count))
+            // Only what this snapshot archived leaves the book (another snapshot may have run meanwhile).
+            if self.book.unarchivedAudit.starts(with: book.unarchivedAudit) {
+                self.book.unarchivedAudit.removeFirst(book.unarchivedAudit.count)
+            }
             snapshotBook.unarchivedAudit = []
         }
         // Encoded off the actor: lease steps go on meanwhile (the copy is the book as of `seq`).
