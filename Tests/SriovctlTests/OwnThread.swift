@@ -6,10 +6,10 @@ import Testing
 /// run after another) otherwise hold a pool thread for minutes, and every async test beside them stalls:
 /// the whole suite, run five times in a row on a loaded machine, failed three times because an event
 /// stream's 50 ms heartbeat was not sent for 10 s. Task-locals (Swift Testing's current test) stay.
-public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
-    public var isRecursive: Bool { true }
+struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
 
-    public func provideScope(for test: Test, testCase: Test.Case?,
+    func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
         guard testCase != nil else { return try await function() }
         try await withTaskExecutorPreference(BlockingTestExecutor(), operation: function)
@@ -18,7 +18,7 @@ public struct OwnThreadTrait: SuiteTrait, TestTrait, TestScoping {
 
 extension Trait where Self == OwnThreadTrait {
     /// The suite's tests run on their own thread (see `OwnThreadTrait`).
-    public static var ownThread: Self { OwnThreadTrait() }
+    static var ownThread: Self { OwnThreadTrait() }
 }
 
 /// A task executor on a serial dispatch queue of its own: an overcommitting queue, which gets a thread
