@@ -52,6 +52,7 @@ echo "pools: []" >"$D/sriovd.yaml"
 "$SRIOVD" --state-dir "$D/state" --config "$D/sriovd.yaml" --socket "$D/sriovd.sock" --log-level warning >>"$D/sriovd.log" 2>&1 &
 dpid=$!
 trap 'kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null' EXIT
+mkdir -p "$D/direct"   # in-process commands never create their state directory
 direct=(--direct --config "$D/sriovd.yaml" --state-dir "$D/direct")
 socket=(--socket "$D/sriovd.sock")
 

@@ -97,6 +97,8 @@ pools:
     on_release: leave-unbound
 EOC
 
+# In-process commands use a state directory but never create one (a mistyped --state-dir): make it.
+mkdir -p "$state/direct"
 scenario direct --direct --config "$config" --state-dir "$state/direct"
 
 "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
