@@ -82,26 +82,26 @@ enum DurableFile {
     }
 
     static func sync(_ fd: Int32, path: String) throws(SRIOVError) {
-        Failpoints.step("before fsync \(path)")
-        while fsync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw errnoError("cannot fsync \(path)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
-        }
+        try fsyncCounted(fd, path: path)
         observe { $0.synced(fd, path: path) }
-        Failpoints.step("after fsync \(path)")
     }
 
     /// fsync of a directory makes a create or rename in it durable.
     static func syncDirectory(_ directory: String) throws(SRIOVError) {
         let fd = try open(directory, O_RDONLY | O_DIRECTORY)
         defer { Glibc.close(fd) }
-        Failpoints.step("before fsync \(directory)")
+        try fsyncCounted(fd, path: directory)
+        observe { $0.syncedDirectory(directory) }
+    }
+
+    /// fsync(2), retried on EINTR, with a failpoint step before and after.
+    private static func fsyncCounted(_ fd: Int32, path: String) throws(SRIOVError) {
+        Failpoints.step("before fsync \(path)")
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
-            throw errnoError("cannot fsync \(directory)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
+            throw errnoError("cannot fsync \(path)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
         }
-        observe { $0.syncedDirectory(directory) }
-        Failpoints.step("after fsync \(directory)")
+        Failpoints.step("after fsync \(path)")
     }
 
     static func rename(_ from: String, _ to: String) throws(SRIOVError) {

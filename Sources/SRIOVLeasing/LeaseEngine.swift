@@ -117,10 +117,8 @@ public actor LeaseEngine {
         // New records are applied to the book in journal order, from the journal's next seq on.
         book.seq = max(book.seq, await journal.lastSeq)
         let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, monotonic: monotonic,
-                                 logger: logger, book: book, archive: AuditArchive(directory: stateDirectory, sync: fsync))
-        // The records replayed count towards the next snapshot: a daemon restarted more often than
-        // a snapshot falls due would otherwise never compact (seen in Benchmarks/soak.py).
-        await engine.countReplayed(recovery.entries.count)
+                                 logger: logger, book: book, archive: AuditArchive(directory: stateDirectory, sync: fsync),
+                                 replayed: recovery.entries.count)
         if reconcile {
             _ = await engine.reconcile()
             _ = await engine.reapExpired()
@@ -129,9 +127,12 @@ public actor LeaseEngine {
     }
 
     init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, monotonic: any Clock<Duration>,
-         logger: Logger, book: LeaseBook, archive: AuditArchive) {
+         logger: Logger, book: LeaseBook, archive: AuditArchive, replayed: Int) {
         self.host = host
         self.archive = archive
+        // The records replayed count towards the next snapshot: a daemon restarted more often than
+        // a snapshot falls due would otherwise never compact (seen in Benchmarks/soak.py).
+        self.appendsSinceSnapshot = replayed
         self.uptime = Uptime(monotonic)
         self.config = config
         self.plan = plan
@@ -344,8 +345,6 @@ public actor LeaseEngine {
             logger.error("automatic snapshot failed; the journal keeps growing until one succeeds", metadata: ["error": "\(error.message)"])
         }
     }
-
-    func countReplayed(_ records: Int) { appendsSinceSnapshot = records }
 
     /// Appends past a due snapshot after which it no longer waits for a quiet moment.
     static let snapshotPatience = 1_000
