@@ -132,10 +132,12 @@ struct UnixHTTPClientTests {
                 && e?.message == "no sriovd is answering on \(dir.path)/none.sock: the socket does not exist (ENOENT); try --direct"
         }
         // A socket file nobody listens on: what a crashed daemon leaves behind.
-        let stale = try OneShotServer(path: dir.path + "/stale.sock")
-        close(stale.fd)
+        // (Closed here once, by itself: a second close elsewhere could shut a descriptor another test
+        // running in parallel has just been given the same number.)
+        let stalePath = dir.path + "/stale.sock"
+        close(try listeningUnixSocket(path: stalePath, backlog: 1))
         #expect {
-            _ = try DaemonClient(socketPath: stale.path, unreachableHint: "try --direct").leases(owner: nil)
+            _ = try DaemonClient(socketPath: stalePath, unreachableHint: "try --direct").leases(owner: nil)
         } throws: { error in
             (error as? SRIOVError)?.cause == .errno(ECONNREFUSED)
                 && (error as? SRIOVError)?.message.contains("nothing listens on the socket (ECONNREFUSED") == true

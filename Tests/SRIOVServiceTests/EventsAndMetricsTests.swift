@@ -27,7 +27,7 @@ final class StreamingUnixRequest: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else {
-            close(fd)
+            // No close here: fd is set, so deinit closes it; a second close could hit a reused number.
             throw POSIXError(.EIO)
         }
     }
