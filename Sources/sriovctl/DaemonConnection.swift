@@ -19,6 +19,31 @@ struct ConnectOptions: ParsableArguments {
     @Flag(name: .customLong("direct"), help: "Open the state directory in this process instead of asking sriovd (only while no sriovd holds its lock; it must exist, sriovctl never creates one); --simulated, --state-dir, --config, --sysfs-root and --procfs-root apply only then.")
     var direct = false
 
+    /// The same choice as plain values (what the fast path fills in without ArgumentParser).
+    var door: DoorChoice { DoorChoice(socket: socket, direct: direct) }
+
+    /// --socket, else $SRIOVD_SOCKET, else the default.
+    var socketPath: String { door.socketPath }
+
+    func check(_ global: GlobalOptions, _ leaseOptions: LeaseOptions) throws {
+        try door.check(global.choice, configPath: leaseOptions.config)
+    }
+
+    /// The client of sriovd on this socket.
+    var client: DaemonClient { door.client }
+
+    func using<T>(_ global: GlobalOptions, _ leaseOptions: LeaseOptions,
+                  _ body: (any FrontDoor) async throws -> T) async throws -> T {
+        try await door.using(global.choice, configPath: leaseOptions.config, body)
+    }
+}
+
+/// Which front door a command uses, as plain values: sriovd's socket (`socket`, else $SRIOVD_SOCKET,
+/// else the default) or, with `direct`, the lease engine opened in this process.
+struct DoorChoice: Equatable, Sendable {
+    var socket: String?
+    var direct = false
+
     /// --socket, else $SRIOVD_SOCKET, else the default.
     var socketPath: String {
         if let socket { return socket }
@@ -28,12 +53,12 @@ struct ConnectOptions: ParsableArguments {
 
     /// Options that only mean something in-process are refused without --direct: sriovd has its own
     /// host, state directory and configuration, and silently ignoring them would act on another state.
-    func check(_ global: GlobalOptions, _ leaseOptions: LeaseOptions) throws {
+    func check(_ host: HostChoice, configPath: String?) throws {
         if direct {
             if socket != nil { throw ValidationError("--socket and --direct exclude each other: --direct opens the state directory in this process") }
             return
         }
-        let inProcess = global.hostOptionsGiven + (leaseOptions.config != nil ? ["--config"] : [])
+        let inProcess = host.hostOptionsGiven + (configPath != nil ? ["--config"] : [])
         if !inProcess.isEmpty {
             throw ValidationError("\(inProcess.joined(separator: ", ")) \(inProcess.count == 1 ? "applies" : "apply") only with --direct (in-process); without it sriovctl asks the sriovd on \(socketPath), which has its own host, state directory and configuration")
         }
@@ -48,13 +73,13 @@ struct ConnectOptions: ParsableArguments {
             """)
     }
 
-    /// Runs `body` against the front door these options choose (sriovd's socket, or with --direct the
-    /// engine opened on the state directory), and lets go of it afterwards, also when `body` throws.
-    func using<T>(_ global: GlobalOptions, _ leaseOptions: LeaseOptions,
+    /// Runs `body` against the front door chosen (sriovd's socket, or with --direct the engine opened on
+    /// the state directory), and lets go of it afterwards, also when `body` throws.
+    func using<T>(_ host: HostChoice, configPath: String?,
                   _ body: (any FrontDoor) async throws -> T) async throws -> T {
         let door: any FrontDoor
         if direct {
-            let (engine, _) = try await LeaseContext.engine(global, leaseOptions)
+            let (engine, _) = try await LeaseContext.engine(host, configPath: configPath)
             door = LocalFrontDoor(engine: engine, caller: LeaseContext.caller)
         } else {
             door = client

@@ -19,6 +19,29 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("simulated"), help: "Work on the simulated host instead of the real one (created on first use).")
     var simulated: Bool = false
 
+    /// The same choice as plain values, for code that runs without ArgumentParser (the fast path).
+    var choice: HostChoice {
+        HostChoice(sysfsRoot: sysfsRoot, procfsRoot: procfsRoot, stateDir: stateDir, simulated: simulated)
+    }
+
+    func validate() throws { try choice.validate() }
+
+    /// The options given that choose this process's host and state (`--simulated`, `--state-dir`,
+    /// `--sysfs-root`, `--procfs-root`): meaningless when sriovd is asked instead.
+    var hostOptionsGiven: [String] { choice.hostOptionsGiven }
+
+    /// The host to work on: the real one or the simulated one.
+    func host() throws(SRIOVError) -> HostContext { try choice.host() }
+}
+
+/// Which host and state directory a command works on, as plain values: what `GlobalOptions` parses,
+/// and what the fast path (`FastPath`) fills in without ArgumentParser.
+struct HostChoice: Equatable, Sendable {
+    var sysfsRoot = DefaultPaths.sysfs
+    var procfsRoot = DefaultPaths.procfs
+    var stateDir = DefaultPaths.stateDirectory
+    var simulated = false
+
     func validate() throws {
         if simulated && (sysfsRoot != DefaultPaths.sysfs || procfsRoot != DefaultPaths.procfs) {
             throw ValidationError("--simulated uses the simulated host's own sysfs and procfs; drop --sysfs-root/--procfs-root, or drop --simulated")
@@ -28,8 +51,6 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The options given that choose this process's host and state (`--simulated`, `--state-dir`,
-    /// `--sysfs-root`, `--procfs-root`): meaningless when sriovd is asked instead.
     var hostOptionsGiven: [String] {
         var given: [String] = []
         if simulated { given.append("--simulated") }

@@ -19,6 +19,10 @@ enum LeaseContext {
         try ConfigLoading.load(path: options.config, simulated: simulated)
     }
 
+    static func config(path: String?, simulated: Bool) throws(SRIOVError) -> SRIOVConfig {
+        try ConfigLoading.load(path: path, simulated: simulated)
+    }
+
     /// Marks the target protected when the configuration lists it (by netdev or PCI address).
     static func applyProtection(_ target: inout PFTarget, _ options: LeaseOptions, simulated: Bool) throws(SRIOVError) {
         try config(options, simulated: simulated).markProtection(&target)
@@ -26,10 +30,14 @@ enum LeaseContext {
 
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
     static func engine(_ global: GlobalOptions, _ options: LeaseOptions) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
+        try await engine(global.choice, configPath: options.config)
+    }
+
+    static func engine(_ global: HostChoice, configPath: String?) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
         // Before the host: --simulated would create the directory for its simulated host.
-        try requireStateDirectory(global)
+        try JournalMaintenance.requireStateDirectory(global.stateDir, simulated: global.simulated)
         let host = try global.host()
-        let config = try config(options, simulated: global.simulated)
+        let config = try config(path: configPath, simulated: global.simulated)
         var logger = Logger(label: "sriovctl")
         logger.logLevel = .warning
         let engine = try await LeaseEngine.start(

@@ -57,8 +57,43 @@ struct VFSet: AsyncParsableCommand {
     @Flag(name: .customLong("json"), help: "Print the VF's settings after the change as JSON.")
     var json = false
 
+    /// The parsed command line as plain values: what `run` does, and what the fast path builds
+    /// without ArgumentParser.
+    var invocation: VFSetInvocation {
+        VFSetInvocation(pf: pf, vf: vf, mac: mac, vlan: vlan, qos: qos, vlanProto: vlanProto, spoofCheck: spoofCheck,
+                        trust: trust, state: state, minTxRate: minTxRate, maxTxRate: maxTxRate, queryRSS: queryRSS,
+                        force: force, json: json, host: global.choice, configPath: configOptions.config, door: connect.door)
+    }
+
+    func validate() throws { try invocation.validate() }
+
+    func run() async throws { try await invocation.run() }
+}
+
+/// One `vf set` command line, parsed: by ArgumentParser (`VFSet`) or by the fast path (`FastPath`),
+/// which must agree on every command line both accept (FastPathTests).
+struct VFSetInvocation: Equatable, Sendable {
+    var pf: String
+    var vf: VFIndex
+    var mac: MACAddress?
+    var vlan: Int?
+    var qos: Int?
+    var vlanProto: VLANProtocol?
+    var spoofCheck: Bool?
+    var trust: Bool?
+    var state: VFLinkState?
+    var minTxRate: UInt32?
+    var maxTxRate: UInt32?
+    var queryRSS: Bool?
+    var force = false
+    var json = false
+    var host = HostChoice()
+    var configPath: String?
+    var door = DoorChoice()
+
+    /// What `VFSet.validate` checks (ArgumentParser validates `host`, an option group, by itself).
     func validate() throws {
-        try connect.check(global, configOptions)
+        try door.check(host, configPath: configPath)
         if vlan == nil && (qos != nil || vlanProto != nil) {
             throw ValidationError("--qos and --vlan-proto go with --vlan; add --vlan <id> (0 for none)")
         }
@@ -85,7 +120,7 @@ struct VFSet: AsyncParsableCommand {
         try await ErrorReporting.run {
             let body = VFSettingsBody(settings, force: force ? true : nil)
             let (pf, index) = (self.pf, vf.value)
-            let info = try await connect.using(global, configOptions) { door in try await door.setVF(pf: pf, index: index, body) }
+            let info = try await door.using(host, configPath: configPath) { door in try await door.setVF(pf: pf, index: index, body) }
             if json { try JSONOutput.print(info) } else { Output.line(VFRows.table([info])) }
         }
     }
