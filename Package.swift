@@ -66,11 +66,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // A short-lived CLI, run once per operation from scripts: linked as a non-PIE executable,
-            // the loader has ~2,400 instead of ~82,000 relative relocations to apply at each start
-            // (7.2M -> 0.3M cycles in ld.so, a third fewer page faults; Docs/Performance.md). sriovd,
-            // long-running and serving requests, stays PIE.
-            linkerSettings: [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux]))]
+            linkerSettings: sriovctlLinking
         ),
         // The daemon's library: HTTP/JSON API on a Unix socket, lifecycle, caller identity.
         .target(
@@ -146,4 +142,19 @@ let package = Package(
 // that are not ours to fix; the debug build still shows none of ours there.
 for target in package.targets where target.type != .system && target.type != .test {
     target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}
+
+// sriovctl is a short-lived CLI, run once per operation from scripts, so its start-up is its cost
+// (Docs/Performance.md, "Process start-up"). Built with --static-swift-stdlib (what `.ci/run` ships
+// and the kernel lane runs) and SRIOVCTL_STATIC_EXECUTABLE=1 in the environment, it is linked as a
+// static executable: no dynamic loader, whose symbol lookups for libstdc++ cost ~2.8M instructions
+// per start, more than the rest of a `vf set` through sriovd. Only then: a static executable needs
+// every module compiled against the static Swift libraries (--static-swift-stdlib does that). Else
+// it is linked non-PIE: the loader applies ~2,400 instead of ~82,000 relative relocations. sriovd,
+// long-running and serving requests, stays a PIE.
+var sriovctlLinking: [LinkerSetting] {
+    if Context.environment["SRIOVCTL_STATIC_EXECUTABLE"] == "1" {
+        return [.unsafeFlags(["-static-executable"], .when(platforms: [.linux]))]
+    }
+    return [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux]))]
 }

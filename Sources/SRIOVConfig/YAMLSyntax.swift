@@ -2,10 +2,15 @@ import SRIOVCore
 import Yams
 
 /// Yams' parser behind a typed error: syntax errors become `.corrupt` with the file, line and column.
+///
+/// Composed with Yams' basic resolver (no implicit tags): `YAMLValue` reads every scalar itself, as
+/// written (`int`, `bool`, `isNull` look at the text and its quoting, never at a resolved tag), and the
+/// default resolver's rules are regular expressions that ICU compiles on first use, ~9 million
+/// instructions per process: most of what reading a short sriovd.yaml cost a `sriovctl --direct`.
 enum YAMLSyntax {
     static func compose(_ yaml: String, source: String) throws(SRIOVError) -> Node? {
         do {
-            return try Yams.compose(yaml: yaml)
+            return try Yams.compose(yaml: yaml, .basic)
         } catch let error as YamlError {
             throw describe(error, source: source)
         } catch {

@@ -58,6 +58,8 @@ enum FastPath {
         do {
             try await invocation.run()
             return 0
+        } catch let code as ExitCode {
+            return code.rawValue   // the command printed why (ErrorReporting)
         } catch {
             return Sriovctl.report(error)
         }
