@@ -156,9 +156,11 @@ public enum Doctor {
     /// `doctor-remedies` markers), from `DoctorFinding`: `sriovctl doctor --remedies-markdown`.
     public static func remediesMarkdown() -> String {
         func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+        // Titles have no code spans: `<pf>` there would read as an HTML tag and vanish.
+        func title(_ text: String) -> String { cell(text).replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;") }
         var lines = ["| Check | Result | What it means | Fix |", "| --- | --- | --- | --- |"]
         for finding in DoctorFinding.allCases {
-            lines.append("| `\(finding.checkID)` \(cell(finding.title)) | \(finding.status.rawValue) | \(cell(finding.means)) | \(cell(finding.remedy)) |")
+            lines.append("| `\(finding.checkID)` \(title(finding.title)) | \(finding.status.rawValue) | \(cell(finding.means)) | \(cell(finding.remedy)) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
