@@ -16,6 +16,12 @@ struct DoctorRun: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print the checks as JSON.")
     var json = false
 
+    /// Prints the guide's table of every WARN/FAIL and its fix (from `DoctorFinding`, the doctor's own
+    /// remedies) and exits; `Tests/Guide/guide.py --regenerate-doctor-table` splices it into
+    /// Docs/guide/01-prerequisites.md.
+    @Flag(name: .customLong("remedies-markdown"), help: .hidden)
+    var remediesMarkdown = false
+
     struct Report: Codable {
         var host: String
         var checks: [DoctorCheck]
@@ -26,6 +32,10 @@ struct DoctorRun: ParsableCommand {
     func validate() throws { try reader.check(global) }
 
     func run() throws {
+        if remediesMarkdown {
+            print(Doctor.remediesMarkdown(), terminator: "")
+            return
+        }
         var failed = 0
         try ErrorReporting.run {
             let checks: [DoctorCheck]
