@@ -16,7 +16,7 @@ extension LeaseEngine {
 
     /// Every lease and every counter of their PFs, one RTM_GETLINK per PF (for `/metrics`).
     public func leasedVFStats() async -> (leases: [Lease], readouts: LeaseStatsReader.Readouts) {
-        let leases = leases()
-        return (leases, await LeaseStatsReader.read(LeaseStatsReader.interfaces(of: leases), link: host.link))
+        let current = self.leases()
+        return (current, await LeaseStatsReader.read(LeaseStatsReader.interfaces(of: current), link: host.link))
     }
 }
