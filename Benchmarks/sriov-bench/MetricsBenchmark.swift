@@ -44,7 +44,12 @@ func metricsScrape(_ arguments: ArraySlice<String>) async {
         let spec = SimulatedHostSpec.generated(pfCount: pfCount, vfsPerPF: vfsPerPF)
         let sim = try SimulatedHost.create(directory: hostDir, spec: spec)
         let names = spec.pfs.dropFirst().map(\.interface)
-        let yaml = "pools:\n  - name: bench\n    selectors:\n" + names.map { "      - vfs: \"\($0)#0-\(vfsPerPF - 1)\"\n" }.joined()
+        // One pool per PF, leases dealt over them in turn: every PF has leased VFs, so a scrape reads all
+        // of them (one pool over every PF would pack 1,000 leases onto 4 PFs).
+        let yaml = "pools:\n" + names.enumerated().map { i, name in
+            "  - name: bench\(i)\n    selectors:\n      - vfs: \"\(name)#0-\(vfsPerPF - 1)\"\n"
+        }.joined()
+        let poolCount = names.count
         let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
         let host = LeaseEngine.Host(source: sim, control: sim, link: sim)
         var logger = Logger(label: "bench")
@@ -59,7 +64,7 @@ func metricsScrape(_ arguments: ArraySlice<String>) async {
                 group.addTask {
                     var out: [Lease] = []
                     for k in stride(from: t, to: total, by: level) {
-                        out.append(try await engine.acquire(LeaseRequest(pool: "bench", owner: "vm-\(k)")))
+                        out.append(try await engine.acquire(LeaseRequest(pool: "bench\(k % poolCount)", owner: "vm-\(k)")))
                     }
                     return out
                 }
