@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "sriov-bench",
             dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig",
-                           "SRIOVClient", .product(name: "Logging", package: "swift-log")],
+                           "SRIOVClient", "SRIOVService", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/sriov-bench"
         ),
         // The parsers' properties: a corpus replay in a normal build, a libFuzzer binary with

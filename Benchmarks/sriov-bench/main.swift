@@ -26,6 +26,7 @@ func usage() -> Never {
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--pfs 4] [--vfs 64]
                                     [--state DIR] [--host DIR] [--samples FILE]
+           sriov-bench metrics-scrape [--pfs 16] [--vfs 256] [--leases 1000] [--iterations 50] [--host DIR] [--state DIR]
            sriov-bench record-encode [--iterations N]
            sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
            sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]
@@ -39,6 +40,9 @@ func usage() -> Never {
                settings as four `ip link set` processes. Needs root and a PF with VFs.
     lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process; closed
                loop, or with --rate an open loop at N cycles/s offered (latency from when due).
+    metrics-scrape  /metrics with every leased VF's counters (one read per PF, 8 samples per VF), uncached
+               and within the 5 s cache, against the scrape without VF counters, in-process on a
+               generated simulated host with N leases.
     record-encode  one journal record of a 2-VF lease (lease.reserved) written N times by the
                journal's JSONWriter and by CompactJSONEncoder, against Foundation's JSONEncoder
                (the baseline; all three write the same bytes).
@@ -181,6 +185,10 @@ if CommandLine.arguments.dropFirst().first == "daemon-load" {
 }
 if CommandLine.arguments.dropFirst().first == "record-encode" {
     await recordEncode(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "metrics-scrape" {
+    await metricsScrape(CommandLine.arguments.dropFirst(2))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "lease-cycles" {

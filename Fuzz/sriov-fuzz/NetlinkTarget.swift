@@ -5,7 +5,8 @@ import SRIOVNetlink
 ///
 /// Properties: an error is `.corrupt` and names the interface; a readout lists its VFs sorted by index,
 /// and every index below `numVFs` is either read or listed once in `missing` (never both); a readout's
-/// VFs, written back into a reply the way the kernel lays it out, parse to the same VFs.
+/// VFs, written back into a reply the way the kernel lays it out, parse to the same VFs; `parseStats`
+/// reads the same VFs (its counters are keyed by exactly the VFs `parse` read).
 enum NetlinkTarget {
     static let interface = InterfaceName("fuzz0")!
 
@@ -19,6 +20,15 @@ enum NetlinkTarget {
         }
         Tally.accepted = true
         try check(readout)
+        // The counters come from the same walk: the same VFs, the same missing ones.
+        switch attempt({ () throws(SRIOVError) in try LinkMessageParser.parseStats(bytes, interface: interface) }) {
+        case .success(let stats):
+            try require(stats.numVFs == readout.numVFs && stats.missing == readout.missing,
+                        "parseStats saw \(stats.numVFs) VFs, missing \(stats.missing); parse \(readout.numVFs), missing \(readout.missing)")
+            try require(Set(stats.counters.keys) == Set(readout.vfs.map(\.index)), "counters for other VFs than the settings")
+        case .failure(let e):
+            throw FuzzFailure(description: "parse accepted a reply parseStats refused: \(e.message)")
+        }
         // Written back (one entry per index, as the kernel sends them), the VFs read the same.
         var unique: [VFState] = []
         for vf in readout.vfs where unique.last?.index != vf.index { unique.append(vf) }

@@ -13,6 +13,8 @@ public protocol FrontDoor: Sendable {
     func leases(owner: String?) async throws(SRIOVError) -> [Lease]
     func lease(_ id: LeaseID) async throws(SRIOVError) -> Lease
     func pools() async throws(SRIOVError) -> Pools
+    /// A lease's VFs' traffic counters, read from their PFs now (`GET /v1/leases/{id}/stats`).
+    func leaseStats(_ id: LeaseID) async throws(SRIOVError) -> LeaseStats
     /// Who asked for what, oldest first.
     func audit(since: Double?) async throws(SRIOVError) -> [AuditDocument]
     /// A PF's VF count, through 0. Refused while leases hold VFs of the PF unless `force` (admin), which

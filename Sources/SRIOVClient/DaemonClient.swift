@@ -58,6 +58,11 @@ public struct DaemonClient: FrontDoor {
         try call("GET", "/v1/leases/\(id)", as: Lease.self)
     }
 
+    /// `GET /v1/leases/{id}/stats`.
+    public func leaseStats(_ id: LeaseID) throws(SRIOVError) -> LeaseStats {
+        try call("GET", "/v1/leases/\(id)/stats", as: LeaseStats.self)
+    }
+
     public func pools() throws(SRIOVError) -> Pools {
         try call("GET", "/v1/pools", as: Pools.self)
     }

@@ -99,6 +99,10 @@ public struct FailpointVFLink: VFLinkControl {
         try await inner.readVFs(pf: pf)
     }
 
+    public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
+        try await inner.readVFStats(pf: pf)
+    }
+
     public func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError) {
         Failpoints.step("before RTM_SETLINK \(pf) vf \(vf) \(request)")
         try await inner.apply(request, vf: vf, pf: pf)

@@ -31,6 +31,10 @@ public struct LocalFrontDoor: FrontDoor {
         try await engine.lease(id)
     }
 
+    public func leaseStats(_ id: LeaseID) async throws(SRIOVError) -> LeaseStats {
+        try await engine.leaseStats(id)
+    }
+
     public func pools() async throws(SRIOVError) -> Pools {
         Pools(pools: try await engine.pools(), quarantine: await engine.currentBook.quarantine)
     }

@@ -20,9 +20,14 @@ public enum LinkMessageParser {
     static let IFLA_VF_LINK_STATE: UInt16 = 5
     static let IFLA_VF_RATE: UInt16 = 6
     static let IFLA_VF_RSS_QUERY_EN: UInt16 = 7
+    static let IFLA_VF_STATS: UInt16 = 8
     static let IFLA_VF_TRUST: UInt16 = 9
     static let IFLA_VF_VLAN_LIST: UInt16 = 12
     static let IFLA_VF_VLAN_INFO: UInt16 = 1
+    /// IFLA_VF_STATS_* (u64 each; 6 is IFLA_VF_STATS_PAD, the alignment filler of nla_put_u64_64bit).
+    static let vfStatsFields: [UInt16: VFCounters.Field] = [
+        0: .rxPackets, 1: .txPackets, 2: .rxBytes, 3: .txBytes, 4: .broadcast, 5: .multicast, 7: .rxDropped, 8: .txDropped,
+    ]
     static let typeMask: UInt16 = 0x3fff
     static let headerSize = 16 + 16 // nlmsghdr + ifinfomsg
     /// The most VFs a PF can have: PCI SR-IOV's TotalVFs and NumVFs are 16-bit fields.
@@ -37,6 +42,19 @@ public enum LinkMessageParser {
     }
 
     public static func parse(_ bytes: [UInt8], interface: InterfaceName) throws(SRIOVError) -> VFReadout {
+        try parseAll(bytes, interface: interface).readout
+    }
+
+    /// Every VF's counters from a reply to RTM_GETLINK without RTEXT_FILTER_SKIP_STATS. The VF list is
+    /// walked as `parse` walks it (past a wrapped 16-bit length, checked against IFLA_NUM_VF); a VF entry
+    /// without IFLA_VF_STATS reads as `.unreported`, and a VF the reply left out is in `missing`.
+    public static func parseStats(_ bytes: [UInt8], interface: InterfaceName) throws(SRIOVError) -> VFStatsReadout {
+        let (readout, counters) = try parseAll(bytes, interface: interface)
+        return VFStatsReadout(interface: interface, numVFs: readout.numVFs, counters: counters, missing: readout.missing,
+                              recoveredPastTruncatedLength: readout.recoveredPastTruncatedLength)
+    }
+
+    static func parseAll(_ bytes: [UInt8], interface: InterfaceName) throws(SRIOVError) -> (readout: VFReadout, counters: [Int: VFCounters]) {
         func corrupt(_ why: String) -> SRIOVError {
             SRIOVError(.corrupt, "\(interface): malformed RTM_NEWLINK reply from the kernel: \(why)")
         }
@@ -45,6 +63,7 @@ public enum LinkMessageParser {
         var numVFs: Int?
         var operState: String?
         var vfs: [VFState] = []
+        var counters: [Int: VFCounters] = [:]
         var recovered = false
         var offset = headerSize
         while let attr = attribute(bytes, at: offset, end: messageLength) {
@@ -61,6 +80,7 @@ public enum LinkMessageParser {
                 let walk = walkVFList(bytes, start: attr.payload.lowerBound, declaredEnd: attr.payload.upperBound,
                                       messageEnd: messageLength, expected: numVFs)
                 vfs = walk.vfs
+                counters = walk.counters
                 recovered = walk.realEnd > attr.payload.upperBound
                 // Resume the top-level walk after the real end of the list.
                 offset = align4(walk.realEnd)
@@ -73,12 +93,15 @@ public enum LinkMessageParser {
         let count = numVFs ?? vfs.count
         let present = Set(vfs.map(\.index))
         let missing = (0..<count).filter { !present.contains($0) }
-        return VFReadout(interface: interface, numVFs: count, vfs: vfs.sorted { $0.index < $1.index }, missing: missing,
-                         recoveredPastTruncatedLength: recovered, operState: operState)
+        let readout = VFReadout(interface: interface, numVFs: count, vfs: vfs.sorted { $0.index < $1.index }, missing: missing,
+                                recoveredPastTruncatedLength: recovered, operState: operState)
+        return (readout, counters)
     }
 
     struct Walk {
         var vfs: [VFState]
+        /// Each entry's IFLA_VF_STATS, by VF index (`.unreported` without one).
+        var counters: [Int: VFCounters] = [:]
         var realEnd: Int
     }
 
@@ -86,22 +109,30 @@ public enum LinkMessageParser {
     /// while entries are VF entries for the next expected index and more VFs are expected.
     static func walkVFList(_ bytes: [UInt8], start: Int, declaredEnd: Int, messageEnd: Int, expected: Int?) -> Walk {
         var vfs: [VFState] = []
+        var counters: [Int: VFCounters] = [:]
         var offset = start
         while offset < declaredEnd || (expected.map { vfs.count < $0 } ?? false) {
             guard let attr = attribute(bytes, at: offset, end: messageEnd), attr.type == IFLA_VF_INFO,
-                  let state = vfInfo(bytes, attr.payload) else { break }
+                  let (state, stats) = vfEntry(bytes, attr.payload) else { break }
             let entryEnd = attr.payload.lowerBound - 4 + attr.declaredLength
             if entryEnd > declaredEnd {
                 // Past the declared (wrapped) length: accept only the next VF in sequence.
                 guard let expected, vfs.count < expected, state.index == (vfs.last?.index ?? -1) + 1 else { break }
             }
             vfs.append(state)
+            counters[state.index] = stats
             offset = align4(entryEnd)
         }
-        return Walk(vfs: vfs, realEnd: max(offset, declaredEnd))
+        return Walk(vfs: vfs, counters: counters, realEnd: max(offset, declaredEnd))
     }
 
     static func vfInfo(_ bytes: [UInt8], _ range: Range<Int>) -> VFState? {
+        vfEntry(bytes, range)?.state
+    }
+
+    /// One IFLA_VF_INFO: the VF's settings and its IFLA_VF_STATS (`.unreported` when absent).
+    static func vfEntry(_ bytes: [UInt8], _ range: Range<Int>) -> (state: VFState, counters: VFCounters)? {
+        var counters = VFCounters.unreported
         var index: Int?
         var state = VFState(index: 0, spoofCheck: nil, trust: nil, linkState: nil, queryRSS: nil)
         var sawVLANList = false
@@ -137,6 +168,8 @@ public enum LinkMessageParser {
                 state.trust = setting(u32(bytes, p + 4))
             case IFLA_VF_RSS_QUERY_EN where n >= 8:
                 state.queryRSS = setting(u32(bytes, p + 4))
+            case IFLA_VF_STATS:
+                counters = vfStats(bytes, a.payload)
             case IFLA_VF_LINK_STATE where n >= 8:
                 switch u32(bytes, p + 4) {
                 case 0: state.linkState = .auto
@@ -151,7 +184,25 @@ public enum LinkMessageParser {
         }
         guard let index else { return nil }
         state.index = index
-        return state
+        return (state, counters)
+    }
+
+    /// The IFLA_VF_STATS nest: each IFLA_VF_STATS_* a u64, 4-byte aligned only (read byte by byte).
+    /// Unknown attributes (IFLA_VF_STATS_PAD, newer counters) are skipped; a short one is not reported.
+    static func vfStats(_ bytes: [UInt8], _ range: Range<Int>) -> VFCounters {
+        var counters = VFCounters.unreported
+        var offset = range.lowerBound
+        while let a = attribute(bytes, at: offset, end: range.upperBound) {
+            if let field = vfStatsFields[a.type], a.payload.count >= 8 {
+                counters[field] = u64(bytes, a.payload.lowerBound)
+            }
+            offset = align4(a.payload.lowerBound - 4 + a.declaredLength)
+        }
+        return counters
+    }
+
+    static func u64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+        UInt64(u32(bytes, at)) | UInt64(u32(bytes, at + 4)) << 32
     }
 
     /// The kernel reports -1 (0xffffffff) for a setting the driver does not report.

@@ -139,6 +139,23 @@ public actor NetlinkVFLink: VFLinkControl {
         return try LinkMessageParser.parse(reply, interface: pf)
     }
 
+    /// Equivalent to: `ip -s -d link show <pf>` — one RTM_GETLINK with IFLA_EXT_MASK = RTEXT_FILTER_VF
+    /// (statistics not skipped), every VF's IFLA_VF_STATS in one reply. With counters each VF entry is
+    /// about twice as long, so the VF list's 16-bit length wraps near 220 VFs instead of ~450; the reply
+    /// itself is whole (the kernel sizes it from `if_nlmsg_size`, read whole after a peek), and the parser
+    /// walks the entries past the wrapped length up to IFLA_NUM_VF. VFs still left out are `missing`.
+    public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
+        let ifindex = try NetlinkVFLink.ifindex(pf)
+        let c = try connected()
+        let message = try RequestBuilder.getLink(ifindex: ifindex, stats: true)
+        let context = "\(pf): reading VF counters (RTM_GETLINK)"
+        let seq = try c.socket.send(message, context: context)
+        guard let reply = try c.socket.receive(seq: seq, context: context) else {
+            throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
+        }
+        return try LinkMessageParser.parseStats(reply, interface: pf)
+    }
+
     /// Equivalent to: `ip link set <pf> vf <n> <setting>` — one RTM_SETLINK with NLM_F_ACK.
     public func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError) {
         let ifindex = try NetlinkVFLink.ifindex(pf)

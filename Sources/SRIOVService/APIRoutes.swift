@@ -73,6 +73,11 @@ public enum APIRoutes {
             }
             return leaseJSON(LeaseDocumentJSON.document(lease))
         }
+        router.get("/v1/leases/{id}/stats") { _, context in
+            let (engine, _) = try slot.require()
+            let (lease, _) = try await ownLease(engine, context, action: "show")
+            return try json(await engine.stats(of: lease))
+        }
         router.get("/v1/leases/{id}/attach") { request, context in
             let (engine, _) = try slot.require()
             guard let text = request.uri.queryParameters.get("format") else {

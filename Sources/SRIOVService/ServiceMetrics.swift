@@ -12,6 +12,8 @@ import Synchronization
 public final class ServiceMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: any MetricsFactory
+    /// The leased VFs' counters (nil: not in `/metrics`).
+    public let vfStats: VFStatsMetrics?
 
     /// Journal counters as of the last scrape (the journal's statistics are totals; counters only grow).
     private let lastJournal = Mutex<(fsyncs: Int, seconds: Double, drift: Int)>((0, 0, 0))
@@ -19,8 +21,11 @@ public final class ServiceMetrics: Sendable {
     /// A lease operation timed by a route handler.
     public enum Operation: String, Sendable, CaseIterable { case acquire, release, renew }
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `vfStatsInterval`: how long one read of the leased VFs' counters serves scrapes (nil: no VF
+    /// counters in `/metrics`).
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), vfStatsInterval: Duration? = .seconds(5)) {
         self.registry = registry
+        vfStats = vfStatsInterval.map { VFStatsMetrics(interval: $0) }
         var factory = PrometheusMetricsFactory(registry: registry)
         // Lease operations run from a few milliseconds (simulated host) to seconds (vfio-pci binds).
         factory.durationHistogramBuckets["sriovd_lease_operation_duration_seconds"] = [
@@ -93,7 +98,8 @@ public final class ServiceMetrics: Sendable {
         timer.recordNanoseconds(elapsed.nanoseconds)
     }
 
-    /// Brings the scrape-time gauges and counters up to date, then renders the registry.
+    /// Brings the scrape-time gauges and counters up to date, then renders the registry and the leased
+    /// VFs' counters (`VFStatsMetrics`).
     public func scrape(engine: LeaseEngine?) async throws -> String {
         if let engine {
             for pool in try await engine.pools() {
@@ -116,7 +122,9 @@ public final class ServiceMetrics: Sendable {
             FloatingPointCounter(label: "sriovd_journal_fsync_seconds_total", factory: factory).increment(by: seconds)
             Counter(label: "sriovd_reconcile_drift_total", factory: factory).increment(by: driftDelta)
         }
-        return registry.emitToString()
+        let text = registry.emitToString()
+        guard let engine, let vfStats else { return text }
+        return text + (await vfStats.text(engine: engine))
     }
 }
 

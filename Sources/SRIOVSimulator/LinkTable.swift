@@ -55,10 +55,13 @@ extension SimulatedHost {
     /// Callers hold the links lock (VF settings) or the host lock (VF counts).
     func saveLink(_ name: String, _ link: LinkTable.PFLink) throws(SRIOVError) {
         let path = tablePath(name)
-        if let table = try linkTables.table(path), table.fits(link) {
+        let table = try linkTables.table(path)
+        if let table, table.fits(link) {
             table.write(link)
             return
         }
+        // New VFs (a VF count change, or a new PF): their counters start from 0.
+        if table?.vfCount != link.vfs.count { clearStats(name) }
         try linkTables.replace(path, with: link)
     }
 
@@ -72,7 +75,10 @@ extension SimulatedHost {
         }
         for file in FileSystem.list(linksDirectory) ?? [] where file.hasSuffix(".table") {
             let name = String(file.dropLast(".table".count))
-            if links.pfs[name] == nil { linkTables.remove(tablePath(name)) }
+            if links.pfs[name] == nil {
+                linkTables.remove(tablePath(name))
+                clearStats(name)
+            }
         }
     }
 

@@ -25,6 +25,20 @@ enum LeaseText {
         return lines.joined(separator: "\n")
     }
 
+    /// `lease show --stats`: one row per VF, a counter the kernel did not report as "not reported", then
+    /// each VF's note (why).
+    static func stats(_ stats: LeaseStats) -> String {
+        var lines = ["lease \(stats.lease)  owner \(stats.owner)  pool \(stats.pool)  counters read \(time(stats.readAt))"]
+        var table = Table(["VF", "PF", "INDEX"] + VFCounters.Field.allCases.map { $0.label.uppercased() })
+        for vf in stats.vfs {
+            table.add([vf.pciAddress.description, vf.pf, "\(vf.index)"]
+                      + VFCounters.Field.allCases.map { vf.counters[$0].map(String.init) ?? "not reported" })
+        }
+        lines.append(table.render())
+        for vf in stats.vfs { if let note = vf.note { lines.append("\(vf.pciAddress): \(note)") } }
+        return lines.joined(separator: "\n")
+    }
+
     /// "active", or "active, drifted" / "active, lost" once a change the lease did not make was forced or found.
     static func state(_ lease: Lease) -> String {
         lease.state.rawValue + (lease.condition.map { ", \($0.rawValue)" } ?? "")

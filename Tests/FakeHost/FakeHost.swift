@@ -237,7 +237,22 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
         kernel.withLock { $0.apply(requests, vf: vf, pf: pf) }
     }
 
+    public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
+        try kernel.withLock { (k) throws(SRIOVError) in try k.readVFStats(pf: pf) }
+    }
+
     // MARK: Test conveniences
+
+    /// Sets one VF's counters, as traffic through it would (IFLA_VF_STATS); nil counters read as not
+    /// reported. A VF-count change clears them.
+    public func setVFStats(_ counters: VFCounters, vf: Int, pf: InterfaceName) {
+        kernel.withLock { $0.counters[pf.name, default: [:]][vf] = counters }
+    }
+
+    /// How many RTM_GETLINK requests with statistics the host answered for `pf`.
+    public func statsReads(_ pf: InterfaceName) -> Int {
+        kernel.withLock { $0.statsReads[pf.name] ?? 0 }
+    }
 
     /// The PF's link (carrier) goes up or down, as `ip link set <pf> up|down` would.
     public func setLink(_ pf: InterfaceName, up: Bool) {

@@ -44,6 +44,10 @@ struct FakeKernel: Sendable {
     var netdevs: [String: (device: PCIAddress, up: Bool)] = [:]
     /// Netlink state by PF netdev name.
     var links: [String: Link] = [:]
+    /// VF counters (IFLA_VF_STATS) set by tests, by PF netdev name and VF index; others read as 0.
+    var counters: [String: [Int: VFCounters]] = [:]
+    /// RTM_GETLINK requests with statistics, by PF netdev name (how often the kernel was asked).
+    var statsReads: [String: Int] = [:]
     /// Interfaces with a default route (`/proc/net/route`).
     var defaultRoutes: [String] = []
     /// Every write the host accepted or refused, in order.
@@ -203,6 +207,7 @@ struct FakeKernel: Sendable {
         pfs[address] = pf
         let states = (0..<enabled).map { VFState(index: $0) }
         links[pf.spec.interface, default: Link(pf: address, up: pf.spec.linkUp, vfs: [])].vfs = states
+        counters[pf.spec.interface] = nil
     }
 
     mutating func disableVFs(_ address: PCIAddress) {
@@ -216,6 +221,7 @@ struct FakeKernel: Sendable {
         pf.numVFs = 0
         pfs[address] = pf
         links[pf.spec.interface]?.vfs = []
+        counters[pf.spec.interface] = nil
     }
 
     // MARK: Refusals
@@ -342,6 +348,18 @@ struct FakeKernel: Sendable {
             return s
         }
         return VFReadout(interface: pf, numVFs: link.vfs.count, vfs: vfs, operState: link.up ? "up" : "down")
+    }
+
+    /// Every VF's counters, as one RTM_GETLINK with statistics answers (unset VFs: every counter 0).
+    mutating func readVFStats(pf: InterfaceName) throws(SRIOVError) -> VFStatsReadout {
+        guard let link = links[pf.name] else {
+            throw SRIOVError(.notFound, "no network interface named \(pf) in this network namespace; `ip link` lists them", cause: .errno(Errno.ENODEV))
+        }
+        statsReads[pf.name, default: 0] += 1
+        let set = counters[pf.name] ?? [:]
+        var all: [Int: VFCounters] = [:]
+        for vf in link.vfs { all[vf.index] = set[vf.index] ?? .zero }
+        return VFStatsReadout(interface: pf, numVFs: link.vfs.count, counters: all)
     }
 
     /// Each request as its own RTM_SETLINK: the ones before a refusal stay applied.
