@@ -162,6 +162,12 @@ package enum StrictKeys {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
                                                     debugDescription: "unknown field; known fields: \(allowed.joined(separator: ", "))"))
         }
+        // No request field is nullable (Docs/openapi.yaml): `"ttlSeconds": null` is refused rather than
+        // read as the field left out, which could mean another default than the sender meant.
+        for key in c.allKeys where try c.decodeNil(forKey: key) {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
+                                                    debugDescription: "null is not a value for this field; give a value, or leave the field out for its default"))
+        }
     }
 }
 

@@ -140,6 +140,10 @@ struct APITests {
                 #expect(r.status == .ok)
             }
             try await client.execute(uri: "/v1/leases/\(id)/renew", method: .post) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/v1/leases/\(id)/renew", method: .post, body: ByteBuffer(string: "{\"ttlSeconds\": null}")) { r in
+                #expect(r.status == .badRequest)
+                #expect((r.body.json["detail"] as? String ?? "").contains("ttlSeconds: null is not a value for this field"))
+            }
             try await client.execute(uri: "/v1/leases/\(id)", method: .delete) { r in
                 #expect(r.status == .ok)
                 #expect(r.body.json["id"] as? String == id)
@@ -164,6 +168,12 @@ struct APITests {
         ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"settings\": {\"vlan\": 4095}}", 400, "invalid-argument",
          "invalid settings.vlan 4095: use an integer from 0 to 4094 (0 for no VLAN; 4095 is reserved by 802.1Q)"),
         ("", 400, "invalid-argument", "empty body"),
+        // No request field is nullable: null is refused, not read as "left out" (schemathesis found
+        // `{"ttlSeconds": null}` accepted by renew).
+        ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"ttlSeconds\": null}", 400, "invalid-argument",
+         "invalid JSON body: ttlSeconds: null is not a value for this field; give a value, or leave the field out for its default"),
+        ("{\"pool\": \"uplink\", \"owner\": \"vm-1\", \"settings\": {\"vlan\": null}}", 400, "invalid-argument",
+         "invalid JSON body: settings.vlan: null is not a value"),
     ])
     func badAcquire(body: String, status: Int, code: String, detail: String) async throws {
         let f = try ServiceFixture()
