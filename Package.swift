@@ -145,16 +145,19 @@ for target in package.targets where target.type != .system && target.type != .te
 }
 
 // sriovctl is a short-lived CLI, run once per operation from scripts, so its start-up is its cost
-// (Docs/Performance.md, "Process start-up"). Built with --static-swift-stdlib (what `.ci/run` ships
-// and the kernel lane runs) and SRIOVCTL_STATIC_EXECUTABLE=1 in the environment, it is linked as a
-// static executable: no dynamic loader, whose symbol lookups for libstdc++ cost ~2.8M instructions
-// per start, more than the rest of a `vf set` through sriovd. Only then: a static executable needs
-// every module compiled against the static Swift libraries (--static-swift-stdlib does that). Else
-// it is linked non-PIE: the loader applies ~2,400 instead of ~82,000 relative relocations. sriovd,
-// long-running and serving requests, stays a PIE.
+// (Docs/Performance.md, "the start-up of a `vf set` process"). Built with --static-swift-stdlib (what
+// `.ci/run` ships and the kernel lane runs) and SRIOVCTL_STATIC_EXECUTABLE=1 in the environment, it is
+// linked as a static executable: no dynamic loader, whose symbol lookups for libstdc++ cost ~2.8M
+// instructions per start, more than the rest of a `vf set` through sriovd. Only then: a static
+// executable needs every module compiled against the static Swift libraries (--static-swift-stdlib
+// does that). It is linked with lld, which does not repeat glibc's link-time notes that NSS and dlopen
+// calls inside the toolchain's own archives (CoreFoundation, swiftCore) need glibc's shared libraries
+// at run time (sriovctl makes no NSS lookups; gold printed ~25 such warnings per build). Otherwise
+// sriovctl is linked non-PIE: the loader applies ~2,400 instead of ~82,000 relative relocations.
+// sriovd, long-running and serving requests, stays a PIE.
 var sriovctlLinking: [LinkerSetting] {
     if Context.environment["SRIOVCTL_STATIC_EXECUTABLE"] == "1" {
-        return [.unsafeFlags(["-static-executable"], .when(platforms: [.linux]))]
+        return [.unsafeFlags(["-static-executable", "-use-ld=lld"], .when(platforms: [.linux]))]
     }
     return [.unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux]))]
 }
