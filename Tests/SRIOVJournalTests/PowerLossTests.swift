@@ -129,7 +129,9 @@ final class PowerLossLayer: DurabilityObserver, @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: dir)
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for (name, bytes) in image where !name.hasSuffix(".lock") {
-                FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes))
+                if !FileManager.default.createFile(atPath: dir + "/" + name, contents: Data(bytes)) {
+                    state.withLock { $0.problems.append("\(point): cannot write \(dir)/\(name) to check the image") }
+                }
             }
             let found = check(dir, point + (cut > 0 ? " (+\(cut) bytes of its unsynced tail)" : ""))
             if !found.isEmpty { state.withLock { $0.problems += found } }
