@@ -128,7 +128,6 @@ func daemonLoad(_ arguments: ArraySlice<String>) {
     }
     let results = Results()
     let clock = ContinuousClock()
-    @Sendable func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
     /// Sleeps the calling thread until `deadline` (nanosleep: client threads are plain threads).
     @Sendable func sleep(until deadline: ContinuousClock.Instant) {
         let wait = clock.now.duration(to: deadline)

@@ -58,7 +58,6 @@ private func replayUsage() -> Never {
     exit(64)
 }
 
-private func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 
 private func fmt(_ v: Double) -> String { String(Double(Int(v * 10)) / 10) }
 

@@ -69,7 +69,6 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 let clock = ContinuousClock()
                 let cpuStart = processCPUSeconds()
                 let start = clock.now
-                func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
                 // Per cycle: (whole cycle from when it was due, acquire alone, release alone, when it was
                 // due since the start), in ms.
                 let timings = try await withThrowingTaskGroup(of: [(Double, Double, Double, Double)].self) { group in

@@ -142,4 +142,3 @@ func metricsScrape(_ arguments: ArraySlice<String>) async {
     }
 }
 
-private func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }

@@ -142,7 +142,6 @@ func netlinkSet(_ options: Options) async throws {
     }
     _ = try await link.readVFs(pf: pf) // open the socket outside the timing, as a running daemon has it
     let clock = ContinuousClock()
-    func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
     var applyOnly: [Double] = []
     var verified: [Double] = []
     var processes: [Double] = []

@@ -9,19 +9,6 @@ set -uo pipefail
 
 require_binary lease-guard "$SRIOVCTL" || exit 0
 require_binary lease-guard-daemon "$SRIOVD" || exit 0
-igb=$(lane_igb_pf) || { fail lease-guard-setup "no igb PF (8086:10c9) in the guest"; exit 0; }
-state=$(mktemp -d "$SRIOV_STATE_DIR/62-guard.XXXXXX")
-config="$state/sriovd.yaml"
-sock="$state/sriovd.sock"
-log="$state/sriovd.log"
-pid=""
-
-cleanup() {
-    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    lane_set_numvfs "$igb" 0 1 || echo "lane: igb $igb still has $(lane_vf_count "$igb") VFs" >&2
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
 
 # vf_vlan <pf> <index>: the VF's VLAN as the kernel reports it (ip -j -d link show).
 vf_vlan() {
@@ -77,10 +64,7 @@ scenario() {
     if (( ${#problems[@]} )); then fail "lease-guard-$name" "$(printf '%s; ' "${problems[@]}")"; else pass "lease-guard-$name"; fi
 }
 
-lane_set_numvfs "$igb" 0 1 || { fail lease-guard-setup "cannot reset igb PF $igb"; exit 0; }
-lane_set_numvfs "$igb" 4 0 || { fail lease-guard-setup "cannot create 4 VFs on igb PF $igb"; exit 0; }
-lane_link_up "$igb" || echo "lane: igb PF link is not up" >&2
-pf=$(lane_netdev "$igb") || { fail lease-guard-setup "igb PF $igb has no netdev"; exit 0; }
+lane_igb_scenario_setup lease-guard 62-guard || exit 0
 # The pool covers VFs 0-1, so the PF's count can go to 2 under a forced change and the pool still fits.
 cat >"$config" <<EOC
 pools:
@@ -97,14 +81,4 @@ pools:
     on_release: leave-unbound
 EOC
 
-# In-process commands use a state directory but never create one (a mistyped --state-dir): make it.
-mkdir -p "$state/direct"
-scenario direct --direct --config "$config" --state-dir "$state/direct"
-
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-pid=$!
-if lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    scenario sriovd --socket "$sock"
-else
-    fail lease-guard-sriovd "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-fi
+lane_scenario_both_ways lease-guard

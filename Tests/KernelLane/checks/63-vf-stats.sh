@@ -11,19 +11,6 @@ set -uo pipefail
 
 require_binary vf-stats "$SRIOVCTL" || exit 0
 require_binary vf-stats-daemon "$SRIOVD" || exit 0
-igb=$(lane_igb_pf) || { fail vf-stats-setup "no igb PF (8086:10c9) in the guest"; exit 0; }
-state=$(mktemp -d "$SRIOV_STATE_DIR/63-stats.XXXXXX")
-config="$state/sriovd.yaml"
-sock="$state/sriovd.sock"
-log="$state/sriovd.log"
-pid=""
-
-cleanup() {
-    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    lane_set_numvfs "$igb" 0 1 || echo "lane: igb $igb still has $(lane_vf_count "$igb") VFs" >&2
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
 
 # kernel_counters <pf> <index>: the VF's IFLA_VF_STATS as iproute2 reads them, in our JSON key order.
 # (ip -s prints "None" for a counter the kernel did not send.)
@@ -101,10 +88,7 @@ scenario() {
     if (( ${#problems[@]} )); then fail "vf-stats-$name" "$(printf '%s; ' "${problems[@]}")"; else pass "vf-stats-$name"; fi
 }
 
-lane_set_numvfs "$igb" 0 1 || { fail vf-stats-setup "cannot reset igb PF $igb"; exit 0; }
-lane_set_numvfs "$igb" 4 0 || { fail vf-stats-setup "cannot create 4 VFs on igb PF $igb"; exit 0; }
-lane_link_up "$igb" || echo "lane: igb PF link is not up" >&2
-pf=$(lane_netdev "$igb") || { fail vf-stats-setup "igb PF $igb has no netdev"; exit 0; }
+lane_igb_scenario_setup vf-stats 63-stats || exit 0
 sysctl -qw "net.ipv6.conf.$pf.accept_ra=0" 2>/dev/null
 cat >"$config" <<EOC
 pools:
@@ -115,13 +99,4 @@ pools:
     on_release: leave-unbound
 EOC
 
-mkdir -p "$state/direct"
-scenario direct --direct --config "$config" --state-dir "$state/direct"
-
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-pid=$!
-if lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    scenario sriovd --socket "$sock"
-else
-    fail vf-stats-sriovd "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-fi
+lane_scenario_both_ways vf-stats

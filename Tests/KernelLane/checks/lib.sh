@@ -85,3 +85,45 @@ lane_nsim_new() {
 }
 lane_nsim_del() { echo "$1" >/sys/bus/netdevsim/del_device; }
 lane_nsim_netdev() { ls "/sys/bus/netdevsim/devices/netdevsim$1/net" 2>/dev/null | head -n 1; }
+
+# lane_igb_scenario_setup <assertion> <state-prefix>: for a check that leases igb VFs both ways (see
+# lane_scenario_both_ways). Sets igb (the PF's PCI address), pf (its netdev), state (a fresh directory
+# under SRIOV_STATE_DIR), config, sock, log and pid (the sriovd it will start), puts the PF back to 0
+# VFs when the check ends, and leaves the PF with 4 unbound VFs. FAIL <assertion>-setup (and return 1)
+# when any of it cannot be done.
+lane_igb_scenario_setup() {
+    local check=$1
+    igb=$(lane_igb_pf) || { fail "$check-setup" "no igb PF (8086:10c9) in the guest"; return 1; }
+    state=$(mktemp -d "$SRIOV_STATE_DIR/$2.XXXXXX")
+    config="$state/sriovd.yaml"
+    sock="$state/sriovd.sock"
+    log="$state/sriovd.log"
+    pid=""
+    trap lane_igb_scenario_cleanup EXIT
+    trap 'exit 143' TERM
+    lane_set_numvfs "$igb" 0 1 || { fail "$check-setup" "cannot reset igb PF $igb"; return 1; }
+    lane_set_numvfs "$igb" 4 0 || { fail "$check-setup" "cannot create 4 VFs on igb PF $igb"; return 1; }
+    lane_link_up "$igb" || echo "lane: igb PF link is not up" >&2
+    pf=$(lane_netdev "$igb") || { fail "$check-setup" "igb PF $igb has no netdev"; return 1; }
+}
+
+lane_igb_scenario_cleanup() {
+    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    lane_set_numvfs "$igb" 0 1 || echo "lane: igb $igb still has $(lane_vf_count "$igb") VFs" >&2
+}
+
+# lane_scenario_both_ways <assertion>: runs the check's `scenario <name> <front door args...>` twice,
+# on the configuration in $config: in-process (`scenario direct --direct ...`, on a state directory
+# made here, since in-process commands never create one), then through a sriovd started on $sock
+# (`scenario sriovd --socket $sock`); FAIL <assertion>-sriovd when that sriovd does not answer.
+lane_scenario_both_ways() {
+    mkdir -p "$state/direct"
+    scenario direct --direct --config "$config" --state-dir "$state/direct"
+    "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
+    pid=$!
+    if lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
+        scenario sriovd --socket "$sock"
+    else
+        fail "$1-sriovd" "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+    fi
+}
