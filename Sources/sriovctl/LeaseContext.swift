@@ -15,17 +15,8 @@ struct LeaseOptions: ParsableArguments {
 enum LeaseContext {
     /// The configuration: --config, else /etc/sriovd/sriovd.yaml, else (simulated) the built-in sample,
     /// else an empty configuration (no pools).
-    static func config(_ options: LeaseOptions, simulated: Bool) throws(SRIOVError) -> SRIOVConfig {
-        try ConfigLoading.load(path: options.config, simulated: simulated)
-    }
-
     static func config(path: String?, simulated: Bool) throws(SRIOVError) -> SRIOVConfig {
         try ConfigLoading.load(path: path, simulated: simulated)
-    }
-
-    /// Marks the target protected when the configuration lists it (by netdev or PCI address).
-    static func applyProtection(_ target: inout PFTarget, _ options: LeaseOptions, simulated: Bool) throws(SRIOVError) {
-        try config(options, simulated: simulated).markProtection(&target)
     }
 
     /// Opens the lease engine on this host's state directory: replay, reconcile, reap expired leases.
@@ -34,7 +25,10 @@ enum LeaseContext {
     }
 
     static func engine(_ global: HostChoice, configPath: String?) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
-        // Before the host: --simulated would create the directory for its simulated host.
+        // In-process commands work on sriovd's state; they never create it: a mistyped --state-dir would
+        // otherwise get a new, empty state directory and report success against it (sriovd creates its
+        // own on first start). Checked before the host: --simulated would create the directory for its
+        // simulated host.
         try JournalMaintenance.requireStateDirectory(global.stateDir, simulated: global.simulated)
         let host = try global.host()
         let config = try config(path: configPath, simulated: global.simulated)
@@ -45,13 +39,6 @@ enum LeaseContext {
             host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link),
             logger: logger)
         return (engine, host)
-    }
-
-    /// In-process commands work on sriovd's state; they never create it: a mistyped --state-dir would
-    /// otherwise get a new, empty state directory and report success against it. (sriovd creates
-    /// its own on first start.)
-    static func requireStateDirectory(_ global: GlobalOptions) throws(SRIOVError) {
-        try JournalMaintenance.requireStateDirectory(global.stateDir, simulated: global.simulated)
     }
 
     /// Who is asking, for the audit trail.
