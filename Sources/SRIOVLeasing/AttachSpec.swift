@@ -1,12 +1,14 @@
 import SRIOVCore
 
-/// How a VM uses a lease: the device descriptions of libvirt, QEMU, Proxmox and cloud-hypervisor.
+/// How a VM (or a DPDK process) uses a lease: the device descriptions of libvirt, QEMU, Proxmox and
+/// cloud-hypervisor, and DPDK's EAL arguments.
 public enum AttachFormat: String, Sendable, Codable, CaseIterable {
     case libvirt
     case libvirtInterface = "libvirt-interface"
     case qemu
     case proxmox
     case cloudHypervisor = "cloud-hypervisor"
+    case dpdk
 
     public init(parsing text: String) throws(SRIOVError) {
         guard let f = AttachFormat(rawValue: text) else {
@@ -17,8 +19,13 @@ public enum AttachFormat: String, Sendable, Codable, CaseIterable {
 }
 
 public enum AttachSpec {
-    public static func render(_ lease: Lease, format: AttachFormat) -> String {
-        lease.vfs.enumerated().map { n, vf in render(vf, number: n, lease: lease, format: format) }.joined(separator: "\n")
+    /// One element or line per VF; for `dpdk`, one line of EAL arguments for the whole lease (a DPDK
+    /// process takes all its ports on one command line). Proxmox lines are numbered from `hostpci0`
+    /// with `pcie=1` unless `proxmox` says otherwise (`ProxmoxPlacement`, from the VM's configuration).
+    public static func render(_ lease: Lease, format: AttachFormat, proxmox: ProxmoxPlacement? = nil) -> String {
+        let proxmox = proxmox ?? ProxmoxPlacement(indices: Array(0..<lease.vfs.count), pcie: true)
+        let parts = lease.vfs.enumerated().map { n, vf in render(vf, number: n, lease: lease, format: format, proxmox: proxmox) }
+        return parts.joined(separator: format == .dpdk ? " " : "\n")
     }
 
     public static func all(_ lease: Lease) -> [String: String] {
@@ -30,7 +37,7 @@ public enum AttachSpec {
         return "0x" + String(repeating: "0", count: max(0, width - d.count)) + d
     }
 
-    static func render(_ vf: LeasedVF, number: Int, lease: Lease, format: AttachFormat) -> String {
+    static func render(_ vf: LeasedVF, number: Int, lease: Lease, format: AttachFormat, proxmox: ProxmoxPlacement) -> String {
         let a = vf.pciAddress
         let address = "domain='\(hex(UInt64(a.domain), 4))' bus='\(hex(UInt64(a.bus), 2))' slot='\(hex(UInt64(a.device), 2))' function='\(hex(UInt64(a.function), 1))'"
         switch format {
@@ -56,7 +63,11 @@ public enum AttachSpec {
         case .qemu:
             return "-device vfio-pci,host=\(a),id=sriov\(number)"
         case .proxmox:
-            return "hostpci\(number): \(a),pcie=1"
+            return "hostpci\(proxmox.index(number)): \(a)" + (proxmox.pcie ? ",pcie=1" : "")
+        case .dpdk:
+            // `--allow` (DPDK 20.11 and later; `-w` before): the process probes only these devices, so it
+            // never takes another VF or a host NIC that is also bound to vfio-pci.
+            return "--allow \(a)"
         case .cloudHypervisor:
             return "--device path=/sys/bus/pci/devices/\(a)/,id=sriov\(number)"
         }

@@ -84,9 +84,11 @@ public enum APIRoutes {
                 throw SRIOVError(.invalidArgument, "missing ?format=: use one of \(AttachFormat.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let format = try AttachFormat(parsing: text)
+            let firstIndex = try hostpciIndex(request, format: format)
             let (lease, _) = try await ownLease(engine, context, action: "show")
+            let placement = try firstIndex.map { n throws(SRIOVError) in try ProxmoxPlacement.choose(count: lease.vfs.count, vm: nil, firstIndex: n) }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: AttachSpec.render(lease, format: format) + "\n")))
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: AttachSpec.render(lease, format: format, proxmox: placement) + "\n")))
         }
         PFRoutes.register(on: router, slot: slot)
         EventRoutes.register(on: router, slot: slot)
@@ -95,6 +97,18 @@ public enum APIRoutes {
         // Last: it wraps only the not-found responder, so a known path with another method is 405.
         router.add(middleware: MethodNotAllowedMiddleware(router.routes))
         return router
+    }
+
+    /// `?hostpci_index=<n>` of the attach route: only with `format=proxmox`, 0 to 15.
+    static func hostpciIndex(_ request: Request, format: AttachFormat) throws(SRIOVError) -> Int? {
+        guard let text = request.uri.queryParameters.get("hostpci_index") else { return nil }
+        guard format == .proxmox else {
+            throw SRIOVError(.invalidArgument, "hostpci_index numbers Proxmox lines: use it with format=proxmox")
+        }
+        guard let n = Int(text), (0..<ProxmoxPlacement.slots).contains(n) else {
+            throw SRIOVError(.invalidArgument, "invalid hostpci_index \(Quote.shell(text)): Proxmox numbers hostpci entries 0 to \(ProxmoxPlacement.slots - 1)")
+        }
+        return n
     }
 
     /// The lease of the path, when the caller's tenant acquired it (or the caller is an admin). The

@@ -87,7 +87,7 @@ struct LeaseAcquire: AsyncParsableCommand {
             let lease = try await connect.using(global, leaseOptions) { door in try await door.acquire(request) }
             if json { try JSONOutput.print(LeaseDocument(lease)) } else {
                 Output.line(LeaseText.summary(lease))
-                Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor`")
+                Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor|dpdk`")
             }
         }
     }

@@ -38,6 +38,7 @@ struct LeaseEngineTests {
         #expect(AttachSpec.render(lease, format: .qemu).hasPrefix("-device vfio-pci,host=\(first),id=sriov0"))
         #expect(AttachSpec.render(lease, format: .proxmox).hasPrefix("hostpci0: \(first),pcie=1"))
         #expect(AttachSpec.render(lease, format: .cloudHypervisor).hasPrefix("--device path=/sys/bus/pci/devices/\(first)/"))
+        #expect(AttachSpec.render(lease, format: .dpdk) == "--allow \(first) --allow \(lease.vfs[1].pciAddress)", "one line of EAL arguments for the lease")
         let iface = AttachSpec.render(lease, format: .libvirtInterface)
         #expect(iface.contains("<mac address='\(try #require(lease.vfs[0].settings.mac))'/>") && iface.contains("<tag id='100'/>"))
         #expect(try await f.invariants(engine).isEmpty)

@@ -132,9 +132,19 @@ struct APITests {
                     #expect(!r.body.text.isEmpty)
                 }
             }
+            try await client.execute(uri: "/v1/leases/\(id)/attach?format=proxmox&hostpci_index=5", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.text.hasPrefix("hostpci5: ") && r.body.text.hasSuffix(",pcie=1\n"))
+            }
+            for bad in ["format=qemu&hostpci_index=1", "format=proxmox&hostpci_index=16", "format=proxmox&hostpci_index=x"] {
+                try await client.execute(uri: "/v1/leases/\(id)/attach?\(bad)", method: .get) { r in
+                    #expect(r.status == .badRequest, "\(bad)")
+                    #expect((r.body.json["detail"] as? String ?? "").contains("hostpci_index"), "\(bad)")
+                }
+            }
             try await client.execute(uri: "/v1/leases/\(id)/attach?format=vmware", method: .get) { r in
                 #expect(r.status == .badRequest)
-                #expect(r.body.json["detail"] as? String ?? "" == "unknown attach format 'vmware': use one of libvirt, libvirt-interface, qemu, proxmox, cloud-hypervisor")
+                #expect(r.body.json["detail"] as? String ?? "" == "unknown attach format 'vmware': use one of libvirt, libvirt-interface, qemu, proxmox, cloud-hypervisor, dpdk")
             }
             try await client.execute(uri: "/v1/leases/\(id)/renew", method: .post, body: jsonBody(["ttlSeconds": 3600])) { r in
                 #expect(r.status == .ok)

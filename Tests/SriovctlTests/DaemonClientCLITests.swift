@@ -96,12 +96,12 @@ struct DaemonClientCLITests {
         let id = try #require(lease["id"] as? String)
         #expect((lease["vfs"] as? [Any])?.count == 2 && lease["state"] as? String == "active")
         #expect((lease["requestedBy"] as? String)?.contains("uid \(getuid())") == true, "sriovd records the caller from SO_PEERCRED")
-        #expect((lease["attach"] as? [String: Any])?.keys.sorted() == ["cloud-hypervisor", "libvirt", "libvirt-interface", "proxmox", "qemu"])
+        #expect((lease["attach"] as? [String: Any])?.keys.sorted() == ["cloud-hypervisor", "dpdk", "libvirt", "libvirt-interface", "proxmox", "qemu"])
         // The same request id is the same lease (a retry through the socket).
         let retry = try CLI.run(["lease", "acquire", "--socket", socket, "--pool", "uplink", "--owner", "vnf-7", "--count", "2",
                                  "--placement", "spread", "--vlan", "100", "--request-id", "r-1"])
         #expect(retry.status == 0 && retry.stdout.hasPrefix("lease \(id)  owner vnf-7  pool uplink  active  expires -\nVF  "), "\(retry.stdout)\(retry.stderr)")
-        #expect(retry.stdout.hasSuffix("attach: `sriovctl lease show \(id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor`\n"))
+        #expect(retry.stdout.hasSuffix("attach: `sriovctl lease show \(id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor|dpdk`\n"))
 
         let second = try CLI.run(["lease", "acquire", "--socket", socket, "--pool", "uplink", "--owner", "vm-2", "--json"])
         let secondID = try #require((try JSONSerialization.jsonObject(with: Data(second.stdout.utf8)) as? [String: Any])?["id"] as? String)
