@@ -37,7 +37,9 @@ LOG=$CACHE/last-console.log
 # Modules the initramfs must load itself, before the host root (and its kmod) is reachable.
 INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 HOST_PACKAGES=(busybox-static cpio kmod gcc make libc6-dev libelf-dev bc xz-utils python3 iproute2
-    coreutils apt dpkg)
+    coreutils apt dpkg
+    # 66-attach-consumers: libvirt's own schema validator (virt-xml-validate runs xmllint).
+    libvirt-clients libxml2-utils)
 QEMU_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 
 T0=$(date +%s)
@@ -237,6 +239,8 @@ LANE_CACHE='$CACHE'
 LANE_KVER='$KABI'
 LANE_CHECK_TIMEOUT='$CHECK_TIMEOUT'
 LANE_BENCH_ITERATIONS='$BENCH_ITERATIONS'
+LANE_QEMU='$QEMU'
+LANE_QEMU_DATA='$QDIR/root/usr/share/qemu $QDIR/root/usr/share/seabios'
 EOF
 (cd "$IR" && find . | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
 

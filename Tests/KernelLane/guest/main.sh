@@ -8,6 +8,9 @@ set -uo pipefail
 LANE_DIR="$LANE_REPO/Tests/KernelLane"
 CHECKS_DIR="$LANE_DIR/checks"
 export LANE_REPO LANE_DIR CHECKS_DIR LANE_BIN_DIR LANE_KVER LANE_BENCH_ITERATIONS
+# The QEMU that runs this guest (from the host's cache), for checks that open a leased VF with a real
+# QEMU inside the guest (66-attach-consumers), and its firmware directories (-L).
+export QEMU="${LANE_QEMU:-}" QEMU_DATA="${LANE_QEMU_DATA:-}"
 export SRIOVCTL="$LANE_BIN_DIR/sriovctl"
 export SRIOVD="$LANE_BIN_DIR/sriovd"
 export SRIOV_STATE_DIR=/tmp/sriov-state

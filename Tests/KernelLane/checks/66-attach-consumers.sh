@@ -1,0 +1,88 @@
+#!/bin/bash
+# Attach specs proven by their consumers, not compared as text: an igb VF leased through sriovd is
+# opened by a real QEMU (the lane's own QEMU 10, run inside the guest, paused) using exactly the
+# arguments of `sriovctl lease show <id> --format qemu`, and `info pci` in its monitor shows the VF
+# (vendor 8086, device 10ca: the 82576 VF); libvirt's own validator (virt-xml-validate, Debian's
+# libvirt-clients, against libvirt's RelaxNG schema) accepts a domain carrying both libvirt forms of
+# the lease (`--format libvirt` and `--format libvirt-interface`).
+set -uo pipefail
+. "$CHECKS_DIR/lib.sh"
+
+require_binary attach-consumers "$SRIOVCTL" || exit 0
+require_binary attach-consumers-daemon "$SRIOVD" || exit 0
+
+lane_igb_scenario_setup attach-consumers 66-attach || exit 0
+sysctl -qw "net.ipv6.conf.$pf.accept_ra=0" 2>/dev/null
+cat >"$config" <<EOC
+pools:
+  - name: vm
+    selectors:
+      - pf: $pf
+        range: 0-1
+    on_release: leave-unbound
+EOC
+
+"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
+pid=$!
+if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
+    fail attach-consumers-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+    exit 0
+fi
+out=$("$SRIOVCTL" lease acquire --pool vm --owner vm-attach --json --socket "$sock" 2>&1); rc=$?
+id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+vf=$(grep -o '"pciAddress" : "[0-9a-f:.]*"' <<<"$out" | head -n 1 | grep -o '[0-9a-f]\{4\}:[0-9a-f:.]*')
+if [[ $rc != 0 || -z $id || -z $vf ]]; then
+    fail attach-consumers-setup "lease acquire exited $rc: ${out:0:300}"
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------------- QEMU opens it
+qemu_check() {
+    local args rc out firmware=() d
+    if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
+        fail attach-qemu "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
+        return
+    fi
+    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1) || { fail attach-qemu "lease show --format qemu: $args"; return; }
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # Paused (-S): QEMU opens /dev/vfio/<group>, maps the guest's memory for the device's DMA and
+    # realizes the device, which is what a VM start needs from the lease; no guest code runs.
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    out=$(printf 'info pci\nquit\n' | timeout 120 "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
+        -no-user-config -display none -S -monitor stdio $args 2>&1); rc=$?
+    echo "lane: attach-qemu: $QEMU ... $args exited $rc"
+    if [[ $rc == 0 && $out == *"PCI device 8086:10ca"* && $out == *'id "sriov0"'* ]]; then
+        pass attach-qemu
+    else
+        fail attach-qemu "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${out:0:600}")"
+    fi
+}
+
+# ------------------------------------------------------------------- libvirt's schema accepts both
+libvirt_check() {
+    local hostdev iface xml="$state/domain.xml" out rc
+    if ! command -v virt-xml-validate >/dev/null; then
+        fail attach-libvirt-schema "virt-xml-validate is not installed on the host (libvirt-clients)"
+        return
+    fi
+    hostdev=$("$SRIOVCTL" lease show "$id" --format libvirt --socket "$sock" 2>&1) || { fail attach-libvirt-schema "--format libvirt: $hostdev"; return; }
+    iface=$("$SRIOVCTL" lease show "$id" --format libvirt-interface --socket "$sock" 2>&1) || { fail attach-libvirt-schema "--format libvirt-interface: $iface"; return; }
+    cat >"$xml" <<EOX
+<domain type='kvm'>
+  <name>sriovd-lane</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+$hostdev
+$iface
+  </devices>
+</domain>
+EOX
+    out=$(virt-xml-validate "$xml" domain 2>&1); rc=$?
+    echo "lane: attach-libvirt-schema: $out"
+    if [[ $rc == 0 ]]; then pass attach-libvirt-schema; else fail attach-libvirt-schema "virt-xml-validate exited $rc: ${out:0:400}"; fi
+}
+
+qemu_check
+libvirt_check
+out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1) || fail attach-consumers-release "lease release: ${out:0:300}"
