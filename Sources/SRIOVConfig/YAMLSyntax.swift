@@ -6,11 +6,14 @@ import Yams
 /// Composed with Yams' basic resolver (no implicit tags): `YAMLValue` reads every scalar itself, as
 /// written (`int`, `bool`, `isNull` look at the text and its quoting, never at a resolved tag), and the
 /// default resolver's rules are regular expressions that ICU compiles on first use, ~9 million
-/// instructions per process: most of what reading a short sriovd.yaml cost a `sriovctl --direct`.
+/// instructions per process: most of what reading a short sriovd.yaml cost a `sriovctl --direct`. The
+/// parser is also given its encoding and an empty constructor: composing never constructs values, and
+/// the defaults read the whole environment (`YAMS_DEFAULT_ENCODING`) and build Yams' tag tables, ~0.9M
+/// instructions together.
 enum YAMLSyntax {
     static func compose(_ yaml: String, source: String) throws(SRIOVError) -> Node? {
         do {
-            return try Yams.compose(yaml: yaml, .basic)
+            return try Parser(yaml: yaml, resolver: .basic, constructor: Constructor([:], [:], [:]), encoding: .utf8).singleRoot()
         } catch let error as YamlError {
             throw describe(error, source: source)
         } catch {

@@ -153,10 +153,12 @@ public struct IOMMUCommandLine: Sendable, Codable, Equatable {
     /// Reads the IOMMU words of a kernel command line; the last occurrence wins, as in the kernel.
     public init(parsing cmdline: String) {
         self.init()
-        for word in cmdline.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }) {
-            guard let eq = word.firstIndex(of: "=") else { continue }
-            let key = word[..<eq]
-            let value = String(word[word.index(after: eq)...])
+        // On UTF-8 bytes: splitting a command line of a few hundred characters as Characters cost ~0.9M
+        // instructions, a tenth of a `sriovctl --direct` process.
+        for word in cmdline.utf8.split(whereSeparator: { $0 == 0x20 || $0 == 0x0a || $0 == 0x09 }) {
+            guard let eq = word.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = String(decoding: word[..<eq], as: UTF8.self)
+            let value = String(decoding: word[word.index(after: eq)...], as: UTF8.self)
             switch key {
             case "intel_iommu": intelIOMMU = value
             case "amd_iommu": amdIOMMU = value

@@ -100,9 +100,18 @@ public actor LeaseEngine {
                              monotonic: any Clock<Duration> = ContinuousClock(),
                              fsync: Bool = true, logger: Logger = Logger(label: "sriovd.leasing"),
                              reconcile: Bool = true) async throws(SRIOVError) -> LeaseEngine {
-        let inventory = try host.source.inventory()
-        let plan = try config.resolve(against: inventory)
+        // The state directory's lock first, then the host: the inventory that reconciliation compares
+        // with the book is read while no other process can change either.
         let (journal, recovery) = try Journal.open(JournalOptions(directory: stateDirectory, fsync: fsync), logger: logger)
+        let inventory: HostInventory
+        let plan: PoolPlan
+        do throws(SRIOVError) {
+            inventory = try host.source.inventory()
+            plan = try config.resolve(against: inventory)
+        } catch {
+            await journal.close()
+            throw error
+        }
         if let torn = recovery.droppedTornTail {
             logger.warning("journal: dropped a torn last record", metadata: ["detail": "\(torn)"])
         }
@@ -120,7 +129,7 @@ public actor LeaseEngine {
                                  logger: logger, book: book, archive: AuditArchive(directory: stateDirectory, sync: fsync),
                                  replayed: recovery.entries.count)
         if reconcile {
-            _ = await engine.reconcile()
+            _ = await engine.reconcile(using: inventory)
             _ = await engine.reapExpired()
         }
         return engine

@@ -12,12 +12,21 @@ extension LeaseEngine {
     /// After a crash or reboot: every lease whose last step was in flight is rolled forward or back by
     /// looking at the real host, and every active lease is checked for drift (VF vanished, VF count
     /// changed, driver changed by someone else); drifted VFs are quarantined with the reason.
-    public func reconcile() async -> ReconcileReport {
+    /// `known`: the host as the caller read it a moment ago (start-up reads it to resolve the pools),
+    /// so it is not discovered twice.
+    public func reconcile(using known: HostInventory? = nil) async -> ReconcileReport {
         var report = ReconcileReport()
+        // No lease and no pool VF: nothing in the book to compare with the host (a `--direct` process
+        // on a host without pools skips a discovery here).
+        if book.leases.isEmpty && plan.pools.values.allSatisfy({ $0.isEmpty }) { return report }
         let inventory: HostInventory
-        do { inventory = try host.source.inventory() } catch {
-            report.errors.append("cannot read the host: \(error.message)")
-            return report
+        if let known {
+            inventory = known
+        } else {
+            do { inventory = try host.source.inventory() } catch {
+                report.errors.append("cannot read the host: \(error.message)")
+                return report
+            }
         }
         var vfs = Self.vfsByAddress(inventory)
         for lease in leases() where !busy.contains(lease.id) {

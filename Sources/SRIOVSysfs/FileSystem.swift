@@ -12,6 +12,11 @@ import SRIOVCore
 public enum FileSystem {
     /// The contents of a file, or the errno that stopped the read. Reads until end of file.
     public static func readResult(_ path: String) -> Result<String, SRIOVError> {
+        readBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The file's bytes, or the errno that stopped the read. Reads until end of file.
+    public static func readBytes(_ path: String) -> Result<[UInt8], SRIOVError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(errnoError("cannot open \(path)")) }
         defer { close(fd) }
@@ -28,7 +33,14 @@ public enum FileSystem {
             }
         }
         if failed { return .failure(errnoError("cannot read \(path)")) }
-        return .success(String(decoding: bytes, as: UTF8.self))
+        return .success(bytes)
+    }
+
+    /// Whether the file holds `needle` (bytes, no decoding: `/proc/interrupts` and `modules.dep` are
+    /// long, and a search through `String` costs ~100 times more); nil if it cannot be read.
+    public static func contains(_ path: String, _ needle: String) -> Bool? {
+        guard case .success(let bytes) = readBytes(path) else { return nil }
+        return Bytes.contains(bytes, needle)
     }
 
     /// A sysfs attribute, trimmed: one `open`, one `read` (sysfs hands over a whole attribute, at most a
@@ -139,5 +151,38 @@ public enum FileSystem {
         default: code = .io
         }
         return SRIOVError(code, "\(what): \(Errno.name(e)) (\(String(cString: strerror(e))))", cause: .errno(e))
+    }
+}
+
+/// Byte-level scanning of procfs text, where `String`'s Character view (grapheme breaking) costs far
+/// more than the reading: ASCII files, split on ASCII separators.
+public enum Bytes {
+    public static func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
+        var needle = needle
+        return needle.withUTF8 { n in
+            haystack.withUnsafeBytes { h in
+                guard let first = n.first, let wanted = n.baseAddress, let base = h.baseAddress else { return n.isEmpty }
+                // memchr to each candidate first byte, then memcmp (memmem is a GNU extension).
+                var offset = 0
+                while h.count - offset >= n.count {
+                    guard let hit = memchr(base + offset, Int32(first), h.count - offset - n.count + 1) else { return false }
+                    if memcmp(hit, wanted, n.count) == 0 { return true }
+                    offset = base.distance(to: UnsafeRawPointer(hit)) + 1
+                }
+                return false
+            }
+        }
+    }
+
+    /// The lines of `text` (split on `\n`), each split into fields on spaces and tabs, empty ones dropped.
+    public static func fields(_ text: [UInt8]) -> [[ArraySlice<UInt8>]] {
+        text.split(separator: 0x0a).map { line in
+            line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
+        }
+    }
+
+    /// Whether `field` is exactly the ASCII text `s`.
+    public static func equal(_ field: ArraySlice<UInt8>, _ s: StaticString) -> Bool {
+        field.count == s.utf8CodeUnitCount && field.elementsEqual(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 }

@@ -277,8 +277,7 @@ public struct SysfsDiscovery: HostInventorySource {
 
     /// IR- interrupt chips (IR-PCI-MSI, IR-IO-APIC) appear only when remapping is on.
     func interruptRemapping() -> Bool? {
-        guard let text = FileSystem.read(paths.procfs + "/interrupts") else { return nil }
-        return text.contains(" IR-")
+        FileSystem.contains(paths.procfs + "/interrupts", " IR-")
     }
 
     func vfioModuleAvailable(release: String?) -> Bool {
@@ -286,7 +285,7 @@ public struct SysfsDiscovery: HostInventorySource {
         guard let release, !release.contains("/") else { return false }
         let dir = paths.modules + "/" + release
         for file in ["modules.builtin", "modules.dep"] {
-            if let text = FileSystem.read(dir + "/" + file), text.contains("/vfio-pci.ko") { return true }
+            if FileSystem.contains(dir + "/" + file, "/vfio-pci.ko") == true { return true }
         }
         return false
     }
@@ -301,25 +300,29 @@ public struct SysfsDiscovery: HostInventorySource {
     /// Interfaces with a default route and the PCI devices under them (through VLAN, bond and bridge
     /// lower links; a VF's PF counts too, since changing the PF disturbs the VF).
     func managementDevices(problems: inout [String]) -> Management {
-        var names = Set<String>()
-        if let v4 = FileSystem.read(paths.procfs + "/net/route") {
-            for line in v4.split(separator: "\n").dropFirst() {
-                let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        var names: [String] = []
+        // Byte fields: /proc/net/{route,ipv6_route} are ASCII, and splitting them as Characters cost more
+        // than the rest of discovery on a small host (callgrind, Docs/Performance.md).
+        if case .success(let v4) = FileSystem.readBytes(paths.procfs + "/net/route") {
+            for f in Bytes.fields(v4).dropFirst() {
                 // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
-                if f.count >= 8, f[1] == "00000000", f[7] == "00000000", f[0] != "lo" { names.insert(String(f[0])) }
+                if f.count >= 8, Bytes.equal(f[1], "00000000"), Bytes.equal(f[7], "00000000"), !Bytes.equal(f[0], "lo") {
+                    names.append(String(decoding: f[0], as: UTF8.self))
+                }
             }
         }
-        if let v6 = FileSystem.read(paths.procfs + "/net/ipv6_route") {
-            for line in v6.split(separator: "\n") {
-                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+        if case .success(let v6) = FileSystem.readBytes(paths.procfs + "/net/ipv6_route") {
+            for f in Bytes.fields(v6) {
                 // dest prefixlen src srclen nexthop metric refcnt use flags iface
-                if f.count >= 10, f[0] == "00000000000000000000000000000000", f[1] == "00", f[9] != "lo" {
-                    names.insert(String(f[9]))
+                if f.count >= 10, Bytes.equal(f[0], "00000000000000000000000000000000"), Bytes.equal(f[1], "00"), !Bytes.equal(f[9], "lo") {
+                    names.append(String(decoding: f[9], as: UTF8.self))
                 }
             }
         }
         var result = Management()
-        for name in names.sorted() {
+        var seen: [String] = []
+        for name in names.sorted() where seen.last != name {
+            seen.append(name)
             guard let iface = InterfaceName(name) else {
                 problems.append("default route names an invalid interface \(Quote.shell(name))")
                 continue
