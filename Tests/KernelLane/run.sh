@@ -178,6 +178,42 @@ if ldd "$QEMU" | grep -q 'not found'; then
     ldd "$QEMU" | grep 'not found' >&2; die "QEMU's shared libraries are missing"
 fi
 
+# ------------------------------------------------------------------------------------------- DPDK
+# dpdk-testpmd (Debian's dpdk-dev) for 66-attach-consumers. Downloaded and unpacked into the cache,
+# never installed: installing dpdk-dev would pull rdma-core, udev and systemd into the host. Its shared
+# libraries (the librte-* packages and the few others the host lacks) are unpacked beside it; the check
+# runs it with LD_LIBRARY_PATH pointing there.
+dpdk_meta=$(apt-cache show --no-all-versions dpdk-dev 2>/dev/null || true)
+if [[ -z $dpdk_meta ]]; then apt_update_once; dpdk_meta=$(apt-cache show --no-all-versions dpdk-dev 2>/dev/null || true); fi
+DPDK_VERSION=$(awk '/^Version:/ { print $2; exit }' <<<"$dpdk_meta")
+DPDK_ROOT=""
+if [[ -n $DPDK_VERSION ]]; then
+    DDIR=$CACHE/dpdk-$(sanitize "$DPDK_VERSION")
+    if [[ ! -e $DDIR/.complete ]]; then
+        log "fetching dpdk-dev $DPDK_VERSION and its libraries"
+        rm -rf "$DDIR.tmp"; mkdir -p "$DDIR.tmp/debs"
+        # The runtime closure: every shared-library package it needs that this host does not have.
+        apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+            --no-enhances --no-pre-depends dpdk-dev 2>/dev/null | grep -v '^ ' | sort -u >"$DDIR.tmp/closure"
+        wanted=(dpdk-dev ibverbs-providers)
+        while read -r p; do
+            case $p in
+                *-dev|*-dev-bin|'<'*) ;;
+                lib*) dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || wanted+=("$p") ;;
+            esac
+        done <"$DDIR.tmp/closure"
+        if (cd "$DDIR.tmp/debs" && apt-get "${APT_SANDBOX[@]}" download "${wanted[@]}" >"$DDIR.tmp/download.log" 2>&1); then
+            for d in "$DDIR.tmp"/debs/*.deb; do dpkg -x "$d" "$DDIR.tmp/root"; done
+            rm -rf "$DDIR.tmp/debs"
+            rm -rf "$DDIR"; mv "$DDIR.tmp" "$DDIR"; touch "$DDIR/.complete"
+            find "$CACHE" -mindepth 1 -maxdepth 1 -name 'dpdk-*' ! -path "$DDIR" -exec rm -rf {} +   # older ones
+        else
+            log "warning: apt-get download of dpdk-dev failed (see $DDIR.tmp/download.log); 66-attach-consumers reports it"
+        fi
+    fi
+    [[ -e $DDIR/.complete ]] && DPDK_ROOT=$DDIR/root
+fi
+
 # ---------------------------------------------------------------------- kernel, modules, netdevsim
 kernel_meta=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null || true)
 if [[ -z $kernel_meta ]]; then apt_update_once; kernel_meta=$(apt-cache show --no-all-versions linux-image-amd64); fi
@@ -241,6 +277,7 @@ LANE_CHECK_TIMEOUT='$CHECK_TIMEOUT'
 LANE_BENCH_ITERATIONS='$BENCH_ITERATIONS'
 LANE_QEMU='$QEMU'
 LANE_QEMU_DATA='$QDIR/root/usr/share/qemu $QDIR/root/usr/share/seabios'
+LANE_DPDK_ROOT='$DPDK_ROOT'
 EOF
 (cd "$IR" && find . | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
 
@@ -250,6 +287,9 @@ EOF
 QEMU_ARGS=(
     -L "$QDIR/root/usr/share/qemu" -L "$QDIR/root/usr/share/seabios"
     -machine q35 -accel tcg -smp 2 -m "$MEM"
+    # QEMU's default TCG CPU (qemu64) stops at SSE3; Debian's DPDK is built for Nehalem (SSE4.2, POPCNT)
+    # and dies of SIGILL without them (seen in 66-attach-consumers).
+    -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16
     -nodefaults -no-user-config -display none -vga none -monitor none -serial stdio -no-reboot
     -kernel "$KROOT/boot/vmlinuz-$KABI" -initrd "$CACHE/initramfs.cpio"
     -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1"

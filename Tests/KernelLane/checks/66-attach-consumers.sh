@@ -4,7 +4,9 @@
 # arguments of `sriovctl lease show <id> --format qemu`, and `info pci` in its monitor shows the VF
 # (vendor 8086, device 10ca: the 82576 VF); libvirt's own validator (virt-xml-validate, Debian's
 # libvirt-clients, against libvirt's RelaxNG schema) accepts a domain carrying both libvirt forms of
-# the lease (`--format libvirt` and `--format libvirt-interface`).
+# the lease (`--format libvirt` and `--format libvirt-interface`); Debian's dpdk-testpmd (dpdk-dev,
+# unpacked into the lane's cache by run.sh) starts on the leased VF with exactly the EAL arguments of
+# `--format dpdk` and reports the port with igb's VF driver.
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
@@ -83,6 +85,34 @@ EOX
     if [[ $rc == 0 ]]; then pass attach-libvirt-schema; else fail attach-libvirt-schema "virt-xml-validate exited $rc: ${out:0:400}"; fi
 }
 
+# ----------------------------------------------------------------- DPDK drives it from user space
+dpdk_check() {
+    local lib pmds args out rc
+    if [[ -z ${DPDK_ROOT:-} || ! -x $DPDK_ROOT/usr/bin/dpdk-testpmd ]]; then
+        fail attach-dpdk "dpdk-testpmd is not in the lane's cache (DPDK_ROOT='${DPDK_ROOT:-}'; run.sh downloads Debian's dpdk-dev)"
+        return
+    fi
+    lib=$DPDK_ROOT/usr/lib/x86_64-linux-gnu
+    pmds=$(ls -d "$lib"/dpdk/pmds-* 2>/dev/null | head -n 1)
+    plugin() { ls "$pmds/librte_$1.so".* 2>/dev/null | head -n 1; }   # Debian names them .so.<ABI>
+    args=$("$SRIOVCTL" lease show "$id" --format dpdk --socket "$sock" 2>&1) || { fail attach-dpdk "lease show --format dpdk: $args"; return; }
+    # No hugepages (--no-huge, IOVA as virtual addresses, which vfio maps as they are), two cores (main and
+    # one forwarding core, which testpmd requires), only
+    # the PCI bus, the ring mempool and igb's VF driver loaded from the unpacked plugin directory.
+    # shellcheck disable=SC2086 # the EAL arguments are a list, as an operator pastes them
+    out=$(printf 'show port info 0\nquit\n' | LD_LIBRARY_PATH="$lib:$DPDK_ROOT/lib/x86_64-linux-gnu" timeout 300 \
+        "$DPDK_ROOT/usr/bin/dpdk-testpmd" -l 0-1 -n 1 --no-huge -m 256 --iova-mode=va --file-prefix sriovd-lane \
+        -d "$(plugin bus_pci)" -d "$(plugin mempool_ring)" -d "$(plugin net_e1000)" $args \
+        -- -i --total-num-mbufs=2048 --disable-link-check 2>&1); rc=$?
+    echo "lane: attach-dpdk: dpdk-testpmd ... $args exited $rc; $(grep -E 'Driver name|Device name|^Port 0:' <<<"$out" | tr '\n' ' ')"
+    if [[ $rc == 0 && $out == *"Driver name: net_e1000_igb_vf"* && $out == *"Device name: $vf"* ]]; then
+        pass attach-dpdk
+    else
+        fail attach-dpdk "dpdk-testpmd with '$args' exited $rc: $(tail -n 15 <<<"$out" | tr '\n' ' ')"
+    fi
+}
+
 qemu_check
 libvirt_check
+dpdk_check
 out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1) || fail attach-consumers-release "lease release: ${out:0:300}"

@@ -11,6 +11,8 @@ export LANE_REPO LANE_DIR CHECKS_DIR LANE_BIN_DIR LANE_KVER LANE_BENCH_ITERATION
 # The QEMU that runs this guest (from the host's cache), for checks that open a leased VF with a real
 # QEMU inside the guest (66-attach-consumers), and its firmware directories (-L).
 export QEMU="${LANE_QEMU:-}" QEMU_DATA="${LANE_QEMU_DATA:-}"
+# Debian's dpdk-dev unpacked in the cache (dpdk-testpmd and its libraries), for 66-attach-consumers.
+export DPDK_ROOT="${LANE_DPDK_ROOT:-}"
 export SRIOVCTL="$LANE_BIN_DIR/sriovctl"
 export SRIOVD="$LANE_BIN_DIR/sriovd"
 export SRIOV_STATE_DIR=/tmp/sriov-state
