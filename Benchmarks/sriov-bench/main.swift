@@ -24,6 +24,7 @@ func usage() -> Never {
     print("""
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
+           sriov-bench lease-floor --pf IFNAME [--vf N] [--iterations N]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--pfs 4] [--vfs 64]
                                     [--state DIR] [--host DIR] [--samples FILE]
            sriov-bench metrics-scrape [--pfs 16] [--vfs 256] [--leases 1000] [--iterations 50] [--host DIR] [--state DIR]
@@ -38,6 +39,9 @@ func usage() -> Never {
     netlink-set  MAC + VLAN + spoofchk + trust on one VF of a real PF, in-process over libnl as the
                daemon does it (with and without read-back verification), against the same four
                settings as four `ip link set` processes. Needs root and a PF with VFs.
+    lease-floor  the kernel's own cost of one lease cycle of a real VF (settings with read-back, bind
+               to vfio-pci, unbind, scrub with read-back), in one process with no journal, book or
+               API: the floor a lease cycle through sriovd is compared with. Needs root and a free VF.
     lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process; closed
                loop, or with --rate an open loop at N cycles/s offered (latency from when due).
     metrics-scrape  /metrics with every leased VF's counters (one read per PF, 8 samples per VF), uncached
@@ -195,6 +199,15 @@ if CommandLine.arguments.dropFirst().first == "lease-cycles" {
     exit(0)
 }
 let options = parse()
+if options.benchmark == "lease-floor" {
+    do throws(SRIOVError) {
+        try await leaseFloor(options)
+    } catch {
+        print("sriov-bench: error: \(error.message)")
+        exit(1)
+    }
+    exit(0)
+}
 if options.benchmark == "netlink-set" {
     do {
         try await netlinkSet(options)

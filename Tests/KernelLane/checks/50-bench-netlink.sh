@@ -24,18 +24,6 @@ pf=$(lane_nsim_netdev 50)
 big=$(lane_nsim_netdev 51)
 build=$(basename "$LANE_BIN_DIR")   # debug or release: the process start-up cost depends on it
 
-now() { date +%s%N; }
-ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
-# stats <file of nanosecond samples>: "median <ms> p90 <ms> min <ms>"
-stats() {
-    sort -n "$1" | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        p = v[int(NR * 0.9 + 0.999)]; if (p == "") p = v[NR]
-        printf "median %.1f ms, p90 %.1f ms, min %.1f ms (n=%d)", m / 1e6, p / 1e6, v[1] / 1e6, NR }'
-}
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
-
 W=$(mktemp -d)
 four_ip() {   # the same four settings as four iproute2 processes
     "$IP" link set dev "$1" vf "$2" mac "$3" &&

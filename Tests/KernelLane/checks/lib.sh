@@ -127,3 +127,16 @@ lane_scenario_both_ways() {
         fail "$1-sriovd" "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
     fi
 }
+
+# Benchmark helpers (50-bench-netlink, 51-bench-lease-cycle): wall-clock samples in nanoseconds.
+now() { date +%s%N; }
+ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
+# stats <file of nanosecond samples>: "median <ms> p90 <ms> min <ms>"
+stats() {
+    sort -n "$1" | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        p = v[int(NR * 0.9 + 0.999)]; if (p == "") p = v[NR]
+        printf "median %.1f ms, p90 %.1f ms, min %.1f ms (n=%d)", m / 1e6, p / 1e6, v[1] / 1e6, NR }'
+}
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Benchmark (issue 17), side by side in one boot, on igb VFs: one lease cycle (MAC + VLAN 100 +
+# spoofchk on + trust off, bind to vfio-pci; release: unbind, scrub, leave unbound) done five ways:
+#  floor   `sriov-bench lease-floor`: exactly the engine's host operations (netlink settings with
+#          read-back, the three sysfs writes of a bind, the two of a release, the scrub), in one
+#          process with no journal, book or API;
+#  api     `sriov-bench daemon-load --clients 1`: a client in the guest on one kept-alive connection
+#          to a sriovd started here (POST /v1/leases, then DELETE; its GET /v1/leases is left out of
+#          the sum); target: within 2x of the floor;
+#  cli     `sriovctl lease acquire` + `sriovctl lease release` through that sriovd: two processes;
+#          target: faster than the script;
+#  direct  the same two processes with --direct (the engine in each process); target: within 1.2x of
+#          cli;
+#  script  what the tool replaces: 8 `ip link set ... vf` processes and the sysfs writes
+#          (driver_override, drivers_probe, unbind, clear the override).
+# BENCH lines only (timings on a shared 2-core machine under TCG vary: targets are judged in them, not
+# by PASS/FAIL); PASS/FAIL says each way ran and left the VFs as a released lease leaves them.
+set -uo pipefail
+. "$CHECKS_DIR/lib.sh"
+
+ITER=${LANE_BENCH_ITERATIONS:-9}
+BENCH=$LANE_BIN_DIR/sriov-bench
+require_binary bench-lease-cycle "$SRIOVCTL" || exit 0
+require_binary bench-lease-cycle-daemon "$SRIOVD" || exit 0
+require_binary bench-lease-cycle-sriov-bench "$BENCH" || exit 0
+build=$(basename "$LANE_BIN_DIR")
+
+lane_igb_scenario_setup bench-lease-cycle 51-bench || exit 0
+sysctl -qw "net.ipv6.conf.$pf.accept_ra=0" 2>/dev/null
+# VFs 0-1: sriovd's pool; 2: the --direct engine's pool; 3: the floor and the script.
+pool() {   # pool <first-last>: the pool sriov-bench's client asks for ("bench")
+    printf 'pools:\n  - name: bench\n    selectors:\n      - pf: %s\n        range: %s\n    on_release: leave-unbound\n    defaults: {vlan: 100, spoofchk: true, trust: false}\n' "$pf" "$1"
+}
+pool 0-1 >"$config"
+mkdir -p "$state/direct"
+pool 2-2 >"$state/direct.yaml"
+direct=(--direct --config "$state/direct.yaml" --state-dir "$state/direct")
+"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
+pid=$!
+lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" || { fail bench-lease-cycle-setup "sriovd did not answer: $(tail -n 3 "$log" | tr '\n' ' ')"; exit 0; }
+W=$(mktemp -d)
+problems=()
+
+# ------------------------------------------------------------------------------------------ floor
+"$BENCH" lease-floor --pf "$pf" --vf 3 --iterations "$ITER" >"$W/floor.out" 2>&1 || problems+=("lease-floor: $(tail -n 2 "$W/floor.out" | tr '\n' ' ')")
+grep '^lease-floor:' "$W/floor.out" | sed 's/^/BENCH floor: /'
+floor=$(awk '/^lease-floor: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "median") print $(i + 1) }' "$W/floor.out")
+
+# -------------------------------------------------------------------- api, kept-alive, in the guest
+"$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api.out" 2>&1 || problems+=("daemon-load: $(tail -n 2 "$W/api.out" | tr '\n' ' ')")
+grep '^daemon-load:' "$W/api.out" | sed 's/^/BENCH api: /'
+p50() { awk -v w="$1" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$W/api.out" | head -n 1; }
+acq=$(p50 "POST /v1/leases:"); rel=$(p50 "DELETE /v1/leases/{id}:")
+api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
+
+# ---------------------------------------------------------- cli and direct (two processes), script
+cycle_cli() {   # cycle_cli <front door args...>: one acquire process, one release process
+    local out id
+    out=$("$SRIOVCTL" lease acquire --pool bench --owner bench-cli --json "$@" 2>&1) || { echo "acquire: ${out:0:200}"; return 1; }
+    id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+    out=$("$SRIOVCTL" lease release "$id" "$@" 2>&1) || { echo "release: ${out:0:200}"; return 1; }
+}
+vf3=$(basename "$(readlink -f "$SYS_PCI/$igb/virtfn3")")
+cycle_script() {   # the script sriovd replaces, on VF 3
+    local d=$SYS_PCI/$vf3
+    "$IP" link set dev "$pf" vf 3 mac 02:5b:00:00:00:12 && "$IP" link set dev "$pf" vf 3 vlan 100 &&
+    "$IP" link set dev "$pf" vf 3 spoofchk on && "$IP" link set dev "$pf" vf 3 trust off || return 1
+    [[ -e $d/driver ]] && { echo "$vf3" >"$d/driver/unbind" || return 1; }
+    echo vfio-pci >"$d/driver_override" && echo "$vf3" >/sys/bus/pci/drivers_probe || return 1
+    [[ $(basename "$(readlink -f "$d/driver")") == vfio-pci ]] || return 1
+    echo "$vf3" >"$d/driver/unbind" && echo >"$d/driver_override" || return 1
+    "$IP" link set dev "$pf" vf 3 mac 00:00:00:00:00:00 && "$IP" link set dev "$pf" vf 3 vlan 0 &&
+    "$IP" link set dev "$pf" vf 3 spoofchk on && "$IP" link set dev "$pf" vf 3 trust off
+}
+# warm-up (page cache, each engine's first discovery)
+for way in cli direct script; do
+    case $way in
+        cli) r=$(cycle_cli --socket "$sock") ;;
+        direct) r=$(cycle_cli "${direct[@]}") ;;
+        script) r=$(cycle_script 2>&1) ;;
+    esac || problems+=("$way warm-up: $r")
+done
+for ((i = 0; i < ITER; i++)); do
+    t0=$(now); cycle_cli --socket "$sock" >/dev/null || problems+=("cli cycle $i failed"); t1=$(now)
+    cycle_cli "${direct[@]}" >/dev/null || problems+=("direct cycle $i failed"); t2=$(now)
+    cycle_script >/dev/null 2>&1 || problems+=("script cycle $i failed"); t3=$(now)
+    echo $((t1 - t0)) >>"$W/cli"; echo $((t2 - t1)) >>"$W/direct"; echo $((t3 - t2)) >>"$W/script"
+done
+c_med=$(median "$W/cli"); d_med=$(median "$W/direct"); s_med=$(median "$W/script")
+echo "BENCH cli: sriovctl lease acquire + lease release through sriovd, two processes ($build build): $(stats "$W/cli")"
+echo "BENCH direct: the same with --direct ($build build): $(stats "$W/direct")"
+echo "BENCH script: 8 ip link set processes + the sysfs writes: $(stats "$W/script")"
+target() {   # target <label> <met?> <detail>
+    if [[ $2 == 1 ]]; then echo "BENCH target $1: met ($3)"; else echo "BENCH target $1: NOT met ($3)"; fi
+}
+if [[ -n $floor && -n $api ]]; then
+    r=$(awk -v a="$api" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
+    target "api cycle (kept-alive client, acquire p50 + release p50) within 2x of the floor" \
+        "$(awk -v r="$r" 'BEGIN { print (r <= 2) ? 1 : 0 }')" "api $api ms, floor $floor ms: ${r}x"
+fi
+target "cli (two processes through sriovd) faster than the script" "$(awk -v c="$c_med" -v s="$s_med" 'BEGIN { print (c < s) ? 1 : 0 }')" \
+    "cli $(ms "$c_med") ms, script $(ms "$s_med") ms: $(ratio "$s_med" "$c_med")x"
+target "--direct within 1.2x of cli" "$(awk -v d="$d_med" -v c="$c_med" 'BEGIN { print (d <= 1.2 * c) ? 1 : 0 }')" \
+    "direct $(ms "$d_med") ms, cli $(ms "$c_med") ms: $(ratio "$d_med" "$c_med")x"
+
+# Every way left its VFs as a released lease leaves them: unbound, no override.
+for n in 0 1 2 3; do
+    d=$SYS_PCI/$(basename "$(readlink -f "$SYS_PCI/$igb/virtfn$n")")
+    [[ -e $d/driver ]] && problems+=("VF $n is still bound to $(basename "$(readlink -f "$d/driver")")")
+    [[ $(cat "$d/driver_override" 2>/dev/null) == "(null)" ]] || problems+=("VF $n keeps driver_override $(cat "$d/driver_override" 2>/dev/null)")
+done
+if (( ${#problems[@]} )); then fail bench-lease-cycle "$(printf '%s; ' "${problems[@]}" | cut -c1-600)"; else pass bench-lease-cycle; fi
