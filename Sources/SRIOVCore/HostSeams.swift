@@ -88,6 +88,10 @@ public protocol PCIDeviceControl: Sendable {
     func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError)
     /// `unbind`, then clear `driver_override`.
     func detach(_ device: PCIAddress) throws(SRIOVError)
+    /// Whether `rebind` and `detach` are one step of their own (the simulator takes its lock once)
+    /// rather than the three or two writes of the defaults: a wrapper that times each write must then
+    /// call them as they are. Default: false.
+    var bindsAtomically: Bool { get }
 }
 
 extension PCIDeviceControl {
@@ -111,4 +115,6 @@ extension PCIDeviceControl {
         try unbind(device)
         try writeDriverOverride(nil, device: device)
     }
+
+    public var bindsAtomically: Bool { false }
 }

@@ -44,7 +44,9 @@ public struct SRIOVDaemon: Service {
 
     public func run() async throws {
         let config = try ConfigLoading.load(path: options.configPath, simulated: options.simulated)
-        let host = try HostSelection.open(options)
+        let metrics = self.metrics
+        // Every sysfs write and netlink request of a lease step, timed into /metrics (HostProfile).
+        let host = HostProfile.wrap(try HostSelection.open(options)) { metrics.hostOperation($0, $1) }
         let access = try DaemonListeners.prepare(config: config, options: options, logger: logger)
         try SocketFile.prepare(options.socketPath)
         DescriptorLimit.raise(wanted: options.connectionLimits.descriptorsWanted, logger: logger)

@@ -33,7 +33,26 @@ public final class ServiceMetrics: Sendable {
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
             .seconds(10), .seconds(30),
         ]
+        // One host operation (a sysfs write, a netlink request) takes from tens of microseconds to, for a
+        // driver bind, hundreds of milliseconds.
+        factory.durationHistogramBuckets["sriovd_host_operation_duration_seconds"] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
         self.factory = factory
+    }
+
+    /// One host operation of a lease step (`HostProfile`): `sriovd_host_operation_duration_seconds{op}`.
+    public func hostOperation(_ operation: String, _ duration: Duration) {
+        let factory = self.factory
+        let timer = instruments.withLock { made -> Metrics.Timer in
+            if let existing = made.hostTimers[operation] { return existing }
+            let timer = Metrics.Timer(label: "sriovd_host_operation_duration_seconds", dimensions: [("op", operation)], factory: factory)
+            made.hostTimers[operation] = timer
+            return timer
+        }
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Runs one lease operation, counting it by result (`ok` or the error's code) and timing it.
@@ -67,6 +86,7 @@ public final class ServiceMetrics: Sendable {
     private struct Instruments {
         var counters: [String: CoreMetrics.Counter] = [:]
         var timers: [Operation: Metrics.Timer] = [:]
+        var hostTimers: [String: Metrics.Timer] = [:]
     }
     private let instruments = Mutex(Instruments())
 

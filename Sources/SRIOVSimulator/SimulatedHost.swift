@@ -462,6 +462,9 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
     }
 
     /// `unbind` + `driver_override` + `drivers_probe` under one lock (the same rules as the three).
+    /// `rebind` and `detach` run under one lock, as one step.
+    public var bindsAtomically: Bool { true }
+
     public func rebind(_ device: PCIAddress, override driver: String) throws(SRIOVError) {
         try DriverName.check(driver)
         try requireDevice(device, what: "bind to \(driver)")

@@ -292,7 +292,9 @@ QEMU_ARGS=(
     -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16
     -nodefaults -no-user-config -display none -vga none -monitor none -serial stdio -no-reboot
     -kernel "$KROOT/boot/vmlinuz-$KABI" -initrd "$CACHE/initramfs.cpio"
-    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1"
+    # No i8042 (keyboard/mouse controller): nothing uses it, and its probe once hung the boot for minutes
+    # under a loaded host (seen in the eighth session).
+    -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 initcall_blacklist=i8042_init"
     -device intel-iommu,intremap=on,caching-mode=on
     # Management NIC: carries the guest's default route. The igb PF's network has no IPv6, so no
     # router advertisement gives it a default route (that would make it a protected management NIC).

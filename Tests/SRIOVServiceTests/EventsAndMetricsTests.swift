@@ -283,4 +283,15 @@ struct EventsAndMetricsTests {
         }
         await engine.close()
     }
+
+    @Test func hostOperationsAreHistogramsByKind() async throws {
+        let metrics = ServiceMetrics()
+        metrics.hostOperation("sysfs.unbind", .microseconds(120))
+        metrics.hostOperation("sysfs.unbind", .milliseconds(3))
+        metrics.hostOperation("netlink.getlink", .microseconds(40))
+        let text = try await metrics.scrape(engine: nil)
+        #expect(Self.sample(text, #"sriovd_host_operation_duration_seconds_count{op="sysfs.unbind"}"#) == 2, "\(text)")
+        #expect(Self.sample(text, #"sriovd_host_operation_duration_seconds_bucket{op="sysfs.unbind",le="0.00025"}"#) == 1)
+        #expect(Self.sample(text, #"sriovd_host_operation_duration_seconds_bucket{op="netlink.getlink",le="0.00005"}"#) == 1)
+    }
 }

@@ -53,6 +53,35 @@ p50() { awk -v w="$1" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50")
 acq=$(p50 "POST /v1/leases:"); rel=$(p50 "DELETE /v1/leases/{id}:")
 api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
 
+# The per-step profile of those cycles, from sriovd's /metrics: each host operation's count and mean
+# (HostProfile), the journal's fsyncs, and the lease operations' own totals.
+"$PYTHON" - "$sock" <<'EOP' | sed 's/^/BENCH profile: /'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(60)
+s.connect(sys.argv[1])
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: sriovd\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+text = data.decode("utf-8", "replace")
+def series(name):
+    out = {}
+    for m in re.finditer(r'^' + name + r'(?:\{op="([^"]*)"\})? ([0-9.e+-]+)$', text, re.M):
+        out[m.group(1) or ""] = float(m.group(2))
+    return out
+for kind, label in [("sriovd_lease_operation_duration_seconds", "lease operation"), ("sriovd_host_operation_duration_seconds", "host operation")]:
+    counts, sums = series(kind + "_count"), series(kind + "_sum")
+    for op in sorted(counts):
+        if counts[op]:
+            print(f"{label} {op}: {int(counts[op])} calls, mean {1000 * sums[op] / counts[op]:.2f} ms, total {1000 * sums[op]:.1f} ms")
+fs, fsec = series("sriovd_journal_fsyncs_total").get(""), series("sriovd_journal_fsync_seconds_total").get("")
+if fs:
+    print(f"journal: {int(fs)} fsyncs, mean {1000 * fsec / fs:.2f} ms, total {1000 * fsec:.1f} ms")
+EOP
+
 # ---------------------------------------------------------- cli and direct (two processes), script
 cycle_cli() {   # cycle_cli <front door args...>: one acquire process, one release process
     local out id
