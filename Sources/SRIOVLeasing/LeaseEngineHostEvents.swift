@@ -128,8 +128,15 @@ extension LeaseEngine {
             guard let p = cachedInventory?.inventory.pfs.firstIndex(where: { $0.pciAddress == address }) else { continue }
             do throws(SRIOVError) {
                 let fresh = try host.source.physicalFunction(address)
+                let before = Set(cachedInventory?.inventory.pfs[p].vfs.map(\.pciAddress) ?? [])
+                // The VFs' IOMMU groups (the allocator reads groups from the host's list).
+                var groups: [IOMMUGroup] = []
+                for vf in fresh?.vfs ?? [] {
+                    if let group = try host.source.device(vf.pciAddress)?.iommuGroup { groups.append(group) }
+                }
                 patchCachedInventory { inventory in
                     if let fresh { inventory.pfs[p] = fresh } else { inventory.pfs.remove(at: p) }
+                    LeaseEngine.replaceGroups(of: before, with: groups, in: &inventory.host)
                 }
             } catch {
                 report.errors.append("\(address): cannot re-read the PF: \(error.message)")
@@ -147,6 +154,21 @@ extension LeaseEngine {
             inventoryGeneration += 1
         }
         return touched
+    }
+
+    /// The host's IOMMU group list after a PF's VFs were re-read: groups of the VFs that were there are
+    /// dropped (or lose those members), the groups just read are put in.
+    nonisolated static func replaceGroups(of before: Set<PCIAddress>, with groups: [IOMMUGroup], in host: inout HostFacts) {
+        var list = host.iommuGroups.compactMap { group -> IOMMUGroup? in
+            guard group.members.contains(where: { before.contains($0.pciAddress) }) else { return group }
+            var kept = group
+            kept.members.removeAll { before.contains($0.pciAddress) }
+            return kept.members.isEmpty ? nil : kept
+        }
+        for group in groups {
+            if let i = list.firstIndex(where: { $0.id == group.id }) { list[i] = group } else { list.append(group) }
+        }
+        host.iommuGroups = list.sorted { $0.id < $1.id }
     }
 
     /// Binds the pools to the VFs in view after VFs came or went. New pool VFs join free only if they

@@ -31,7 +31,7 @@ public struct DaemonOptions: Sendable, Equatable {
     /// event log. Off (`--no-host-events`) for comparison benchmarks: then only lease steps and the
     /// 5-minute refresh update the engine's view, as before.
     public var hostEvents = true
-    public var hostWatcher = HostWatcherSettings()
+    public var hostWatcher = HostWatchSettings()
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
                 socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = DefaultPaths.sysfs, procfsRoot: String = DefaultPaths.procfs) {
