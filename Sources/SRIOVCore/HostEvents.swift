@@ -68,7 +68,9 @@ public struct LinkEvent: Sendable, Equatable {
     /// `IFLA_CARRIER`: true when the link has carrier.
     public var carrier: Bool?
     /// The message carried `IFLA_VFINFO_LIST`: the interface is a PF and its VF settings may have
-    /// changed (the kernel sends RTM_NEWLINK after `ip link set <pf> vf N ...`).
+    /// changed. The kernel's own notification after `ip link set <pf> vf N ...` (netdev_state_change)
+    /// is built without RTEXT_FILTER_VF and carries no list, so the engine treats any RTM_NEWLINK of a
+    /// PF as a possible VF change; the simulator and the fake host set this for their VF changes.
     public var vfInfo: Bool
 
     public init(kind: Kind, interface: InterfaceName?, ifindex: Int32, operState: OperState? = nil, carrier: Bool? = nil,

@@ -59,9 +59,13 @@ extension LeaseEngine {
         var pfOfInterface: [InterfaceName: PCIAddress] = [:]
         for pf in inventory.pfs { for iface in pf.interfaces { pfOfInterface[iface] = pf.pciAddress } }
         for iface in batch.vfInfoChanged { if let pf = pfOfInterface[iface] { affected?.insert(pf) } }
-        for (name, link) in batch.links where pfOfInterface[name] != nil {
+        for (name, link) in batch.links {
+            guard let pf = pfOfInterface[name] else { continue }
             report.pfLinks.append(link)
-            if link.vfInfo, let pf = pfOfInterface[name] { affected?.insert(pf) }
+            // Any RTM_NEWLINK of a PF may be a VF setting: after `ip link set <pf> vf N ...` the kernel
+            // notifies with netdev_state_change(), whose message carries no VF list (it is built
+            // without RTEXT_FILTER_VF), so the PF's VFs are read again.
+            affected?.insert(pf)
         }
         report.pfLinks.sort { ($0.interface?.name ?? "") < ($1.interface?.name ?? "") }
         if !report.pfLinks.isEmpty { pfLinksChanged(report.pfLinks) }
@@ -318,5 +322,15 @@ extension LeaseEngine {
                 report.errors.append("\(held.pciAddress): \(error.message)")
             }
         }
+    }
+}
+
+extension LeaseEngine {
+    /// One VF as the engine's cached view has it now (nil without a view or for an unknown VF): what
+    /// allocation sees, for tests and the host-events benchmark (no host read).
+    public func cachedVF(_ address: PCIAddress) -> VirtualFunction? {
+        guard let inventory = cachedInventory?.inventory else { return nil }
+        for pf in inventory.pfs { if let vf = pf.vfs.first(where: { $0.pciAddress == address }) { return vf } }
+        return nil
     }
 }
