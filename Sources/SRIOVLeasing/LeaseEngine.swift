@@ -262,7 +262,7 @@ public actor LeaseEngine {
         }
     }
 
-    private func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: Duration, generation: Int) {
+    func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: Duration, generation: Int) {
         refreshingInventory = false
         inventoryMaxAge = max(.seconds(300), (uptime.now - started) * 50)
         let patches = patchesDuringRefresh

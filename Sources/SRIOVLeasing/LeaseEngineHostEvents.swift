@@ -39,12 +39,22 @@ extension LeaseEngine {
         var affected: Set<PCIAddress>? = []
         var vfSetChanged = false
         if batch.fullPass || cachedInventory == nil {
-            do throws(SRIOVError) {
-                let inventory = try host.source.inventory()
-                installInventory((uptime.now, inventory))
-            } catch {
-                report.errors.append("cannot read the host: \(error.message)")
-                return report
+            // Discovered off the actor (thousands of sysfs reads), as the background refresh does;
+            // what lease steps patch meanwhile is replayed onto it.
+            let started = uptime.now
+            let generation = inventoryGeneration
+            refreshingInventory = true
+            patchesDuringRefresh = []
+            let found = await LeaseEngine.discover(host.source, plan: plan)
+            finishRefresh(found, started: started, generation: generation)
+            if cachedInventory == nil {
+                // Dropped meanwhile (a VF-count change): read it here, once.
+                do throws(SRIOVError) {
+                    installInventory((uptime.now, try host.source.inventory()))
+                } catch {
+                    report.errors.append("cannot read the host: \(error.message)")
+                    return report
+                }
             }
             report.fullPass = true
             affected = nil
