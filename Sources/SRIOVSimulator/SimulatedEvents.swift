@@ -43,6 +43,10 @@ public enum SimulatedEventLog {
 
     static func vfInfo(_ interface: String) -> String { "link vfinfo \(interface)" }
 
+    /// A PF's carrier coming or going (RTM_NEWLINK with IFLA_OPERSTATE/IFLA_CARRIER): what a simulated
+    /// `ip link set <pf> up|down` appends.
+    static func link(up: Bool, _ interface: String) -> String { "link \(up ? "up" : "down") \(interface)" }
+
     /// One line as an event; nil for a line this build does not know (a newer writer's).
     public static func parse(_ line: Substring) -> HostEvent? {
         let words = line.split(separator: " ")
