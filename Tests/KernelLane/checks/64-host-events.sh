@@ -46,11 +46,27 @@ p = [p for p in pools if p["name"] == sys.argv[1]][0]
 print(p["free"] + p["leased"] + p["quarantined"])' "$1"
 }
 
+# event_after <on_drift> <type> <t0>: seconds from t0 to the `time` sriovd journaled the first event of
+# that type with (its own clock: when it acted, not when this script looked), or "none".
+event_after() {
+    "$PYTHON" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try: e = json.loads(line)
+    except ValueError: continue
+    if e.get("type") == sys.argv[2]:
+        print(round(e["time"] - float(sys.argv[3]), 3)); break
+else: print("none")' "$state/events-$1.log" "$2" "$3"
+}
+
+# within_2s <seconds or none>
+within_2s() { [[ $1 != none ]] && "$PYTHON" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 2 else 1)" "$1"; }
+
 vlan_is()    { [[ $(kernel_vlan "$1") == "$2" ]]; }
 lease_is()   { [[ $(lease_field "$1" condition) == "$2" ]]; }
 pool_has()   { [[ $(pool_present "$1") == "$2" ]]; }
 
-# start_sriovd <on_drift>: sriovd on a fresh state directory, the whole PF as pool `ev`, with an event
+# start_sriovd <on_drift> <events>: sriovd on a fresh state directory, the whole PF as pool `ev`, with an event
 # follower writing to $state/events-<on_drift>.log.
 start_sriovd() {
     cat >"$config" <<EOC
@@ -65,10 +81,15 @@ EOC
     "$SRIOVD" --state-dir "$state/daemon-$1" --config "$config" --socket "$sock" --log-level notice >>"$log" 2>&1 &
     pid=$!
     lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" || { fail "host-events-$1" "sriovd did not answer on $sock: $(tail -n 3 "$log" | tr '\n' ' ')"; return 1; }
-    "$SRIOVCTL" events --json --socket "$sock" >"$state/events-$1.log" 2>&1 &
+    # The follower exits after the events the scenario expects (acquired, drift[, lost]): its output
+    # goes to a file, block-buffered, so it is complete only once it has exited.
+    "$SRIOVCTL" events --json --count "$2" --socket "$sock" >"$state/events-$1.log" 2>&1 &
     events_pid=$!
-    sleep 0.3  # the follower's subscription is open before the changes below
+    sleep 0.5  # the follower's subscription is open before the changes below
 }
+
+# events_seen <on_drift> <type>: the follower has exited and printed an event of that type.
+events_seen() { ! kill -0 "$events_pid" 2>/dev/null && grep -Eq "\"type\" ?: ?\"$2\"" "$state/events-$1.log"; }
 
 stop_sriovd() {
     kill $events_pid 2>/dev/null; wait $events_pid 2>/dev/null; events_pid=""
@@ -85,14 +106,17 @@ acquire() {
 }
 
 # restore
-if start_sriovd restore && acquire; then
+if start_sriovd restore 2 && acquire; then
     problems=()
     [[ $(kernel_vlan "$idx") == 100 ]] || problems+=("the lease did not set VLAN 100 (ip shows $(kernel_vlan "$idx"))")
-    "$IP" link set "$pf" vf "$idx" vlan 7
     t0=$(date +%s.%N)
-    lane_wait 2 grep -Eq '"type" ?: ?"lease.drift"' "$state/events-restore.log" || problems+=("no lease.drift event within 2 s: $(tail -c 300 "$state/events-restore.log")")
+    "$IP" link set "$pf" vf "$idx" vlan 7
     lane_wait 2 vlan_is "$idx" 100 || problems+=("ip -d link show has VLAN $(kernel_vlan "$idx") on VF $idx, not the leased 100, 2 s after")
-    echo "lane: host-events (restore): $id VF $idx of $pf: vlan 7 set by ip, now $(kernel_vlan "$idx") after $("$PYTHON" -c "import time; print(round(time.time() - $t0, 2))") s; event: $(grep -Eo '"changes" ?: ?[^]]*]' "$state/events-restore.log" | head -n 1)"
+    restored=$("$PYTHON" -c "import time; print(round(time.time() - $t0, 2))")
+    lane_wait 2 events_seen restore lease.drift || problems+=("no lease.drift event within 2 s: $(tail -c 300 "$state/events-restore.log")")
+    seen=$(event_after restore lease.drift "$t0")
+    within_2s "$seen" || problems+=("lease.drift journaled $seen s after the change, not within 2 s")
+    echo "lane: host-events (restore): $id VF $idx of $pf: vlan 7 set by ip; lease.drift journaled after $seen s; VLAN $(kernel_vlan "$idx") again when looked at after $restored s; event: $(grep -Eo '"changes" ?: ?[^]]*]' "$state/events-restore.log" | head -n 1)"
     grep -Eq '"action" ?: ?"restore"' "$state/events-restore.log" || problems+=("the lease.drift event has no action restore")
     "$SRIOVCTL" lease release "$id" --socket "$sock" >/dev/null 2>&1 || problems+=("release failed")
     if (( ${#problems[@]} )); then fail host-events-restore "$(printf '%s; ' "${problems[@]}")"; else pass host-events-restore; fi
@@ -103,11 +127,12 @@ else
 fi
 
 # report, then the VFs vanish and come back
-if start_sriovd report && acquire; then
+if start_sriovd report 3 && acquire; then
     problems=()
+    t_report=$(date +%s.%N)
     "$IP" link set "$pf" vf "$idx" vlan 7
-    lane_wait 2 grep -Eq '"type" ?: ?"lease.drift"' "$state/events-report.log" || problems+=("no lease.drift event within 2 s")
     lane_wait 2 lease_is "$id" drifted
+    echo "lane: host-events (report): $id VF $idx of $pf: vlan 7 set by ip, lease $(lease_field "$id" condition) when looked at after $("$PYTHON" -c "import time; print(round(time.time() - $t_report, 2))") s"
     condition=$(lease_field "$id" condition)
     [[ $condition == drifted ]] || problems+=("lease condition is '$condition', not drifted")
     [[ $(lease_field "$id" problems) == *"vlan 100 -> 7 (report)"* ]] || problems+=("lease problems do not show the drift: $(lease_field "$id" problems)")
@@ -115,15 +140,33 @@ if start_sriovd report && acquire; then
     if (( ${#problems[@]} )); then fail host-events-report "$(printf '%s; ' "${problems[@]}")"; else pass host-events-report; fi
 
     problems=()
+    w0=$(date +%s.%N)
     echo 0 >"$SYS_PCI/$igb/sriov_numvfs"
+    # The write returns once the driver has changed the VFs (seconds under TCG): timed from then.
+    t0=$(date +%s.%N)
+    took=$("$PYTHON" -c "print(round($t0 - $w0, 2))")
     lane_wait 2 lease_is "$id" lost ||
         problems+=("lease is '$(lease_field "$id" condition)' 2 s after sriov_numvfs=0, not lost")
-    grep -Eq '"type" ?: ?"lease.lost"' "$state/events-report.log" || problems+=("no lease.lost event")
+    echo "lane: host-events (lost): the write took $took s; lease $(lease_field "$id" condition) after $("$PYTHON" -c "import time; print(round(time.time() - $t0, 2))") s"
+    lane_wait 2 events_seen report lease.lost || problems+=("no lease.lost event: $(tail -c 300 "$state/events-report.log")")
+    # The follower has exited: the drift of the report scenario must be in its output too.
+    events_seen report lease.drift || problems+=("no lease.drift event for the report scenario: $(tail -c 300 "$state/events-report.log")")
+    grep -Eq '"action" ?: ?"report"' "$state/events-report.log" || problems+=("the lease.drift event has no action report")
+    drift_seen=$(event_after report lease.drift "$t_report")
+    lost_seen=$(event_after report lease.lost "$t0")
+    within_2s "$lost_seen" || problems+=("lease.lost journaled $lost_seen s after the write returned, not within 2 s")
+    echo "lane: host-events (report): lease.drift journaled after $drift_seen s; (lost): lease.lost journaled $lost_seen s after the write returned"
+    within_2s "$drift_seen" || problems+=("report: lease.drift journaled $drift_seen s after the change, not within 2 s")
     if (( ${#problems[@]} )); then fail host-events-lost "$(printf '%s; ' "${problems[@]}")"; else pass host-events-lost; fi
 
     problems=()
+    w0=$(date +%s.%N)
     echo 4 >"$SYS_PCI/$igb/sriov_numvfs"
+    # The write returns once the driver has changed the VFs (seconds under TCG): timed from then.
+    t0=$(date +%s.%N)
+    took=$("$PYTHON" -c "print(round($t0 - $w0, 2))")
     lane_wait 2 pool_has ev 4 || problems+=("pool ev shows $(pool_present ev) VFs 2 s after sriov_numvfs=4, not 4")
+    echo "lane: host-events (new VFs): the write took $took s; pool ev counts $(pool_present ev) after $("$PYTHON" -c "import time; print(round(time.time() - $t0, 2))") s"
     echo "lane: host-events: after 0 -> 4 VFs: $("$SRIOVCTL" pool list --socket "$sock" 2>&1 | tr '\n' ' ')"
     if (( ${#problems[@]} )); then fail host-events-new-vfs "$(printf '%s; ' "${problems[@]}")"; else pass host-events-new-vfs; fi
     "$SRIOVCTL" lease release "$id" --socket "$sock" >/dev/null 2>&1
