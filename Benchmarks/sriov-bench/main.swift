@@ -29,6 +29,8 @@ func usage() -> Never {
                                     [--state DIR] [--host DIR] [--samples FILE]
            sriov-bench metrics-scrape [--pfs 16] [--vfs 256] [--leases 1000] [--iterations 50] [--host DIR] [--state DIR]
            sriov-bench record-encode [--iterations N]
+           sriov-bench host-events [--pfs 16] [--vfs 256] [--iterations 200] [--coalescing-ms 50] [--cycles 1000]
+                                   [--concurrency 1,32] [--fsync on|off] [--host DIR] [--state DIR]
            sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
            sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]
                                    [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]
@@ -47,6 +49,9 @@ func usage() -> Never {
     metrics-scrape  /metrics with every leased VF's counters (one read per PF, 8 samples per VF), uncached
                and within the 5 s cache, against the scrape without VF counters, in-process on a
                generated simulated host with N leases.
+    host-events  time from a host event (a VF unbound or probed by another writer of the simulated
+               host) to the engine's updated view, p50/p99, through the host watch; then lease
+               cycles with the watch off and on, side by side.
     record-encode  one journal record of a 2-VF lease (lease.reserved) written N times by the
                journal's JSONWriter and by CompactJSONEncoder, against Foundation's JSONEncoder
                (the baseline; all three write the same bytes).
@@ -192,6 +197,10 @@ if CommandLine.arguments.dropFirst().first == "record-encode" {
 }
 if CommandLine.arguments.dropFirst().first == "metrics-scrape" {
     await metricsScrape(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "host-events" {
+    await hostEvents(CommandLine.arguments.dropFirst(2))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "lease-cycles" {

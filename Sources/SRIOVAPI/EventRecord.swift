@@ -18,6 +18,11 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var before: Int?
     public var after: Int?
     public var requestedBy: String?
+    /// `lease.drift` from the host watcher: the VF's index on `interface`, each field that changed
+    /// (from what the lease wants to what the host has) and what sriovd did (restore, quarantine, report).
+    public var index: Int?
+    public var changes: [DriftChange]?
+    public var action: String?
 
     public init(type: String, time: Double, seq: UInt64, leaseId: String? = nil, lease: Lease? = nil, reason: String? = nil,
                 vf: String? = nil, pf: String? = nil, interface: String? = nil, before: Int? = nil, after: Int? = nil,

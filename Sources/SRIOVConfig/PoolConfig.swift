@@ -10,6 +10,8 @@ public struct PoolConfig: Sendable, Equatable {
     public var defaults: VFSettings
     public var policy: PoolPolicy
     public var onRelease: ReleaseAction
+    /// What a leased VF's drift leads to (`on_drift:`, `DriftAction.default` when left out).
+    public var onDrift: DriftAction = .default
 
     public init(name: String, selectors: [PoolSelector], defaults: VFSettings = VFSettings(),
                 policy: PoolPolicy = PoolPolicy(), onRelease: ReleaseAction = .leaveUnbound) {
@@ -35,7 +37,7 @@ public struct PoolConfig: Sendable, Equatable {
 }
 
 extension PoolConfig {
-    static let keys = ["name", "selectors", "defaults", "policy", "on_release"]
+    static let keys = ["name", "selectors", "defaults", "policy", "on_release", "on_drift"]
 
     static func parse(_ value: YAMLValue) throws(SRIOVError) -> PoolConfig {
         let map = try value.mapping("a pool", keys: keys)
@@ -58,7 +60,14 @@ extension PoolConfig {
             }
             return action
         } ?? .leaveUnbound
-        let pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease)
+        var pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease)
+        pool.onDrift = try map.optional("on_drift") { v throws(SRIOVError) -> DriftAction in
+            let text = try v.string("a drift action")
+            guard let action = DriftAction(rawValue: text) else {
+                throw v.fail("unknown on_drift \(Quote.shell(text)); use restore (put the lease's settings back), quarantine or report")
+            }
+            return action
+        } ?? .default
         try pool.checkDefaultsAgainstPolicy(map)
         return pool
     }

@@ -25,6 +25,8 @@ public struct EngineEvent: Sendable, Equatable {
         case lease(id: LeaseID, lease: Lease?, reason: String?)
         case vf(PCIAddress, lease: LeaseID?, reason: String?)
         case numVFs(NumVFsChangeRecord)
+        /// Drift found on a leased VF by the host watcher: what changed and what sriovd does.
+        case drift(DriftRecord)
     }
 
     /// The journal sequence number of the record the event comes from.
@@ -45,6 +47,7 @@ public final class EngineEvents: Sendable {
         var releasing: [LeaseID: (lease: Lease, cause: ReleaseCause, reason: String)] = [:]
         var counts: [EngineEvent.Kind: Int] = [:]
         var driftFound = 0
+        var driftByAction: [DriftAction: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -65,6 +68,9 @@ public final class EngineEvents: Sendable {
     /// Drift the engine found since it started: a lease's VF changed underneath (`lease.drift`), or a
     /// pool VF bound to vfio-pci that no lease holds (quarantined by reconcile without a lease).
     public var driftFound: Int { state.withLock { $0.driftFound } }
+
+    /// Drift found on leased VFs by the host watcher since the engine started, by what was done.
+    public func drift(_ action: DriftAction) -> Int { state.withLock { $0.driftByAction[action] ?? 0 } }
 
     /// Called once per journal record, after the book applied it (`book` is the book after).
     func publish(_ record: LeaseEvent, seq: UInt64, time: Double, book: LeaseBook) {
@@ -99,6 +105,10 @@ public final class EngineEvents: Sendable {
             case .marked(let id, let condition, let reason):
                 state.driftFound += 1
                 made = (condition == .lost ? .leaseLost : .leaseDrift, .lease(id: id, lease: book.lease(id), reason: reason))
+            case .vfDrift(let record):
+                state.driftFound += 1
+                state.driftByAction[record.action, default: 0] += 1
+                made = (.leaseDrift, .drift(record))
             case .numVFsChanged(let change):
                 made = change.before != change.after ? (.pfNumVFs, .numVFs(change)) : nil
             case .audit:
@@ -139,6 +149,14 @@ extension EventRecord {
             before = change.before
             after = change.after
             requestedBy = change.requestedBy
+        case .drift(let record):
+            leaseId = record.lease.value
+            vf = record.vf.description
+            interface = record.interface
+            index = record.index
+            changes = record.changes
+            action = record.action.rawValue
+            reason = record.summary
         }
     }
 }

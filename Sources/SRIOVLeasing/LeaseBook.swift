@@ -110,6 +110,14 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             lease.condition = max(lease.condition ?? condition, condition)
             lease.problems.append(reason)
             leases[id.value] = lease
+        case .vfDrift(let record):
+            guard var lease = leases[record.lease.value] else { return }
+            lease.problems.append("\(record.vf): drift: \(record.summary)")
+            if record.action != .restore { lease.condition = max(lease.condition ?? .drifted, .drifted) }
+            leases[record.lease.value] = lease
+            if record.action == .quarantine {
+                quarantine[record.vf.description] = Quarantine(reason: "drift: \(record.summary)", since: 0, lease: record.lease)
+            }
         case .numVFsChanged:
             break
         case .audit(let record):
@@ -123,6 +131,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
         apply(event)
         if case .quarantined(let vf, _, _) = event { quarantine[vf.description]?.since = time }
         if case .drift(_, let vf, _) = event { quarantine[vf.description]?.since = time }
+        if case .vfDrift(let record) = event, record.action == .quarantine { quarantine[record.vf.description]?.since = time }
     }
 
     /// Changes one VF of a lease in place (no copy of the lease or its VF list).

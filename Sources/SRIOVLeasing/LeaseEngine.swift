@@ -90,6 +90,9 @@ public actor LeaseEngine {
     /// they are reserved, and a stale choice triggers a fresh discovery), only for the reasons a
     /// refused request lists about VFs changed by other tools.
     var inventoryMaxAge: Duration = .seconds(300)
+    /// The drift last handled per leased VF (`LeaseEngineHostEvents.swift`): the same drift is not
+    /// handled again on every later event. In memory only: after a restart it is handled once more.
+    var lastDrift: [PCIAddress: [DriftChange]] = [:]
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
@@ -268,7 +271,7 @@ public actor LeaseEngine {
         }
     }
 
-    private func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: Duration, generation: Int) {
+    func finishRefresh(_ result: Result<Discovered, SRIOVError>, started: Duration, generation: Int) {
         refreshingInventory = false
         inventoryMaxAge = max(.seconds(300), (uptime.now - started) * 50)
         let patches = patchesDuringRefresh
@@ -327,6 +330,13 @@ public actor LeaseEngine {
         let (p, v) = (position.pf, position.vf)
         cachedInventory?.inventory.pfs[p].vfs[v].driver = status.driver
         cachedInventory?.inventory.pfs[p].vfs[v].driverOverride = status.driverOverride
+    }
+
+    /// Changes the cached inventory in place (the host watcher's per-PF and per-device patches,
+    /// `LeaseEngineHostEvents.swift`); the caller drops what it derived from the changed parts.
+    func patchCachedInventory(_ body: (inout HostInventory) -> Void) {
+        guard cachedInventory != nil else { return }
+        body(&cachedInventory!.inventory)
     }
 
     // MARK: Journal

@@ -28,6 +28,9 @@ public enum LeaseEvent: Sendable, Equatable {
     /// A change the lease did not make was forced on (or found in) its VFs: the lease is marked
     /// `condition` for good, with the reason. Written before a forced host change runs.
     case marked(lease: LeaseID, condition: LeaseCondition, reason: String)
+    /// A leased VF found changed by someone else (after a host event or on the full pass), with what
+    /// changed and what sriovd does: written before a restore runs (`LeaseEngineDrift.swift`).
+    case vfDrift(DriftRecord)
     /// A PF's VF count changed (through the engine): the journal's own record of it, for the event feed
     /// and for recovery, beside the audit record.
     case numVFsChanged(NumVFsChangeRecord)
@@ -49,6 +52,7 @@ public enum LeaseEvent: Sendable, Equatable {
         case .unquarantined: return "vf.unquarantined"
         case .drift: return "lease.drift"
         case .marked: return "lease.marked"
+        case .vfDrift: return "vf.drift"
         case .numVFsChanged: return "pf.numvfs"
         case .audit: return "audit"
         }
@@ -98,6 +102,7 @@ extension LeaseEvent {
         case .unquarantined(let vf): return VFOnly(vf: vf)
         case .drift(let l, let vf, let r): return Drift(lease: l, vf: vf, reason: r)
         case .marked(let l, let c, let r): return Marked(condition: c, lease: l, reason: r)
+        case .vfDrift(let record): return record
         case .numVFsChanged(let change): return change
         case .audit(let a): return a
         }
@@ -124,6 +129,7 @@ extension LeaseEvent {
         case "vf.unquarantined": return .unquarantined(vf: try d(VFOnly.self).vf)
         case "lease.drift": let p = try d(Drift.self); return .drift(lease: p.lease, vf: p.vf, reason: p.reason)
         case "lease.marked": let p = try d(Marked.self); return .marked(lease: p.lease, condition: p.condition, reason: p.reason)
+        case "vf.drift": return .vfDrift(try d(DriftRecord.self))
         case "pf.numvfs": return .numVFsChanged(try d(NumVFsChangeRecord.self))
         case "audit": return .audit(try d(AuditRecord.self))
         default:

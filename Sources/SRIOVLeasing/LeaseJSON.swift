@@ -155,6 +155,22 @@ extension LeaseEvent {
                 w.member("lease", lease)
                 w.member("reason", reason)
             }
+        case .vfDrift(let record):
+            w.object { w in
+                w.member("action", record.action.rawValue)
+                w.key("changes")
+                w.array(record.changes) { w, change in
+                    w.object { w in
+                        w.member("actual", change.actual)
+                        w.member("field", change.field)
+                        w.member("wanted", change.wanted)
+                    }
+                }
+                w.member("index", record.index)
+                w.member("interface", record.interface)
+                w.member("lease", record.lease)
+                w.member("vf", record.vf)
+            }
         case .numVFsChanged(let change):
             w.object { w in
                 w.member("after", change.after)

@@ -72,6 +72,9 @@ pools:
       max_leases_per_owner: 4       # leave out for no limit
     # After release the VF is scrubbed (MAC, VLAN, rates, trust, spoof check) and then:
     on_release: leave-unbound       # stays driverless, ready for the next lease; or rebind-host-driver
+    # When another tool changes a leased VF (ip link set ... vf N vlan 7): put the lease's settings back
+    # (restore, the default), keep the VF out of the pool after release (quarantine), or only report it.
+    on_drift: restore
 
   # Storage network: all eight VFs of the second E810 port, untagged, host driver back on release.
   - name: storage

@@ -33,6 +33,16 @@ public enum HostSelection {
         return LeaseEngine.Host(source: host.source, control: FailpointPCIControl(host.control), link: FailpointVFLink(host.link))
     }
 
+    /// The host's events for the host watcher: the kernel's netlink sockets, or the simulated host's
+    /// event log (`SimulatedEventSource`). Opened when the watcher runs, so a refusal (not root) is the
+    /// watcher's to report.
+    public static func events(simulated: Bool, stateDirectory: String) -> any HostEventSource {
+        if simulated {
+            return SimulatedEventSource(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
+        }
+        return KernelEventSource()
+    }
+
     static func openUnwrapped(simulated: Bool, stateDirectory: String, sysfsRoot: String,
                               procfsRoot: String) throws(SRIOVError) -> LeaseEngine.Host {
         if simulated {

@@ -27,6 +27,11 @@ public struct DaemonOptions: Sendable, Equatable {
     public var socketGroup: String? = nil
     /// Connections kept open at once, and how long a peer that stopped reading is waited for.
     public var connectionLimits = ConnectionLimits()
+    /// Follow the host's events (`HostWatcher`): kernel uevents and rtnetlink, or the simulated host's
+    /// event log. Off (`--no-host-events`) for comparison benchmarks: then only lease steps and the
+    /// 5-minute refresh update the engine's view, as before.
+    public var hostEvents = true
+    public var hostWatcher = HostWatchSettings()
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
                 socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = DefaultPaths.sysfs, procfsRoot: String = DefaultPaths.procfs) {

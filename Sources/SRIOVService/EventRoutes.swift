@@ -81,14 +81,15 @@ enum EventRoutes {
 
 /// An event's `data:` JSON: `type`, `time` (Unix seconds), `seq`, and per kind the lease (as
 /// `GET /v1/leases/{id}` returns it) and `reason`; the VF, its lease and `reason`; or the PF's VF count
-/// `before` and `after`.
+/// `before` and `after`; for drift found by the host watcher, the VF, its `interface` and `index`,
+/// `changes` (field, wanted, actual) and `action`.
 struct EventDocument: Encodable {
     let event: EngineEvent
 
     init(_ event: EngineEvent) { self.event = event }
 
     enum Keys: String, CodingKey {
-        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy
+        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy, index, changes, action
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -111,6 +112,15 @@ struct EventDocument: Encodable {
             try c.encode(change.before, forKey: .before)
             try c.encode(change.after, forKey: .after)
             try c.encode(change.requestedBy, forKey: .requestedBy)
+        case .drift(let record):
+            // Drift found by the host watcher: typed changes (field, wanted, actual) and the action.
+            try c.encode(record.lease, forKey: .leaseId)
+            try c.encode(record.vf, forKey: .vf)
+            try c.encodeIfPresent(record.interface, forKey: .interface)
+            try c.encodeIfPresent(record.index, forKey: .index)
+            try c.encode(record.changes, forKey: .changes)
+            try c.encode(record.action.rawValue, forKey: .action)
+            try c.encode(record.summary, forKey: .reason)
         }
     }
 }

@@ -114,6 +114,10 @@ public struct SRIOVDaemon: Service {
             ))
         }
         app.addServices(LeaseReaper(engine: engine, interval: reapInterval, logger: logger))
+        if options.hostEvents {
+            app.addServices(HostWatcher(engine: engine, source: HostSelection.events(simulated: options.simulated, stateDirectory: options.stateDirectory),
+                                        settings: options.hostWatcher, logger: logger, factory: metrics.factory))
+        }
         let slot = self.slot
         try await withGracefulShutdownHandler {
             try await app.run()

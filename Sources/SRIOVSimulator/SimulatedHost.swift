@@ -302,6 +302,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                            up: pf.linkUp)
         }
         if driver == "vfio-pci" { try addVFIONode(group: group ?? groupOf(address)) }
+        SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.bind, address, driver: driver)])
     }
 
     static func vfInterfaceName(pf: String, index: Int) -> String {
@@ -341,6 +342,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         tree.removeLink(devicePath(address) + "/driver")
         tree.removeLink("sys/bus/pci/drivers/\(driver)/\(address)")
         if driver == "vfio-pci" { try refreshVFIONode(group: group ?? groupOf(address), unbound: address) }
+        SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.unbind, address, driver: driver)])
     }
 
     // MARK: VFs
@@ -359,6 +361,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                            numaNode: pf.numaNode)
             try tree.symlink("../\(vf)", at: pfDev + "/virtfn\(index)")
             try tree.symlink("../\(pf.address)", at: devicePath(vf) + "/physfn")
+            SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.add, vf)])
             if pf.acsIsolated {
                 try joinNewGroup(vf, hint: nextGroup)
                 nextGroup += 1
@@ -371,6 +374,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try tree.write(pfDev + "/sriov_numvfs", "\(enabled)\n")
         links.pfs[pf.interface, default: LinkTable.PFLink(pf: pf.address, up: pf.linkUp, vfs: [])].vfs = states
         try saveLinks(links)
+        SimulatedEventLog.append(directory, [SimulatedEventLog.vfInfo(pf.interface)])
     }
 
     func disableVFs(_ pf: SimulatedHostSpec.PF) throws(SRIOVError) {
@@ -381,6 +385,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                 leaveGroup(vf)
                 tree.removeLink("sys/bus/pci/devices/\(vf)")
                 tree.remove(devicePath(vf))
+                SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.remove, vf)])
             }
             tree.removeLink(pfDev + "/" + entry)
         }
@@ -388,6 +393,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         var links = try loadLinks()
         links.pfs[pf.interface]?.vfs = []
         try saveLinks(links)
+        SimulatedEventLog.append(directory, [SimulatedEventLog.vfInfo(pf.interface)])
     }
 
     func pfSpec(_ address: PCIAddress, what: String) throws(SRIOVError) -> SimulatedHostSpec.PF {

@@ -45,6 +45,8 @@ extension SimulatedHost: VFLinkControl {
                 }
                 if (refusal?.index ?? requests.count) > 0 {
                     try saveLink(pf.name, link)
+                    // The kernel sends RTM_NEWLINK with the PF's VF list after a change.
+                    SimulatedEventLog.append(directory, [SimulatedEventLog.vfInfo(pf.name)])
                 }
                 return refusal
             }

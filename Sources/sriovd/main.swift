@@ -38,12 +38,21 @@ struct Sriovd: AsyncParsableCommand {
     @Option(name: .customLong("socket-group"), help: ArgumentHelp("Give the socket to this group (mode 0660: its members may connect); overrides access.socket_group.", valueName: "group"))
     var socketGroup: String?
 
+    @Flag(name: .customLong("no-host-events"), help: "Do not follow the host's events (uevents, rtnetlink); for comparison benchmarks. Drift and vanished VFs are then seen only at start-up and by `lease check`.")
+    var noHostEvents = false
+
+    @Option(name: .customLong("full-pass-interval"), help: ArgumentHelp("Seconds between the host watcher's full passes over the whole host (the safety net behind events).", valueName: "seconds"))
+    var fullPassInterval: Int = 300
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
     func validate() throws {
         for (flag, value) in [("--state-dir", stateDir), ("--socket", socket), ("--config", config ?? "-"), ("--socket-group", socketGroup ?? "-")] where value.isEmpty {
             throw ValidationError("\(flag) is empty; give a path")
+        }
+        guard (1...86_400).contains(fullPassInterval) else {
+            throw ValidationError("invalid --full-pass-interval \(fullPassInterval): use 1 to 86400 seconds")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("invalid --log-level \(Quote.shell(logLevel)): use trace, debug, info, notice, warning, error or critical")
@@ -61,6 +70,8 @@ struct Sriovd: AsyncParsableCommand {
         var options = DaemonOptions(simulated: simulated, stateDirectory: stateDir, configPath: config, socketPath: socket)
         options.listenTCP = listenTCP
         options.socketGroup = socketGroup
+        options.hostEvents = !noHostEvents
+        options.hostWatcher.fullPassInterval = .seconds(fullPassInterval)
         let daemon = SRIOVDaemon(
             options: options,
             logger: logger, metrics: metrics)

@@ -11,7 +11,7 @@ import SRIOVSimulator
 /// NIC is the one with the default route.
 ///
 /// Tests can inject a refusal (`failNext`) and read back every write in order (`writes`).
-public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkControl, Sendable {
+public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkControl, HostEventSource, Sendable {
     /// A write the host was asked to do, as the kernel interface sees it.
     public enum Write: Sendable, Equatable, CustomStringConvertible {
         case numVFs(PCIAddress, Int)
@@ -35,11 +35,17 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
 
     public let spec: Spec
     let kernel: Mutex<FakeKernel>
+    /// Subscribers of `events()`, handed the kernel's announcements after each call that changed something.
+    let subscribers = Mutex<[AsyncStream<HostEvent>.Continuation]>([])
+    /// Every event announced since the last `takeAnnounced()` (tests build batches from it).
+    let announced = Mutex<[HostEvent]>([])
 
     /// A host built from `spec`, by default the simulator's standard host.
     public init(spec: Spec = .standard()) throws(SRIOVError) {
         self.spec = spec
-        kernel = Mutex(try FakeKernel(spec: spec))
+        var kernel = try FakeKernel(spec: spec)
+        kernel.events = []
+        self.kernel = Mutex(kernel)
     }
 
     // MARK: Test hooks
@@ -204,6 +210,7 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
     // MARK: PCIDeviceControl
 
     public func writeNumVFs(_ count: Int, pf: PCIAddress) throws(SRIOVError) {
+        defer { flushEvents() }
         try kernel.withLock { (k) throws(SRIOVError) in try k.writeNumVFs(count, pf: pf) }
     }
 
@@ -212,6 +219,7 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
     }
 
     public func unbind(_ device: PCIAddress) throws(SRIOVError) {
+        defer { flushEvents() }
         try kernel.withLock { (k) throws(SRIOVError) in try k.unbind(device) }
     }
 
@@ -220,6 +228,7 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
     }
 
     public func probe(_ device: PCIAddress) throws(SRIOVError) {
+        defer { flushEvents() }
         try kernel.withLock { (k) throws(SRIOVError) in try k.probe(device) }
     }
 
@@ -234,7 +243,8 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
     }
 
     public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
-        kernel.withLock { $0.apply(requests, vf: vf, pf: pf) }
+        defer { flushEvents() }
+        return kernel.withLock { $0.apply(requests, vf: vf, pf: pf) }
     }
 
     public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
@@ -259,6 +269,48 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
         kernel.withLock { k in
             k.links[pf.name]?.up = up
             if let device = k.netdevs[pf.name]?.device { k.netdevs[pf.name] = (device, up) }
+            k.events.append(.link(LinkEvent(kind: .changed, interface: pf, ifindex: 0, operState: up ? .up : .down, carrier: up)))
         }
+        flushEvents()
+    }
+}
+
+// MARK: HostEventSource
+
+extension FakeHost {
+    /// The host's announcements from now on: uevents for VFs added, removed, bound and unbound, and
+    /// RTM_NEWLINK (VF info) for VF settings and counts, as the kernel sends them for the same writes.
+    public func events() throws(SRIOVError) -> AsyncStream<HostEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: HostEvent.self, bufferingPolicy: .bufferingNewest(65_536))
+        subscribers.withLock { $0.append(continuation) }
+        return stream
+    }
+
+    /// Announces one event as the kernel would (tests: a uevent flood, a lost-events overflow).
+    public func announce(_ event: HostEvent) {
+        announced.withLock { $0.append(event) }
+        for c in subscribers.withLock({ $0 }) { c.yield(event) }
+    }
+
+    /// The events announced since the last call, in order.
+    public func takeAnnounced() -> [HostEvent] {
+        announced.withLock { a in
+            let taken = a
+            a = []
+            return taken
+        }
+    }
+
+    /// Hands the events the last call produced to the subscribers, in order.
+    func flushEvents() {
+        let events = kernel.withLock { k in
+            let taken = k.events
+            k.events = []
+            return taken
+        }
+        guard !events.isEmpty else { return }
+        announced.withLock { $0 += events }
+        let subscribers = self.subscribers.withLock { $0 }
+        for event in events { for c in subscribers { c.yield(event) } }
     }
 }

@@ -54,6 +54,9 @@ struct FakeKernel: Sendable {
     var writes: [FakeHost.Write] = []
     /// Injected refusals, consumed by the first matching write.
     var faults: [(write: FakeHost.Write, errno: Int32)] = []
+    /// The kernel's announcements of the changes above (uevents, RTM_NEWLINK), not yet handed to
+    /// `FakeHost`'s event subscribers.
+    var events: [HostEvent] = []
 
     init(spec: FakeHost.Spec) throws(SRIOVError) {
         self.spec = spec
@@ -139,6 +142,7 @@ struct FakeKernel: Sendable {
     /// `/dev/vfio/<group>`.
     mutating func bind(_ address: PCIAddress, driver: String) {
         devices[address]?.driver = driver
+        events.append(.pci(PCIDeviceEvent(action: .bind, address: address, driver: driver)))
         if driver == "vfio-pci" {
             if let group = devices[address]?.group { vfioNodes.insert(group) }
         } else if let (pf, index) = vfInfo(address), driver == pf.profile.vfDriver, pf.profile.vfHasNetdev {
@@ -152,6 +156,7 @@ struct FakeKernel: Sendable {
         guard let driver = devices[address]?.driver else { return }
         if driver != "vfio-pci" { removeNetdevs(address) }
         devices[address]?.driver = nil
+        events.append(.pci(PCIDeviceEvent(action: .unbind, address: address, driver: driver)))
         if driver == "vfio-pci", let group = devices[address]?.group {
             let stillVFIO = (groups[group] ?? []).contains { $0 != address && devices[$0]?.driver == "vfio-pci" }
             if !stillVFIO { vfioNodes.remove(group) }
@@ -193,6 +198,7 @@ struct FakeKernel: Sendable {
             let vf = pf.spec.vfAddress(index)
             devices[vf] = Device(vendorID: pf.profile.vendorID, deviceID: pf.profile.vfDeviceID, classCode: "0x020000",
                                  numaNode: pf.spec.numaNode, physfn: address, vfIndex: index)
+            events.append(.pci(PCIDeviceEvent(action: .add, address: vf)))
             pf.vfs.append(vf)
             pfs[address] = pf
             if pf.spec.acsIsolated {
@@ -208,6 +214,7 @@ struct FakeKernel: Sendable {
         let states = (0..<enabled).map { VFState(index: $0) }
         links[pf.spec.interface, default: Link(pf: address, up: pf.spec.linkUp, vfs: [])].vfs = states
         counters[pf.spec.interface] = nil
+        events.append(.link(LinkEvent(kind: .changed, interface: InterfaceName(pf.spec.interface), ifindex: 0, vfInfo: true)))
     }
 
     mutating func disableVFs(_ address: PCIAddress) {
@@ -216,12 +223,14 @@ struct FakeKernel: Sendable {
             unbindInternal(vf)
             leaveGroup(vf)
             devices[vf] = nil
+            events.append(.pci(PCIDeviceEvent(action: .remove, address: vf)))
         }
         pf.vfs = []
         pf.numVFs = 0
         pfs[address] = pf
         links[pf.spec.interface]?.vfs = []
         counters[pf.spec.interface] = nil
+        events.append(.link(LinkEvent(kind: .changed, interface: InterfaceName(pf.spec.interface), ifindex: 0, vfInfo: true)))
     }
 
     // MARK: Refusals
@@ -368,7 +377,11 @@ struct FakeKernel: Sendable {
             return (0, SRIOVError(.notFound, "no network interface named \(pf)", cause: .errno(Errno.ENODEV)))
         }
         let profile = pfs[link.pf]?.profile ?? FakeHost.Driver.mlx5CX5
-        defer { links[pf.name] = link }
+        defer {
+            links[pf.name] = link
+            // RTM_NEWLINK with the PF's VF list, as the kernel sends after a VF setting changes.
+            events.append(.link(LinkEvent(kind: .changed, interface: pf, ifindex: 0, vfInfo: true)))
+        }
         for (index, request) in requests.enumerated() {
             writes.append(.vfSetting(pf, vf: vf, request))
             let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
