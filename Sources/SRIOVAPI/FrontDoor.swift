@@ -66,14 +66,53 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var leased: Int
     public var quarantined: Int
     public var pfs: [String]
+    /// `require_link` of the pool (`up` or `any`).
+    public var requireLink: String?
+    /// Each PF of the pool with its link and maintenance state, as read for this answer.
+    public var pfLinks: [PoolPFLink]?
+    /// How many of the pool's PFs with a netdev have no carrier now.
+    public var pfsWithoutCarrier: Int?
+    /// How many of the pool's PFs are draining (`pf drain`).
+    public var pfsDraining: Int?
 
-    public init(name: String, total: Int, free: Int, leased: Int, quarantined: Int, pfs: [String]) {
+    public init(name: String, total: Int, free: Int, leased: Int, quarantined: Int, pfs: [String],
+                requireLink: String? = nil, pfLinks: [PoolPFLink]? = nil) {
         self.name = name
         self.total = total
         self.free = free
         self.leased = leased
         self.quarantined = quarantined
         self.pfs = pfs
+        self.requireLink = requireLink
+        self.pfLinks = pfLinks
+        self.pfsWithoutCarrier = pfLinks.map { $0.filter { $0.carrier == false || ($0.carrier == nil && $0.interface != nil) }.count }
+        self.pfsDraining = pfLinks.map { $0.filter(\.draining).count }
+    }
+}
+
+/// One PF of a pool in `GET /v1/pools`: where its VFs' traffic goes, and whether it is in maintenance.
+public struct PoolPFLink: Sendable, Codable, Equatable {
+    /// The PF's PCI address (or netdevsim device).
+    public var pf: String
+    public var interface: String?
+    /// Carrier now; absent for a PF without a netdev (NVMe) or when unreadable.
+    public var carrier: Bool?
+    public var operState: String?
+    /// `pf drain` put it in maintenance: no new leases on it until `pf undrain`.
+    public var draining: Bool
+
+    public init(pf: String, interface: String?, carrier: Bool?, operState: String?, draining: Bool) {
+        self.pf = pf
+        self.interface = interface
+        self.carrier = carrier
+        self.operState = operState
+        self.draining = draining
+    }
+
+    /// "up", "no carrier", "unknown", "-" (no netdev), with ", draining".
+    public var summary: String {
+        let link = interface == nil ? "-" : PFLinkState(carrier: carrier, operState: operState).summary
+        return draining ? link + ", draining" : link
     }
 }
 

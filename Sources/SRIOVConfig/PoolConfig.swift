@@ -10,14 +10,17 @@ public struct PoolConfig: Sendable, Equatable {
     public var defaults: VFSettings
     public var policy: PoolPolicy
     public var onRelease: ReleaseAction
+    /// Whether VFs of a PF without carrier may go into new leases (`require_link`, default `up`).
+    public var requireLink: RequireLink
 
     public init(name: String, selectors: [PoolSelector], defaults: VFSettings = VFSettings(),
-                policy: PoolPolicy = PoolPolicy(), onRelease: ReleaseAction = .leaveUnbound) {
+                policy: PoolPolicy = PoolPolicy(), onRelease: ReleaseAction = .leaveUnbound, requireLink: RequireLink = .up) {
         self.name = name
         self.selectors = selectors
         self.defaults = defaults
         self.policy = policy
         self.onRelease = onRelease
+        self.requireLink = requireLink
     }
 
     /// Checks a pool name; the reason is nil when it is valid.
@@ -35,7 +38,7 @@ public struct PoolConfig: Sendable, Equatable {
 }
 
 extension PoolConfig {
-    static let keys = ["name", "selectors", "defaults", "policy", "on_release"]
+    static let keys = ["name", "selectors", "defaults", "policy", "on_release", "require_link"]
 
     static func parse(_ value: YAMLValue) throws(SRIOVError) -> PoolConfig {
         let map = try value.mapping("a pool", keys: keys)
@@ -58,7 +61,9 @@ extension PoolConfig {
             }
             return action
         } ?? .leaveUnbound
-        let pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease)
+        let requireLink = try map.optional("require_link") { v throws(SRIOVError) in try RequireLink.parse(v) } ?? .up
+        let pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease,
+                              requireLink: requireLink)
         try pool.checkDefaultsAgainstPolicy(map)
         return pool
     }

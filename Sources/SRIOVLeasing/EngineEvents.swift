@@ -17,6 +17,15 @@ public struct EngineEvent: Sendable, Equatable {
         case vfQuarantined = "vf.quarantined"
         case vfUnquarantined = "vf.unquarantined"
         case pfNumVFs = "pf.numvfs"
+        /// A pooled PF lost its carrier (or was set down): its VFs are out of new leases where the pool
+        /// says `require_link: up`; the event names the leases on it.
+        case pfDown = "pf.down"
+        /// A pooled PF has carrier again.
+        case pfUp = "pf.up"
+        /// A PF was put into maintenance (`pf drain`): the event names every lease on it.
+        case pfDraining = "pf.draining"
+        /// A drained PF is back in service (`pf undrain`).
+        case pfUndrained = "pf.undrained"
     }
 
     public enum Payload: Sendable, Equatable {
@@ -25,6 +34,9 @@ public struct EngineEvent: Sendable, Equatable {
         case lease(id: LeaseID, lease: Lease?, reason: String?)
         case vf(PCIAddress, lease: LeaseID?, reason: String?)
         case numVFs(NumVFsChangeRecord)
+        case pfLink(PFLinkRecord)
+        case pfDrain(PFDrainRecord)
+        case pfUndrain(PFUndrainRecord)
     }
 
     /// The journal sequence number of the record the event comes from.
@@ -101,6 +113,12 @@ public final class EngineEvents: Sendable {
                 made = (condition == .lost ? .leaseLost : .leaseDrift, .lease(id: id, lease: book.lease(id), reason: reason))
             case .numVFsChanged(let change):
                 made = change.before != change.after ? (.pfNumVFs, .numVFs(change)) : nil
+            case .pfLink(let change):
+                made = (change.isUp ? .pfUp : .pfDown, .pfLink(change))
+            case .pfDraining(let drain):
+                made = (.pfDraining, .pfDrain(drain))
+            case .pfUndrained(let undrain):
+                made = (.pfUndrained, .pfUndrain(undrain))
             case .audit:
                 made = nil
             case .reserved, .saved, .configuring, .binding, .renewed, .returned:
@@ -139,6 +157,21 @@ extension EventRecord {
             before = change.before
             after = change.after
             requestedBy = change.requestedBy
+        case .pfLink(let change):
+            pf = change.pf
+            interface = change.interface
+            carrier = change.carrier
+            leases = change.leases
+        case .pfDrain(let drain):
+            pf = drain.pf
+            interface = drain.interface
+            leases = drain.leases
+            requestedBy = drain.requestedBy
+            deadline = drain.deadline
+        case .pfUndrain(let undrain):
+            pf = undrain.pf
+            interface = undrain.interface
+            requestedBy = undrain.requestedBy
         }
     }
 }

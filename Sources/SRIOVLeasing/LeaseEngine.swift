@@ -92,6 +92,8 @@ public actor LeaseEngine {
     var inventoryMaxAge: Duration = .seconds(300)
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
+    /// The pooled PFs' links as last read (`PFHealth.swift`).
+    var pfLinks: [PCIAddress: PFLinkState] = [:]
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
@@ -187,7 +189,8 @@ public actor LeaseEngine {
             let present = vfs.filter { pfOf[$0] != nil }.count
             let pfs = Set(vfs.compactMap { pfOf[$0]?.displayName }).sorted()
             return PoolStatus(name: name, total: vfs.count, free: max(0, present - leased - quarantined), leased: leased,
-                              quarantined: quarantined, pfs: pfs)
+                              quarantined: quarantined, pfs: pfs, requireLink: (plan.config(of: name)?.requireLink ?? .up).rawValue,
+                              pfLinks: poolPFLinks(vfs, pfOf: pfOf))
         }
     }
 

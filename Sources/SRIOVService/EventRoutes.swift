@@ -88,7 +88,7 @@ struct EventDocument: Encodable {
     init(_ event: EngineEvent) { self.event = event }
 
     enum Keys: String, CodingKey {
-        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy
+        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy, carrier, leases, deadline
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -111,6 +111,21 @@ struct EventDocument: Encodable {
             try c.encode(change.before, forKey: .before)
             try c.encode(change.after, forKey: .after)
             try c.encode(change.requestedBy, forKey: .requestedBy)
+        case .pfLink(let change):
+            try c.encode(change.pf, forKey: .pf)
+            try c.encodeIfPresent(change.interface, forKey: .interface)
+            try c.encodeIfPresent(change.carrier, forKey: .carrier)
+            try c.encode(change.leases, forKey: .leases)
+        case .pfDrain(let drain):
+            try c.encode(drain.pf, forKey: .pf)
+            try c.encodeIfPresent(drain.interface, forKey: .interface)
+            try c.encode(drain.leases, forKey: .leases)
+            try c.encodeIfPresent(drain.deadline, forKey: .deadline)
+            try c.encode(drain.requestedBy, forKey: .requestedBy)
+        case .pfUndrain(let undrain):
+            try c.encode(undrain.pf, forKey: .pf)
+            try c.encodeIfPresent(undrain.interface, forKey: .interface)
+            try c.encode(undrain.requestedBy, forKey: .requestedBy)
         }
     }
 }
