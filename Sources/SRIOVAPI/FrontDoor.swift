@@ -23,6 +23,12 @@ public protocol FrontDoor: Sendable {
     /// One VF's settings from its PF, read back. Refused for a leased or free pool VF unless `force`
     /// (admin), which marks the lease `drifted` (or quarantines the free VF).
     func setVF(pf: String, index: Int, _ body: VFSettingsBody) async throws(SRIOVError) -> PFStatus.VFInfo
+    /// Puts a PF into maintenance: no new leases on it, `pf.draining` naming every lease on it, then waits
+    /// until they are released or the deadline passes; at the deadline refuses (naming them) or, with
+    /// `evict` (admin), releases them. The PF stays draining until `undrainPF`.
+    func drainPF(_ pf: String, _ body: PFDrainBody) async throws(SRIOVError) -> PFDrainStatus
+    /// Returns a draining PF to service.
+    func undrainPF(_ pf: String) async throws(SRIOVError) -> PFDrainStatus
     /// Scrubs a quarantined VF (verified) and returns it to its pool.
     func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined
     /// The promises, checked against the host as it is now.
