@@ -72,6 +72,7 @@ pools:
       max_leases_per_owner: 4       # leave out for no limit
     # After release the VF is scrubbed (MAC, VLAN, rates, trust, spoof check) and then:
     on_release: leave-unbound       # stays driverless, ready for the next lease; or rebind-host-driver
+    # require_link: up              # VFs of a PF without carrier stay out of new leases (default); or any
 
   # Storage network: all eight VFs of the second E810 port, untagged, host driver back on release.
   - name: storage
