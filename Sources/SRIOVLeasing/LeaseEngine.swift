@@ -124,6 +124,8 @@ public actor LeaseEngine {
         if reconcile {
             _ = await engine.reconcile()
             _ = await engine.reapExpired()
+            // The pooled PFs' links as they are now, so the first change after start-up is an event.
+            await engine.refreshPFLinks()
         }
         return engine
     }
