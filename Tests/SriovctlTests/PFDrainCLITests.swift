@@ -58,6 +58,35 @@ struct PFDrainCLITests {
         #expect(audit.stdout.contains("pf.undrain"), "\(audit.stdout)")
     }
 
+    @Test func helpSaysWhatItDoes() throws {
+        let r = try CLI.run(["pf", "drain", "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("""
+            OVERVIEW: Take a PF out of service: no new leases on it, then wait until the
+            leases on it are released.
+
+            Marks the PF draining (journaled: it stays draining across restarts until `pf
+            undrain`), emits pf.draining naming every lease on it so owners can move their
+            VMs, and waits until they are released. At the deadline it refuses (exit 75),
+            naming the leases still there; with --evict it releases them instead (audited).
+            Once drained, PF-level changes such as `pf set-numvfs` need no --force. Asks
+            sriovd over its socket (admin callers only); --direct runs the lease engine in
+            this process.
+
+            USAGE: sriovctl pf drain [--sysfs-root <dir>] [--procfs-root <dir>] [--state-dir <dir>] [--simulated] [--config <file>] [--socket <path>] [--direct] <pf> [--deadline <duration>] [--evict]
+
+            """), "\(r.stdout)")
+        #expect(r.stdout.contains("""
+              --deadline <duration>   How long to wait for the leases on the PF: seconds,
+                                      or with a unit (90s, 10m, 1h; at most 24h; default
+                                      10m).
+              --evict                 At the deadline, release the leases still on the PF
+                                      instead of refusing.
+            """), "\(r.stdout)")
+        let undrain = try CLI.run(["pf", "undrain", "--help"])
+        #expect(undrain.stdout.hasPrefix("OVERVIEW: Return a drained PF to service: new leases may use its VFs again.\n"), "\(undrain.stdout)")
+    }
+
     @Test(arguments: ["10x", "1.5m", "25h", "m"])
     func aBadDeadlineIsAUsageError(deadline: String) throws {
         let r = try CLI.run(["pf", "drain", "ens1f0", "--deadline", deadline] + direct)
