@@ -76,6 +76,11 @@ extension LeaseEngine {
             let undrain = PFUndrainRecord(pf: key, interface: target.interface?.name, requestedBy: requestedBy ?? "unknown")
             try await record([.pfUndrained(undrain),
                               auditEvent(requestedBy, "pf.undrain", target.label, "in service (draining since \(drain.since))")])
+            // A drain waiting on one of these leases learns at once that it was ended.
+            for lease in leases(on: target) {
+                guard let parked = waiters.leases.removeValue(forKey: lease.id) else { continue }
+                for continuation in parked.values { continuation.resume(returning: true) }
+            }
         }
         return PFDrainStatus(pf: key, interface: target.interface?.name, state: .inService, since: nil)
     }

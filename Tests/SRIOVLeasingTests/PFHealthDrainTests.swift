@@ -159,6 +159,21 @@ struct PFHealthDrainTests {
         await engine.close()
     }
 
+    @Test func anUndrainEndsAWaitingDrain() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
+        let pf = try #require(lease.vfs.first?.pfInterface)
+        let subscription = engine.eventFeed.subscribe()
+        let drain = Task { try await engine.drainPF(pf.name, deadline: .seconds(600), evict: false, requestedBy: "ops") }
+        for await event in subscription.events where event.kind == .pfDraining { break }
+        #expect(try await engine.undrainPF(pf.name, requestedBy: "ops").state == .inService)
+        let ended = await #expect(throws: SRIOVError.self) { try await drain.value }
+        #expect(ended?.message.contains("the drain was ended (`pf undrain`) while waiting for lease \(lease.id)") == true, "\(ended?.message ?? "")")
+        #expect(try await engine.lease(lease.id).state == .active)
+        await engine.close()
+    }
+
     @Test(arguments: [false, true])
     func aRestartMidDrainGoesOnDraining(snapshot: Bool) async throws {
         let f = try LeaseFixture()
