@@ -2,7 +2,8 @@ import SRIOVCore
 
 /// One event of `GET /v1/events` (its `data:` JSON): lease and VF lifecycle, read off journaled
 /// records. `type` is the kind (`lease.acquired`, `lease.released`, `lease.expired`, `lease.drift`,
-/// `lease.lost`, `vf.quarantined`, `vf.unquarantined`, `pf.numvfs`); the other fields are set per kind.
+/// `lease.lost`, `vf.quarantined`, `vf.unquarantined`, `pf.numvfs`, `pf.down`, `pf.up`, `pf.draining`,
+/// `pf.undrained`); the other fields are set per kind.
 public struct EventRecord: Codable, Sendable, Equatable {
     public var type: String
     /// Unix seconds.
@@ -23,6 +24,12 @@ public struct EventRecord: Codable, Sendable, Equatable {
     public var index: Int?
     public var changes: [DriftChange]?
     public var action: String?
+    /// `pf.down`/`pf.up`: the PF's carrier as read (absent: unknown).
+    public var carrier: Bool?
+    /// `pf.down`, `pf.up`, `pf.draining`: the ids of the leases with a VF on the PF.
+    public var leases: [String]?
+    /// `pf.draining`: Unix seconds by which the leases should be released.
+    public var deadline: Double?
 
     public init(type: String, time: Double, seq: UInt64, leaseId: String? = nil, lease: Lease? = nil, reason: String? = nil,
                 vf: String? = nil, pf: String? = nil, interface: String? = nil, before: Int? = nil, after: Int? = nil,
@@ -49,6 +56,7 @@ public struct EventRecord: Codable, Sendable, Equatable {
         if let vf { words.append("vf \(vf)") }
         if let pf { words.append("pf \(interface.map { "\(pf) (\($0))" } ?? pf)") }
         if let before, let after { words.append("\(before) -> \(after) VFs") }
+        if let leases { words.append(leases.isEmpty ? "no leases" : "leases \(leases.joined(separator: ","))") }
         if let requestedBy { words.append("by \(requestedBy)") }
         if let reason { words.append("reason: \(reason)") }
         return words.joined(separator: "  ")

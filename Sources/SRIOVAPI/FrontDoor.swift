@@ -23,6 +23,12 @@ public protocol FrontDoor: Sendable {
     /// One VF's settings from its PF, read back. Refused for a leased or free pool VF unless `force`
     /// (admin), which marks the lease `drifted` (or quarantines the free VF).
     func setVF(pf: String, index: Int, _ body: VFSettingsBody) async throws(SRIOVError) -> PFStatus.VFInfo
+    /// Puts a PF into maintenance: no new leases on it, `pf.draining` naming every lease on it, then waits
+    /// until they are released or the deadline passes; at the deadline refuses (naming them) or, with
+    /// `evict` (admin), releases them. The PF stays draining until `undrainPF`.
+    func drainPF(_ pf: String, _ body: PFDrainBody) async throws(SRIOVError) -> PFDrainStatus
+    /// Returns a draining PF to service.
+    func undrainPF(_ pf: String) async throws(SRIOVError) -> PFDrainStatus
     /// Scrubs a quarantined VF (verified) and returns it to its pool.
     func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined
     /// The promises, checked against the host as it is now.
@@ -66,14 +72,53 @@ public struct PoolStatus: Sendable, Codable, Equatable {
     public var leased: Int
     public var quarantined: Int
     public var pfs: [String]
+    /// `require_link` of the pool (`up` or `any`).
+    public var requireLink: String?
+    /// Each PF of the pool with its link and maintenance state, as read for this answer.
+    public var pfLinks: [PoolPFLink]?
+    /// How many of the pool's PFs with a netdev have no carrier now.
+    public var pfsWithoutCarrier: Int?
+    /// How many of the pool's PFs are draining (`pf drain`).
+    public var pfsDraining: Int?
 
-    public init(name: String, total: Int, free: Int, leased: Int, quarantined: Int, pfs: [String]) {
+    public init(name: String, total: Int, free: Int, leased: Int, quarantined: Int, pfs: [String],
+                requireLink: String? = nil, pfLinks: [PoolPFLink]? = nil) {
         self.name = name
         self.total = total
         self.free = free
         self.leased = leased
         self.quarantined = quarantined
         self.pfs = pfs
+        self.requireLink = requireLink
+        self.pfLinks = pfLinks
+        self.pfsWithoutCarrier = pfLinks.map { $0.filter { $0.carrier == false || ($0.carrier == nil && $0.interface != nil) }.count }
+        self.pfsDraining = pfLinks.map { $0.filter(\.draining).count }
+    }
+}
+
+/// One PF of a pool in `GET /v1/pools`: where its VFs' traffic goes, and whether it is in maintenance.
+public struct PoolPFLink: Sendable, Codable, Equatable {
+    /// The PF's PCI address (or netdevsim device).
+    public var pf: String
+    public var interface: String?
+    /// Carrier now; absent for a PF without a netdev (NVMe) or when unreadable.
+    public var carrier: Bool?
+    public var operState: String?
+    /// `pf drain` put it in maintenance: no new leases on it until `pf undrain`.
+    public var draining: Bool
+
+    public init(pf: String, interface: String?, carrier: Bool?, operState: String?, draining: Bool) {
+        self.pf = pf
+        self.interface = interface
+        self.carrier = carrier
+        self.operState = operState
+        self.draining = draining
+    }
+
+    /// "up", "no carrier", "unknown", "-" (no netdev), with ", draining".
+    public var summary: String {
+        let link = interface == nil ? "-" : PFLinkState(carrier: carrier, operState: operState).summary
+        return draining ? link + ", draining" : link
     }
 }
 

@@ -84,6 +84,20 @@ public struct DaemonClient: FrontDoor {
         try call("PATCH", "/v1/pfs/\(DaemonClient.percentEncoded(pf))/vfs/\(index)", body: try encode(body), as: PFStatus.VFInfo.self)
     }
 
+    /// `POST /v1/pfs/{pf}/drain`: the answer comes when the PF is drained or the deadline has passed, so
+    /// this one call waits up to the deadline plus a minute for it (on its own connection).
+    public func drainPF(_ pf: String, _ body: PFDrainBody) throws(SRIOVError) -> PFDrainStatus {
+        let wait = (body.deadlineSeconds ?? PFDrainBody.defaultDeadlineSeconds) + 60
+        let patient = DaemonClient(socketPath: http.socketPath, unreachableHint: unreachableHint,
+                                   timeoutSeconds: max(http.timeoutSeconds, wait))
+        return try patient.call("POST", "/v1/pfs/\(DaemonClient.percentEncoded(pf))/drain", body: try encode(body), as: PFDrainStatus.self)
+    }
+
+    /// `POST /v1/pfs/{pf}/undrain`.
+    public func undrainPF(_ pf: String) throws(SRIOVError) -> PFDrainStatus {
+        try call("POST", "/v1/pfs/\(DaemonClient.percentEncoded(pf))/undrain", as: PFDrainStatus.self)
+    }
+
     /// `POST /v1/vfs/{pci}/unquarantine`.
     public func unquarantine(_ vf: PCIAddress) throws(SRIOVError) -> Unquarantined {
         try call("POST", "/v1/vfs/\(vf)/unquarantine", as: Unquarantined.self)

@@ -12,14 +12,17 @@ public struct PoolConfig: Sendable, Equatable {
     public var onRelease: ReleaseAction
     /// What a leased VF's drift leads to (`on_drift:`, `DriftAction.default` when left out).
     public var onDrift: DriftAction = .default
+    /// Whether VFs of a PF without carrier may go into new leases (`require_link`, default `up`).
+    public var requireLink: RequireLink
 
     public init(name: String, selectors: [PoolSelector], defaults: VFSettings = VFSettings(),
-                policy: PoolPolicy = PoolPolicy(), onRelease: ReleaseAction = .leaveUnbound) {
+                policy: PoolPolicy = PoolPolicy(), onRelease: ReleaseAction = .leaveUnbound, requireLink: RequireLink = .up) {
         self.name = name
         self.selectors = selectors
         self.defaults = defaults
         self.policy = policy
         self.onRelease = onRelease
+        self.requireLink = requireLink
     }
 
     /// Checks a pool name; the reason is nil when it is valid.
@@ -37,7 +40,7 @@ public struct PoolConfig: Sendable, Equatable {
 }
 
 extension PoolConfig {
-    static let keys = ["name", "selectors", "defaults", "policy", "on_release", "on_drift"]
+    static let keys = ["name", "selectors", "defaults", "policy", "on_release", "on_drift", "require_link"]
 
     static func parse(_ value: YAMLValue) throws(SRIOVError) -> PoolConfig {
         let map = try value.mapping("a pool", keys: keys)
@@ -60,7 +63,9 @@ extension PoolConfig {
             }
             return action
         } ?? .leaveUnbound
-        var pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease)
+        let requireLink = try map.optional("require_link") { v throws(SRIOVError) in try RequireLink.parse(v) } ?? .up
+        var pool = PoolConfig(name: name, selectors: selectors, defaults: defaults, policy: policy, onRelease: onRelease,
+                              requireLink: requireLink)
         pool.onDrift = try map.optional("on_drift") { v throws(SRIOVError) -> DriftAction in
             let text = try v.string("a drift action")
             guard let action = DriftAction(rawValue: text) else {

@@ -41,6 +41,9 @@ public struct PhysicalFunction: Sendable, Codable, Equatable {
     public var numaNode: NUMANode?
     /// `operstate` of the first netdev (`up`, `down`, ...).
     public var linkState: String?
+    /// `carrier` of the first netdev (false also while it is admin-down), nil without a netdev or
+    /// when unreadable: what `require_link: up` checks (`PFLinkState`).
+    public var carrier: Bool?
     public var iommuGroup: Int?
     /// True when this PF (or one of its VFs) carries the host's default route.
     public var isManagement: Bool
@@ -50,7 +53,7 @@ public struct PhysicalFunction: Sendable, Codable, Equatable {
 
     public init(pciAddress: PCIAddress, vendorID: String? = nil, deviceID: String? = nil, driver: String? = nil,
                 interfaces: [InterfaceName] = [], numVFs: Int = 0, totalVFs: Int = 0, driversAutoprobe: Bool? = nil,
-                numaNode: NUMANode? = nil, linkState: String? = nil, iommuGroup: Int? = nil,
+                numaNode: NUMANode? = nil, linkState: String? = nil, carrier: Bool? = nil, iommuGroup: Int? = nil,
                 isManagement: Bool = false, vfs: [VirtualFunction] = [], problems: [String] = []) {
         self.pciAddress = pciAddress
         self.vendorID = vendorID
@@ -62,6 +65,7 @@ public struct PhysicalFunction: Sendable, Codable, Equatable {
         self.driversAutoprobe = driversAutoprobe
         self.numaNode = numaNode
         self.linkState = linkState
+        self.carrier = carrier
         self.iommuGroup = iommuGroup
         self.isManagement = isManagement
         self.vfs = vfs

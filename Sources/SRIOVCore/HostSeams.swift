@@ -33,6 +33,12 @@ public protocol HostInventorySource: Sendable {
     ///
     /// Kernel interface: `/dev/vfio/<group>`.
     func vfioGroupNode(_ group: Int) -> VFIOGroupNode
+    /// A PF netdev's link now (carrier, operstate): two small reads, cheap enough for every acquire to
+    /// make once per PF of its pool (`require_link: up`). A netdev that does not exist reads as unknown.
+    ///
+    /// Kernel interface: `/sys/class/net/<if>/carrier` (EINVAL while admin-down: no link),
+    /// `/sys/class/net/<if>/operstate` (`PFLinkState.fromSysfs`).
+    func pfLink(_ interface: InterfaceName) -> PFLinkState
 }
 
 /// `/dev/vfio/<group>` on a host: where it is (under the host's `/dev`) and whether it exists now.

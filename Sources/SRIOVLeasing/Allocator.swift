@@ -70,8 +70,11 @@ public struct Allocator: Sendable {
     /// pool's slots with array reads only; leased and quarantined VFs are marked from the book's
     /// (short) lists instead of looked up per VF; PF-level reasons decided once per PF. A VF's
     /// reason is the first of: leased, quarantined, its PF's, bound to vfio-pci, its group's.
+    /// `excluded`: PFs whose VFs are out of new leases as a whole (no carrier under `require_link: up`,
+    /// draining), decided by the engine; a refusal then says which and how to bring them back.
     public func choose(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory,
-                       groups: [Int: IOMMUGroup], index: PoolIndex? = nil) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
+                       groups: [Int: IOMMUGroup], index: PoolIndex? = nil,
+                       excluded: [PCIAddress: PFExclusion] = [:]) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
         guard let pool = plan.config(of: request.pool) else {
             let names = plan.pools.keys.sorted()
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool)); " + (names.isEmpty
@@ -88,6 +91,7 @@ public struct Allocator: Sendable {
         }
         let pfReasons: [String?] = inventory.pfs.map { pf in
             if pf.isManagement || plan.protectedPFs.contains(pf.pciAddress) { return "on a protected PF" }
+            if let exclusion = excluded[pf.pciAddress] { return exclusion.reason }
             if let numa = request.numaNode, pf.numaNode?.value != numa { return "on another NUMA node" }
             return nil
         }
@@ -109,7 +113,8 @@ public struct Allocator: Sendable {
         if quarantined > 0 { rejected["quarantined", default: 0] += quarantined }
         if onVFIO > 0 { rejected["already bound to vfio-pci outside sriovd", default: 0] += onVFIO }
         let chosen = try place(request, free: free, inventory: inventory, rejected: rejected,
-                               poolSize: plan.pools[request.pool]?.count ?? 0)
+                               poolSize: plan.pools[request.pool]?.count ?? 0,
+                               notes: { excluded.isEmpty ? [] : exclusionNotes(request.pool, index: index, inventory: inventory, excluded: excluded) })
         return chosen.map { (inventory.pfs[$0.pf].vfs[$0.vf], inventory.pfs[$0.pf]) }
     }
 
@@ -146,11 +151,11 @@ public struct Allocator: Sendable {
 
     /// Picks positions (PF, VF) from the free VFs by placement.
     func place(_ request: LeaseRequest, free: [FreeOnPF], inventory: HostInventory, rejected: [String: Int],
-               poolSize: Int) throws(SRIOVError) -> [(pf: Int, vf: Int)] {
+               poolSize: Int, notes: () -> [String] = { [] }) throws(SRIOVError) -> [(pf: Int, vf: Int)] {
         func shortage(_ what: String) -> SRIOVError {
             var why = rejected.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if why.isEmpty { why = ["none unavailable"] }
-            return SRIOVError(.busy, "pool \(request.pool) cannot satisfy \(request.count) VF\(request.count == 1 ? "" : "s")\(request.numaNode.map { " on NUMA node \($0)" } ?? "") (\(request.placement.rawValue)): \(what); of its \(poolSize) VFs: \(why.joined(separator: ", ")). Nothing was reserved")
+            return SRIOVError(.busy, "pool \(request.pool) cannot satisfy \(request.count) VF\(request.count == 1 ? "" : "s")\(request.numaNode.map { " on NUMA node \($0)" } ?? "") (\(request.placement.rawValue)): \(what); of its \(poolSize) VFs: \(why.joined(separator: ", ")). Nothing was reserved" + notes().map { ". " + $0 }.joined())
         }
         /// A PF's free VFs, lowest VF index first.
         func byIndex(_ onPF: FreeOnPF) -> [Int] {
@@ -185,5 +190,42 @@ public struct Allocator: Sendable {
             }
             return out
         }
+    }
+}
+
+/// Why every VF of a PF is left out of new leases.
+public enum PFExclusion: Sendable, Equatable {
+    /// The pool says `require_link: up` and the PF has no carrier (or it could not be read).
+    case noCarrier
+    /// `pf drain`: the PF is in maintenance until `pf undrain`.
+    case draining
+
+    /// The reason a refusal counts VFs under.
+    var reason: String {
+        switch self {
+        case .noCarrier: return "on a PF with no carrier"
+        case .draining: return "on a draining PF"
+        }
+    }
+}
+
+extension Allocator {
+    /// What a refusal adds when whole PFs were left out: how many of the pool's PFs, which, and the
+    /// way back ("pool uplink: 2 of 3 PFs have no carrier (ens1f0, ens1f1); ...").
+    func exclusionNotes(_ pool: String, index: PoolIndex, inventory: HostInventory,
+                        excluded: [PCIAddress: PFExclusion]) -> [String] {
+        var positions: [Int] = []
+        for slot in index.slots where positions.last != slot.pf && !positions.contains(slot.pf) { positions.append(slot.pf) }
+        let pfs = positions.map { inventory.pfs[$0] }
+        let down = pfs.filter { excluded[$0.pciAddress] == .noCarrier }.map(\.displayName)
+        let draining = pfs.filter { excluded[$0.pciAddress] == .draining }.map(\.displayName)
+        var notes: [String] = []
+        if !down.isEmpty {
+            notes.append("pool \(pool): \(down.count) of \(pfs.count) PF\(pfs.count == 1 ? "" : "s") \(down.count == 1 ? "has" : "have") no carrier (\(down.joined(separator: ", "))); plug \(down.count == 1 ? "it" : "them") in (or `ip link set <pf> up`), or set require_link: any on the pool")
+        }
+        if !draining.isEmpty {
+            notes.append("pool \(pool): \(draining.count) of \(pfs.count) PF\(pfs.count == 1 ? "" : "s") \(draining.count == 1 ? "is" : "are") draining (\(draining.joined(separator: ", "))); `sriovctl pf undrain <pf>` returns \(draining.count == 1 ? "it" : "them") to service")
+        }
+        return notes
     }
 }

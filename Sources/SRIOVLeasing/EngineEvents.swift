@@ -17,6 +17,15 @@ public struct EngineEvent: Sendable, Equatable {
         case vfQuarantined = "vf.quarantined"
         case vfUnquarantined = "vf.unquarantined"
         case pfNumVFs = "pf.numvfs"
+        /// A pooled PF lost its carrier (or was set down): its VFs are out of new leases where the pool
+        /// says `require_link: up`; the event names the leases on it.
+        case pfDown = "pf.down"
+        /// A pooled PF has carrier again.
+        case pfUp = "pf.up"
+        /// A PF was put into maintenance (`pf drain`): the event names every lease on it.
+        case pfDraining = "pf.draining"
+        /// A drained PF is back in service (`pf undrain`).
+        case pfUndrained = "pf.undrained"
     }
 
     public enum Payload: Sendable, Equatable {
@@ -27,6 +36,9 @@ public struct EngineEvent: Sendable, Equatable {
         case numVFs(NumVFsChangeRecord)
         /// Drift found on a leased VF by the host watcher: what changed and what sriovd does.
         case drift(DriftRecord)
+        case pfLink(PFLinkRecord)
+        case pfDrain(PFDrainRecord)
+        case pfUndrain(PFUndrainRecord)
     }
 
     /// The journal sequence number of the record the event comes from.
@@ -111,6 +123,12 @@ public final class EngineEvents: Sendable {
                 made = (.leaseDrift, .drift(record))
             case .numVFsChanged(let change):
                 made = change.before != change.after ? (.pfNumVFs, .numVFs(change)) : nil
+            case .pfLink(let change):
+                made = (change.isUp ? .pfUp : .pfDown, .pfLink(change))
+            case .pfDraining(let drain):
+                made = (.pfDraining, .pfDrain(drain))
+            case .pfUndrained(let undrain):
+                made = (.pfUndrained, .pfUndrain(undrain))
             case .audit:
                 made = nil
             case .reserved, .saved, .configuring, .binding, .renewed, .returned:
@@ -157,6 +175,21 @@ extension EventRecord {
             changes = record.changes
             action = record.action.rawValue
             reason = record.summary
+        case .pfLink(let change):
+            pf = change.pf
+            interface = change.interface
+            carrier = change.carrier
+            leases = change.leases
+        case .pfDrain(let drain):
+            pf = drain.pf
+            interface = drain.interface
+            leases = drain.leases
+            requestedBy = drain.requestedBy
+            deadline = drain.deadline
+        case .pfUndrain(let undrain):
+            pf = undrain.pf
+            interface = undrain.interface
+            requestedBy = undrain.requestedBy
         }
     }
 }

@@ -110,4 +110,9 @@ struct TimedSource: HostInventorySource {
     func readNumVFs(_ pf: PFDevice) throws(SRIOVError) -> Int { try inner.readNumVFs(pf) }
     func presentVFs(of pf: PCIAddress) -> Int { inner.presentVFs(of: pf) }
     func vfioGroupNode(_ group: Int) -> VFIOGroupNode { inner.vfioGroupNode(group) }
+    func pfLink(_ interface: InterfaceName) -> PFLinkState {
+        let start = ContinuousClock.now
+        defer { record("sysfs.carrier", start.duration(to: .now)) }
+        return inner.pfLink(interface)
+    }
 }

@@ -15,14 +15,12 @@ extension LeaseEngine {
         }
         var inventory = try allocationInventory()
         var groups = allocationGroups(inventory)
-        var chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: groups,
-                                                      index: allocationIndex(request.pool, inventory, groups: groups))
+        var chosen = try chooseVFs(request, inventory: inventory, groups: groups)
         if !(try chosenStillFree(chosen)) {
             // The cached view was stale (someone else changed the host): decide again on a fresh one.
             inventory = try allocationInventory(fresh: true)
             groups = allocationGroups(inventory)
-            chosen = try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: groups,
-                                                      index: allocationIndex(request.pool, inventory, groups: groups))
+            chosen = try chooseVFs(request, inventory: inventory, groups: groups)
         }
         guard let pool = plan.config(of: request.pool) else {
             throw SRIOVError(.notFound, "no pool named \(Quote.shell(request.pool))")

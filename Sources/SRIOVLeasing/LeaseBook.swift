@@ -19,6 +19,9 @@ public struct LeaseBook: Sendable, Codable, Equatable {
     public var unarchivedAudit: [AuditRecord] = []
     /// The journal sequence number this book reflects.
     public var seq: UInt64 = 0
+    /// PFs being drained (no new leases on them), by the PF's device (`PFDevice.description`): kept
+    /// until `pf undrain`, so a restart mid-drain goes on draining.
+    public var draining: [String: PFDrainRecord] = [:]
 
     public static let auditLimit = 10_000
     /// Refusals (`api.refused`) kept at most, of the `auditLimit`.
@@ -26,7 +29,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case leases, quarantine, requestIndex, audit, unarchivedAudit, seq }
+    enum CodingKeys: String, CodingKey { case leases, quarantine, requestIndex, audit, unarchivedAudit, seq, draining }
 
     /// Snapshots written before `unarchivedAudit` existed lack it.
     public init(from decoder: any Decoder) throws {
@@ -37,6 +40,7 @@ public struct LeaseBook: Sendable, Codable, Equatable {
         audit = try c.decode([AuditRecord].self, forKey: .audit)
         unarchivedAudit = try c.decodeIfPresent([AuditRecord].self, forKey: .unarchivedAudit) ?? []
         seq = try c.decode(UInt64.self, forKey: .seq)
+        draining = try c.decodeIfPresent([String: PFDrainRecord].self, forKey: .draining) ?? [:]
     }
 
     public func lease(_ id: LeaseID) -> Lease? { leases[id.value] }
@@ -118,8 +122,12 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             if record.action == .quarantine {
                 quarantine[record.vf.description] = Quarantine(reason: "drift: \(record.summary)", since: 0, lease: record.lease)
             }
-        case .numVFsChanged:
+        case .numVFsChanged, .pfLink:
             break
+        case .pfDraining(let drain):
+            draining[drain.pf] = drain
+        case .pfUndrained(let undrain):
+            draining[undrain.pf] = nil
         case .audit(let record):
             audit.append(record)
             if audit.count >= LeaseBook.auditLimit + LeaseBook.auditLimit / 4 { trimAudit() }

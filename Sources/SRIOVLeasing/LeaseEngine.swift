@@ -95,6 +95,8 @@ public actor LeaseEngine {
     var lastDrift: [PCIAddress: [DriftChange]] = [:]
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
+    /// The pooled PFs' links as last read (`PFHealth.swift`).
+    var pfLinks: [PCIAddress: PFLinkState] = [:]
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
@@ -134,6 +136,8 @@ public actor LeaseEngine {
         if reconcile {
             _ = await engine.reconcile(using: inventory)
             _ = await engine.reapExpired()
+            // The pooled PFs' links as they are now, so the first change after start-up is an event.
+            await engine.refreshPFLinks()
         }
         return engine
     }
@@ -199,7 +203,8 @@ public actor LeaseEngine {
             let present = vfs.filter { pfOf[$0] != nil }.count
             let pfs = Set(vfs.compactMap { pfOf[$0]?.displayName }).sorted()
             return PoolStatus(name: name, total: vfs.count, free: max(0, present - leased - quarantined), leased: leased,
-                              quarantined: quarantined, pfs: pfs)
+                              quarantined: quarantined, pfs: pfs, requireLink: (plan.config(of: name)?.requireLink ?? .up).rawValue,
+                              pfLinks: poolPFLinks(vfs, pfOf: pfOf))
         }
     }
 

@@ -78,20 +78,25 @@ extension LeaseEngine {
             affected?.insert(pf)
         }
         report.pfLinks.sort { ($0.interface?.name ?? "") < ($1.interface?.name ?? "") }
-        if !report.pfLinks.isEmpty { pfLinksChanged(report.pfLinks) }
+        if !report.pfLinks.isEmpty { await pfLinksChanged(report.pfLinks) }
         if vfSetChanged && pfWrites.numVFs == nil { rebindPools(inventory, previous: previousPlan, report: &report) }
         await judgeLeases(inventory, affected: affected, report: &report)
         return report
     }
 
     /// PF link changes (carrier, operstate) from the host's events, after the batch is patched in: the
-    /// one place PF health reaches the engine. For now it only keeps the cached `linkState` current.
-    func pfLinksChanged(_ links: [LinkEvent]) {
-        guard cachedInventory != nil else { return }
+    /// one place PF health reaches the engine: the cached `linkState` kept current, and each pooled PF's
+    /// carrier read again (`pfLinkChanged`), which emits `pf.down` / `pf.up` naming its leases.
+    func pfLinksChanged(_ links: [LinkEvent]) async {
         for link in links {
-            guard let name = link.interface, let state = link.operState,
-                  let p = cachedInventory?.inventory.pfs.firstIndex(where: { $0.interfaces.contains(name) }) else { continue }
-            patchCachedInventory { $0.pfs[p].linkState = state.rawValue }
+            guard let name = link.interface else { continue }
+            if let state = link.operState, cachedInventory != nil,
+               let p = cachedInventory?.inventory.pfs.firstIndex(where: { $0.interfaces.contains(name) }) {
+                patchCachedInventory { $0.pfs[p].linkState = state.rawValue }
+            }
+            // A pooled PF's carrier, read again: `pf.down` / `pf.up` naming its leases within the
+            // batch window, not at the next reaper tick (PFHealth.swift).
+            await pfLinkChanged(name.name)
         }
     }
 

@@ -82,7 +82,7 @@ extension LeaseEngine {
                 let named = holding.prefix(5).map { lease in
                     "\(lease.id) (owner \(lease.owner), \(lease.state.rawValue): \(lease.vfs.filter { $0.pf == target.device.pciAddress }.map(\.pciAddress.description).joined(separator: ", ")))"
                 }.joined(separator: "; ") + (holding.count > 5 ? "; and \(holding.count - 5) more" : "")
-                throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first, or pass --force (API: \"force\": true, admin) to change the count anyway and mark \(holding.count == 1 ? "it" : "them") lost")
+                throw SRIOVError(.busy, "\(target.label): cannot change the VF count from \(before) to \(count): every VF is removed on the way (the kernel changes the count only through 0) and \(holding.count == 1 ? "a lease holds" : "\(holding.count) leases hold") VFs of this PF: \(named); release \(holding.count == 1 ? "it" : "them") first (`sriovctl pf drain \(text)` keeps new leases off the PF and waits for that), or pass --force (API: \"force\": true, admin) to change the count anyway and mark \(holding.count == 1 ? "it" : "them") lost")
             }
             lost = holding
             try checkPoolsFit(target, count: count)

@@ -34,6 +34,12 @@ public enum LeaseEvent: Sendable, Equatable {
     /// A PF's VF count changed (through the engine): the journal's own record of it, for the event feed
     /// and for recovery, beside the audit record.
     case numVFsChanged(NumVFsChangeRecord)
+    /// A pooled PF's link went down or came back (`refreshPFLinks`), naming the leases on it.
+    case pfLink(PFLinkRecord)
+    /// A PF is draining: no new leases on it until `pfUndrained` (`LeaseEngine.drainPF`).
+    case pfDraining(PFDrainRecord)
+    /// A PF is back in service.
+    case pfUndrained(PFUndrainRecord)
     /// Who asked for what (every mutating call), for `sriovctl audit`.
     case audit(AuditRecord)
 
@@ -54,6 +60,9 @@ public enum LeaseEvent: Sendable, Equatable {
         case .marked: return "lease.marked"
         case .vfDrift: return "vf.drift"
         case .numVFsChanged: return "pf.numvfs"
+        case .pfLink: return "pf.link"
+        case .pfDraining: return "pf.drain"
+        case .pfUndrained: return "pf.undrain"
         case .audit: return "audit"
         }
     }
@@ -71,6 +80,8 @@ public enum ReleaseCause: String, Sendable, Codable {
     case rollback
     /// Restart recovery finishing an interrupted acquire or release.
     case recovery
+    /// `pf drain --evict`: the PF's drain deadline passed with the lease still on it.
+    case evicted
 }
 
 // MARK: Codable payloads (one JSON object per record; the type string says which)
@@ -104,6 +115,9 @@ extension LeaseEvent {
         case .marked(let l, let c, let r): return Marked(condition: c, lease: l, reason: r)
         case .vfDrift(let record): return record
         case .numVFsChanged(let change): return change
+        case .pfLink(let r): return r
+        case .pfDraining(let r): return r
+        case .pfUndrained(let r): return r
         case .audit(let a): return a
         }
     }
@@ -131,6 +145,9 @@ extension LeaseEvent {
         case "lease.marked": let p = try d(Marked.self); return .marked(lease: p.lease, condition: p.condition, reason: p.reason)
         case "vf.drift": return .vfDrift(try d(DriftRecord.self))
         case "pf.numvfs": return .numVFsChanged(try d(NumVFsChangeRecord.self))
+        case "pf.link": return .pfLink(try d(PFLinkRecord.self))
+        case "pf.drain": return .pfDraining(try d(PFDrainRecord.self))
+        case "pf.undrain": return .pfUndrained(try d(PFUndrainRecord.self))
         case "audit": return .audit(try d(AuditRecord.self))
         default:
             throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)) (written by a newer sriovd?); upgrade, or see every such record with `sriovctl journal verify`")

@@ -179,6 +179,16 @@ extension LeaseEvent {
                 w.member("pf", change.pf)
                 w.member("requestedBy", change.requestedBy)
             }
+        case .pfLink(let r):
+            r.writeJSON(&w)
+        case .pfDraining(let r):
+            r.writeJSON(&w)
+        case .pfUndrained(let r):
+            w.object { w in
+                w.member("interface", r.interface)
+                w.member("pf", r.pf)
+                w.member("requestedBy", r.requestedBy)
+            }
         case .audit(let record):
             record.writeJSON(&w)
         }
@@ -203,6 +213,10 @@ extension LeaseBook: JSONWritable {
         w.object { w in
             w.key("audit")
             w.array(audit) { w, record in record.writeJSON(&w) }
+            w.key("draining")
+            w.object { w in
+                for pf in sortedKeys(draining) { if let entry = draining[pf] { w.key(pf); entry.writeJSON(&w) } }
+            }
             w.key("leases")
             w.object { w in
                 for id in sortedKeys(leases) { if let lease = leases[id] { w.key(id); lease.writeJSON(&w) } }

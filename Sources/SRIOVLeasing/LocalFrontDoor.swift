@@ -52,6 +52,14 @@ public struct LocalFrontDoor: FrontDoor {
         try await engine.setVF(pf: pf, index: index, settings: try body.settings(), force: body.force ?? false, requestedBy: caller)
     }
 
+    public func drainPF(_ pf: String, _ body: PFDrainBody) async throws(SRIOVError) -> PFDrainStatus {
+        try await engine.drainPF(pf, deadline: try body.deadline(), evict: body.evict ?? false, requestedBy: caller)
+    }
+
+    public func undrainPF(_ pf: String) async throws(SRIOVError) -> PFDrainStatus {
+        try await engine.undrainPF(pf, requestedBy: caller)
+    }
+
     public func unquarantine(_ vf: PCIAddress) async throws(SRIOVError) -> Unquarantined {
         try await engine.unquarantine(vf, requestedBy: caller)
         return Unquarantined(vf: vf.description, pool: await engine.plan.pool(of: vf))

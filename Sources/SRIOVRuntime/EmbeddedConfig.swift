@@ -75,6 +75,7 @@ pools:
     # When another tool changes a leased VF (ip link set ... vf N vlan 7): put the lease's settings back
     # (restore, the default), keep the VF out of the pool after release (quarantine), or only report it.
     on_drift: restore
+    # require_link: up              # VFs of a PF without carrier stay out of new leases (default); or any
 
   # Storage network: all eight VFs of the second E810 port, untagged, host driver back on release.
   - name: storage

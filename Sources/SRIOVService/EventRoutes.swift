@@ -89,7 +89,7 @@ struct EventDocument: Encodable {
     init(_ event: EngineEvent) { self.event = event }
 
     enum Keys: String, CodingKey {
-        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy, index, changes, action
+        case type, time, seq, leaseId, lease, reason, vf, pf, interface, before, after, requestedBy, index, changes, action, carrier, leases, deadline
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -121,6 +121,21 @@ struct EventDocument: Encodable {
             try c.encode(record.changes, forKey: .changes)
             try c.encode(record.action.rawValue, forKey: .action)
             try c.encode(record.summary, forKey: .reason)
+        case .pfLink(let change):
+            try c.encode(change.pf, forKey: .pf)
+            try c.encodeIfPresent(change.interface, forKey: .interface)
+            try c.encodeIfPresent(change.carrier, forKey: .carrier)
+            try c.encode(change.leases, forKey: .leases)
+        case .pfDrain(let drain):
+            try c.encode(drain.pf, forKey: .pf)
+            try c.encodeIfPresent(drain.interface, forKey: .interface)
+            try c.encode(drain.leases, forKey: .leases)
+            try c.encodeIfPresent(drain.deadline, forKey: .deadline)
+            try c.encode(drain.requestedBy, forKey: .requestedBy)
+        case .pfUndrain(let undrain):
+            try c.encode(undrain.pf, forKey: .pf)
+            try c.encodeIfPresent(undrain.interface, forKey: .interface)
+            try c.encode(undrain.requestedBy, forKey: .requestedBy)
         }
     }
 }

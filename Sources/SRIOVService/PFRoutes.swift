@@ -28,6 +28,20 @@ enum PFRoutes {
                                               force: body.force ?? false, requestedBy: await context.caller())
             return try APIRoutes.json(info)
         }
+        router.post("/v1/pfs/{pf}/drain") { request, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            // An empty body drains with the defaults (10 minutes, no eviction).
+            let body = try await APIRoutes.decodeBody(PFDrainBody.self, request, context) ?? PFDrainBody(deadlineSeconds: nil, evict: nil)
+            let status = try await engine.drainPF(try pfName(context), deadline: try body.deadline(), evict: body.evict ?? false,
+                                                  requestedBy: await context.caller())
+            return try APIRoutes.json(status)
+        }
+        router.post("/v1/pfs/{pf}/undrain") { _, context in
+            try Authorization.require(.admin, context)
+            let (engine, _) = try slot.require()
+            return try APIRoutes.json(try await engine.undrainPF(try pfName(context), requestedBy: await context.caller()))
+        }
         router.get("/v1/doctor") { _, context in
             try Authorization.require(.admin, context)
             let (_, host) = try slot.require()

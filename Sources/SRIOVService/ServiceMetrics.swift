@@ -127,6 +127,16 @@ public final class ServiceMetrics: Sendable {
                     Gauge(label: "sriovd_pool_vfs", dimensions: [("pool", pool.name), ("state", state)], factory: factory)
                         .record(count)
                 }
+                // PF health: how many of the pool's PFs have no carrier, or are draining.
+                let links = pool.pfLinks ?? []
+                for (state, count) in [("total", links.count), ("no_carrier", pool.pfsWithoutCarrier ?? 0), ("draining", pool.pfsDraining ?? 0)] {
+                    Gauge(label: "sriovd_pool_pfs", dimensions: [("pool", pool.name), ("state", state)], factory: factory)
+                        .record(count)
+                }
+                for link in links where link.interface != nil {
+                    Gauge(label: "sriovd_pf_carrier", dimensions: [("pf", link.interface ?? link.pf)], factory: factory)
+                        .record(link.carrier == true ? 1 : 0)
+                }
             }
             let stats = await engine.journalStatistics
             let drift = engine.eventFeed.driftFound

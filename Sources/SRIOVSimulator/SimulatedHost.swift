@@ -95,6 +95,11 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         SysfsDiscovery(paths: paths).vfioGroupNode(group)
     }
 
+    /// Kernel interface (simulated): `sys/class/net/<if>/{carrier,operstate}` in the simulated host's tree.
+    public func pfLink(_ interface: InterfaceName) -> PFLinkState {
+        SysfsDiscovery(paths: paths).pfLink(interface)
+    }
+
     // MARK: Building
 
     func build() throws(SRIOVError) {
@@ -218,6 +223,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         let dir = devicePath(address) + "/net/" + name
         try tree.mkdirs(dir)
         try tree.write(dir + "/operstate", up ? "up\n" : "down\n")
+        try tree.write(dir + "/carrier", up ? "1\n" : "0\n")
         try tree.write(dir + "/address", "00:00:00:00:00:00\n")
         try tree.symlink("../../../\(address)", at: dir + "/device")
         try tree.symlink("../../" + dir.dropFirst(4), at: "sys/class/net/\(name)")

@@ -125,6 +125,14 @@ public struct SysfsDiscovery: HostInventorySource {
         return VFIOGroupNode(path: path, exists: FileSystem.entryExists(path))
     }
 
+    /// Kernel interface: `/sys/class/net/<if>/carrier` (EINVAL while admin-down), `/sys/class/net/<if>/operstate`.
+    public func pfLink(_ interface: InterfaceName) -> PFLinkState {
+        let dir = paths.sysfs + "/class/net/" + interface.name
+        let carrier = FileSystem.readAttribute(dir + "/carrier")
+        return PFLinkState.fromSysfs(carrier: carrier.value, carrierErrno: carrier.errno,
+                                     operState: FileSystem.readAttribute(dir + "/operstate").value)
+    }
+
     /// What one discovery pass reads once and shares.
     struct ScanContext {
         /// Netdev names by the PCI device they sit on, from /sys/class/net.
@@ -176,6 +184,7 @@ public struct SysfsDiscovery: HostInventorySource {
             driversAutoprobe: attribute(.sriovDriversAutoprobe).map { $0 == "1" },
             numaNode: attribute(.numaNode).flatMap(NUMANode.fromSysfs),
             linkState: interfaces.first.flatMap { FileSystem.readAttribute(dir + "/net/\($0.name)/operstate").value },
+            carrier: interfaces.first.flatMap { pfLink($0).carrier },
             iommuGroup: FileSystem.linkBasename(dir + "/iommu_group").flatMap { Int($0) }
         )
         // All VFs of a PF share one device ID, which the PF publishes.

@@ -3,8 +3,8 @@ import ArgumentParser
 struct PFGroup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pf",
-        abstract: "Show a PF with every VF's settings, or change its VF count.",
-        subcommands: [PFShow.self, PFSetNumVFs.self]
+        abstract: "Show a PF with every VF's settings, change its VF count, or drain it for maintenance.",
+        subcommands: [PFShow.self, PFSetNumVFs.self, PFDrain.self, PFUndrain.self]
     )
 }
 

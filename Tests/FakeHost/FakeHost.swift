@@ -170,6 +170,20 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
         VFIOGroupNode(path: "/dev/vfio/\(group)", exists: kernel.withLock { $0.vfioNodes.contains(group) })
     }
 
+    /// Kernel interface (fake): `/sys/class/net/<if>/{carrier,operstate}`; unknown for a missing netdev.
+    public func pfLink(_ interface: InterfaceName) -> PFLinkState {
+        kernel.withLock { k in
+            k.linkReads[interface.name, default: 0] += 1
+            guard let netdev = k.netdevs[interface.name] else { return PFLinkState(carrier: nil, operState: nil) }
+            return PFLinkState(carrier: netdev.up, operState: netdev.up ? "up" : "down")
+        }
+    }
+
+    /// How many times `pfLink` read `interface`.
+    public func linkReads(_ interface: InterfaceName) -> Int {
+        kernel.withLock { $0.linkReads[interface.name] ?? 0 }
+    }
+
     /// Whether `/dev/vfio/<group>` exists now.
     public func vfioNodeExists(_ group: Int) -> Bool { vfioGroupNode(group).exists }
 
@@ -181,6 +195,7 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
             interfaces: device.netdevs, numVFs: state.numVFs, totalVFs: state.spec.totalVFs,
             driversAutoprobe: state.autoprobe, numaNode: numa,
             linkState: device.netdevs.first.flatMap { k.netdevs[$0.name] }.map { $0.up ? "up" : "down" },
+            carrier: device.netdevs.first.flatMap { k.netdevs[$0.name] }.map(\.up),
             iommuGroup: device.group)
         pf.isManagement = management(k).devices.contains(address)
         pf.vfs = state.vfs.enumerated().compactMap { index, vf in

@@ -48,6 +48,8 @@ struct FakeKernel: Sendable {
     var counters: [String: [Int: VFCounters]] = [:]
     /// RTM_GETLINK requests with statistics, by PF netdev name (how often the kernel was asked).
     var statsReads: [String: Int] = [:]
+    /// Reads of a PF netdev's carrier (`pfLink`), by name.
+    var linkReads: [String: Int] = [:]
     /// Interfaces with a default route (`/proc/net/route`).
     var defaultRoutes: [String] = []
     /// Every write the host accepted or refused, in order.

@@ -68,6 +68,14 @@ struct LeaseRecordJSONTests {
             .numVFsChanged(NumVFsChangeRecord(pf: "0000:3b:00.0", interface: "ens1f0", before: 4, after: 2, requestedBy: "cli uid 0")),
             .numVFsChanged(NumVFsChangeRecord(pf: "netdevsim3", interface: nil, before: 0, after: 8, requestedBy: "tenant a")),
             .audit(AuditRecord(time: 1_800_000_000.000001, who: "uid 1000 (tenant a)", action: "lease.acquire", target: "l-1 pool p", result: "ok")),
+            .pfLink(PFLinkRecord(pf: "0000:3b:00.0", interface: "ens1f0", carrier: false, operState: "down", leases: [id.value])),
+            .pfLink(PFLinkRecord(pf: "0000:3b:00.1", interface: nil, carrier: nil, operState: nil, leases: [])),
+            .pfDraining(PFDrainRecord(pf: "0000:3b:00.0", interface: "ens1f0", since: 1_800_000_000.5, deadline: 1_800_000_600.5,
+                                      evict: true, requestedBy: "cli uid 0", leases: [id.value])),
+            .pfDraining(PFDrainRecord(pf: "netdevsim3", interface: nil, since: 1_800_000_001, deadline: nil, evict: false,
+                                      requestedBy: "tenant a", leases: [])),
+            .pfUndrained(PFUndrainRecord(pf: "netdevsim3", interface: nil, requestedBy: "tenant a")),
+            .releasing(lease: id, cause: .evicted, reason: "evicted: drained"),
         ]
     }
 

@@ -238,6 +238,8 @@ struct AuthorizationTests {
         (.put, "/v1/pfs/ens1f0/numvfs", #"{"numvfs": 2}"#),
         (.patch, "/v1/pfs/ens1f0/vfs/5", #"{"vlan": 7}"#),
         (.post, "/v1/vfs/0000:3b:02.0/unquarantine", nil),
+        (.post, "/v1/pfs/ens1f0/drain", #"{"deadlineSeconds": 0}"#),
+        (.post, "/v1/pfs/ens1f0/undrain", nil),
     ])
     func adminRoutesNeedTheAdminRight(method: HTTPRequest.Method, path: String, body: String?) async throws {
         let f = try ServiceFixture()

@@ -90,7 +90,7 @@ struct PFRoutesTests {
             try await client.execute(uri: "/v1/pfs/ens1f1/numvfs", method: .put, body: jsonBody(["numvfs": 16])) { r in
                 Self.problem(r, 409, "busy", "cannot change the VF count from 8 to 16")
                 #expect((r.body.json["detail"] as? String ?? "").contains(lease.id.value))
-                #expect((r.body.json["detail"] as? String ?? "").contains("release it first, or pass --force"))
+                #expect((r.body.json["detail"] as? String ?? "").contains("release it first (`sriovctl pf drain ens1f1` keeps new leases off the PF and waits for that), or pass --force"))
             }
         }
         #expect(try await HostSnapshot(f) == before)
