@@ -49,9 +49,22 @@ lane_wait() {
 
 # lane_link_up <bdf> [seconds]: wait until the PF's first netdev has carrier (operstate up). igb
 # bounces its link when VFs are enabled or disabled, and refuses max_tx_rate (EINVAL) until it is up.
+# lane_link_up <pf> [seconds]: waits until the PF's carrier has read 1 for 1.5 s on end. Changing
+# sriov_numvfs resets igb, whose link then drops a moment later and renegotiates: a single "up" read
+# right after the change can come before the drop, and a lease would then meet a PF without carrier
+# (require_link refuses it; seen in 62-igb-lease-guard).
 lane_link_up() {
-    local ifname; ifname=$(lane_netdev "$1") || return 1
-    lane_wait "${2:-30}" grep -qx up "/sys/class/net/$ifname/operstate"
+    local ifname stable=0 deadline; ifname=$(lane_netdev "$1") || return 1
+    deadline=$(( $(date +%s) + ${2:-30} ))
+    while (( $(date +%s) < deadline )); do
+        if [[ $(cat "/sys/class/net/$ifname/carrier" 2>/dev/null) == 1 ]]; then
+            (( ++stable >= 6 )) && return 0
+        else
+            stable=0
+        fi
+        sleep 0.25
+    done
+    return 1
 }
 
 lane_vf_count() { local n=0 l; for l in "$SYS_PCI/$1"/virtfn*; do [[ -e $l ]] && n=$((n + 1)); done; echo "$n"; }
