@@ -24,6 +24,8 @@ scenario() {
     local name=$1; shift
     local via=("$@") out rc id idx addr problems=()
     lane_set_numvfs "$igb" 0 1 && lane_set_numvfs "$igb" 4 0 || { fail "lease-guard-$name" "cannot create 4 VFs on $igb"; return; }
+    # The VF-count change reset igb's link; a lease needs the PF's carrier back (require_link).
+    lane_link_up "$igb" || echo "lane: lease-guard ($name): igb PF link is not up" >&2
     out=$("$SRIOVCTL" lease acquire --pool guard --owner vnf-7 --vlan 100 --json "${via[@]}" 2>&1); rc=$?
     id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
     idx=$(grep -o '"index" : [0-9]*' <<<"$out" | head -n 1 | grep -o '[0-9]*$')
