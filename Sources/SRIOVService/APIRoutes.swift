@@ -86,7 +86,13 @@ public enum APIRoutes {
             let format = try AttachFormat(parsing: text)
             let firstIndex = try hostpciIndex(request, format: format)
             let (lease, _) = try await ownLease(engine, context, action: "show")
-            let placement = try firstIndex.map { n throws(SRIOVError) in try ProxmoxPlacement.choose(count: lease.vfs.count, vm: nil, firstIndex: n) }
+            let placement = try (format == .proxmox ? firstIndex : nil).map { n throws(SRIOVError) in
+                // The index is valid (0-15); only this lease's size can make it not fit: a conflict with
+                // the lease (409), not a bad request.
+                do throws(SRIOVError) { return try ProxmoxPlacement.choose(count: lease.vfs.count, vm: nil, firstIndex: n) } catch {
+                    throw SRIOVError(.busy, "lease \(lease.id) has \(lease.vfs.count) VFs: from hostpci\(n) they would go past hostpci\(ProxmoxPlacement.slots - 1); use a lower hostpci_index")
+                }
+            }
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: AttachSpec.render(lease, format: format, proxmox: placement) + "\n")))
         }
@@ -99,12 +105,10 @@ public enum APIRoutes {
         return router
     }
 
-    /// `?hostpci_index=<n>` of the attach route: only with `format=proxmox`, 0 to 15.
+    /// `?hostpci_index=<n>` of the attach route, 0 to 15: it numbers Proxmox lines, and the other formats
+    /// have nothing to number, so they ignore it (a valid request is not refused for it).
     static func hostpciIndex(_ request: Request, format: AttachFormat) throws(SRIOVError) -> Int? {
         guard let text = request.uri.queryParameters.get("hostpci_index") else { return nil }
-        guard format == .proxmox else {
-            throw SRIOVError(.invalidArgument, "hostpci_index numbers Proxmox lines: use it with format=proxmox")
-        }
         guard let n = Int(text), (0..<ProxmoxPlacement.slots).contains(n) else {
             throw SRIOVError(.invalidArgument, "invalid hostpci_index \(Quote.shell(text)): Proxmox numbers hostpci entries 0 to \(ProxmoxPlacement.slots - 1)")
         }

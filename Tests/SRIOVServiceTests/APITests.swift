@@ -136,7 +136,24 @@ struct APITests {
                 #expect(r.status == .ok)
                 #expect(r.body.text.hasPrefix("hostpci5: ") && r.body.text.hasSuffix(",pcie=1\n"))
             }
-            for bad in ["format=qemu&hostpci_index=1", "format=proxmox&hostpci_index=16", "format=proxmox&hostpci_index=x"] {
+            try await client.execute(uri: "/v1/leases/\(id)/attach?format=qemu&hostpci_index=1", method: .get) { r in
+                #expect(r.status == .ok, "other formats ignore it")
+                #expect(r.body.text.hasPrefix("-device vfio-pci,host="))
+            }
+            try await client.execute(uri: "/v1/leases/\(id)/attach?format=proxmox&hostpci_index=15", method: .get) { r in
+                #expect(r.status == .ok && r.body.text.hasPrefix("hostpci15: "), "one VF fits in the last entry")
+            }
+            let pair = try await client.execute(uri: "/v1/leases", method: .post, body: jsonBody(["pool": "uplink", "owner": "vm-2", "count": 2])) { r in
+                #expect(r.status == .created)
+                return r.body.json["id"] as? String ?? ""
+            }
+            try await client.execute(uri: "/v1/leases/\(pair)/attach?format=proxmox&hostpci_index=15", method: .get) { r in
+                // Two VFs from hostpci15 would need hostpci16: the lease does not fit there (409, not 400).
+                #expect(r.status == .conflict)
+                #expect((r.body.json["detail"] as? String ?? "").contains("would go past hostpci15; use a lower hostpci_index"))
+            }
+            try await client.execute(uri: "/v1/leases/\(pair)", method: .delete) { r in #expect(r.status == .ok) }
+            for bad in ["format=proxmox&hostpci_index=16", "format=proxmox&hostpci_index=x", "format=qemu&hostpci_index=-1"] {
                 try await client.execute(uri: "/v1/leases/\(id)/attach?\(bad)", method: .get) { r in
                     #expect(r.status == .badRequest, "\(bad)")
                     #expect((r.body.json["detail"] as? String ?? "").contains("hostpci_index"), "\(bad)")
