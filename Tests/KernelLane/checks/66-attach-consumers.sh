@@ -94,15 +94,23 @@ dpdk_check() {
     fi
     lib=$DPDK_ROOT/usr/lib/x86_64-linux-gnu
     pmds=$(ls -d "$lib"/dpdk/pmds-* 2>/dev/null | head -n 1)
-    plugin() { ls "$pmds/librte_$1.so".* 2>/dev/null | head -n 1; }   # Debian names them .so.<ABI>
+    # EAL loads plugins only from directories no one else can write to, up to /: the lane's cache may
+    # sit under /tmp (a fresh clone there, as CI makes), so the two it needs are copied to one of ours.
+    # (The PCI bus is not one of them: testpmd links librte_bus_pci itself, and a second copy would
+    # register the bus twice.)
+    local own; own=$(mktemp -d /root/sriovd-dpdk-plugins.XXXXXX)
+    plugin() {   # Debian names them .so.<ABI>
+        local f; f=$(ls "$pmds/librte_$1.so".* 2>/dev/null | head -n 1) || return 1
+        cp -L "$f" "$own/" && echo "$own/$(basename "$f")"
+    }
     args=$("$SRIOVCTL" lease show "$id" --format dpdk --socket "$sock" 2>&1) || { fail attach-dpdk "lease show --format dpdk: $args"; return; }
     # No hugepages (--no-huge, IOVA as virtual addresses, which vfio maps as they are), two cores (main and
     # one forwarding core, which testpmd requires), only
-    # the PCI bus, the ring mempool and igb's VF driver loaded from the unpacked plugin directory.
+    # the ring mempool and igb's VF driver loaded as plugins.
     # shellcheck disable=SC2086 # the EAL arguments are a list, as an operator pastes them
     out=$(printf 'show port info 0\nquit\n' | LD_LIBRARY_PATH="$lib:$DPDK_ROOT/lib/x86_64-linux-gnu" timeout 300 \
         "$DPDK_ROOT/usr/bin/dpdk-testpmd" -l 0-1 -n 1 --no-huge -m 256 --iova-mode=va --file-prefix sriovd-lane \
-        -d "$(plugin bus_pci)" -d "$(plugin mempool_ring)" -d "$(plugin net_e1000)" $args \
+        -d "$(plugin mempool_ring)" -d "$(plugin net_e1000)" $args \
         -- -i --total-num-mbufs=2048 --disable-link-check 2>&1); rc=$?
     echo "lane: attach-dpdk: dpdk-testpmd ... $args exited $rc; $(grep -E 'Driver name|Device name|^Port 0:' <<<"$out" | tr '\n' ' ')"
     if [[ $rc == 0 && $out == *"Driver name: net_e1000_igb_vf"* && $out == *"Device name: $vf"* ]]; then
