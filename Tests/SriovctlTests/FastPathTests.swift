@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SRIOVCore
 import Testing
 @testable import sriovctl
@@ -7,8 +8,21 @@ import Testing
 @Suite("sriovctl's fast path agrees with ArgumentParser")
 struct FastPathTests {
     /// What ArgumentParser makes of the same arguments (parse and validate), or nil when it refuses them.
+    /// On a thread of its own with a 16 MiB stack: ArgumentParser builds the whole command tree by
+    /// reflection, deep in a debug build, and on a pool thread's stack it once overflowed in CI (SIGSEGV
+    /// at a guard page inside `UniqueNamesValidator`).
     func argumentParser(_ arguments: [String]) -> VFSetInvocation? {
-        (try? VFSet.parse(arguments))?.invocation
+        final class Box: @unchecked Sendable { var value: VFSetInvocation? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.value = (try? VFSet.parse(arguments))?.invocation
+            done.signal()
+        }
+        thread.stackSize = 16 << 20
+        thread.start()
+        done.wait()
+        return box.value
     }
 
     @Test func theBenchmarkAndScriptLinesTakeTheFastPath() throws {
