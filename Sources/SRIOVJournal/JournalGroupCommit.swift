@@ -15,6 +15,11 @@ import Synchronization
 /// hop back to the waiter's executor, and never waits behind lease work in the cooperative pool.
 /// While one batch is being written, new records queue and go out together in the next one (one
 /// write(2), one fsync).
+///
+/// A caller may also have its records *written* at once, without waiting for an fsync (`writeNow`):
+/// the write(2) happens on the caller's thread under the commit lock, in file order after everything
+/// queued before, even while an fsync of earlier bytes is in flight. Written bytes are in the page
+/// cache: they survive the process being killed, and the next fsync makes them durable.
 final class GroupCommit: Sendable {
     typealias Waiter = (seq: UInt64, continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>)
 
@@ -24,12 +29,16 @@ final class GroupCommit: Sendable {
         /// Bytes in the file that are whole, written records.
         var fileLength: Int
         var nextSeq: UInt64
+        /// The last seq written to the file (in the page cache; durable once an fsync covers it).
+        var writtenSeq: UInt64
         var durableSeq: UInt64
         /// Encoded records after the last batch taken, and how many.
         var pendingBytes: [UInt8] = []
         var pendingRecords = 0
         /// Callers waiting for a seq to become durable (it is pending or in the batch being written).
         var waiters: [Waiter] = []
+        /// Callers waiting for a seq to be written (only while compaction holds the file).
+        var writtenWaiters: [Waiter] = []
         /// A batch is being written (the drain loop runs on `io`).
         var flushing = false
         /// A delayed flush of queued-only records is scheduled.
@@ -52,7 +61,7 @@ final class GroupCommit: Sendable {
     let sync: Bool
 
     init(fd: Int32, length: Int, lastSeq: UInt64, path: String, directory: String, sync: Bool, io: DispatchQueue) {
-        state = Mutex(State(fd: fd, fileLength: length, nextSeq: lastSeq + 1, durableSeq: lastSeq))
+        state = Mutex(State(fd: fd, fileLength: length, nextSeq: lastSeq + 1, writtenSeq: lastSeq, durableSeq: lastSeq))
         self.io = io
         self.path = path
         self.directory = directory
@@ -106,15 +115,7 @@ final class GroupCommit: Sendable {
             s.flushScheduled = true
             return (s.nextSeq - 1, true)
         }
-        if scheduleFlush {
-            io.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
-                let start = state.withLock { s -> Bool in
-                    s.flushScheduled = false
-                    return startLocked(&s)
-                }
-                if start { drain() }
-            }
-        }
+        if scheduleFlush { scheduleDelayedFlush() }
         return last
     }
 
@@ -137,57 +138,153 @@ final class GroupCommit: Sendable {
         _ = try result.get()
     }
 
-    /// Marks the drain loop as running if there is a batch to write and nothing stops it.
+    /// Returns once every record through `seq` is written to the file (not necessarily fsync'd):
+    /// at once, on the caller's thread, unless a compaction holds the file. Written records survive
+    /// the process being killed; a power loss may take them (and nothing acknowledged may rest on
+    /// them alone: whoever answers a caller waits for `waitDurable`). A delayed flush (5 ms) makes them
+    /// durable when no durable wait comes first.
+    func waitWritten(through seq: UInt64) async throws(SRIOVError) {
+        if try writeNow(through: seq) { return }
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
+            let (immediate, start) = state.withLock { s -> (Result<UInt64, SRIOVError>?, Bool) in
+                if let error = unusable(s) { return (.failure(error), false) }
+                if seq <= s.writtenSeq { return (.success(seq), false) }
+                s.writtenWaiters.append((min(seq, s.nextSeq - 1), continuation))
+                return (nil, startLocked(&s))
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+            } else if start {
+                io.async { self.drain() }
+            }
+        }
+        _ = try result.get()
+    }
+
+    /// Writes what is pending through `seq` now, if the file is free to write. Returns false when a
+    /// compaction holds the file (the caller waits for the drain loop instead).
+    private func writeNow(through seq: UInt64) throws(SRIOVError) -> Bool {
+        let (done, failed, scheduleFlush) = state.withLock { s -> (Bool, [Waiter], Bool) in
+            if unusable(s) != nil { return (true, [], false) }
+            if seq <= s.writtenSeq { return (true, [], false) }
+            if s.paused { return (false, [], false) }
+            let failed = writeLocked(&s)
+            guard s.failure == nil, !s.flushing, !s.flushScheduled else { return (true, failed, false) }
+            s.flushScheduled = true
+            return (true, failed, true)
+        }
+        resume(failed)
+        if let error = state.withLock({ unusable($0) }) { throw error }
+        if scheduleFlush { scheduleDelayedFlush() }
+        return done
+    }
+
+    /// Writes every pending byte (one write(2), under the lock so that file order is seq order) and
+    /// advances `writtenSeq`. On failure the journal is poisoned; returns the waiters to fail.
+    private func writeLocked(_ s: inout State) -> [Waiter] {
+        guard !s.pendingBytes.isEmpty else { return [] }
+        var bytes = s.pendingBytes
+        let records = s.pendingRecords
+        let last = s.nextSeq - 1
+        s.pendingBytes = []
+        s.pendingBytes.reserveCapacity(bytes.count)
+        s.pendingRecords = 0
+        if let cut = CrashHook.cut(bytes, records: records) {
+            bytes = Array(bytes[..<cut])   // test hook: the process dies after writing this much
+        }
+        do throws(SRIOVError) {
+            try DurableFile.writeAll(s.fd, bytes, path: path)
+        } catch {
+            _ = ftruncate(s.fd, off_t(s.fileLength))
+            let poisoned = SRIOVError(error.code,
+                                      "\(error.message). The journal stops accepting records (seq \(last - UInt64(records) + 1) and later are not on disk): fix the disk, then restart sriovd, which re-reads the journal",
+                                      cause: error.cause)
+            s.failure = poisoned
+            let failed = s.waiters + s.writtenWaiters
+            s.waiters = []
+            s.writtenWaiters = []
+            return failed
+        }
+        s.fileLength += bytes.count
+        s.stats.appends += records
+        s.writtenSeq = last
+        CrashHook.appendsWereWritten(records)
+        return []
+    }
+
+    /// Resumes waiters that a failed write or fsync failed.
+    private func resume(_ failed: [Waiter]) {
+        guard !failed.isEmpty else { return }
+        let error = state.withLock { unusable($0) } ?? closedError()
+        for waiter in failed { waiter.continuation.resume(returning: .failure(error)) }
+    }
+
+    private func scheduleDelayedFlush() {
+        io.asyncAfter(deadline: .now() + .milliseconds(5)) { [self] in
+            let start = state.withLock { s -> Bool in
+                s.flushScheduled = false
+                return startLocked(&s)
+            }
+            if start { drain() }
+        }
+    }
+
+    /// Marks the drain loop as running if there is something to write or fsync and nothing stops it.
     private func startLocked(_ s: inout State) -> Bool {
-        guard !s.flushing, !s.paused, !s.closed, s.failure == nil, !s.pendingBytes.isEmpty else { return false }
+        guard !s.flushing, !s.paused, !s.closed, s.failure == nil,
+              !s.pendingBytes.isEmpty || s.writtenSeq > s.durableSeq else { return false }
         s.flushing = true
         return true
     }
 
-    /// The drain loop, on `io`: writes batch after batch until nothing is pending (or compaction or
-    /// close stops it), resuming each batch's waiters.
+    /// The drain loop, on `io`: writes what is pending, then fsyncs everything written, until nothing
+    /// is left (or compaction or close stops it), resuming the waiters of each step.
     private func drain() {
         while true {
-            let batch = state.withLock { s -> (fd: Int32, bytes: [UInt8], records: Int, last: UInt64, length: Int)? in
-                guard !s.pendingBytes.isEmpty, !s.paused, !s.closed, s.failure == nil else {
+            let step = state.withLock { s -> (fd: Int32, through: UInt64, written: [Waiter], failed: [Waiter])? in
+                guard !s.paused, !s.closed, s.failure == nil else {
                     s.flushing = false
                     return nil
                 }
-                let taken = (s.fd, s.pendingBytes, s.pendingRecords, s.nextSeq - 1, s.fileLength)
-                s.pendingBytes = []
-                s.pendingBytes.reserveCapacity(taken.1.count)
-                s.pendingRecords = 0
-                return taken
+                let failed = writeLocked(&s)
+                if s.failure != nil {
+                    s.flushing = false
+                    return (s.fd, 0, [], failed)
+                }
+                let written = s.writtenWaiters.filter { $0.seq <= s.writtenSeq }
+                s.writtenWaiters.removeAll { $0.seq <= s.writtenSeq }
+                guard s.writtenSeq > s.durableSeq else {
+                    s.flushing = false
+                    return (s.fd, 0, written, [])
+                }
+                return (s.fd, s.writtenSeq, written, [])
             }
-            guard let batch else { break }
-            var bytes = batch.bytes
-            if let cut = CrashHook.cut(bytes, records: batch.records) {
-                bytes = Array(bytes[..<cut])   // test hook: the process dies after writing this much
-            }
-            let outcome = GroupCommit.writeBatch(fd: batch.fd, bytes: bytes, path: path, sync: sync, length: batch.length)
+            guard let step else { break }
+            for waiter in step.written { waiter.continuation.resume(returning: .success(waiter.seq)) }
+            resume(step.failed)
+            guard step.through > 0 else { break }
+            let outcome = GroupCommit.syncFile(fd: step.fd, path: path, sync: sync)
             var ready: [Waiter] = []
-            var result: Result<UInt64, SRIOVError> = .success(batch.last)
+            var result: Result<UInt64, SRIOVError> = .success(step.through)
             switch outcome {
             case .success(let seconds):
                 state.withLock { s in
-                    s.fileLength += bytes.count
-                    s.stats.appends += batch.records
                     s.stats.fsyncs += 1
                     s.stats.fsyncSeconds += seconds
-                    s.durableSeq = batch.last
-                    ready = s.waiters.filter { $0.seq <= batch.last }
-                    s.waiters.removeAll { $0.seq <= batch.last }
+                    s.durableSeq = max(s.durableSeq, step.through)
+                    ready = s.waiters.filter { $0.seq <= step.through }
+                    s.waiters.removeAll { $0.seq <= step.through }
                 }
-                CrashHook.appendsBecameDurable(batch.records)
             case .failure(let error):
                 let poisoned = SRIOVError(error.code,
-                                          "\(error.message). The journal stops accepting records (seq \(batch.last - UInt64(batch.records) + 1) and later may or may not be on disk): fix the disk, then restart sriovd, which re-reads the journal",
+                                          "\(error.message). The journal stops accepting records (seq \(step.through) and before may or may not be on disk): fix the disk, then restart sriovd, which re-reads the journal",
                                           cause: error.cause)
                 result = .failure(poisoned)
                 state.withLock { s in
                     s.failure = poisoned
-                    ready = s.waiters
+                    ready = s.waiters + s.writtenWaiters
                     s.waiters = []
+                    s.writtenWaiters = []
                     s.pendingBytes = []
                     s.pendingRecords = 0
                 }
@@ -288,15 +385,8 @@ final class GroupCommit: Sendable {
         }
     }
 
-    /// One write(2) of the batch, then one fsync. Returns the fsync time. A failed write is cut back
-    /// off the file so it still ends with a whole record.
-    static func writeBatch(fd: Int32, bytes: [UInt8], path: String, sync: Bool, length: Int) -> Result<Double, SRIOVError> {
-        do throws(SRIOVError) {
-            try DurableFile.writeAll(fd, bytes, path: path)
-        } catch {
-            _ = ftruncate(fd, off_t(length))
-            return .failure(error)
-        }
+    /// One fsync of the file (none when the journal runs without fsync). Returns its time.
+    static func syncFile(fd: Int32, path: String, sync: Bool) -> Result<Double, SRIOVError> {
         guard sync else { return .success(0) }
         let clock = ContinuousClock()
         let start = clock.now
@@ -347,6 +437,13 @@ extension Journal {
     /// Returns once every record through `seq` is durable.
     public nonisolated(nonsending) func waitDurable(through seq: UInt64) async throws(SRIOVError) {
         try await commit.waitDurable(through: seq)
+    }
+
+    /// Returns once every record through `seq` is written to the file, fsync'd or not: at once, on the
+    /// caller's thread, unless a compaction holds the file. Enough to order a record before a host
+    /// step against the process being killed; not enough to answer a caller (`waitDurable`).
+    public nonisolated(nonsending) func waitWritten(through seq: UInt64) async throws(SRIOVError) {
+        try await commit.waitWritten(through: seq)
     }
 
     /// A record's type checked and its payload encoded as one line of JSON.

@@ -2,9 +2,10 @@ import SRIOVCore
 import Synchronization
 
 /// What subscribers of `GET /v1/events` hear: lease and VF lifecycle, read off journal records as the
-/// engine applies them (`LeaseEngine.record` and `recordQueued`), so an event is only sent for a change
-/// in the journal. A release's outcomes are published once queued for fsync: after a crash, recovery
-/// finishes the release and a subscriber may hear `lease.released` twice: delivery is at least once.
+/// engine applies them (`LeaseEngine.record` and `recordWritten`), so an event is only sent for a change
+/// in the journal. Events are published when their records are numbered, before the fsync: after a
+/// crash, recovery finishes a release and a subscriber may hear `lease.released` twice: delivery is at
+/// least once.
 public struct EngineEvent: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable, Codable {
         case leaseAcquired = "lease.acquired"

@@ -60,8 +60,10 @@ extension LeaseEngine {
             book.apply(.released(lease: id))
             throw error
         }
-        // One durable batch announces every host step of the acquire: reserve, the saved settings, and
-        // per VF configure and bind. Recovery finds the lease acquiring and looks at the host.
+        // One batch announces every host step of the acquire: reserve, the saved settings, and per VF
+        // configure and bind, written to the journal file before the first step (`recordWritten`:
+        // a killed sriovd leaves it behind); recovery finds the lease acquiring and looks at the host.
+        // The one durable wait of the acquire is `activated`, before the caller hears of the lease.
         var intents: [LeaseEvent] = []
         for vf in vfs {
             let state = vf.pfInterface.flatMap { readouts[$0]?.vf(vf.index) } ?? VFState(index: vf.index)
@@ -71,7 +73,7 @@ extension LeaseEngine {
         }
         do throws(SRIOVError) {
             // `reserved` is applied again in journal order: the same lease, unchanged while it was busy.
-            try await record([LeaseEvent.reserved(lease)] + intents)
+            try await recordWritten([LeaseEvent.reserved(lease)] + intents)
         } catch {
             book.apply(.released(lease: id))
             throw error
@@ -88,7 +90,8 @@ extension LeaseEngine {
     }
 
     /// The host steps of a reserved lease whose intents are journaled: configure (read back), unbind,
-    /// vfio-pci, verify; then `activated` and the audit record, durable before the caller hears of it.
+    /// vfio-pci, verify; then `activated` and the audit record, durable before the caller hears of it
+    /// (and with them the intents before them in the file).
     func bringUp(_ id: LeaseID, readouts: [InterfaceName: VFReadout], requestedBy: String?) async throws(SRIOVError) {
         let lease = try lease(id)
         let result: (devices: [PCIAddress: String], statuses: [DeviceStatus])

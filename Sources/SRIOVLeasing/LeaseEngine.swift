@@ -53,7 +53,7 @@ public actor LeaseEngine {
     }
     /// Leases whose acquire or release is running in this process.
     var busy: Set<LeaseID> = []
-    /// Lease records this engine has numbered and is still waiting on (`record`, `recordQueued`). An
+    /// Lease records this engine has numbered and is still waiting on (`record`, `recordWritten`). An
     /// automatic snapshot is taken only by the last of them, and `snapshot()` waits for 0. Since records
     /// are numbered and applied in one actor turn the book is exact at any turn, so this now only keeps
     /// snapshots to quiet moments.
@@ -160,7 +160,7 @@ public actor LeaseEngine {
 
     /// Releases the state directory's lock.
     public func close() async {
-        // Queued outcomes (`recordQueued`) go to disk before the lock is let go.
+        // Records written but not yet fsync'd (`recordWritten`) go to disk before the lock is let go.
         do throws(SRIOVError) { try await journal.waitDurable(through: book.seq) } catch {
             logger.error("journal: queued records not flushed at close", metadata: ["error": "\(error.message)"])
         }
@@ -373,15 +373,19 @@ public actor LeaseEngine {
     /// Appends past a due snapshot after which it no longer waits for a quiet moment.
     static let snapshotPatience = 1_000
 
-    /// Records outcomes without waiting for their fsync, then applies them: only for records that
-    /// recovery would reach again from the durable ones before them (a release's returns: recovery
-    /// finishes a release it finds `releasing`). File order makes them durable before anything
-    /// recorded after them, so no later state can be durable without them.
-    func recordQueued(_ events: [LeaseEvent]) async throws(SRIOVError) {
+    /// Records events and returns once they are written to the journal file, without waiting for
+    /// their fsync: for the intents of a lease cycle's host steps (`lease.reserved` with its steps,
+    /// `lease.releasing`). Written records survive the process being killed, so recovery after a crash
+    /// of sriovd finds them before any host step they announce. A power loss may take them, but it
+    /// also takes what they announce (VF settings, driver bindings and VFs themselves do not survive a
+    /// reboot), and it cannot take anything a caller was told: the answer to an acquire or release
+    /// waits for the durable record at its end, and file order makes everything before it durable too.
+    func recordWritten(_ events: [LeaseEvent]) async throws(SRIOVError) {
         guard !events.isEmpty else { return }
         inflight += 1
         defer { finishedRecording() }
-        _ = try number(events)
+        let last = try number(events)
+        try await journal.waitWritten(through: last)
     }
 
     /// Queues the events in the journal (consecutive seqs) and applies them to the book, in the same
@@ -421,7 +425,7 @@ public actor LeaseEngine {
         let book = self.book
         let seq = book.seq
         appendsSinceSnapshot = 0
-        // Queued outcomes (`recordQueued`) may not be on disk yet; the snapshot covers them only once they are.
+        // Written records (`recordWritten`) may not be durable yet; the snapshot covers them only once they are.
         try await journal.waitDurable(through: seq)
         // Audit records trimmed from the book go to the archive (durably) before the snapshot lets the
         // compaction drop them from the journal. A crash after this and before the snapshot archives

@@ -52,13 +52,16 @@ extension LeaseEngine {
     }
 
     /// The release steps for every VF not yet returned, then the lease record goes away. `releasing`
-    /// is durable before the host is touched; the outcomes (quarantines, returns, `released`, the audit
-    /// record) are journaled together once the host steps are done. A crash in between finds the lease
-    /// releasing, and recovery runs the (idempotent) steps again.
+    /// is written to the journal file before the host is touched (`recordWritten`: a killed sriovd
+    /// leaves it behind); the outcomes (quarantines, returns, `released`, the audit record) are
+    /// journaled together once the host steps are done, durable before the caller hears of it: the one
+    /// durable wait of a release. A crash in between finds the lease releasing, and recovery runs the
+    /// (idempotent) steps again; a power loss before the outcomes are durable finds it active or
+    /// releasing after a reboot that took its VFs' state anyway, and the caller was not answered.
     func takeBack(_ id: LeaseID, cause: ReleaseCause, reason: String, audit: LeaseEvent? = nil) async throws(SRIOVError) {
         let lease = try self.lease(id)
         if lease.state != .releasing {
-            try await record(.releasing(lease: id, cause: cause, reason: reason))
+            try await recordWritten([.releasing(lease: id, cause: cause, reason: reason)])
         }
         let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
         var outcomes: [LeaseEvent] = []
@@ -76,9 +79,7 @@ extension LeaseEngine {
         }
         outcomes.append(.released(lease: id))
         if let audit { outcomes.append(audit) }
-        // Not awaited: a crash before these reach the disk leaves the lease `releasing`, and recovery
-        // runs its (idempotent) release steps again; a later acquire of these VFs is durable only after them.
-        try await recordQueued(outcomes)
+        try await record(outcomes)
     }
 
     /// Rollback of a failed acquire: the same steps as a release, never throwing.
