@@ -103,3 +103,61 @@ struct GroupCommitTests {
         await again.close()
     }
 }
+
+@Suite("Group commit: written, not yet durable")
+struct WrittenRecordTests {
+    /// `waitWritten` returns with the records in the file (what a killed process leaves behind), and
+    /// the next fsync covers them without anyone waiting for it.
+    @Test func writtenRecordsAreInTheFileAndBecomeDurable() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        let first = try await journal.append(type: "lease.reserved", step(1))
+        let last = try journal.appendQueued(encoded: [(type: "lease.reserved", json: Array(#"{"n":2}"#.utf8)),
+                                                      (type: "vf.binding", json: Array(#"{"n":3}"#.utf8))])
+        try await journal.waitWritten(through: last)
+        let lines = try f.lines().filter { !$0.isEmpty }
+        #expect(lines.count == 3)
+        #expect(lines.last?.contains("\"vf.binding\"") == true)
+        #expect(first == 1 && last == 3)
+        // The delayed flush makes them durable on its own.
+        var durable: UInt64 = 0
+        for _ in 0..<400 where durable < last {
+            try await Task.sleep(for: .milliseconds(5))
+            durable = journal.commit.durableSeq
+        }
+        #expect(durable == last)
+        #expect(await journal.statistics.appends == 3)
+        await journal.close()
+        let (again, recovery) = try f.open()
+        #expect(recovery.entries.map(\.seq) == [1, 2, 3])
+        await again.close()
+    }
+
+    /// While a compaction holds the file, a written wait waits for the I/O thread, and nothing is
+    /// written to the file being replaced.
+    @Test func writtenWaitWaitsWhileCompactionHoldsTheFile() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        _ = try await journal.append(type: "lease.reserved", step(1))
+        _ = await journal.commit.pause()
+        let last = try journal.appendQueued(encoded: [(type: "lease.releasing", json: Array(#"{"n":2}"#.utf8))])
+        let waiter = Task { try await journal.waitWritten(through: last) }
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(try f.lines().filter { !$0.isEmpty }.count == 1)
+        journal.commit.resume(replacement: nil)
+        try await waiter.value
+        #expect(try f.lines().filter { !$0.isEmpty }.count == 2)
+        try await journal.waitDurable(through: last)
+        await journal.close()
+    }
+
+    /// A written wait on a closed journal fails with the journal's error, and writes nothing.
+    @Test func writtenWaitOnAClosedJournalFails() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        _ = try await journal.append(type: "lease.reserved", step(1))
+        await journal.close()
+        await #expect(throws: SRIOVError.self) { try await journal.waitWritten(through: 2) }
+        #expect(try f.lines().filter { !$0.isEmpty }.count == 1)
+    }
+}
