@@ -10,6 +10,8 @@ struct EngineWaiters {
     var leases: [LeaseID: [UInt64: CheckedContinuation<Bool, Never>]] = [:]
     /// Waiters for `inflight` to reach 0.
     var quiet: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// Waiters for no lease operation to be running (`busy` empty).
+    var idle: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// The timeout of each waiter, cancelled once it is resumed.
     var timers: [UInt64: Task<Void, Never>] = [:]
 }
@@ -55,6 +57,7 @@ extension LeaseEngine {
     private func timeOut(_ token: UInt64) {
         waiters.timers[token] = nil
         if let continuation = waiters.quiet.removeValue(forKey: token) { continuation.resume(returning: false); return }
+        if let continuation = waiters.idle.removeValue(forKey: token) { continuation.resume(returning: false); return }
         for (id, var parked) in waiters.leases {
             guard let continuation = parked.removeValue(forKey: token) else { continue }
             waiters.leases[id] = parked.isEmpty ? nil : parked
@@ -72,6 +75,18 @@ extension LeaseEngine {
     func awaitQuiet(timeout: Duration) async -> Bool {
         guard inflight > 0 else { return true }
         return await park(timeout: timeout) { waiters, token, continuation in waiters.quiet[token] = continuation }
+    }
+
+    /// Waits until no lease's acquire or release is running in this process; false after `timeout`.
+    func awaitNoOperations(timeout: Duration) async -> Bool {
+        guard !busy.isEmpty else { return true }
+        return await park(timeout: timeout) { waiters, token, continuation in waiters.idle[token] = continuation }
+    }
+
+    func resumeIdleWaiters() {
+        let parked = waiters.idle
+        waiters.idle = [:]
+        for (_, continuation) in parked { continuation.resume(returning: true) }
     }
 
     /// Resumes whoever waits on the lease `event` changes (called after the book applied it).

@@ -51,8 +51,11 @@ public actor LeaseEngine {
         if snapshotEveryIsFixed { return snapshotEvery }
         return max(snapshotEvery, 8 * (book.audit.count + book.leases.count + book.quarantine.count))
     }
-    /// Leases whose acquire or release is running in this process.
-    var busy: Set<LeaseID> = []
+    /// Leases whose acquire or release is running in this process. When the last one ends, the host
+    /// watch's batch waiting for quiet (`awaitNoOperations`) goes on.
+    var busy: Set<LeaseID> = [] {
+        didSet { if busy.isEmpty && !waiters.idle.isEmpty { resumeIdleWaiters() } }
+    }
     /// Lease records this engine has numbered and is still waiting on (`record`, `recordWritten`). An
     /// automatic snapshot is taken only by the last of them, and `snapshot()` waits for 0. Since records
     /// are numbered and applied in one actor turn the book is exact at any turn, so this now only keeps
@@ -97,6 +100,16 @@ public actor LeaseEngine {
     var pfWrites = PFWrites()
     /// The pooled PFs' links as last read (`PFHealth.swift`).
     var pfLinks: [PCIAddress: PFLinkState] = [:]
+    /// The last carrier and operstate each PF netdev's link events announced (`pfLinksChanged`): an
+    /// event that announces the same again (a VF setting changed) needs no read of the PF's link.
+    var announcedLinks: [InterfaceName: (carrier: Bool?, operState: LinkEvent.OperState?)] = [:]
+    /// Bumped by every patch of a VF's status into the cached view (`patchCached`); `lastPatched`
+    /// holds the value of each VF's last patch, so a status read off the actor before a lease step
+    /// patched a newer one is not put over it (`observe`).
+    /// How long a batch of host events waits for running lease steps to end (`observe`).
+    var observeQuietWait: Duration = LeaseEngine.defaultObserveQuietWait
+    var patchSerial: UInt64 = 0
+    var lastPatched: [PCIAddress: UInt64] = [:]
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
@@ -328,6 +341,8 @@ public actor LeaseEngine {
 
     /// Puts a VF's status, just read, into the cached inventory (in place: no copy of its PF's VFs).
     func patchCached(_ status: DeviceStatus) {
+        patchSerial &+= 1
+        lastPatched[status.pciAddress] = patchSerial
         if refreshingInventory { patchesDuringRefresh.append(status) }
         guard let cached = cachedInventory else { return }
         if cachedPositions.isEmpty { cachedPositions = LeaseEngine.positions(cached.inventory) }

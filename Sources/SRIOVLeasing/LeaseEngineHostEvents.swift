@@ -34,6 +34,10 @@ extension LeaseEngine {
     public func observe(_ batch: HostEventBatch) async -> ObserveReport {
         var report = ObserveReport()
         guard !batch.isEmpty else { return report }
+        // A lease step's own changes announce themselves as events while the step runs: the batch
+        // waits for the steps running now to end (at most `observeQuietWait`), so its reads do not
+        // compete with theirs for the kernel's locks, and most of what it reads is then settled.
+        _ = await awaitNoOperations(timeout: observeQuietWait)
         let previousPlan = plan
         // Which PFs (by PCI address) to judge leases on; nil = all.
         var affected: Set<PCIAddress>? = []
@@ -60,7 +64,11 @@ extension LeaseEngine {
             affected = nil
             vfSetChanged = true
         } else {
-            let changed = patchDevices(batch.devices, report: &report)
+            // The devices the events name are read off the actor (sysfs reads take the device lock
+            // that binds hold); a status a lease step patched meanwhile is newer and is kept.
+            let serial = patchSerial
+            let reads = await LeaseEngine.readDevices(host.source, batch.devices.compactMap { $1 == .add || $1 == .remove ? nil : $0 })
+            let changed = patchDevices(batch.devices, reads: reads.filter { (lastPatched[$0.key] ?? 0) <= serial }, report: &report)
             vfSetChanged = !report.rereadPFs.isEmpty
             affected?.formUnion(changed)
         }
@@ -84,12 +92,34 @@ extension LeaseEngine {
         return report
     }
 
+    /// How long a batch of host events waits for the lease steps running when it comes to end.
+    nonisolated static let defaultObserveQuietWait: Duration = .milliseconds(500)
+
+    /// Each device's status, read off the actor (left out: gone or unreadable, read again on the actor).
+    @concurrent
+    nonisolated static func readDevices(_ source: any HostInventorySource, _ addresses: [PCIAddress]) async -> [PCIAddress: DeviceStatus] {
+        var reads: [PCIAddress: DeviceStatus] = [:]
+        for address in addresses {
+            guard let status = try? source.device(address) else { continue }
+            reads[address] = status
+        }
+        return reads
+    }
+
     /// PF link changes (carrier, operstate) from the host's events, after the batch is patched in: the
     /// one place PF health reaches the engine: the cached `linkState` kept current, and each pooled PF's
     /// carrier read again (`pfLinkChanged`), which emits `pf.down` / `pf.up` naming its leases.
     func pfLinksChanged(_ links: [LinkEvent]) async {
         for link in links {
             guard let name = link.interface else { continue }
+            // A PF's RTM_NEWLINK follows every VF setting changed through it: when it announces the
+            // carrier and operstate it announced before, the link did not change and is not read.
+            let announced = (carrier: link.carrier, operState: link.operState)
+            if link.kind == .changed, link.carrier != nil || link.operState != nil,
+               let before = announcedLinks[name], before.carrier == announced.carrier, before.operState == announced.operState {
+                continue
+            }
+            announcedLinks[name] = link.kind == .removed ? nil : announced
             if let state = link.operState, cachedInventory != nil,
                let p = cachedInventory?.inventory.pfs.firstIndex(where: { $0.interfaces.contains(name) }) {
                 patchCachedInventory { $0.pfs[p].linkState = state.rawValue }
@@ -102,7 +132,8 @@ extension LeaseEngine {
 
     /// Re-reads what the PCI events name: one device for a bind, unbind or change of a known VF; the
     /// VF list of a PF that gained or lost VFs. Returns the PFs touched.
-    private func patchDevices(_ devices: [PCIAddress: PCIDeviceEvent.Action], report: inout ObserveReport) -> Set<PCIAddress> {
+    private func patchDevices(_ devices: [PCIAddress: PCIDeviceEvent.Action], reads: [PCIAddress: DeviceStatus],
+                              report: inout ObserveReport) -> Set<PCIAddress> {
         guard let cached = cachedInventory else { return [] }
         if cachedPositions.isEmpty { cachedPositions = LeaseEngine.positions(cached.inventory) }
         let pfIndex = Dictionary(cached.inventory.pfs.enumerated().map { ($1.pciAddress, $0) }, uniquingKeysWith: { a, _ in a })
@@ -125,7 +156,8 @@ extension LeaseEngine {
                 reread.insert(pf)
                 continue
             }
-            guard let status = try? host.source.device(address) else {
+            // Read off the actor before (`observe`), or here when a lease step patched it since.
+            guard let status = reads[address] ?? (try? host.source.device(address)) else {
                 reread.insert(pf)
                 continue
             }

@@ -6,7 +6,8 @@
 #          process with no journal, book or API;
 #  api     `sriov-bench daemon-load --clients 1`: a client in the guest on one kept-alive connection
 #          to a sriovd started here (POST /v1/leases, then DELETE; its GET /v1/leases is left out of
-#          the sum); target: within 2x of the floor;
+#          the sum); target: within 2x of the floor; then the same against sriovd --no-host-events
+#          (what following the host's events costs a cycle), with sriovd's per-step profile of each;
 #  cli     `sriovctl lease acquire` + `sriovctl lease release` through that sriovd: two processes;
 #          target: faster than the script;
 #  direct  the same two processes with --direct (the engine in each process); target: within 1.2x of
@@ -47,29 +48,16 @@ grep '^lease-floor:' "$W/floor.out" | sed 's/^/BENCH floor: /'
 floor=$(awk '/^lease-floor: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "median") print $(i + 1) }' "$W/floor.out")
 
 # -------------------------------------------------------------------- api, kept-alive, in the guest
-"$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api.out" 2>&1 || problems+=("daemon-load: $(tail -n 2 "$W/api.out" | tr '\n' ' ')")
-grep '^daemon-load:' "$W/api.out" | sed 's/^/BENCH api: /'
-p50() { awk -v w="$1" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$W/api.out" | head -n 1; }
-acq=$(p50 "POST /v1/leases:"); rel=$(p50 "DELETE /v1/leases/{id}:")
-api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
-
-# The per-step profile of those cycles, from sriovd's /metrics: each host operation's count and mean
-# (HostProfile), the journal's fsyncs, and the lease operations' own totals.
-"$PYTHON" - "$sock" <<'EOP' | sed 's/^/BENCH profile: /'
-import re, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(60)
-s.connect(sys.argv[1])
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: sriovd\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk: break
-    data += chunk
-text = data.decode("utf-8", "replace")
+p50() { awk -v w="$2" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$1" | head -n 1; }
+# profile <label>: the per-step profile of the cycles so far, from sriovd's /metrics: each host
+# operation's count and mean (HostProfile), the journal's fsyncs, and the lease operations' totals.
+profile() {
+    lane_metrics "$sock" | "$PYTHON" -c '
+import re, sys
+text = sys.stdin.read()
 def series(name):
     out = {}
-    for m in re.finditer(r'^' + name + r'(?:\{op="([^"]*)"\})? ([0-9.e+-]+)$', text, re.M):
+    for m in re.finditer(r"^" + name + r"(?:\{op=\"([^\"]*)\"\})? ([0-9.e+-]+)$", text, re.M):
         out[m.group(1) or ""] = float(m.group(2))
     return out
 for kind, label in [("sriovd_lease_operation_duration_seconds", "lease operation"), ("sriovd_host_operation_duration_seconds", "host operation")]:
@@ -80,7 +68,31 @@ for kind, label in [("sriovd_lease_operation_duration_seconds", "lease operation
 fs, fsec = series("sriovd_journal_fsyncs_total").get(""), series("sriovd_journal_fsync_seconds_total").get("")
 if fs:
     print(f"journal: {int(fs)} fsyncs, mean {1000 * fsec / fs:.2f} ms, total {1000 * fsec:.1f} ms")
-EOP
+' | sed "s/^/BENCH $1: /"
+}
+"$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api.out" 2>&1 || problems+=("daemon-load: $(tail -n 2 "$W/api.out" | tr '\n' ' ')")
+grep '^daemon-load:' "$W/api.out" | sed 's/^/BENCH api: /'
+acq=$(p50 "$W/api.out" "POST /v1/leases:"); rel=$(p50 "$W/api.out" "DELETE /v1/leases/{id}:")
+api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
+profile profile
+
+# The same against a sriovd that does not follow host events (--no-host-events): what the event
+# watcher's reading of sriovd's own changes costs a cycle. Then back to the default for the rest.
+restart_sriovd() {   # restart_sriovd [sriovd args...]
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning "$@" >>"$log" 2>&1 &
+    pid=$!
+    lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" || { problems+=("sriovd $* did not answer after a restart"); return 1; }
+}
+if restart_sriovd --no-host-events; then
+    "$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api-quiet.out" 2>&1 || problems+=("daemon-load --no-host-events: $(tail -n 2 "$W/api-quiet.out" | tr '\n' ' ')")
+    grep '^daemon-load:' "$W/api-quiet.out" | sed 's/^/BENCH api-no-host-events: /'
+    acq=$(p50 "$W/api-quiet.out" "POST /v1/leases:"); rel=$(p50 "$W/api-quiet.out" "DELETE /v1/leases/{id}:")
+    quiet=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
+    echo "BENCH api-no-host-events: cycle (acquire p50 + release p50) ${quiet:-?} ms, with host events ${api:-?} ms"
+    profile profile-no-host-events
+fi
+restart_sriovd
 
 # ---------------------------------------------------------- cli and direct (two processes), script
 cycle_cli() {   # cycle_cli <front door args...>: one acquire process, one release process

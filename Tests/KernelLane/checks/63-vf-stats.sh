@@ -38,22 +38,6 @@ print(" ".join("None" if c[k] is None else str(c[k]) for k in
       ["rxPackets", "txPackets", "rxBytes", "txBytes", "broadcast", "multicast", "rxDropped", "txDropped"]))'
 }
 
-# metrics: sriovd's GET /metrics on its socket (HTTP/1.1, Connection: close).
-metrics() {
-    "$PYTHON" -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(60)
-s.connect(sys.argv[1])
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: sriovd\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk: break
-    data += chunk
-sys.stdout.write(data.decode("utf-8", "replace"))' "$sock"
-}
-
 # scenario <name> <args that choose the front door...>
 scenario() {
     local name=$1; shift
@@ -78,7 +62,7 @@ scenario() {
     [[ $out != *"not reported"* ]] || problems+=("text shows 'not reported' for a counter the kernel reports: ${out:0:400}")
 
     if [[ $name == sriovd ]]; then
-        out=$(metrics 2>&1)
+        out=$(lane_metrics "$sock" 2>&1)
         [[ $out == *"sriovd_vf_rx_packets_total{pool=\"stats\",lease=\"$id\",owner=\"vnf-s\",pf=\"$pf\",vf=\"$idx\"} ${theirs%% *}"* ]] ||
             problems+=("/metrics has no sriovd_vf_rx_packets_total sample for $id with the kernel's value: $(grep sriovd_vf_rx_packets <<<"$out" | head -n 3 | tr '\n' ' ')")
     fi

@@ -141,6 +141,23 @@ lane_scenario_both_ways() {
     fi
 }
 
+# lane_metrics <socket>: sriovd's GET /metrics on its Unix socket (HTTP/1.1, Connection: close),
+# headers included, on stdout.
+lane_metrics() {
+    "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(60)
+s.connect(sys.argv[1])
+s.sendall(b"GET /metrics HTTP/1.1\r\nHost: sriovd\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk: break
+    data += chunk
+sys.stdout.write(data.decode("utf-8", "replace"))' "$1"
+}
+
 # Benchmark helpers (50-bench-netlink, 51-bench-lease-cycle): wall-clock samples in nanoseconds.
 now() { date +%s%N; }
 ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
