@@ -51,6 +51,9 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         let config = try SRIOVConfig.parse(yaml: yaml, source: "bench")
         let host = LeaseEngine.Host(source: sim, control: sim, link: sim)
         print("lease-cycles: simulated host with \(names.count) PFs x \(vfsPerPF) VFs at \(hostDir); journal in \(state)")
+        try? FileManager.default.removeItem(atPath: state)
+        let probe = fsyncProbeLine(directory: state)
+        print("lease-cycles: " + probe.text)
         for fsync in fsyncModes {
             for level in levels {
                 try? FileManager.default.removeItem(atPath: state)
@@ -117,6 +120,9 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                     do { try text.write(toFile: samplesPath, atomically: true, encoding: .utf8) } catch {
                         print("lease-cycles: cannot write \(samplesPath): \(error)")
                     }
+                }
+                if fsync, let floor = probe.median, floor > 0, let p99 = Double(p(0.99)) {
+                    print(String(format: "lease-cycles:   p99 / fsync median: %.1fx", p99 / floor))
                 }
                 print("lease-cycles:   each operation alone: acquire p50 \(p(0.5, acquires)) ms  p99 \(p(0.99, acquires)) ms; release p50 \(p(0.5, releases)) ms  p99 \(p(0.99, releases)) ms")
             }
