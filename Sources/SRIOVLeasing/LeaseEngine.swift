@@ -146,6 +146,11 @@ public actor LeaseEngine {
         let engine = LeaseEngine(host: host, config: config, plan: plan, journal: journal, clock: clock, monotonic: monotonic,
                                  logger: logger, book: book, archive: AuditArchive(directory: stateDirectory, sync: fsync),
                                  replayed: recovery.entries.count)
+        // Start-up's read of the host is the engine's cached view from the start: reconciliation and
+        // reaping patch it as they change the host (or drop it when a step fails), as every lease step
+        // does, so the PF-link check below and a first acquire (an in-process `sriovctl` command) do not
+        // discover the host a second time.
+        await engine.adoptInventory(inventory)
         if reconcile {
             _ = await engine.reconcile(using: inventory)
             _ = await engine.reapExpired()
@@ -235,6 +240,11 @@ public actor LeaseEngine {
         let inventory = try host.source.inventory()
         installInventory((now, inventory))
         return inventory
+    }
+
+    /// Takes an inventory read a moment ago (start-up's) as the cached view.
+    func adoptInventory(_ inventory: HostInventory) {
+        installInventory((uptime.now, inventory))
     }
 
     /// Replaces (or drops) the cached inventory and everything derived from it.
