@@ -81,7 +81,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
     public init(_ request: LeaseRequest) {
         pool = request.pool
         owner = request.owner
-        count = request.count
+        // Exact VFs carry their count.
+        count = request.vfs == nil ? request.count : nil
         numaNode = request.numaNode
         placement = request.placement.rawValue
         settings = Settings(request.settings)
@@ -117,6 +118,9 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         let consumer = try self.consumer.map { text throws(SRIOVError) in try LeaseConsumer(parsing: text) }
         var exact: [PCIAddress]?
         if let vfs {
+            if count != nil || numaNode != nil {
+                throw SRIOVError(.invalidArgument, "vfs names the VFs, so it goes without \(count != nil ? "count" : "numaNode"): leave \(count != nil ? "count" : "numaNode") out")
+            }
             guard !vfs.isEmpty, vfs.count <= WireRange.count.upperBound else {
                 throw SRIOVError(.invalidArgument, "invalid vfs: name 1 to \(WireRange.count.upperBound) VFs by PCI address, or leave vfs out for the pool's choice")
             }

@@ -19,7 +19,7 @@ extension LeaseEngine {
             throw SRIOVError(.notFound, "consumer pid \(pid): no such process; name a running process (the VM's QEMU), or leave --consumer out")
         }
         if let given, given != now {
-            throw SRIOVError(.invalidArgument, "consumer pid \(pid)@\(given): process \(pid) was started at \(now), not \(given) (the pid was reused); name the running process, or give pid:\(pid) for sriovd to read its start time")
+            throw SRIOVError(.notFound, "consumer pid \(pid)@\(given): no such process: process \(pid) was started at \(now), not \(given) (the pid was reused); name the running process, or give pid:\(pid) for sriovd to read its start time")
         }
         var resolved = request
         resolved.consumer = .pid(pid, startTime: now)

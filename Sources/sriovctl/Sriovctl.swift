@@ -12,7 +12,10 @@ import Glibc
 @main
 enum SriovctlMain {
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        // Installed as libvirt's QEMU hook (/etc/libvirt/hooks/qemu, a link to sriovctl): libvirt passes
+        // only its own arguments.
+        let asHook = CommandLine.arguments.first?.split(separator: "/").last == "qemu"
+        let arguments = (asHook ? ["libvirt-hook"] : []) + Array(CommandLine.arguments.dropFirst())
         let status = Blocking.run {
             if let status = await FastPath.run(arguments) { return status }
             return await Sriovctl.run(arguments)
