@@ -26,7 +26,7 @@ struct LibvirtHookCommand: AsyncParsableCommand {
     @OptionGroup var leaseOptions: LeaseOptions
     @OptionGroup var connect: ConnectOptions
 
-    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("What libvirt passes: <domain> <operation> <sub-operation> <extra>.", valueName: "libvirt-arguments"))
+    @Argument(parsing: .remaining, help: ArgumentHelp("What libvirt passes: <domain> <operation> <sub-operation> <extra>.", valueName: "libvirt-arguments"))
     var arguments: [String] = []
 
     func validate() throws {
