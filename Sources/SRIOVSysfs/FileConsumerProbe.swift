@@ -7,7 +7,7 @@ import SRIOVCore
 /// directory (`/run/libvirt/qemu` for the system instance), from start-up until the domain is shut
 /// off, holding `<domstatus ... pid='<qemu pid>'>` and the domain's `<uuid>`. It lives on a tmpfs, so
 /// a reboot clears it. A domain is present while a status file names its UUID and the QEMU pid in that
-/// file runs; nothing here calls libvirt (the hook may run inside libvirtd's own lock).
+/// file runs (a file without a pid yet, written while the domain starts, counts as present); nothing here calls libvirt (the hook may run inside libvirtd's own lock).
 public struct FileConsumerProbe: ConsumerProbe {
     public static let defaultLibvirtStateDirectory = "/run/libvirt/qemu"
     public static let defaultCgroupRoot = "/sys/fs/cgroup"
@@ -74,7 +74,8 @@ public struct FileConsumerProbe: ConsumerProbe {
             for name in names where name.hasSuffix(".xml") {
                 guard let text = FileSystem.read(libvirtStateDirectory + "/" + name) else { continue }
                 guard FileConsumerProbe.statusUUID(text)?.lowercased() == uuid else { continue }
-                if let pid = FileConsumerProbe.statusPID(text), processStartTime(pid) == nil {
+                // pid='0' (or none): the early status libvirt writes before it forks QEMU.
+                if let pid = FileConsumerProbe.statusPID(text), pid > 0, processStartTime(pid) == nil {
                     return .gone("domain \(uuid)'s QEMU (pid \(pid), in \(name)) is not running")
                 }
                 return .present

@@ -68,6 +68,21 @@ vf0=$(vf_of 0); vf3=$(vf_of 3)
 uuid=6f1c2e1a-8b4d-4c3e-9a7b-0d2e4f6a8b10
 xml="$state/vm-hook.xml"
 domain_xml vm-hook "$uuid" "$vf0" >"$xml"
+# run_state <pid>: libvirt's run-state file of vm-hook, as libvirtd keeps it while the domain runs
+# (without libvirtd here, a sleep stands in for its QEMU). The hook's leases name libvirt:<uuid>, so
+# without it they would be reclaimed after the 3 s grace.
+run_state() {
+    cat >"$runstate/vm-hook.xml" <<EOS
+<domstatus state='running' reason='booted' pid='$1'>
+  <domain type='kvm' id='1'>
+    <name>vm-hook</name>
+    <uuid>$uuid</uuid>
+  </domain>
+</domstatus>
+EOS
+}
+sleep 600 & qemu0=$!; sleepers+=("$qemu0")
+run_state "$qemu0"
 
 # ------------------------------------------------------------------- prepare, retried prepare
 out=$("$SRIOVCTL" libvirt-hook vm-hook prepare begin - <"$xml" 2>&1); rc=$?
@@ -150,14 +165,7 @@ fi
 
 # -------------------------------------------- a libvirt consumer: kept while its QEMU runs, then reclaimed
 sleep 600 & qp=$!; sleepers+=("$qp")
-cat >"$runstate/vm-hook.xml" <<EOS
-<domstatus state='running' reason='booted' pid='$qp'>
-  <domain type='kvm' id='1'>
-    <name>vm-hook</name>
-    <uuid>$uuid</uuid>
-  </domain>
-</domstatus>
-EOS
+run_state "$qp"
 out=$("$SRIOVCTL" libvirt-hook vm-hook prepare begin - <"$xml" 2>&1); rc=$?
 domLease=$(leases_of vm-hook)
 sleep 10
