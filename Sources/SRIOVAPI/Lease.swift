@@ -60,9 +60,15 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
     public var ttlSeconds: Int?
     /// Idempotency key: the same id returns the same lease.
     public var requestID: String?
+    /// What uses the VFs; when it is gone for the grace period, sriovd takes the lease back. A pid
+    /// consumer is stored with its start time (read at acquire when the caller gave none).
+    public var consumer: LeaseConsumer?
+    /// Exactly these VFs (all pool members, free and healthy), instead of the allocator's choice.
+    public var vfs: [PCIAddress]?
 
     public init(pool: String, owner: String, count: Int = 1, numaNode: Int? = nil, placement: Placement = .pack,
-                settings: VFSettings = VFSettings(), ttlSeconds: Int? = nil, requestID: String? = nil) {
+                settings: VFSettings = VFSettings(), ttlSeconds: Int? = nil, requestID: String? = nil,
+                consumer: LeaseConsumer? = nil, vfs: [PCIAddress]? = nil) {
         self.pool = pool
         self.owner = owner
         self.count = count
@@ -71,6 +77,8 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         self.settings = settings
         self.ttlSeconds = ttlSeconds
         self.requestID = requestID
+        self.consumer = consumer
+        self.vfs = vfs
     }
 
     /// Checks the fields on their own (the pool's policy is checked by the allocator).
@@ -93,6 +101,17 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         if settings.mac != nil && count > 1 {
             throw SRIOVError(.invalidArgument, "--mac with --count \(count): VFs cannot share one MAC; request them one by one, or leave the MAC to the pool")
         }
+        if let vfs {
+            guard vfs.count == count else {
+                throw SRIOVError(.invalidArgument, "\(vfs.count) VFs named with count \(count): name as many VFs as the count, or leave the count out")
+            }
+            guard Set(vfs).count == vfs.count else {
+                throw SRIOVError(.invalidArgument, "a VF is named twice in the request's VFs (\(vfs.map { $0.description }.joined(separator: ", "))); name each once")
+            }
+            if numaNode != nil {
+                throw SRIOVError(.invalidArgument, "a NUMA node and exact VFs both choose the VFs: give one of them")
+            }
+        }
     }
 
     package static func checkName(_ name: String, what: String) throws(SRIOVError) {
@@ -106,6 +125,13 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
     package func sameAs(_ other: LeaseRequest) -> Bool {
         pool == other.pool && owner == other.owner && count == other.count && numaNode == other.numaNode
             && placement == other.placement && settings == other.settings && ttlSeconds == other.ttlSeconds
+            && vfs == other.vfs && LeaseRequest.sameConsumer(consumer, other.consumer)
+    }
+
+    /// A retry that names a pid without its start time asks for the consumer stored with the one read.
+    static func sameConsumer(_ a: LeaseConsumer?, _ b: LeaseConsumer?) -> Bool {
+        if case .pid(let p, let s)? = a, case .pid(let q, let t)? = b { return p == q && (s == nil || t == nil || s == t) }
+        return a == b
     }
 }
 

@@ -53,9 +53,13 @@ public struct AcquireBody: Codable, Sendable, Equatable {
     public var settings: Settings?
     public var ttlSeconds: Int?
     public var requestId: String?
+    /// `libvirt:<uuid>`, `pid:<pid>[@<starttime>]`, `cgroup:<path>` or `unit:<name>.service`.
+    public var consumer: String?
+    /// Exactly these VFs (PCI addresses), all from the pool.
+    public var vfs: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId
+        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId, consumer, vfs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,18 +73,23 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         settings = try c.decodeIfPresent(Settings.self, forKey: .settings)
         ttlSeconds = try c.decodeIntegerIfPresent(Int.self, forKey: .ttlSeconds, in: WireRange.ttlSeconds, hint: WireRange.ttlHint)
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
+        consumer = try c.decodeIfPresent(String.self, forKey: .consumer)
+        vfs = try c.decodeIfPresent([String].self, forKey: .vfs)
     }
 
     /// The body that asks for `request` (what `DaemonClient.acquire` sends).
     public init(_ request: LeaseRequest) {
         pool = request.pool
         owner = request.owner
-        count = request.count
+        // Exact VFs carry their count.
+        count = request.vfs == nil ? request.count : nil
         numaNode = request.numaNode
         placement = request.placement.rawValue
         settings = Settings(request.settings)
         ttlSeconds = request.ttlSeconds
         requestId = request.requestID
+        consumer = request.consumer?.description
+        vfs = request.vfs?.map { $0.description }
     }
 
     /// The engine's request; `idempotencyKey` (the header) wins over `requestId` only when they agree.
@@ -106,8 +115,26 @@ public struct AcquireBody: Codable, Sendable, Equatable {
             vf.minTxRate = s.minTxRate
             vf.maxTxRate = s.maxTxRate
         }
-        let request = LeaseRequest(pool: pool, owner: owner, count: count ?? 1, numaNode: numaNode, placement: placement,
-                                   settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId)
+        let consumer = try self.consumer.map { text throws(SRIOVError) in try LeaseConsumer(parsing: text) }
+        var exact: [PCIAddress]?
+        if let vfs {
+            if count != nil || numaNode != nil {
+                throw SRIOVError(.invalidArgument, "vfs names the VFs, so it goes without \(count != nil ? "count" : "numaNode"): leave \(count != nil ? "count" : "numaNode") out")
+            }
+            guard !vfs.isEmpty, vfs.count <= WireRange.count.upperBound else {
+                throw SRIOVError(.invalidArgument, "invalid vfs: name 1 to \(WireRange.count.upperBound) VFs by PCI address, or leave vfs out for the pool's choice")
+            }
+            var parsed: [PCIAddress] = []
+            for text in vfs {
+                do throws(SRIOVError) { parsed.append(try PCIAddress(parsing: text)) } catch {
+                    throw SRIOVError(.invalidArgument, "invalid vfs entry \(Quote.shell(text)): \(error.message)")
+                }
+            }
+            exact = parsed
+        }
+        let request = LeaseRequest(pool: pool, owner: owner, count: count ?? exact?.count ?? 1, numaNode: numaNode, placement: placement,
+                                   settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId,
+                                   consumer: consumer, vfs: exact)
         try request.validate()
         return request
     }

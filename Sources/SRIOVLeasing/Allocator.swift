@@ -95,6 +95,10 @@ public struct Allocator: Sendable {
             if let numa = request.numaNode, pf.numaNode?.value != numa { return "on another NUMA node" }
             return nil
         }
+        if let exact = request.vfs {
+            return try chooseExactly(exact, request: request, index: index, marks: marks, leasedMark: leasedMark,
+                                     quarantinedMark: quarantinedMark, pfReasons: pfReasons, book: book, inventory: inventory)
+        }
         var leased = 0, quarantined = 0, onVFIO = 0
         var rejected: [String: Int] = [:]
         var free: [FreeOnPF] = []
@@ -227,5 +231,42 @@ extension Allocator {
             notes.append("pool \(pool): \(draining.count) of \(pfs.count) PF\(pfs.count == 1 ? "" : "s") \(draining.count == 1 ? "is" : "are") draining (\(draining.joined(separator: ", "))); `sriovctl pf undrain <pf>` returns \(draining.count == 1 ? "it" : "them") to service")
         }
         return notes
+    }
+}
+
+extension Allocator {
+    /// The request's exact VFs (`LeaseRequest.vfs`), each a free, healthy member of the pool; else a
+    /// refusal naming every VF that is not and why. Nothing is reserved either way.
+    func chooseExactly(_ exact: [PCIAddress], request: LeaseRequest, index: PoolIndex, marks: [UInt8], leasedMark: UInt8,
+                       quarantinedMark: UInt8, pfReasons: [String?], book: LeaseBook,
+                       inventory: HostInventory) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
+        var chosen: [(VirtualFunction, PhysicalFunction)] = []
+        var refusals: [String] = []
+        for address in exact {
+            guard let s = index.slotOf[address] else {
+                let other = plan.pool(of: address)
+                refusals.append("\(address) is not in pool \(request.pool)" + (other.map { " (it is in pool \($0))" } ?? " (`sriovctl pool list` shows the pools' VFs)"))
+                continue
+            }
+            let slot = index.slots[s]
+            let vf = inventory.pfs[slot.pf].vfs[slot.vf]
+            if marks[s] == leasedMark {
+                refusals.append("\(address) is leased (\(book.holder(of: address).map { "lease \($0)" } ?? "another lease"))")
+            } else if marks[s] == quarantinedMark {
+                refusals.append("\(address) is quarantined (\(book.quarantine[address.description]?.reason ?? "see `sriovctl pool list`"))")
+            } else if let why = pfReasons[slot.pf] {
+                refusals.append("\(address) is \(why)")
+            } else if vf.driver == "vfio-pci" {
+                refusals.append("\(address) is already bound to vfio-pci outside sriovd")
+            } else if let why = slot.groupReason {
+                refusals.append("\(address) is \(why)")
+            } else {
+                chosen.append((vf, inventory.pfs[slot.pf]))
+            }
+        }
+        guard refusals.isEmpty else {
+            throw SRIOVError(.busy, "pool \(request.pool) cannot lease exactly \(exact.map { $0.description }.joined(separator: ", ")): \(refusals.joined(separator: "; ")). Nothing was reserved")
+        }
+        return chosen
     }
 }

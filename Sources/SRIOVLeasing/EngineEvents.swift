@@ -12,6 +12,8 @@ public struct EngineEvent: Sendable, Equatable {
         case leaseReleased = "lease.released"
         /// Released by the reaper: the TTL passed without a renew.
         case leaseExpired = "lease.expired"
+        /// Released by the reaper: the lease's consumer (VM, process, unit) was gone for the grace period.
+        case leaseReclaimed = "lease.reclaimed"
         case leaseDrift = "lease.drift"
         /// VFs of the lease vanished (a forced VF-count change, a device gone).
         case leaseLost = "lease.lost"
@@ -106,7 +108,7 @@ public final class EngineEvents: Sendable {
                 made = nil
             case .released(let id):
                 let taken = state.releasing.removeValue(forKey: id)
-                made = (taken?.cause == .expired ? .leaseExpired : .leaseReleased, .lease(id: id, lease: taken?.lease, reason: taken?.reason))
+                made = (taken?.cause == .expired ? .leaseExpired : taken?.cause == .consumerGone ? .leaseReclaimed : .leaseReleased, .lease(id: id, lease: taken?.lease, reason: taken?.reason))
             case .quarantined(let vf, let reason, let lease):
                 if lease == nil { state.driftFound += 1 }
                 made = (.vfQuarantined, .vf(vf, lease: lease, reason: reason))

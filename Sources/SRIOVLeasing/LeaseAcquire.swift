@@ -13,6 +13,7 @@ extension LeaseEngine {
             }
             return try await settled(existing.id)
         }
+        let request = try resolvingConsumer(request)
         var inventory = try allocationInventory()
         var groups = allocationGroups(inventory)
         var chosen = try chooseVFs(request, inventory: inventory, groups: groups)

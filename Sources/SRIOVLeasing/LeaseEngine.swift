@@ -12,11 +12,16 @@ public actor LeaseEngine {
         public var source: any HostInventorySource
         public var control: any PCIDeviceControl
         public var link: any VFLinkControl
+        /// Whether leases' consumers still run (`LeaseConsumer`); a host without one cannot take
+        /// leases that name a consumer.
+        public var consumers: any ConsumerProbe
 
-        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl) {
+        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl,
+                    consumers: any ConsumerProbe = UnprobedConsumers()) {
             self.source = source
             self.control = control
             self.link = link
+            self.consumers = consumers
         }
     }
 
@@ -96,6 +101,12 @@ public actor LeaseEngine {
     /// The drift last handled per leased VF (`LeaseEngineHostEvents.swift`): the same drift is not
     /// handled again on every later event. In memory only: after a restart it is handled once more.
     var lastDrift: [PCIAddress: [DriftChange]] = [:]
+    /// Per lease with a consumer, when (wall clock) its consumer was first seen gone in the current
+    /// unbroken run of "gone" probes (`LeaseConsumerReap.swift`). In memory: after a restart the grace
+    /// starts again.
+    var consumerGoneSince: [LeaseID: Double] = [:]
+    /// How long a consumer must be seen gone, continuously, before its lease is taken back.
+    var consumerGrace: Double = 30
     /// PF-side writes in flight (`LeaseEnginePF.swift`).
     var pfWrites = PFWrites()
     /// The pooled PFs' links as last read (`PFHealth.swift`).

@@ -82,6 +82,8 @@ public enum ReleaseCause: String, Sendable, Codable {
     case recovery
     /// `pf drain --evict`: the PF's drain deadline passed with the lease still on it.
     case evicted
+    /// The reaper: the lease's consumer was gone for the grace period.
+    case consumerGone = "consumer-gone"
 }
 
 // MARK: Codable payloads (one JSON object per record; the type string says which)

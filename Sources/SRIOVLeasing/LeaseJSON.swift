@@ -30,6 +30,7 @@ extension LeaseStage: JSONWritable {
 extension LeaseRequest: JSONWritable {
     public func writeJSON(_ w: inout JSONWriter) {
         w.object { w in
+            w.member("consumer", consumer)
             w.member("count", count)
             w.member("numaNode", numaNode)
             w.member("owner", owner)
@@ -38,6 +39,10 @@ extension LeaseRequest: JSONWritable {
             w.member("requestID", requestID)
             w.member("settings", settings)
             w.member("ttlSeconds", ttlSeconds)
+            if let vfs {
+                w.key("vfs")
+                w.array(vfs) { w, vf in vf.writeJSON(&w) }
+            }
         }
     }
 }

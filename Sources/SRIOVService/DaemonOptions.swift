@@ -13,6 +13,7 @@ import SRIOVSysfs
 public struct DaemonOptions: Sendable, Equatable {
     public static let defaultStateDirectory = DefaultPaths.stateDirectory
     public static let defaultSocketPath = DefaultPaths.socket
+    public static let defaultLibvirtStateDirectory = FileConsumerProbe.defaultLibvirtStateDirectory
 
     public var simulated: Bool
     public var stateDirectory: String
@@ -32,6 +33,11 @@ public struct DaemonOptions: Sendable, Equatable {
     /// 5-minute refresh update the engine's view, as before.
     public var hostEvents = true
     public var hostWatcher = HostWatchSettings()
+    /// Seconds a lease's consumer must be seen gone, continuously, before the reaper takes the lease back.
+    public var consumerGrace: Double = 30
+    /// libvirt's QEMU run-state directory, where `libvirt:<uuid>` consumers are looked for (real host only;
+    /// the simulated host has its own under its tree).
+    public var libvirtStateDirectory: String = FileConsumerProbe.defaultLibvirtStateDirectory
 
     public init(simulated: Bool = false, stateDirectory: String = DaemonOptions.defaultStateDirectory, configPath: String? = nil,
                 socketPath: String = DaemonOptions.defaultSocketPath, sysfsRoot: String = DefaultPaths.sysfs, procfsRoot: String = DefaultPaths.procfs) {
@@ -47,7 +53,11 @@ public struct DaemonOptions: Sendable, Equatable {
 extension HostSelection {
     /// The daemon's host, from its options.
     public static func open(_ options: DaemonOptions) throws(SRIOVError) -> LeaseEngine.Host {
-        try open(simulated: options.simulated, stateDirectory: options.stateDirectory, sysfsRoot: options.sysfsRoot,
-                 procfsRoot: options.procfsRoot)
+        var host = try open(simulated: options.simulated, stateDirectory: options.stateDirectory, sysfsRoot: options.sysfsRoot,
+                            procfsRoot: options.procfsRoot)
+        if !options.simulated {
+            host.consumers = FileConsumerProbe(procfs: options.procfsRoot, libvirtStateDirectory: options.libvirtStateDirectory)
+        }
+        return host
     }
 }

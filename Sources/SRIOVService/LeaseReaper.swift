@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import SRIOVLeasing
 
-/// Releases expired leases every `interval` until graceful shutdown, and re-reads the pooled PFs' links
+/// Releases expired leases, and leases whose consumer is gone for the grace period (`lease.reclaimed`), every `interval` until graceful shutdown, and re-reads the pooled PFs' links
 /// (`LeaseEngine.refreshPFLinks`: `pf.down` / `pf.up` events) on the same tick. A reap that has started finishes
 /// (it runs outside this service's cancellation): a release is never cut off halfway.
 public struct LeaseReaper: Service {
@@ -25,6 +25,8 @@ public struct LeaseReaper: Service {
                 // Not a child task: shutdown cancels the sleep, never a release in progress.
                 let reaped = await Task { await engine.reapExpired() }.value
                 for id in reaped { logger.info("lease expired and released", metadata: ["lease": "\(id)"]) }
+                let reclaimed = await Task { await engine.reapGoneConsumers() }.value
+                for id in reclaimed { logger.info("lease's consumer gone; lease reclaimed", metadata: ["lease": "\(id)"]) }
                 await engine.refreshPFLinks()
             }
         }

@@ -54,6 +54,7 @@ public struct SRIOVDaemon: Service {
                     metadata: ["state_dir": "\(options.stateDirectory)", "config": "\(config.source)"])
         let engine = try await LeaseEngine.start(stateDirectory: options.stateDirectory, config: config, host: host,
                                                  fsync: fsync, logger: logger)
+        await engine.setConsumerGrace(seconds: options.consumerGrace)
         do {
             try await serve(engine: engine, host: host, access: access)
         } catch {

@@ -20,6 +20,7 @@ enum Parse {
         { s in try wrap { () throws(SRIOVError) in try TxRate.parse(s, what: what) } }
     }
     static func pciAddress(_ s: String) throws -> PCIAddress { try wrap { () throws(SRIOVError) in try PCIAddress(parsing: s) } }
+    static func consumer(_ s: String) throws -> LeaseConsumer { try wrap { () throws(SRIOVError) in try LeaseConsumer(parsing: s) } }
     static func count(_ s: String) throws -> Int {
         guard let n = Int(s.trimmingSpaces), n >= 0, n <= 65535 else {
             throw ValidationError("invalid VF count \(Quote.shell(s)): use a whole number from 0 to the PF's sriov_totalvfs")

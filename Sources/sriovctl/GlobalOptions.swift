@@ -67,7 +67,8 @@ struct HostChoice: Equatable, Sendable {
         let paths = simulated ? HostPaths(root: SimulatedHost.directory(inStateDirectory: stateDir))
             : HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
         let description = simulated ? "simulated host at \(SimulatedHost.directory(inStateDirectory: stateDir))" : "host at \(paths.sysfs)"
-        return HostContext(source: host.source, control: host.control, link: host.link, paths: paths, description: description)
+        return HostContext(source: host.source, control: host.control, link: host.link, paths: paths, description: description,
+                           consumers: host.consumers)
     }
 }
 
@@ -78,6 +79,8 @@ struct HostContext {
     let link: any VFLinkControl
     let paths: HostPaths
     let description: String
+    /// Lease consumers on this host (`--direct` leases with `--consumer`).
+    var consumers: any ConsumerProbe = UnprobedConsumers()
 
     /// The PF named on the command line (a netdev or a PCI address).
     func resolve(_ pf: String) throws(SRIOVError) -> PFTarget {

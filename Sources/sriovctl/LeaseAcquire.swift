@@ -20,8 +20,14 @@ struct LeaseAcquire: AsyncParsableCommand {
     @Option(name: .customLong("owner"), help: ArgumentHelp("Who gets the VFs: a VM name or UUID.", valueName: "name"))
     var owner: String
 
-    @Option(name: .customLong("count"), help: ArgumentHelp("How many VFs (1-64, default 1).", valueName: "n"))
-    var count: Int = 1
+    @Option(name: .customLong("count"), help: ArgumentHelp("How many VFs (1-64, default 1, or as many as --vf names).", valueName: "n"))
+    var count: Int?
+
+    @Option(name: .customLong("vf"), help: ArgumentHelp("Lease exactly this VF (repeat for more): each must be a free, healthy VF of the pool, or nothing is leased.", valueName: "pci"), transform: Parse.pciAddress)
+    var vfs: [PCIAddress] = []
+
+    @Option(name: .customLong("consumer"), help: ArgumentHelp("What uses the VFs: libvirt:<uuid>, pid:<pid>[@<starttime>], cgroup:<path> or unit:<name>.service. sriovd takes the lease back once it is gone for the grace period (sriovd --consumer-grace).", valueName: "consumer"), transform: Parse.consumer)
+    var consumer: LeaseConsumer?
 
     @Option(name: .customLong("numa"), help: ArgumentHelp("Only VFs on PFs of this NUMA node.", valueName: "node"))
     var numa: Int?
@@ -76,9 +82,9 @@ struct LeaseAcquire: AsyncParsableCommand {
         settings.spoofCheck = spoofCheck
         settings.minTxRate = minTxRate
         settings.maxTxRate = maxTxRate
-        return LeaseRequest(pool: pool, owner: owner, count: count, numaNode: numa,
+        return LeaseRequest(pool: pool, owner: owner, count: count ?? (vfs.isEmpty ? 1 : vfs.count), numaNode: numa,
                             placement: Placement(rawValue: placement) ?? .pack, settings: settings, ttlSeconds: ttl,
-                            requestID: requestID)
+                            requestID: requestID, consumer: consumer, vfs: vfs.isEmpty ? nil : vfs)
     }
 
     func run() async throws {

@@ -36,7 +36,7 @@ enum LeaseContext {
         logger.logLevel = .warning
         let engine = try await LeaseEngine.start(
             stateDirectory: global.stateDir, config: config,
-            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link),
+            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, consumers: host.consumers),
             logger: logger)
         return (engine, host)
     }

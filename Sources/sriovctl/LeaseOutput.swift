@@ -14,6 +14,7 @@ enum LeaseText {
 
     static func summary(_ lease: Lease) -> String {
         var lines = ["lease \(lease.id)  owner \(lease.owner)  pool \(lease.pool)  \(state(lease))  expires \(time(lease.expiresAt))"]
+        if let consumer = lease.request.consumer { lines.append("consumer \(consumer)") }
         var table = Table(["VF", "PF", "INDEX", "IOMMU", "VFIO", "MAC", "VLAN"])
         for vf in lease.vfs {
             table.add([vf.pciAddress.description, vf.pfInterface?.name ?? vf.pf.description, "\(vf.index)",

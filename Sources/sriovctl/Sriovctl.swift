@@ -12,7 +12,10 @@ import Glibc
 @main
 enum SriovctlMain {
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        // Installed as libvirt's QEMU hook (/etc/libvirt/hooks/qemu, a link to sriovctl): libvirt passes
+        // only its own arguments.
+        let asHook = CommandLine.arguments.first?.split(separator: "/").last == "qemu"
+        let arguments = (asHook ? ["libvirt-hook"] : []) + Array(CommandLine.arguments.dropFirst())
         let status = Blocking.run {
             if let status = await FastPath.run(arguments) { return status }
             return await Sriovctl.run(arguments)
@@ -26,7 +29,7 @@ struct Sriovctl: AsyncParsableCommand {
         commandName: "sriovctl",
         abstract: "Inspect and control the SR-IOV virtual functions of this host.",
         discussion: "Works on the real host (/sys, /proc) or, with --simulated, on the simulated host kept in the state directory. Exit codes: 0 success; 1 failure (a doctor FAIL, a kernel refusal); 64 bad input; 65 damaged data; 66 not found; 69 unsupported by the driver; 74 I/O error; 75 busy or timed out; 77 not permitted or protected.",
-        subcommands: [InventoryShow.self, DoctorRun.self, PFGroup.self, VFGroup.self, LeaseGroup.self, PoolGroup.self, JournalGroup.self, AuditList.self, EventsFollow.self]
+        subcommands: [InventoryShow.self, DoctorRun.self, PFGroup.self, VFGroup.self, LeaseGroup.self, PoolGroup.self, JournalGroup.self, AuditList.self, EventsFollow.self, LibvirtHookCommand.self]
     )
 
     /// Like ArgumentParser's own main, but a usage error reads `sriovctl: error: ...` like every other

@@ -44,6 +44,12 @@ struct Sriovd: AsyncParsableCommand {
     @Option(name: .customLong("full-pass-interval"), help: ArgumentHelp("Seconds between the host watcher's full passes over the whole host (the safety net behind events).", valueName: "seconds"))
     var fullPassInterval: Int = 300
 
+    @Option(name: .customLong("consumer-grace"), help: ArgumentHelp("Seconds a lease's consumer (libvirt domain, pid, cgroup, unit) must be seen gone, without a break, before sriovd takes the lease back.", valueName: "seconds"))
+    var consumerGrace: Int = 30
+
+    @Option(name: .customLong("libvirt-state-dir"), help: ArgumentHelp("libvirt's QEMU run-state directory, where libvirt:<uuid> consumers are looked for.", valueName: "dir"))
+    var libvirtStateDir: String = DaemonOptions.defaultLibvirtStateDirectory
+
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -53,6 +59,12 @@ struct Sriovd: AsyncParsableCommand {
         }
         guard (1...86_400).contains(fullPassInterval) else {
             throw ValidationError("invalid --full-pass-interval \(fullPassInterval): use 1 to 86400 seconds")
+        }
+        guard (0...86_400).contains(consumerGrace) else {
+            throw ValidationError("invalid --consumer-grace \(consumerGrace): use 0 to 86400 seconds")
+        }
+        guard libvirtStateDir.hasPrefix("/") else {
+            throw ValidationError("invalid --libvirt-state-dir \(Quote.shell(libvirtStateDir)): give an absolute path (libvirt's is /run/libvirt/qemu)")
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("invalid --log-level \(Quote.shell(logLevel)): use trace, debug, info, notice, warning, error or critical")
@@ -72,6 +84,8 @@ struct Sriovd: AsyncParsableCommand {
         options.socketGroup = socketGroup
         options.hostEvents = !noHostEvents
         options.hostWatcher.fullPassInterval = .seconds(fullPassInterval)
+        options.consumerGrace = Double(consumerGrace)
+        options.libvirtStateDirectory = libvirtStateDir
         let daemon = SRIOVDaemon(
             options: options,
             logger: logger, metrics: metrics)

@@ -25,7 +25,8 @@ struct LeaseRecordJSONTests {
         let saved = VFState(index: 3, mac: try! MACAddress(parsing: "aa:bb:cc:dd:ee:01"), vlan: try! VLAN(id: 7), spoofCheck: true,
                             trust: false, linkState: .auto, minTxRate: 0, maxTxRate: 5, queryRSS: false)
         let request = LeaseRequest(pool: "uplink \"quoted\" /slash", owner: "vnf-7\nline", count: 2, numaNode: 1, placement: .spread,
-                                   settings: settings, ttlSeconds: 3600, requestID: "req-1")
+                                   settings: settings, ttlSeconds: 3600, requestID: "req-1",
+                                   consumer: .unit("machine-qemu\\x2d1\\x2dvm.scope"), vfs: [PCIAddress("0000:3b:02.1")!, PCIAddress("0000:3b:02.0")!])
         let vf = LeasedVF(pciAddress: PCIAddress("0000:3b:02.1")!, pf: PCIAddress("0000:3b:00.0")!, pfInterface: try! InterfaceName(parsing: "ens1f0"),
                           index: 3, iommuGroup: 42, numaNode: 1, vfioDevice: "/dev/vfio/42", settings: settings, saved: saved,
                           previousDriver: "iavf", stage: .active)
@@ -56,7 +57,7 @@ struct LeaseRecordJSONTests {
                                                 PCIAddress("0000:af:02.0")!: "/dev/vfio/7"]),
             .activated(lease: id, vfioDevices: [:]),
             .renewed(lease: id, expiresAt: 1_800_007_200.25), .renewed(lease: id, expiresAt: nil),
-            .releasing(lease: id, cause: .expired, reason: "expired (TTL passed without renew)"), .marked(lease: id, condition: .lost, reason: "forced"), .released(lease: id),
+            .releasing(lease: id, cause: .expired, reason: "expired (TTL passed without renew)"), .releasing(lease: id, cause: .consumerGone, reason: "consumer pid:7@9 gone for 30 s"), .marked(lease: id, condition: .lost, reason: "forced"), .released(lease: id),
             .quarantined(vf: vf, reason: "scrub failed: \"EINVAL\"", lease: id), .quarantined(vf: vf, reason: "drift", lease: nil),
             .unquarantined(vf: vf), .drift(lease: id, vf: vf, reason: "driver changed to igbvf"),
             .marked(lease: id, condition: .drifted, reason: "forced vf set by cli uid 0: vlan 7"),
