@@ -90,11 +90,15 @@ struct FakeKernel: Sendable {
             devices[pf.address] = Device(vendorID: profile.vendorID, deviceID: profile.pfDeviceID, classCode: "0x020000",
                                          numaNode: pf.numaNode)
             pfs[pf.address] = PFState(spec: pf, profile: profile)
-            joinNewGroup(pf.address)
+            if let with = pf.iommuGroupWith, let group = devices[with]?.group {
+                join(pf.address, group: group)
+            } else {
+                joinNewGroup(pf.address)
+            }
             links[pf.interface] = Link(pf: pf.address, up: pf.linkUp, vfs: [])
             if pf.driverBound {
+                // Binding the PF's driver makes its netdev (`bind`).
                 bind(pf.address, driver: profile.pfDriver)
-                if let name = InterfaceName(pf.interface) { addNetdev(name, on: pf.address, up: pf.linkUp) }
             }
             if pf.carriesDefaultRoute { defaultRoutes.append(pf.interface) }
         }
@@ -151,6 +155,9 @@ struct FakeKernel: Sendable {
             let suffix = "v\(index)"
             let name = String(pf.spec.interface.prefix(InterfaceName.maxLength - suffix.count)) + suffix
             if let iface = InterfaceName(name) { addNetdev(iface, on: address, up: pf.spec.linkUp) }
+        } else if let pf = pfs[address], driver == pf.profile.pfDriver, let iface = InterfaceName(pf.spec.interface) {
+            // A PF's own driver makes its netdev (at build, and when a PF leased whole gets it back).
+            addNetdev(iface, on: address, up: pf.spec.linkUp)
         }
     }
 
