@@ -13,7 +13,12 @@ extension LeaseEngine {
             }
             return try await settled(existing.id)
         }
-        var inventory = try allocationInventory()
+        let whole = plan.config(of: request.pool)?.wholeDevices ?? false
+        if whole && !request.settings.isEmpty {
+            throw SRIOVError(.invalidArgument, "pool \(request.pool) holds whole devices, and VF settings (--mac, --vlan, --trust, ...) do not apply to them; leave them out")
+        }
+        // Whole devices are few and their PFs' drivers are not kept in the cached view: read the host.
+        var inventory = try allocationInventory(fresh: whole)
         var groups = allocationGroups(inventory)
         var chosen = try chooseVFs(request, inventory: inventory, groups: groups)
         if !(try chosenStillFree(chosen)) {
@@ -134,10 +139,16 @@ extension LeaseEngine {
 
     /// Re-reads the chosen VFs: each still exists, is not on vfio-pci, and is alone in its group.
     func chosenStillFree(_ chosen: [(VirtualFunction, PhysicalFunction)]) throws(SRIOVError) -> Bool {
+        let addresses = Set(chosen.map(\.0.pciAddress))
         for (vf, _) in chosen {
+            // A whole device's group may also hold the other functions chosen with it, and devices
+            // parked on vfio-pci / pci-stub (the allocator checked who holds those).
+            let tolerated: (IOMMUGroupMember) -> Bool = vf.pf == vf.pciAddress
+                ? { addresses.contains($0.pciAddress) || $0.driver == "vfio-pci" || $0.driver == "pci-stub" }
+                : { _ in false }
             guard let now = try host.source.device(vf.pciAddress), now.driver != "vfio-pci",
                   let group = now.iommuGroup, group.id == vf.iommuGroup,
-                  group.members.allSatisfy({ $0.pciAddress == vf.pciAddress || $0.isBridge }) else { return false }
+                  group.members.allSatisfy({ $0.pciAddress == vf.pciAddress || $0.isBridge || tolerated($0) }) else { return false }
         }
         return true
     }

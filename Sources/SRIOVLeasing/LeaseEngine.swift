@@ -195,7 +195,11 @@ public actor LeaseEngine {
         let inventory = try host.source.inventory()
         let held = book.heldVFs
         var pfOf: [PCIAddress: PhysicalFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { pfOf[vf.pciAddress] = pf } }
+        for pf in inventory.pfs {
+            for vf in pf.vfs { pfOf[vf.pciAddress] = pf }
+            // A whole device (`devices:` pool) is present when its function is.
+            pfOf[pf.pciAddress] = pf
+        }
         return plan.pools.keys.sorted().map { name in
             let vfs = plan.pools[name] ?? []
             let leased = vfs.filter { held[$0] != nil }.count

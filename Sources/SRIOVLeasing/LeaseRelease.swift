@@ -66,7 +66,8 @@ extension LeaseEngine {
             if vf.stage != .reserved && vf.stage != .saved {
                 // Reserved or saved only: never touched, nothing to undo.
                 do throws(SRIOVError) {
-                    patchCached(try await hostScrubAndReturn(vf, action: onRelease))
+                    // A whole device always gets its host driver back (its netdev, its namespaces).
+                    patchCached(try await hostScrubAndReturn(vf, action: vf.isWholeDevice ? .rebindHostDriver : onRelease))
                 } catch {
                     invalidateInventory()
                     outcomes.append(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
@@ -122,7 +123,7 @@ extension LeaseEngine {
             }
         }
         guard let now = try host.source.device(address) else {
-            throw SRIOVError(.notFound, "VF \(address) vanished during release")
+            throw SRIOVError(.notFound, "\(vf.isWholeDevice ? "device" : "VF") \(address) vanished during release")
         }
         if now.driver == "vfio-pci" || now.driverOverride != nil {
             throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")

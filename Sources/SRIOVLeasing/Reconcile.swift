@@ -99,9 +99,8 @@ extension LeaseEngine {
     }
 
     static func vfsByAddress(_ inventory: HostInventory) -> [PCIAddress: VirtualFunction] {
-        var vfs: [PCIAddress: VirtualFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = vf } }
-        return vfs
+        // PFs too, as whole devices: a PF leased whole is not a vanished VF.
+        inventory.leasableFunctions.mapValues { $0.vf }
     }
 
     func settingsMatch(_ lease: Lease) async -> Bool {
