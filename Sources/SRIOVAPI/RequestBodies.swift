@@ -53,9 +53,12 @@ public struct AcquireBody: Codable, Sendable, Equatable {
     public var settings: Settings?
     public var ttlSeconds: Int?
     public var requestId: String?
+    /// Who the VM runs as: a user name or uid, a group name or gid (`/dev/vfio/<group>` is given to them).
+    public var deviceUser: String?
+    public var deviceGroup: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId
+        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId, deviceUser, deviceGroup
     }
 
     public init(from decoder: any Decoder) throws {
@@ -69,6 +72,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         settings = try c.decodeIfPresent(Settings.self, forKey: .settings)
         ttlSeconds = try c.decodeIntegerIfPresent(Int.self, forKey: .ttlSeconds, in: WireRange.ttlSeconds, hint: WireRange.ttlHint)
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
+        deviceUser = try c.decodeIfPresent(String.self, forKey: .deviceUser)
+        deviceGroup = try c.decodeIfPresent(String.self, forKey: .deviceGroup)
     }
 
     /// The body that asks for `request` (what `DaemonClient.acquire` sends).
@@ -81,6 +86,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         settings = Settings(request.settings)
         ttlSeconds = request.ttlSeconds
         requestId = request.requestID
+        deviceUser = request.deviceUser
+        deviceGroup = request.deviceGroup
     }
 
     /// The engine's request; `idempotencyKey` (the header) wins over `requestId` only when they agree.
@@ -107,7 +114,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
             vf.maxTxRate = s.maxTxRate
         }
         let request = LeaseRequest(pool: pool, owner: owner, count: count ?? 1, numaNode: numaNode, placement: placement,
-                                   settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId)
+                                   settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId,
+                                   deviceUser: deviceUser, deviceGroup: deviceGroup)
         try request.validate()
         return request
     }

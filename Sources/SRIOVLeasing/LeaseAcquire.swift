@@ -7,6 +7,8 @@ extension LeaseEngine {
     /// runs; a failure rolls back what was done (a VF that cannot be rolled back is quarantined).
     public func acquire(_ request: LeaseRequest, requestedBy: String? = nil) async throws(SRIOVError) -> Lease {
         try request.validate()
+        // Unknown user or group names are refused before anything is reserved.
+        _ = try LeaseEngine.deviceOwner(request)
         if let rid = request.requestID, let existing = book.requestIndex[rid].flatMap({ book.lease($0) }) {
             guard existing.request.sameAs(request) else {
                 throw SRIOVError(.invalidArgument, "request id \(Quote.shell(rid)) was already used for a different request (lease \(existing.id): pool \(existing.pool), owner \(existing.owner), \(existing.vfs.count) VFs); use a new request id")
@@ -104,6 +106,7 @@ extension LeaseEngine {
             throw error
         }
         for status in result.statuses { patchCached(status) }
+        try await grantDeviceNodes(id)
         try await record([.activated(lease: id, vfioDevices: result.devices),
                           auditEvent(requestedBy, "lease.acquire", "\(id) pool \(lease.pool) owner \(lease.owner)", "ok")])
     }

@@ -12,11 +12,16 @@ public actor LeaseEngine {
         public var source: any HostInventorySource
         public var control: any PCIDeviceControl
         public var link: any VFLinkControl
+        /// `/dev/vfio/<group>` ownership, for requests that name the VM's user/group; nil: such requests
+        /// are refused.
+        public var nodes: (any VFIONodeControl)?
 
-        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl) {
+        public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl,
+                    nodes: (any VFIONodeControl)? = nil) {
             self.source = source
             self.control = control
             self.link = link
+            self.nodes = nodes
         }
     }
 

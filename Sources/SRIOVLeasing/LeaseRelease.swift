@@ -62,6 +62,10 @@ extension LeaseEngine {
         }
         let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
         var outcomes: [LeaseEvent] = []
+        // The VM's user loses the devices' node first (on a real kernel it goes with vfio-pci anyway).
+        for problem in restoreDeviceNodes(lease) {
+            logger.error("/dev/vfio node not restored", metadata: ["lease": "\(id)", "problem": "\(problem)"])
+        }
         for vf in lease.vfs where vf.stage != .returned {
             if vf.stage != .reserved && vf.stage != .saved {
                 // Reserved or saved only: never touched, nothing to undo.

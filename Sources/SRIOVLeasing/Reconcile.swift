@@ -36,7 +36,7 @@ extension LeaseEngine {
                 switch lease.state {
                 case .acquiring:
                     if lease.vfs.allSatisfy({ $0.stage == .binding }), let devices = try? verifyBound(lease),
-                       await settingsMatch(lease) {
+                       await settingsMatch(lease), deviceNodesGranted(lease) {
                         // Every step ran; only the final record was missing.
                         try await record(.activated(lease: lease.id, vfioDevices: devices))
                         report.rolledForward.append(lease.id)

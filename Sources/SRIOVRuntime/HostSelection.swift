@@ -30,7 +30,8 @@ public enum HostSelection {
         let host = try openUnwrapped(simulated: simulated, stateDirectory: stateDirectory, sysfsRoot: sysfsRoot, procfsRoot: procfsRoot)
         // Test runs that crash at a chosen host step (`Failpoints`): count every write.
         guard Failpoints.enabled else { return host }
-        return LeaseEngine.Host(source: host.source, control: FailpointPCIControl(host.control), link: FailpointVFLink(host.link))
+        return LeaseEngine.Host(source: host.source, control: FailpointPCIControl(host.control), link: FailpointVFLink(host.link),
+                                nodes: host.nodes)
     }
 
     /// The host's events for the host watcher: the kernel's netlink sockets, or the simulated host's
@@ -48,14 +49,14 @@ public enum HostSelection {
         if simulated {
             try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
-            return LeaseEngine.Host(source: sim, control: sim, link: sim)
+            return LeaseEngine.Host(source: sim, control: sim, link: sim, nodes: VFIONodes(paths: sim.paths))
         }
         let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
         guard FileSystem.isDirectory(paths.sysfs) else {
             throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
         }
         return LeaseEngine.Host(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
-                                link: NetlinkVFLink())
+                                link: NetlinkVFLink(), nodes: VFIONodes(paths: paths))
     }
 }
 

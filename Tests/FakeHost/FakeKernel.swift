@@ -39,6 +39,8 @@ struct FakeKernel: Sendable {
     var groups: [Int: Set<PCIAddress>] = [:]
     /// Groups whose `/dev/vfio/<group>` exists.
     var vfioNodes: Set<Int> = []
+    /// Owner, group and mode of `/dev/vfio/<group>` nodes changed from the kernel's root:root 0600.
+    var nodeOwners: [Int: VFIONodeOwnership] = [:]
     var loadedDrivers: Set<String> = ["pcieport"]
     /// Netdevs (`/sys/class/net`) by name: the device under each, and its operstate.
     var netdevs: [String: (device: PCIAddress, up: Bool)] = [:]
@@ -128,6 +130,7 @@ struct FakeKernel: Sendable {
         if groups[group]?.isEmpty == true {
             groups[group] = nil
             vfioNodes.remove(group)
+            nodeOwners[group] = nil
         }
     }
 
@@ -168,7 +171,10 @@ struct FakeKernel: Sendable {
         events.append(.pci(PCIDeviceEvent(action: .unbind, address: address, driver: driver)))
         if driver == "vfio-pci", let group = devices[address]?.group {
             let stillVFIO = (groups[group] ?? []).contains { $0 != address && devices[$0]?.driver == "vfio-pci" }
-            if !stillVFIO { vfioNodes.remove(group) }
+            if !stillVFIO {
+                vfioNodes.remove(group)
+                nodeOwners[group] = nil
+            }
         }
     }
 
