@@ -5,7 +5,8 @@
 # QEMU, run in the guest paused with exactly `sriovctl lease show <id> --format qemu`, shows the
 # controller in `info pci`; `pf set-numvfs` on the leased PF is refused, even with --force; on release
 # nvme is bound again and the namespace is back as a block device. The oracle is sysfs and QEMU. The
-# controller is put back on nvme when the check ends, whatever happened.
+# controller is put back on nvme when the check ends, whatever happened. Then leased again for a VM
+# user (--device-user/--device-group): /dev/vfio/<group> is theirs, QEMU opens it as that user.
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
@@ -127,4 +128,42 @@ if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvm
     fi
 else
     fail whole-device-release "release exited $rc (${out:0:200}); driver $(driver_of "$nvme"), override '$(<"$dev/driver_override")', namespace $(namespace_of || echo missing)"
+fi
+
+# ------------------------------------------------------------- /dev/vfio for the VM's user (item 3)
+# Leased again for a VM that runs as uid 64055, gid 107 (numbers: the guest's passwd need not know
+# them): /dev/vfio/<group> is theirs (0660) while leased, the same QEMU opens the controller as that
+# user (setpriv; locked memory raised first, as libvirt does for its unprivileged QEMU), and on release
+# the node goes with vfio-pci and nvme is back.
+out=$("$SRIOVCTL" lease acquire --pool disk --owner vm-disk-user --device-user 64055 --device-group 107 --json --socket "$sock" 2>&1); rc=$?
+id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+if [[ $rc != 0 || -z $id ]]; then
+    fail whole-device-owner "lease acquire --device-user 64055 --device-group 107 exited $rc: ${out:0:400}"
+    exit 0
+fi
+owner=$(stat -c '%u %g %a %F' "/dev/vfio/$group" 2>&1)
+if [[ $owner == "64055 107 660 character special file" ]]; then
+    pass whole-device-owner
+else
+    fail whole-device-owner "/dev/vfio/$group after acquire with --device-user 64055 --device-group 107: $owner"
+fi
+if [[ -n ${QEMU:-} && -x $QEMU ]]; then
+    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1)
+    firmware=()
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    qout=$(printf 'info pci\nquit\n' | (ulimit -l unlimited; timeout 120 setpriv --reuid=64055 --regid=107 --clear-groups \
+        "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults -no-user-config -display none -S -monitor stdio $args) 2>&1); rc=$?
+    echo "lane: whole-device-owner-qemu: setpriv --reuid=64055 --regid=107 $QEMU ... $args exited $rc"
+    if [[ $rc == 0 && $qout == *"PCI device 1b36:0010"* ]]; then
+        pass whole-device-owner-qemu
+    else
+        fail whole-device-owner-qemu "QEMU as uid 64055 with '$args' exited $rc: $(tr '\n' ' ' <<<"${qout:0:600}")"
+    fi
+fi
+out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
+if [[ $rc == 0 && ! -e /dev/vfio/$group ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvme ]]; then
+    pass whole-device-owner-release
+else
+    fail whole-device-owner-release "release exited $rc (${out:0:200}); /dev/vfio/$group: $(stat -c '%u %g %a' "/dev/vfio/$group" 2>&1); driver $(driver_of "$nvme")"
 fi
