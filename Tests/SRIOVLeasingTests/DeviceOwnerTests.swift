@@ -168,6 +168,35 @@ struct DeviceOwnerTests {
         await engine.close()
     }
 
+    /// After a reboot the kernel makes the node again as root's: `sriovd apply` binds the leased device
+    /// to vfio-pci again and gives the node back to the VM's user, keeping the owner from before the lease.
+    @Test func applyGivesTheNodeBackAfterAReboot() async throws {
+        let f = try LeaseFixture(spec: WholeDeviceTests.spec(), yaml: WholeDeviceTests.yaml)
+        let nodes = RecordingNodes(f.fake)
+        var engine = try await engine(f, nodes)
+        let address = PCIAddress("0000:af:00.1")!
+        let lease = try await engine.acquire(LeaseRequest(pool: "whole", owner: "vm-1", deviceUser: "64055", deviceGroup: "107"))
+        let group = try #require(lease.vfs.first?.iommuGroup)
+        let granted = VFIONodeOwnership(uid: 64055, gid: 107, mode: 0o660)
+        #expect(try f.fake.vfioNodeOwnership(group) == granted)
+        await engine.close()
+        // The reboot: the device comes up on its host driver, the node is gone.
+        try f.fake.detach(address)
+        try f.fake.probe(address)
+        #expect(try f.fake.device(address)?.driver == "mlx5_core")
+        #expect(try f.fake.vfioNodeOwnership(group) == nil)
+
+        engine = try await self.engine(f, nodes, reconcile: false)
+        let report = await engine.apply(dryRun: false)
+        #expect(report.problems == [])
+        #expect(try f.fake.device(address)?.driver == "vfio-pci")
+        #expect(try f.fake.vfioNodeOwnership(group) == granted)
+        #expect(await engine.currentBook.lease(lease.id)?.vfioGrants?.map(\.previous) == [Self.root])
+        _ = try await engine.release(lease.id)
+        #expect(try f.fake.device(address)?.driver == "mlx5_core")
+        await engine.close()
+    }
+
     @Test func acquireBodyCarriesTheDeviceOwnerStrictly() throws {
         let json = #"{"pool":"uplink","owner":"vm","deviceUser":"libvirt-qemu","deviceGroup":"107"}"#
         let body = try JSONDecoder().decode(AcquireBody.self, from: Data(json.utf8))
