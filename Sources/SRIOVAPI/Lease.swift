@@ -65,10 +65,17 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
     public var consumer: LeaseConsumer?
     /// Exactly these VFs (all pool members, free and healthy), instead of the allocator's choice.
     public var vfs: [PCIAddress]?
+    /// The user the VM runs as (a name or a uid): sriovd makes `/dev/vfio/<group>` of each leased
+    /// device its owner (mode 0600, 0660 with `deviceGroup`) and puts the node back on release.
+    public var deviceUser: String?
+    /// The group the VM runs as (a name or a gid): the node's group, mode 0660.
+    public var deviceGroup: String?
 
     public init(pool: String, owner: String, count: Int = 1, numaNode: Int? = nil, placement: Placement = .pack,
                 settings: VFSettings = VFSettings(), ttlSeconds: Int? = nil, requestID: String? = nil,
-                consumer: LeaseConsumer? = nil, vfs: [PCIAddress]? = nil) {
+                consumer: LeaseConsumer? = nil, vfs: [PCIAddress]? = nil, deviceUser: String? = nil, deviceGroup: String? = nil) {
+        self.deviceUser = deviceUser
+        self.deviceGroup = deviceGroup
         self.pool = pool
         self.owner = owner
         self.count = count
@@ -98,6 +105,8 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         }
         if let n = numaNode, n < 0 { throw SRIOVError(.invalidArgument, "invalid NUMA node \(n)") }
         try settings.validate()
+        if let deviceUser { try DeviceAccount.check(deviceUser, what: "device user") }
+        if let deviceGroup { try DeviceAccount.check(deviceGroup, what: "device group") }
         if settings.mac != nil && count > 1 {
             throw SRIOVError(.invalidArgument, "--mac with --count \(count): VFs cannot share one MAC; request them one by one, or leave the MAC to the pool")
         }
@@ -126,6 +135,7 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         pool == other.pool && owner == other.owner && count == other.count && numaNode == other.numaNode
             && placement == other.placement && settings == other.settings && ttlSeconds == other.ttlSeconds
             && vfs == other.vfs && LeaseRequest.sameConsumer(consumer, other.consumer)
+            && deviceUser == other.deviceUser && deviceGroup == other.deviceGroup
     }
 
     /// A retry that names a pid without its start time asks for the consumer stored with the one read.
@@ -133,6 +143,9 @@ public struct LeaseRequest: Sendable, Codable, Equatable {
         if case .pid(let p, let s)? = a, case .pid(let q, let t)? = b { return p == q && (s == nil || t == nil || s == t) }
         return a == b
     }
+
+    /// Whether the request names who the VM runs as (`deviceUser`, `deviceGroup`).
+    public var wantsDeviceOwner: Bool { deviceUser != nil || deviceGroup != nil }
 }
 
 /// The lifecycle of a lease.
@@ -197,9 +210,14 @@ public struct Lease: Sendable, Codable, Equatable {
     /// nil while the lease's VFs are as it promised; set (and never cleared) when a change it did not
     /// make was forced on them or found: `drifted` (settings or driver changed), `lost` (VFs vanished).
     public var condition: LeaseCondition?
+    /// The `/dev/vfio/<group>` nodes given to the request's device user/group, with what they were
+    /// before (put back on release); nil when the request named none.
+    public var vfioGrants: [VFIOGrant]?
 
     package init(id: LeaseID, owner: String, pool: String, request: LeaseRequest, vfs: [LeasedVF], state: LeaseState,
-                 createdAt: Double, expiresAt: Double?, requestedBy: String?, problems: [String], condition: LeaseCondition? = nil) {
+                 createdAt: Double, expiresAt: Double?, requestedBy: String?, problems: [String], condition: LeaseCondition? = nil,
+                 vfioGrants: [VFIOGrant]? = nil) {
+        self.vfioGrants = vfioGrants
         self.id = id
         self.owner = owner
         self.pool = pool

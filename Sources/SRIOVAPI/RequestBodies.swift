@@ -57,9 +57,12 @@ public struct AcquireBody: Codable, Sendable, Equatable {
     public var consumer: String?
     /// Exactly these VFs (PCI addresses), all from the pool.
     public var vfs: [String]?
+    /// Who the VM runs as: a user name or uid, a group name or gid (`/dev/vfio/<group>` is given to them).
+    public var deviceUser: String?
+    public var deviceGroup: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId, consumer, vfs
+        case pool, owner, count, numaNode, placement, settings, ttlSeconds, requestId, consumer, vfs, deviceUser, deviceGroup
     }
 
     public init(from decoder: any Decoder) throws {
@@ -75,6 +78,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         requestId = try c.decodeIfPresent(String.self, forKey: .requestId)
         consumer = try c.decodeIfPresent(String.self, forKey: .consumer)
         vfs = try c.decodeIfPresent([String].self, forKey: .vfs)
+        deviceUser = try c.decodeIfPresent(String.self, forKey: .deviceUser)
+        deviceGroup = try c.decodeIfPresent(String.self, forKey: .deviceGroup)
     }
 
     /// The body that asks for `request` (what `DaemonClient.acquire` sends).
@@ -90,6 +95,8 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         requestId = request.requestID
         consumer = request.consumer?.description
         vfs = request.vfs?.map { $0.description }
+        deviceUser = request.deviceUser
+        deviceGroup = request.deviceGroup
     }
 
     /// The engine's request; `idempotencyKey` (the header) wins over `requestId` only when they agree.
@@ -134,7 +141,7 @@ public struct AcquireBody: Codable, Sendable, Equatable {
         }
         let request = LeaseRequest(pool: pool, owner: owner, count: count ?? exact?.count ?? 1, numaNode: numaNode, placement: placement,
                                    settings: vf, ttlSeconds: ttlSeconds, requestID: idempotencyKey ?? requestId,
-                                   consumer: consumer, vfs: exact)
+                                   consumer: consumer, vfs: exact, deviceUser: deviceUser, deviceGroup: deviceGroup)
         try request.validate()
         return request
     }

@@ -97,6 +97,13 @@ struct PlanResolver {
         var taken = Set<PCIAddress>()
         for (s, selector) in pool.selectors.enumerated() {
             let base = "pools[\(p)].selectors[\(s)]"
+            if !selector.devices.isEmpty {
+                for (k, address) in selector.devices.enumerated() {
+                    try takeWholeDevice(address, pool: p, selector: s, path: "\(base).devices[\(k)]")
+                    taken.insert(address)
+                }
+                continue
+            }
             let candidates: [PhysicalFunction]
             if let pfText = selector.pf {
                 let pf = try requirePF(pfText, path: "\(base).\(selector.pfKey)")
@@ -144,11 +151,48 @@ struct PlanResolver {
         if pf.isManagement {
             throw fail(path, "selects \(describe(vf, pf)), a VF of \(pf.displayName), the management NIC (it carries the host's default route); sriovd never leases its VFs: narrow the selector (add pf: or numa:)")
         }
+        if let other = owner[pf.pciAddress] {
+            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
+            throw fail(path, "selects \(describe(vf, pf)), a VF of \(pf.displayName), which pool \(Quote.shell(config.pools[other.pool].name)) holds as a whole device (\(config.lines.location(otherPath))); a PF is leased either whole or by its VFs: narrow one of the two")
+        }
         if let other = owner[vf.pciAddress], other.pool != p {
             let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
             throw fail(path, "\(describe(vf, pf)) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))) and would also be in pool \(Quote.shell(config.pools[p].name)); a VF belongs to one pool only: narrow one of the two selectors")
         }
         owner[vf.pciAddress] = (p, s)
+    }
+
+    /// A `devices:` entry: an SR-IOV PF of this host, not protected, not the management NIC, not
+    /// given VFs by `pfs:`, in no other pool, and none of its VFs pooled.
+    mutating func takeWholeDevice(_ address: PCIAddress, pool p: Int, selector s: Int, path: String) throws(SRIOVError) {
+        let pf: PhysicalFunction
+        switch lookup(address.description) {
+        case .pf(let found): pf = found
+        case .vf(let vf, let parent):
+            throw fail(path, "\(address) is \(describe(vf, parent)); devices: takes whole functions: put a VF in a pool of VFs (pci: \(address))")
+        case .none:
+            throw fail(path, "no SR-IOV PF at \(address) on this host; devices: takes PCI functions `sriovctl inventory` lists (a PF leased whole, with no VFs); functions without SR-IOV cannot be pooled yet")
+        }
+        if let k = protected[pf.pciAddress] {
+            throw fail(path, "\(pf.label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
+        }
+        if pf.isManagement {
+            throw fail(path, "\(pf.label) is the management NIC (it carries the host's default route) and sriovd never leases it; choose another device")
+        }
+        if let i = desired[pf.pciAddress], config.pfs[i].numVFs > 0 {
+            throw fail(path, "\(pf.label) is given \(config.pfs[i].numVFs) VFs by pfs[\(i)], and a PF whose VFs exist cannot be leased whole; set num_vfs: 0 there or drop it from devices:")
+        }
+        if let other = owner[pf.pciAddress] {
+            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
+            throw fail(path, "\(pf.label) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))); a device belongs to one pool only")
+        }
+        if let vf = pf.vfs.first(where: { owner[$0.pciAddress] != nil }), let other = owner[vf.pciAddress] {
+            throw fail(path, "\(pf.label) has VFs in pool \(Quote.shell(config.pools[other.pool].name)) (\(describe(vf, pf))); a PF is leased either whole or by its VFs: narrow one of the two")
+        }
+        if desired[pf.pciAddress] == nil && pf.numVFs > 0 {
+            warnings.append("\(config.lines.location(path)): \(pf.label) has \(pf.numVFs) VFs now; it is leased whole only while it has none (`sriovctl pf set-numvfs \(pf.displayName) 0`)")
+        }
+        owner[pf.pciAddress] = (p, s)
     }
 
     /// Every `pci:` address must be a VF of this host that the selector's other keys also match.

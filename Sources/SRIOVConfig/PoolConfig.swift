@@ -74,7 +74,27 @@ extension PoolConfig {
             return action
         } ?? .default
         try pool.checkDefaultsAgainstPolicy(map)
+        try pool.checkWholeDevices(map, selectorsValue)
+        if pool.wholeDevices { pool.onRelease = .rebindHostDriver }
         return pool
+    }
+
+    /// True when the pool holds whole PCI functions (`devices:` selectors) rather than VFs.
+    public var wholeDevices: Bool { selectors.contains { !$0.devices.isEmpty } }
+
+    /// A pool of whole devices: only `devices:` selectors, no VF settings, and the host driver back on
+    /// release (a PF left driverless loses its netdev or namespaces).
+    func checkWholeDevices(_ map: YAMLMapping, _ selectorsValue: YAMLValue) throws(SRIOVError) {
+        guard wholeDevices else { return }
+        if selectors.contains(where: { $0.devices.isEmpty }) {
+            throw selectorsValue.fail("pool \(name) mixes devices: (whole PCI functions) with VF selectors; a pool holds either VFs or whole devices: put them in two pools")
+        }
+        if let d = map["defaults"], !defaults.isEmpty {
+            throw d.fail("pool \(name) holds whole devices (devices:), and VF settings (defaults:) do not apply to them; remove defaults:")
+        }
+        if let r = map["on_release"], onRelease == .leaveUnbound {
+            throw r.fail("pool \(name) holds whole devices (devices:), which always get their host driver back on release; remove on_release: or write rebind-host-driver")
+        }
     }
 
     /// A pool's defaults must be something its own policy allows.

@@ -12,6 +12,9 @@ public struct PoolSelector: Sendable, Equatable {
     /// The VF's PCI vendor and device id, four lower-case hex digits each (`15b3`, `1018`).
     public var vendorDevice: (vendor: String, device: String)?
     public var numaNode: Int?
+    /// Whole PCI functions (`devices:`), leased as they are instead of their VFs: a PF with no VFs.
+    /// Given alone in its selector; a pool holds either VFs or whole devices.
+    public var devices: [PCIAddress] = []
 
     /// Written as the `vfs: "ens1f0#0-7"` shorthand (only changes which key errors name).
     var viaShorthand = false
@@ -29,12 +32,12 @@ public struct PoolSelector: Sendable, Equatable {
         lhs.pf == rhs.pf && lhs.vfRange == rhs.vfRange && lhs.pciAddresses == rhs.pciAddresses
             && lhs.vendorDevice?.vendor == rhs.vendorDevice?.vendor
             && lhs.vendorDevice?.device == rhs.vendorDevice?.device
-            && lhs.numaNode == rhs.numaNode
+            && lhs.numaNode == rhs.numaNode && lhs.devices == rhs.devices
     }
 
     /// True when the selector names no key at all (it would match every VF of the host).
     public var isEmpty: Bool {
-        pf == nil && vfRange == nil && pciAddresses.isEmpty && vendorDevice == nil && numaNode == nil
+        pf == nil && vfRange == nil && pciAddresses.isEmpty && vendorDevice == nil && numaNode == nil && devices.isEmpty
     }
 
     /// The key `pf`/`range` errors point at.
@@ -43,7 +46,7 @@ public struct PoolSelector: Sendable, Equatable {
 }
 
 extension PoolSelector {
-    static let keys = ["vfs", "pf", "range", "pci", "vendor_device", "numa"]
+    static let keys = ["vfs", "pf", "range", "pci", "vendor_device", "numa", "devices"]
 
     static func parse(_ value: YAMLValue) throws(SRIOVError) -> PoolSelector {
         let map = try value.mapping("a pool selector", keys: keys)
@@ -77,6 +80,19 @@ extension PoolSelector {
         if let numa = map["numa"] {
             let node = try numa.int("numa (a NUMA node number)", in: Int.min...Int.max)
             do throws(SRIOVError) { selector.numaNode = try NUMANode(node).value } catch { throw numa.fail(error) }
+        }
+        if let devices = map["devices"] {
+            for key in keys where key != "devices" && map.has(key) {
+                throw devices.fail("devices: takes whole PCI functions and stands alone in its selector; move \(key): to a selector of its own (in a pool of VFs: a pool holds either VFs or whole devices)")
+            }
+            selector.devices = try devices.listOrScalar("PCI addresses of whole functions").map { v throws(SRIOVError) in
+                do throws(SRIOVError) { return try PCIAddress(parsing: v.string("a PCI address")) } catch { throw v.fail(error) }
+            }
+            var seen = Set<PCIAddress>()
+            for (i, address) in selector.devices.enumerated() where !seen.insert(address).inserted {
+                throw devices.location.index(i, line: devices.location.line).error(value.context.source,
+                    "\(address) is listed twice; remove the duplicate")
+            }
         }
         if selector.isEmpty {
             throw value.fail("an empty selector would take every VF of the host; give at least one of \(KeySuggestion.list(keys))")

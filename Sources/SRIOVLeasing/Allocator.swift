@@ -82,6 +82,9 @@ public struct Allocator: Sendable {
                 : "configured pools: \(names.joined(separator: ", ")) (`sriovctl pool list`)"))
         }
         try checkPolicy(request, pool: pool, book: book)
+        if pool.wholeDevices {
+            return try chooseWholeDevices(request, book: book, inventory: inventory, groups: groups)
+        }
         let index = index ?? poolIndex(request.pool, inventory: inventory, groups: groups)
         let leasedMark: UInt8 = 1, quarantinedMark: UInt8 = 2
         var marks = [UInt8](repeating: 0, count: index.slots.count)

@@ -24,12 +24,38 @@ public enum AttachSpec {
     /// with `pcie=1` unless `proxmox` says otherwise (`ProxmoxPlacement`, from the VM's configuration).
     public static func render(_ lease: Lease, format: AttachFormat, proxmox: ProxmoxPlacement? = nil) -> String {
         let proxmox = proxmox ?? ProxmoxPlacement(indices: Array(0..<lease.vfs.count), pcie: true)
+        if format == .proxmox, lease.vfs.contains(where: { $0.isWholeDevice }) {
+            return proxmoxWholeDevices(lease, proxmox: proxmox)
+        }
         let parts = lease.vfs.enumerated().map { n, vf in render(vf, number: n, lease: lease, format: format, proxmox: proxmox) }
         return parts.joined(separator: format == .dpdk ? " " : "\n")
     }
 
     public static func all(_ lease: Lease) -> [String: String] {
         Dictionary(uniqueKeysWithValues: AttachFormat.allCases.map { ($0.rawValue, render(lease, format: $0)) })
+    }
+
+    /// Proxmox lines of a lease that holds whole devices: the functions of one device leased together
+    /// are one line naming the device without its function (`hostpci0: 0000:03:00`, Proxmox's "All
+    /// Functions"); a device leased alone keeps its function.
+    static func proxmoxWholeDevices(_ lease: Lease, proxmox: ProxmoxPlacement) -> String {
+        var lines: [String] = []
+        var done = Set<PCIAddress>()
+        for vf in lease.vfs where !done.contains(vf.pciAddress) {
+            let a = vf.pciAddress
+            let siblings = lease.vfs.filter { $0.isWholeDevice && $0.pciAddress.isSiblingFunction(of: a) }.map(\.pciAddress)
+            done.insert(a)
+            done.formUnion(siblings)
+            let name: String
+            if vf.isWholeDevice && !siblings.isEmpty {
+                let text = a.description
+                name = String(text[..<(text.lastIndex(of: ".") ?? text.endIndex)])
+            } else {
+                name = a.description
+            }
+            lines.append("hostpci\(proxmox.index(lines.count)): \(name)" + (proxmox.pcie ? ",pcie=1" : ""))
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func hex(_ v: UInt64, _ width: Int) -> String {

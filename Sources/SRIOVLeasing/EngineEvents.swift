@@ -132,7 +132,7 @@ public final class EngineEvents: Sendable {
                 made = (.pfDraining, .pfDrain(drain))
             case .pfUndrained(let undrain):
                 made = (.pfUndrained, .pfUndrain(undrain))
-            case .audit:
+            case .audit, .vfioGranted:
                 made = nil
             case .reserved, .saved, .configuring, .binding, .renewed, .returned:
                 made = nil

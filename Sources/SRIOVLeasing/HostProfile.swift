@@ -13,7 +13,7 @@ public enum HostProfile {
     public static func wrap(_ host: LeaseEngine.Host, record: @escaping Record) -> LeaseEngine.Host {
         LeaseEngine.Host(source: TimedSource(inner: host.source, record: record),
                          control: TimedControl(inner: host.control, record: record),
-                         link: TimedLink(inner: host.link, record: record), consumers: host.consumers)
+                         link: TimedLink(inner: host.link, record: record), consumers: host.consumers, nodes: host.nodes)
     }
 
     static func timed<T>(_ operation: String, _ record: Record, _ body: () throws(SRIOVError) -> T) throws(SRIOVError) -> T {

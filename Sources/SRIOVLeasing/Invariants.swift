@@ -27,8 +27,8 @@ public enum Invariants {
         for (vf, ids) in holders where ids.count > 1 {
             problems.append("\(vf) is held by \(ids.count) leases: \(ids.map(\.value).sorted().joined(separator: ", "))")
         }
-        var vfs: [PCIAddress: (VirtualFunction, PhysicalFunction)] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = (vf, pf) } }
+        // PFs too, as whole devices (without interfaces: no VF settings to compare).
+        let vfs = inventory.leasableFunctions
         for lease in book.leases.values {
             if lease.condition == .lost {
                 // One line: its VFs are gone or new ones, so comparing their settings says nothing more.

@@ -7,6 +7,8 @@ extension LeaseEngine {
     /// runs; a failure rolls back what was done (a VF that cannot be rolled back is quarantined).
     public func acquire(_ request: LeaseRequest, requestedBy: String? = nil) async throws(SRIOVError) -> Lease {
         try request.validate()
+        // Unknown user or group names are refused before anything is reserved.
+        _ = try LeaseEngine.deviceOwner(request)
         if let rid = request.requestID, let existing = book.requestIndex[rid].flatMap({ book.lease($0) }) {
             guard existing.request.sameAs(request) else {
                 throw SRIOVError(.invalidArgument, "request id \(Quote.shell(rid)) was already used for a different request (lease \(existing.id): pool \(existing.pool), owner \(existing.owner), \(existing.vfs.count) VFs); use a new request id")
@@ -14,7 +16,12 @@ extension LeaseEngine {
             return try await settled(existing.id)
         }
         let request = try resolvingConsumer(request)
-        var inventory = try allocationInventory()
+        let whole = plan.config(of: request.pool)?.wholeDevices ?? false
+        if whole && !request.settings.isEmpty {
+            throw SRIOVError(.invalidArgument, "pool \(request.pool) holds whole devices, and VF settings (--mac, --vlan, --trust, ...) do not apply to them; leave them out")
+        }
+        // Whole devices are few and their PFs' drivers are not kept in the cached view: read the host.
+        var inventory = try allocationInventory(fresh: whole)
         var groups = allocationGroups(inventory)
         var chosen = try chooseVFs(request, inventory: inventory, groups: groups)
         if !(try chosenStillFree(chosen)) {
@@ -103,6 +110,7 @@ extension LeaseEngine {
             throw error
         }
         for status in result.statuses { patchCached(status) }
+        try await grantDeviceNodes(id)
         try await record([.activated(lease: id, vfioDevices: result.devices),
                           auditEvent(requestedBy, "lease.acquire", "\(id) pool \(lease.pool) owner \(lease.owner)", "ok")])
     }
@@ -138,10 +146,16 @@ extension LeaseEngine {
 
     /// Re-reads the chosen VFs: each still exists, is not on vfio-pci, and is alone in its group.
     func chosenStillFree(_ chosen: [(VirtualFunction, PhysicalFunction)]) throws(SRIOVError) -> Bool {
+        let addresses = Set(chosen.map(\.0.pciAddress))
         for (vf, _) in chosen {
+            // A whole device's group may also hold the other functions chosen with it, and devices
+            // parked on vfio-pci / pci-stub (the allocator checked who holds those).
+            let tolerated: (IOMMUGroupMember) -> Bool = vf.pf == vf.pciAddress
+                ? { addresses.contains($0.pciAddress) || $0.driver == "vfio-pci" || $0.driver == "pci-stub" }
+                : { _ in false }
             guard let now = try host.source.device(vf.pciAddress), now.driver != "vfio-pci",
                   let group = now.iommuGroup, group.id == vf.iommuGroup,
-                  group.members.allSatisfy({ $0.pciAddress == vf.pciAddress || $0.isBridge }) else { return false }
+                  group.members.allSatisfy({ $0.pciAddress == vf.pciAddress || $0.isBridge || tolerated($0) }) else { return false }
         }
         return true
     }

@@ -124,6 +124,12 @@ public struct LeaseBook: Sendable, Codable, Equatable {
             }
         case .numVFsChanged, .pfLink:
             break
+        case .vfioGranted(let id, let grant):
+            guard var lease = leases[id.value] else { return }
+            var grants = (lease.vfioGrants ?? []).filter { $0.group != grant.group }
+            grants.append(grant)
+            lease.vfioGrants = grants
+            leases[id.value] = lease
         case .pfDraining(let drain):
             draining[drain.pf] = drain
         case .pfUndrained(let undrain):

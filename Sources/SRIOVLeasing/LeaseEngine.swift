@@ -15,13 +15,17 @@ public actor LeaseEngine {
         /// Whether leases' consumers still run (`LeaseConsumer`); a host without one cannot take
         /// leases that name a consumer.
         public var consumers: any ConsumerProbe
+        /// `/dev/vfio/<group>` ownership, for requests that name the VM's user/group; nil: such requests
+        /// are refused.
+        public var nodes: (any VFIONodeControl)?
 
         public init(source: any HostInventorySource, control: any PCIDeviceControl, link: any VFLinkControl,
-                    consumers: any ConsumerProbe = UnprobedConsumers()) {
+                    consumers: any ConsumerProbe = UnprobedConsumers(), nodes: (any VFIONodeControl)? = nil) {
             self.source = source
             self.control = control
             self.link = link
             self.consumers = consumers
+            self.nodes = nodes
         }
     }
 
@@ -224,7 +228,11 @@ public actor LeaseEngine {
         let inventory = try host.source.inventory()
         let held = book.heldVFs
         var pfOf: [PCIAddress: PhysicalFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { pfOf[vf.pciAddress] = pf } }
+        for pf in inventory.pfs {
+            for vf in pf.vfs { pfOf[vf.pciAddress] = pf }
+            // A whole device (`devices:` pool) is present when its function is.
+            pfOf[pf.pciAddress] = pf
+        }
         return plan.pools.keys.sorted().map { name in
             let vfs = plan.pools[name] ?? []
             let leased = vfs.filter { held[$0] != nil }.count

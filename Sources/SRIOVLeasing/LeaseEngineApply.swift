@@ -152,6 +152,17 @@ extension LeaseEngine {
                 if devices.contains(where: { address, node in lease.vfs.first { $0.pciAddress == address }?.vfioDevice != node }) {
                     try await record(.activated(lease: lease.id, vfioDevices: devices))
                 }
+                // The kernel made the nodes again as root's: the VM's user gets them back, unless the
+                // groups were renumbered (a grant's `previous` belongs to the group it was taken from).
+                if lease.request.wantsDeviceOwner {
+                    let granted = Set(lease.vfioGrants?.map(\.group) ?? [])
+                    let now = Set(devices.values.compactMap { node in node.split(separator: "/").last.flatMap { Int($0) } })
+                    if granted == now {
+                        try await grantDeviceNodes(lease.id)
+                    } else {
+                        report.problems.append("lease \(lease.id): its IOMMU groups are now \(now.sorted()) (granted: \(granted.sorted())); /dev/vfio was not given to its device user again: release the lease and acquire anew")
+                    }
+                }
                 await audit(requestedBy, "lease.restore", "\(lease.id)", "ok")
             } catch {
                 report.problems.append("lease \(lease.id): \(error.message)")

@@ -239,8 +239,8 @@ extension LeaseEngine {
 
     /// Leases on `affected` PFs (nil: every lease): lost, returned, drifted.
     private func judgeLeases(_ inventory: HostInventory, affected: Set<PCIAddress>?, report: inout ObserveReport) async {
-        var vfs: [PCIAddress: (vf: VirtualFunction, pf: PhysicalFunction)] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = (vf, pf) } }
+        // PFs too, as whole devices (without interfaces: no VF settings to compare).
+        let vfs = inventory.leasableFunctions
         var readouts: [InterfaceName: VFReadout] = [:]
         // New pool VFs: free only once seen clean.
         for address in report.joined {

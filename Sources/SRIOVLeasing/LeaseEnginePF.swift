@@ -74,6 +74,11 @@ extension LeaseEngine {
         if let writing = pfWrites.vfs[target.device], !writing.isEmpty {
             throw SRIOVError(.busy, "\(target.label): cannot change the VF count while settings of VF \(writing.sorted().map(String.init).joined(separator: ", ")) are being written; retry in a moment")
         }
+        if let address = target.device.pciAddress, let holder = book.holder(of: address), let lease = book.lease(holder),
+           lease.vfs.contains(where: { $0.pciAddress == address && $0.isWholeDevice }) {
+            // Not even with force: the PF itself is a VM's device; its driver is vfio-pci, not the one that makes VFs.
+            throw SRIOVError(.busy, "\(target.label): cannot change the VF count: the PF itself is leased whole to lease \(holder) (owner \(lease.owner), pool \(lease.pool)); release the lease first (`sriovctl lease release \(holder)`)")
+        }
         let before = target.numVFs
         var lost: [Lease] = []
         if count != before {

@@ -42,6 +42,9 @@ public enum LeaseEvent: Sendable, Equatable {
     case pfUndrained(PFUndrainRecord)
     /// Who asked for what (every mutating call), for `sriovctl audit`.
     case audit(AuditRecord)
+    /// About to give a lease's `/dev/vfio/<group>` to the request's device user/group; `previous` is
+    /// what release and recovery put back.
+    case vfioGranted(lease: LeaseID, grant: VFIOGrant)
 
     public var type: String {
         switch self {
@@ -64,6 +67,7 @@ public enum LeaseEvent: Sendable, Equatable {
         case .pfDraining: return "pf.drain"
         case .pfUndrained: return "pf.undrain"
         case .audit: return "audit"
+        case .vfioGranted: return "lease.vfio-grant"
         }
     }
 }
@@ -99,6 +103,7 @@ extension LeaseEvent {
     struct VFOnly: Codable { var vf: PCIAddress }
     struct Drift: Codable { var lease: LeaseID; var vf: PCIAddress; var reason: String }
     struct Marked: Codable { var condition: LeaseCondition; var lease: LeaseID; var reason: String }
+    struct Granted: Codable { var grant: VFIOGrant; var lease: LeaseID }
 
     /// The payload to journal.
     func payload() -> any Encodable & Sendable {
@@ -121,6 +126,7 @@ extension LeaseEvent {
         case .pfDraining(let r): return r
         case .pfUndrained(let r): return r
         case .audit(let a): return a
+        case .vfioGranted(let l, let g): return Granted(grant: g, lease: l)
         }
     }
 
@@ -151,6 +157,7 @@ extension LeaseEvent {
         case "pf.drain": return .pfDraining(try d(PFDrainRecord.self))
         case "pf.undrain": return .pfUndrained(try d(PFUndrainRecord.self))
         case "audit": return .audit(try d(AuditRecord.self))
+        case "lease.vfio-grant": let p = try d(Granted.self); return .vfioGranted(lease: p.lease, grant: p.grant)
         default:
             throw SRIOVError(.corrupt, "unknown journal record type \(Quote.shell(type)) (written by a newer sriovd?); upgrade, or see every such record with `sriovctl journal verify`")
         }

@@ -32,6 +32,8 @@ extension LeaseRequest: JSONWritable {
         w.object { w in
             w.member("consumer", consumer)
             w.member("count", count)
+            w.member("deviceGroup", deviceGroup)
+            w.member("deviceUser", deviceUser)
             w.member("numaNode", numaNode)
             w.member("owner", owner)
             w.member("placement", placement)
@@ -79,8 +81,33 @@ extension Lease: JSONWritable {
             w.member("request", request)
             w.member("requestedBy", requestedBy)
             w.member("state", state)
+            if let vfioGrants {
+                w.key("vfioGrants")
+                w.array(vfioGrants) { w, grant in grant.writeJSON(&w) }
+            }
             w.key("vfs")
             w.array(vfs) { w, vf in vf.writeJSON(&w) }
+        }
+    }
+}
+
+extension VFIONodeOwnership: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("gid", gid)
+            w.member("mode", mode)
+            w.member("uid", uid)
+        }
+    }
+}
+
+extension VFIOGrant: JSONWritable {
+    public func writeJSON(_ w: inout JSONWriter) {
+        w.object { w in
+            w.member("granted", granted)
+            w.member("group", group)
+            w.member("node", node)
+            w.member("previous", previous)
         }
     }
 }
@@ -183,6 +210,11 @@ extension LeaseEvent {
                 w.member("interface", change.interface)
                 w.member("pf", change.pf)
                 w.member("requestedBy", change.requestedBy)
+            }
+        case .vfioGranted(let lease, let grant):
+            w.object { w in
+                w.member("grant", grant)
+                w.member("lease", lease)
             }
         case .pfLink(let r):
             r.writeJSON(&w)

@@ -65,11 +65,16 @@ extension LeaseEngine {
         }
         let onRelease = plan.config(of: lease.pool)?.onRelease ?? .leaveUnbound
         var outcomes: [LeaseEvent] = []
+        // The VM's user loses the devices' node first (on a real kernel it goes with vfio-pci anyway).
+        for problem in restoreDeviceNodes(lease) {
+            logger.error("/dev/vfio node not restored", metadata: ["lease": "\(id)", "problem": "\(problem)"])
+        }
         for vf in lease.vfs where vf.stage != .returned {
             if vf.stage != .reserved && vf.stage != .saved {
                 // Reserved or saved only: never touched, nothing to undo.
                 do throws(SRIOVError) {
-                    patchCached(try await hostScrubAndReturn(vf, action: onRelease))
+                    // A whole device always gets its host driver back (its netdev, its namespaces).
+                    patchCached(try await hostScrubAndReturn(vf, action: vf.isWholeDevice ? .rebindHostDriver : onRelease))
                 } catch {
                     invalidateInventory()
                     outcomes.append(.quarantined(vf: vf.pciAddress, reason: "release of lease \(id) failed: \(error.message)", lease: id))
@@ -123,7 +128,7 @@ extension LeaseEngine {
             }
         }
         guard let now = try host.source.device(address) else {
-            throw SRIOVError(.notFound, "VF \(address) vanished during release")
+            throw SRIOVError(.notFound, "\(vf.isWholeDevice ? "device" : "VF") \(address) vanished during release")
         }
         if now.driver == "vfio-pci" || now.driverOverride != nil {
             throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")

@@ -36,7 +36,7 @@ extension LeaseEngine {
                 switch lease.state {
                 case .acquiring:
                     if lease.vfs.allSatisfy({ $0.stage == .binding }), let devices = try? verifyBound(lease),
-                       await settingsMatch(lease) {
+                       await settingsMatch(lease), deviceNodesGranted(lease) {
                         // Every step ran; only the final record was missing.
                         try await record(.activated(lease: lease.id, vfioDevices: devices))
                         report.rolledForward.append(lease.id)
@@ -99,9 +99,8 @@ extension LeaseEngine {
     }
 
     static func vfsByAddress(_ inventory: HostInventory) -> [PCIAddress: VirtualFunction] {
-        var vfs: [PCIAddress: VirtualFunction] = [:]
-        for pf in inventory.pfs { for vf in pf.vfs { vfs[vf.pciAddress] = vf } }
-        return vfs
+        // PFs too, as whole devices: a PF leased whole is not a vanished VF.
+        inventory.leasableFunctions.mapValues { $0.vf }
     }
 
     func settingsMatch(_ lease: Lease) async -> Bool {

@@ -31,7 +31,7 @@ public enum HostSelection {
         // Test runs that crash at a chosen host step (`Failpoints`): count every write.
         guard Failpoints.enabled else { return host }
         return LeaseEngine.Host(source: host.source, control: FailpointPCIControl(host.control), link: FailpointVFLink(host.link),
-                                consumers: host.consumers)
+                                consumers: host.consumers, nodes: host.nodes)
     }
 
     /// The host's events for the host watcher: the kernel's netlink sockets, or the simulated host's
@@ -50,14 +50,15 @@ public enum HostSelection {
             try Directories.ensure(stateDirectory, mode: 0o750, what: "state directory")
             let sim = try SimulatedHost.openOrCreate(directory: SimulatedHost.directory(inStateDirectory: stateDirectory))
             // Consumers under the simulated host's own tree: proc/, sys/fs/cgroup/, run/libvirt/qemu/.
-            return LeaseEngine.Host(source: sim, control: sim, link: sim, consumers: FileConsumerProbe(root: sim.directory))
+            return LeaseEngine.Host(source: sim, control: sim, link: sim, consumers: FileConsumerProbe(root: sim.directory),
+                                    nodes: VFIONodes(paths: sim.paths))
         }
         let paths = HostPaths(sysfs: sysfsRoot, procfs: procfsRoot, modules: "/lib/modules")
         guard FileSystem.isDirectory(paths.sysfs) else {
             throw SRIOVError(.notFound, "sysfs root \(Quote.shell(sysfsRoot)) does not exist or is not a directory; pass --sysfs-root with a mounted sysfs (usually /sys), or use --simulated")
         }
         return LeaseEngine.Host(source: SysfsDiscovery(paths: paths), control: SysfsPCIControl(paths: paths),
-                                link: NetlinkVFLink(), consumers: FileConsumerProbe(procfs: paths.procfs))
+                                link: NetlinkVFLink(), consumers: FileConsumerProbe(procfs: paths.procfs), nodes: VFIONodes(paths: paths))
     }
 }
 

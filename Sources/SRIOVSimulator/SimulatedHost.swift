@@ -159,11 +159,15 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                 try tree.write(dev + "/sriov_offset", "\(pf.firstVFOffset)\n")
                 try tree.write(dev + "/sriov_stride", "\(pf.vfStride)\n")
                 try tree.write(dev + "/sriov_vf_device", "\(profile.vfDeviceID)\n")
-                try joinNewGroup(pf.address)
+                if let with = pf.iommuGroupWith, let group = groupOf(with) {
+                    try join(pf.address, group: group)
+                } else {
+                    try joinNewGroup(pf.address)
+                }
                 links.pfs[pf.interface] = LinkTable.PFLink(pf: pf.address, up: pf.linkUp, vfs: [])
                 if pf.driverBound {
+                    // Binding the PF's driver makes its netdev (`bind`).
                     try bind(pf.address, driver: profile.pfDriver)
-                    try makeNetdev(pf.address, name: pf.interface, up: pf.linkUp)
                 }
                 if pf.carriesDefaultRoute {
                     routes.append(pf.interface)
@@ -306,6 +310,10 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         if driver != "vfio-pci", let (pf, index, profile) = known ?? vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),
                            up: pf.linkUp)
+        } else if driver != "vfio-pci", known == nil, let pf = spec.pfs.first(where: { $0.address == address }),
+                  driver == spec.profile(named: pf.profile)?.pfDriver {
+            // A PF's own driver makes its netdev (at build, and when a PF leased whole gets it back).
+            try makeNetdev(address, name: pf.interface, up: pf.linkUp)
         }
         if driver == "vfio-pci" { try addVFIONode(group: group ?? groupOf(address)) }
         SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.bind, address, driver: driver)])

@@ -22,10 +22,15 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
         public var carriesDefaultRoute: Bool
         /// The PF's driver is bound (false: writing sriov_numvfs answers ENOENT).
         public var driverBound: Bool
+        /// Joins the IOMMU group of this PF, listed before it (functions of one device without ACS
+        /// between them: a multi-function device passed through whole); nil: a group of its own.
+        public var iommuGroupWith: PCIAddress?
 
         public init(address: PCIAddress, profile: String, interface: String, numaNode: Int?, totalVFs: Int,
                     initialVFs: Int = 0, firstVFOffset: Int = 0x80, vfStride: Int = 1, linkUp: Bool = true,
-                    acsIsolated: Bool = true, carriesDefaultRoute: Bool = false, driverBound: Bool = true) {
+                    acsIsolated: Bool = true, carriesDefaultRoute: Bool = false, driverBound: Bool = true,
+                    iommuGroupWith: PCIAddress? = nil) {
+            self.iommuGroupWith = iommuGroupWith
             self.address = address
             self.profile = profile
             self.interface = interface
@@ -110,6 +115,9 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
             _ = try InterfaceName(parsing: pf.interface)
             guard pf.initialVFs <= pf.totalVFs, pf.totalVFs <= 4096 else {
                 throw SRIOVError(.invalidArgument, "simulated PF \(pf.address): initialVFs \(pf.initialVFs) / totalVFs \(pf.totalVFs) out of range")
+            }
+            if let with = pf.iommuGroupWith, !seen.contains(with) {
+                throw SRIOVError(.invalidArgument, "simulated PF \(pf.address): iommuGroupWith \(with) is not a PF listed before it")
             }
             guard seen.insert(pf.address).inserted else {
                 throw SRIOVError(.invalidArgument, "simulated PF \(pf.address) is listed twice")

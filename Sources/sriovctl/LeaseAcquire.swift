@@ -62,6 +62,12 @@ struct LeaseAcquire: AsyncParsableCommand {
     @Option(name: .customLong("request-id"), help: ArgumentHelp("Idempotency key: a retry with the same id returns the same lease.", valueName: "id"))
     var requestID: String?
 
+    @Option(name: .customLong("device-user"), help: ArgumentHelp("The user the VM runs as (name or uid): /dev/vfio/<group> of each leased device becomes theirs (mode 0600), put back on release.", valueName: "user"))
+    var deviceUser: String?
+
+    @Option(name: .customLong("device-group"), help: ArgumentHelp("The group the VM runs as (name or gid): /dev/vfio/<group> gets it with mode 0660, put back on release.", valueName: "group"))
+    var deviceGroup: String?
+
     @Flag(name: .customLong("json"), help: "Print the lease (with attach specs) as JSON.")
     var json = false
 
@@ -84,7 +90,7 @@ struct LeaseAcquire: AsyncParsableCommand {
         settings.maxTxRate = maxTxRate
         return LeaseRequest(pool: pool, owner: owner, count: count ?? (vfs.isEmpty ? 1 : vfs.count), numaNode: numa,
                             placement: Placement(rawValue: placement) ?? .pack, settings: settings, ttlSeconds: ttl,
-                            requestID: requestID, consumer: consumer, vfs: vfs.isEmpty ? nil : vfs)
+                            requestID: requestID, consumer: consumer, vfs: vfs.isEmpty ? nil : vfs, deviceUser: deviceUser, deviceGroup: deviceGroup)
     }
 
     func run() async throws {

@@ -5,6 +5,7 @@ import SRIOVCore
 import SRIOVJournal
 import SRIOVLeasing
 import SRIOVRuntime
+import SRIOVSysfs
 
 /// Options of the commands that open sriovd's state (the journal) in-process.
 struct LeaseOptions: ParsableArguments {
@@ -36,7 +37,8 @@ enum LeaseContext {
         logger.logLevel = .warning
         let engine = try await LeaseEngine.start(
             stateDirectory: global.stateDir, config: config,
-            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, consumers: host.consumers),
+            host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, consumers: host.consumers,
+                                   nodes: VFIONodes(paths: host.paths)),
             logger: logger)
         return (engine, host)
     }

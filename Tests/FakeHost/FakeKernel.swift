@@ -39,6 +39,8 @@ struct FakeKernel: Sendable {
     var groups: [Int: Set<PCIAddress>] = [:]
     /// Groups whose `/dev/vfio/<group>` exists.
     var vfioNodes: Set<Int> = []
+    /// Owner, group and mode of `/dev/vfio/<group>` nodes changed from the kernel's root:root 0600.
+    var nodeOwners: [Int: VFIONodeOwnership] = [:]
     var loadedDrivers: Set<String> = ["pcieport"]
     /// Netdevs (`/sys/class/net`) by name: the device under each, and its operstate.
     var netdevs: [String: (device: PCIAddress, up: Bool)] = [:]
@@ -90,11 +92,15 @@ struct FakeKernel: Sendable {
             devices[pf.address] = Device(vendorID: profile.vendorID, deviceID: profile.pfDeviceID, classCode: "0x020000",
                                          numaNode: pf.numaNode)
             pfs[pf.address] = PFState(spec: pf, profile: profile)
-            joinNewGroup(pf.address)
+            if let with = pf.iommuGroupWith, let group = devices[with]?.group {
+                join(pf.address, group: group)
+            } else {
+                joinNewGroup(pf.address)
+            }
             links[pf.interface] = Link(pf: pf.address, up: pf.linkUp, vfs: [])
             if pf.driverBound {
+                // Binding the PF's driver makes its netdev (`bind`).
                 bind(pf.address, driver: profile.pfDriver)
-                if let name = InterfaceName(pf.interface) { addNetdev(name, on: pf.address, up: pf.linkUp) }
             }
             if pf.carriesDefaultRoute { defaultRoutes.append(pf.interface) }
         }
@@ -124,6 +130,7 @@ struct FakeKernel: Sendable {
         if groups[group]?.isEmpty == true {
             groups[group] = nil
             vfioNodes.remove(group)
+            nodeOwners[group] = nil
         }
     }
 
@@ -151,6 +158,9 @@ struct FakeKernel: Sendable {
             let suffix = "v\(index)"
             let name = String(pf.spec.interface.prefix(InterfaceName.maxLength - suffix.count)) + suffix
             if let iface = InterfaceName(name) { addNetdev(iface, on: address, up: pf.spec.linkUp) }
+        } else if let pf = pfs[address], driver == pf.profile.pfDriver, let iface = InterfaceName(pf.spec.interface) {
+            // A PF's own driver makes its netdev (at build, and when a PF leased whole gets it back).
+            addNetdev(iface, on: address, up: pf.spec.linkUp)
         }
     }
 
@@ -161,7 +171,10 @@ struct FakeKernel: Sendable {
         events.append(.pci(PCIDeviceEvent(action: .unbind, address: address, driver: driver)))
         if driver == "vfio-pci", let group = devices[address]?.group {
             let stillVFIO = (groups[group] ?? []).contains { $0 != address && devices[$0]?.driver == "vfio-pci" }
-            if !stillVFIO { vfioNodes.remove(group) }
+            if !stillVFIO {
+                vfioNodes.remove(group)
+                nodeOwners[group] = nil
+            }
         }
     }
 

@@ -281,6 +281,12 @@ LANE_DPDK_ROOT='$DPDK_ROOT'
 EOF
 (cd "$IR" && find . | cpio -o -H newc --quiet) >"$CACHE/initramfs.cpio"
 
+# ------------------------------------------------------------------------------- NVMe namespace
+# A small raw backing file for the NVMe controller's namespace (contents do not matter; the lane never
+# writes to it), made once per cache.
+NVME_NS=$CACHE/nvme-ns.raw
+[[ -s $NVME_NS ]] || truncate -s 16M "$NVME_NS"
+
 # ------------------------------------------------------------------------------------------ boot
 # One boot, QEMU 10, TCG. /dev/kvm on this kind of machine cannot run a stock kernel: never use it.
 # The IOMMU comes before the PCI devices. The SR-IOV devices sit behind PCIe root ports.
@@ -304,7 +310,11 @@ QEMU_ARGS=(
     -netdev user,id=igbnet,restrict=on,ipv6=off -device igb,bus=rp1,netdev=igbnet,romfile=
     -device pcie-root-port,id=rp2,chassis=2,slot=2
     -device nvme-subsys,id=nvmesubsys,nqn=sriovd-kernel-lane
-    -device "nvme,bus=rp2,serial=sriovlane0,subsys=nvmesubsys,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8"
+    -device "nvme,id=nvmectrl0,bus=rp2,serial=sriovlane0,subsys=nvmesubsys,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=12,msix_qsize=8"
+    # One namespace, private to the PF's controller (not shared with its VFs): what 68-whole-device
+    # expects back as a block device once the controller returns from a whole-device lease.
+    -drive "file=$NVME_NS,if=none,format=raw,id=nvmens0"
+    -device nvme-ns,drive=nvmens0,bus=nvmectrl0,nsid=1,shared=off
 )
 log "booting $KABI under QEMU $($QEMU --version | head -n 1 | awk '{print $4}') (TCG)${FILTER:+, checks matching: $FILTER}; prepared in $(elapsed)"
 boot_start=$(date +%s)

@@ -49,7 +49,7 @@ struct LeaseFixture {
     var stateDirectory: String { dir.path + "/state" }
 
     var host: LeaseEngine.Host {
-        LeaseEngine.Host(source: fake, control: fake, link: fake)
+        LeaseEngine.Host(source: fake, control: fake, link: fake, nodes: fake)
     }
 
     func engine(reconcile: Bool = true) async throws -> LeaseEngine {

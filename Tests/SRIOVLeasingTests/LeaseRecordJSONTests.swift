@@ -26,14 +26,18 @@ struct LeaseRecordJSONTests {
                             trust: false, linkState: .auto, minTxRate: 0, maxTxRate: 5, queryRSS: false)
         let request = LeaseRequest(pool: "uplink \"quoted\" /slash", owner: "vnf-7\nline", count: 2, numaNode: 1, placement: .spread,
                                    settings: settings, ttlSeconds: 3600, requestID: "req-1",
-                                   consumer: .unit("machine-qemu\\x2d1\\x2dvm.scope"), vfs: [PCIAddress("0000:3b:02.1")!, PCIAddress("0000:3b:02.0")!])
+                                   consumer: .unit("machine-qemu\\x2d1\\x2dvm.scope"), vfs: [PCIAddress("0000:3b:02.1")!, PCIAddress("0000:3b:02.0")!],
+                                   deviceUser: "libvirt-qemu", deviceGroup: "107")
         let vf = LeasedVF(pciAddress: PCIAddress("0000:3b:02.1")!, pf: PCIAddress("0000:3b:00.0")!, pfInterface: try! InterfaceName(parsing: "ens1f0"),
                           index: 3, iommuGroup: 42, numaNode: 1, vfioDevice: "/dev/vfio/42", settings: settings, saved: saved,
                           previousDriver: "iavf", stage: .active)
         return Lease(id: LeaseID(unchecked: "l-0123456789abcdef"), owner: "vnf-7", pool: "uplink", request: request, vfs: [vf, vf],
                      state: .active, createdAt: 1_800_000_000.123456, expiresAt: 1_800_003_600.5, requestedBy: "uid 0 (root)",
-                     problems: ["one", "two \u{1}"])
+                     problems: ["one", "two \u{1}"], vfioGrants: [grant])
     }()
+
+    static let grant = VFIOGrant(group: 42, node: "/dev/vfio/42", granted: VFIONodeOwnership(uid: 64055, gid: 107, mode: 0o660),
+                                 previous: VFIONodeOwnership(uid: 0, gid: 0, mode: 0o600))
 
     static let bare: Lease = {
         let request = LeaseRequest(pool: "p", owner: "o")
@@ -77,6 +81,7 @@ struct LeaseRecordJSONTests {
                                       requestedBy: "tenant a", leases: [])),
             .pfUndrained(PFUndrainRecord(pf: "netdevsim3", interface: nil, requestedBy: "tenant a")),
             .releasing(lease: id, cause: .evicted, reason: "evicted: drained"),
+            .vfioGranted(lease: id, grant: grant),
         ]
     }
 

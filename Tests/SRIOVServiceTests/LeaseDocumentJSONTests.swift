@@ -21,7 +21,7 @@ struct LeaseDocumentJSONTests {
     /// Every optional field set, two VFs, strings that need escapes, fractional times.
     static let full = #"""
     {"id":"l-00000000000000ff","owner":"vm-1","pool":"uplink",
-     "request":{"pool":"uplink","owner":"vm-1","count":2,"numaNode":1,"placement":"spread","ttlSeconds":600,"requestID":"req/1\"x","consumer":"cgroup:/machine.slice/vm\\x2d1.scope","vfs":["0000:3b:02.1","0000:3b:02.0"],
+     "request":{"pool":"uplink","owner":"vm-1","count":2,"numaNode":1,"placement":"spread","ttlSeconds":600,"requestID":"req/1\"x","consumer":"cgroup:/machine.slice/vm\\x2d1.scope","vfs":["0000:3b:02.1","0000:3b:02.0"],"deviceUser":"libvirt-qemu","deviceGroup":"107",
                 "settings":{"mac":"02:00:00:00:00:01","vlan":{"id":200,"qos":3,"proto":"802.1ad"},"spoofCheck":false,"trust":true,
                             "linkState":"enable","minTxRate":10,"maxTxRate":1000,"queryRSS":true}},
      "vfs":[{"pciAddress":"0000:3b:02.1","pf":"0000:3b:00.0","pfInterface":"ens1f0","index":1,"iommuGroup":42,"numaNode":1,
@@ -34,7 +34,8 @@ struct LeaseDocumentJSONTests {
              "vlan":{"id":4094,"qos":7,"proto":"802.1Q"},"minTxRate":5,"maxTxRate":6},"stage":"binding"}],
      "state":"active","createdAt":1764115200.123456,"expiresAt":1764115800.5,
      "requestedBy":"tenant nfv (uid 1000) \\ \t\n\r\u0001\u001f\b\f é ✓ 𝄞",
-     "problems":["VF 0000:3b:02.1 vanished / \"came back\"","second"],"condition":"drifted"}
+     "problems":["VF 0000:3b:02.1 vanished / \"came back\"","second"],"condition":"drifted",
+     "vfioGrants":[{"group":42,"node":"/dev/vfio/42","granted":{"uid":64055,"gid":107,"mode":432},"previous":{"uid":0,"gid":0,"mode":384}}]}
     """#
 
     /// Every optional field unset; whole-number times.
@@ -76,8 +77,13 @@ struct LeaseDocumentJSONTests {
     @Test func knowsEveryStoredField() throws {
         func labels(_ value: Any) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
         let lease = try Self.lease(Self.full)
-        #expect(labels(lease) == ["id", "owner", "pool", "request", "vfs", "state", "createdAt", "expiresAt", "requestedBy", "problems", "condition"])
-        #expect(labels(lease.request) == ["pool", "owner", "count", "numaNode", "placement", "settings", "ttlSeconds", "requestID", "consumer", "vfs"])
+        #expect(labels(lease) == ["id", "owner", "pool", "request", "vfs", "state", "createdAt", "expiresAt", "requestedBy", "problems", "condition",
+                                "vfioGrants"])
+        #expect(labels(lease.request) == ["pool", "owner", "count", "numaNode", "placement", "settings", "ttlSeconds", "requestID",
+                                          "consumer", "vfs", "deviceUser", "deviceGroup"])
+        let grant = try #require(lease.vfioGrants?.first)
+        #expect(labels(grant) == ["group", "node", "granted", "previous"])
+        #expect(labels(grant.granted) == ["uid", "gid", "mode"])
         #expect(labels(lease.request.settings) == ["mac", "vlan", "spoofCheck", "trust", "linkState", "minTxRate", "maxTxRate", "queryRSS"])
         let vf = try #require(lease.vfs.first)
         #expect(labels(vf) == ["pciAddress", "pf", "pfInterface", "index", "iommuGroup", "numaNode", "vfioDevice", "settings", "saved",

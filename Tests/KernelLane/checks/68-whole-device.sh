@@ -1,0 +1,169 @@
+#!/bin/bash
+# Whole-device passthrough on the real kernel: the guest's NVMe controller (QEMU's nvme with SR-IOV,
+# no VFs, one namespace) is leased whole from a `devices:` pool through sriovd: the nvme driver is
+# unbound (its namespace's block device goes), vfio-pci is bound and /dev/vfio/<group> exists; the lane's
+# QEMU, run in the guest paused with exactly `sriovctl lease show <id> --format qemu`, shows the
+# controller in `info pci`; `pf set-numvfs` on the leased PF is refused, even with --force; on release
+# nvme is bound again and the namespace is back as a block device. The oracle is sysfs and QEMU. The
+# controller is put back on nvme when the check ends, whatever happened. Then leased again for a VM
+# user (--device-user/--device-group): /dev/vfio/<group> is theirs, QEMU opens it as that user.
+set -uo pipefail
+. "$CHECKS_DIR/lib.sh"
+
+require_binary whole-device "$SRIOVCTL" || exit 0
+require_binary whole-device-daemon "$SRIOVD" || exit 0
+nvme=$(lane_nvme_pf) || { fail whole-device-setup "no NVMe PF (1b36:0010) in the guest"; exit 0; }
+dev=$SYS_PCI/$nvme
+state=$(mktemp -d "$SRIOV_STATE_DIR/68-whole.XXXXXX")
+config="$state/sriovd.yaml"
+sock="$state/sriovd.sock"
+log="$state/sriovd.log"
+pid=""
+
+driver_of() { [[ -e $SYS_PCI/$1/driver ]] && basename "$(readlink -f "$SYS_PCI/$1/driver")"; }
+# The namespace's block device (nvme0n1, ...), if any. The controller is in an NVMe subsystem, so with
+# native multipath the disk is the subsystem's head (nvme0n1); the controller's own path (nvme0c0n1)
+# is hidden and has no device node. The guest has no other NVMe.
+namespace_of() {
+    local b n
+    for b in /sys/block/nvme*; do
+        n=$(basename "$b")
+        [[ -e $b && $n =~ ^nvme[0-9]+n[0-9]+$ ]] && { echo "$n"; return 0; }
+    done
+    return 1
+}
+
+# Whatever happened: sriovd stopped, the controller off vfio-pci, override cleared, nvme bound.
+cleanup() {
+    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    if [[ $(driver_of "$nvme") != nvme ]]; then
+        [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
+        echo >"$dev/driver_override"
+        echo "$nvme" >/sys/bus/pci/drivers_probe
+        lane_wait 30 namespace_of || echo "lane: 68: $nvme did not get its namespace back (driver $(driver_of "$nvme"))" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+
+# Precondition, set with the kernel: no VFs, nvme bound, the namespace present.
+lane_set_numvfs "$nvme" 0 1 || { fail whole-device-setup "cannot reset NVMe PF $nvme to 0 VFs"; exit 0; }
+if [[ $(driver_of "$nvme") != nvme ]]; then
+    [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
+    echo >"$dev/driver_override"
+    echo "$nvme" >/sys/bus/pci/drivers_probe
+fi
+if ! lane_wait 30 namespace_of; then
+    fail whole-device-setup "NVMe $nvme (driver $(driver_of "$nvme")) has no namespace block device; run.sh attaches one (nvme-ns)"
+    exit 0
+fi
+ns=$(namespace_of)
+group=$(basename "$(readlink -f "$dev/iommu_group")")
+echo "lane: whole-device: $nvme (namespace $ns, IOMMU group $group)"
+
+cat >"$config" <<EOC
+pools:
+  - name: disk
+    selectors:
+      - devices: ["$nvme"]
+EOC
+"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
+pid=$!
+if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
+    fail whole-device-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+    exit 0
+fi
+
+# ------------------------------------------------------------------------------------------ acquire
+out=$("$SRIOVCTL" lease acquire --pool disk --owner vm-disk --json --socket "$sock" 2>&1); rc=$?
+id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+if [[ $rc != 0 || -z $id ]]; then
+    fail whole-device-acquire "lease acquire exited $rc: ${out:0:400}"
+    exit 0
+fi
+now=$(driver_of "$nvme")
+if [[ $now == vfio-pci && -e /dev/vfio/$group ]] && ! namespace_of >/dev/null; then
+    pass whole-device-acquire
+else
+    fail whole-device-acquire "after acquire: driver ${now:-none}, /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo missing), namespace $(namespace_of || echo gone)"
+fi
+
+# The lease engine is the one door: no VF-count change under a PF leased whole, not even forced.
+for force in "" --force; do
+    out=$("$SRIOVCTL" pf set-numvfs "$nvme" 1 $force --socket "$sock" 2>&1); rc=$?
+    if [[ $rc != 0 && $out == *"leased whole"* && $(<"$dev/sriov_numvfs") == 0 && $(driver_of "$nvme") == vfio-pci ]]; then
+        pass "whole-device-numvfs-refused${force:+-force}"
+    else
+        fail "whole-device-numvfs-refused${force:+-force}" "pf set-numvfs $nvme 1 $force exited $rc (sriov_numvfs $(<"$dev/sriov_numvfs")): ${out:0:300}"
+    fi
+done
+
+# ------------------------------------------------------------------------------------- QEMU opens it
+if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
+    fail whole-device-qemu "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
+else
+    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1) || fail whole-device-qemu "lease show --format qemu: $args"
+    firmware=()
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    qout=$(printf 'info pci\nquit\n' | timeout 120 "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
+        -no-user-config -display none -S -monitor stdio $args 2>&1); rc=$?
+    echo "lane: whole-device-qemu: $QEMU ... $args exited $rc"
+    if [[ $rc == 0 && $args == "-device vfio-pci,host=$nvme,id=sriov0" && $qout == *"PCI device 1b36:0010"* && $qout == *'id "sriov0"'* ]]; then
+        pass whole-device-qemu
+    else
+        fail whole-device-qemu "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${qout:0:600}")"
+    fi
+fi
+
+# ------------------------------------------------------------------------------------------ release
+out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
+if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvme && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
+    back=$(namespace_of)
+    # The namespace reads: its first sector through the block layer (devtmpfs makes the node).
+    if [[ -b /dev/$back ]] && dd if="/dev/$back" of=/dev/null bs=512 count=1 2>/dev/null; then
+        pass whole-device-release
+    else
+        fail whole-device-release "nvme is back and $back exists, but /dev/$back cannot be read"
+    fi
+else
+    fail whole-device-release "release exited $rc (${out:0:200}); driver $(driver_of "$nvme"), override '$(<"$dev/driver_override")', namespace $(namespace_of || echo missing)"
+fi
+
+# ------------------------------------------------------------- /dev/vfio for the VM's user (item 3)
+# Leased again for a VM that runs as uid 64055, gid 107 (numbers: the guest's passwd need not know
+# them): /dev/vfio/<group> is theirs (0660) while leased, the same QEMU opens the controller as that
+# user (setpriv; locked memory raised first, as libvirt does for its unprivileged QEMU), and on release
+# the node goes with vfio-pci and nvme is back.
+out=$("$SRIOVCTL" lease acquire --pool disk --owner vm-disk-user --device-user 64055 --device-group 107 --json --socket "$sock" 2>&1); rc=$?
+id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+if [[ $rc != 0 || -z $id ]]; then
+    fail whole-device-owner "lease acquire --device-user 64055 --device-group 107 exited $rc: ${out:0:400}"
+    exit 0
+fi
+owner=$(stat -c '%u %g %a %F' "/dev/vfio/$group" 2>&1)
+if [[ $owner == "64055 107 660 character special file" ]]; then
+    pass whole-device-owner
+else
+    fail whole-device-owner "/dev/vfio/$group after acquire with --device-user 64055 --device-group 107: $owner"
+fi
+if [[ -n ${QEMU:-} && -x $QEMU ]]; then
+    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1)
+    firmware=()
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    qout=$(printf 'info pci\nquit\n' | (ulimit -l unlimited; timeout 120 setpriv --reuid=64055 --regid=107 --clear-groups \
+        "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults -no-user-config -display none -S -monitor stdio $args) 2>&1); rc=$?
+    echo "lane: whole-device-owner-qemu: setpriv --reuid=64055 --regid=107 $QEMU ... $args exited $rc"
+    if [[ $rc == 0 && $qout == *"PCI device 1b36:0010"* ]]; then
+        pass whole-device-owner-qemu
+    else
+        fail whole-device-owner-qemu "QEMU as uid 64055 with '$args' exited $rc: $(tr '\n' ' ' <<<"${qout:0:600}")"
+    fi
+fi
+out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
+if [[ $rc == 0 && ! -e /dev/vfio/$group ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvme ]]; then
+    pass whole-device-owner-release
+else
+    fail whole-device-owner-release "release exited $rc (${out:0:200}); /dev/vfio/$group: $(stat -c '%u %g %a' "/dev/vfio/$group" 2>&1); driver $(driver_of "$nvme")"
+fi
