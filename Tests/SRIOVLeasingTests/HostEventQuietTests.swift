@@ -112,9 +112,7 @@ import SRIOVTestSupport
         let report = await engine.observe(HostEventBatch(f.fake.takeAnnounced()))
         let waited = ContinuousClock.now - started
         #expect(report.pfLinks.map(\.interface) == [pf])
-        // It returned while the acquire is still held at the gate (opened only below), after the cap.
-        // No upper bound: on a loaded test machine the cap's timer may fire late.
-        #expect(waited >= .milliseconds(450))
+        #expect(waited >= .milliseconds(450) && waited < .seconds(10))
         gate.open()
         _ = try await acquiring.value
         await engine.close()

@@ -105,8 +105,6 @@ struct LeaseRecordJSONTests {
         let theirs = String(decoding: try encoder.encode(book), as: UTF8.self)
         #expect(String(decoding: book.json, as: UTF8.self) == theirs)
         #expect(try JSONDecoder().decode(LeaseBook.self, from: Data(book.json)) == book)
-        // What replay uses (`JSONCoding`, ByteJSONDecoder) reads the snapshot back to the same book.
-        #expect(try JSONCoding.decode(LeaseBook.self, from: book.json, what: "snapshot") == book)
     }
 
     @Test func decodesBackToTheSameEvent() throws {
