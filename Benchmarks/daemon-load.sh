@@ -7,7 +7,7 @@
 #   swift build -c release --product sriovd && swift build -c release --product sriov-bench   (or: swift build -c release)
 #   Benchmarks/daemon-load.sh [--pfs 16] [--vfs 256] [--clients 64] [--cycles 6400] [--rate N]
 #                             [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]
-#                             [--host-dir DIR]
+#                             [--host-dir DIR] [--no-host-events]
 #
 # Without --rate: closed loop (each client starts a cycle when its last one ends): the capacity.
 # --rate N: open loop, N cycles/s offered in total over the clients, latency from each cycle's
@@ -22,8 +22,10 @@ BIN=${SRIOV_BIN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.build/release}
 STATE=${SRIOV_BENCH_STATE:-/var/tmp/sriov-bench-daemon}
 pfs=16 vfs=256 clients=64 cycles=6400
 load_args=() prepare_args=()
-usage() { echo "usage: $0 [--pfs N] [--vfs N] [--clients N] [--cycles N] [--rate N] [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE] [--host-dir DIR]" >&2; exit 64; }
+usage() { echo "usage: $0 [--pfs N] [--vfs N] [--clients N] [--cycles N] [--rate N] [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE] [--host-dir DIR] [--no-host-events]" >&2; exit 64; }
+sriovd_args=()
 while (($#)); do
+    if [[ $1 == --no-host-events ]]; then sriovd_args+=("$1"); shift; continue; fi
     (($# >= 2)) || usage
     case $1 in
         --pfs) pfs=$2 ;; --vfs) vfs=$2 ;; --clients) clients=$2 ;; --cycles) cycles=$2 ;;
@@ -38,7 +40,7 @@ for b in sriovd sriov-bench; do
 done
 "$BIN/sriov-bench" daemon-prepare --state-dir "$STATE" --pfs "$pfs" --vfs "$vfs" ${prepare_args[@]+"${prepare_args[@]}"}
 sock=$STATE/sriovd.sock
-"$BIN/sriovd" --simulated --state-dir "$STATE" --config "$STATE/bench.yaml" --socket "$sock" --log-level warning &
+"$BIN/sriovd" --simulated --state-dir "$STATE" --config "$STATE/bench.yaml" --socket "$sock" --log-level warning ${sriovd_args[@]+"${sriovd_args[@]}"} &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 300); do [[ -S $sock ]] && break; sleep 0.1; done
