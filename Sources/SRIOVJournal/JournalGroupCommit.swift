@@ -121,21 +121,7 @@ final class GroupCommit: Sendable {
 
     /// Returns once every record through `seq` is durable (or fails with the journal's error).
     func waitDurable(through seq: UInt64) async throws(SRIOVError) {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
-            let (immediate, start) = state.withLock { s -> (Result<UInt64, SRIOVError>?, Bool) in
-                if let error = unusable(s) { return (.failure(error), false) }
-                if seq <= s.durableSeq { return (.success(seq), false) }
-                // A seq never queued is waited for as the last one queued.
-                s.waiters.append((min(seq, s.nextSeq - 1), continuation))
-                return (nil, startLocked(&s))
-            }
-            if let immediate {
-                continuation.resume(returning: immediate)
-            } else if start {
-                io.async { self.drain() }
-            }
-        }
-        _ = try result.get()
+        try await park(through: seq, reached: \.durableSeq, queue: \.waiters)
     }
 
     /// Returns once every record through `seq` is written to the file (not necessarily fsync'd):
@@ -145,11 +131,17 @@ final class GroupCommit: Sendable {
     /// durable when no durable wait comes first.
     func waitWritten(through seq: UInt64) async throws(SRIOVError) {
         if try writeNow(through: seq) { return }
+        try await park(through: seq, reached: \.writtenSeq, queue: \.writtenWaiters)
+    }
+
+    /// Parks the caller in `queue` until the drain loop has taken `reached` through `seq` (a seq never
+    /// queued is waited for as the last one queued), starting the loop if it is idle.
+    private func park(through seq: UInt64, reached: KeyPath<State, UInt64>, queue: WritableKeyPath<State, [Waiter]>) async throws(SRIOVError) {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<UInt64, SRIOVError>, Never>) in
             let (immediate, start) = state.withLock { s -> (Result<UInt64, SRIOVError>?, Bool) in
                 if let error = unusable(s) { return (.failure(error), false) }
-                if seq <= s.writtenSeq { return (.success(seq), false) }
-                s.writtenWaiters.append((min(seq, s.nextSeq - 1), continuation))
+                if seq <= s[keyPath: reached] { return (.success(seq), false) }
+                s[keyPath: queue].append((min(seq, s.nextSeq - 1), continuation))
                 return (nil, startLocked(&s))
             }
             if let immediate {
