@@ -34,7 +34,9 @@ extension LeaseEngine {
         let now = clock.now()
         for id in consumerGoneSince.keys where book.lease(id) == nil { consumerGoneSince.removeValue(forKey: id) }
         var reaped: [LeaseID] = []
-        for lease in book.leases.values where lease.state == .active && !busy.contains(lease.id) {
+        for listed in leases() {
+            // Looked up again: an earlier reclaim awaited, and this lease may have been released meanwhile.
+            guard let lease = book.lease(listed.id), lease.state == .active, !busy.contains(lease.id) else { continue }
             guard let consumer = lease.request.consumer else { continue }
             let reason: String
             switch host.consumers.presence(of: consumer) {

@@ -62,8 +62,11 @@ public actor LeaseEngine {
     }
     /// Leases whose acquire or release is running in this process. When the last one ends, the host
     /// watch's batch waiting for quiet (`awaitNoOperations`) goes on.
-    var busy: Set<LeaseID> = [] {
-        didSet { if busy.isEmpty && !waiters.idle.isEmpty { resumeIdleWaiters() } }
+    var busy = BusyLeases() {
+        didSet {
+            if busy.wantsPrune { busy.prune { book.lease($0) != nil } }
+            if busy.isEmpty && !waiters.idle.isEmpty { resumeIdleWaiters() }
+        }
     }
     /// Lease records this engine has numbered and is still waiting on (`record`, `recordWritten`). An
     /// automatic snapshot is taken only by the last of them, and `snapshot()` waits for 0. Since records

@@ -81,7 +81,9 @@ extension LeaseEngine {
     /// `drivers_probe`.
     func restoreLeasedVFs(dryRun: Bool, requestedBy: String, into report: inout ApplyReport) async {
         var readouts: [InterfaceName: VFReadout] = [:]
-        for lease in leases() where !busy.contains(lease.id) {
+        for listed in leases() where !busy.contains(listed.id) {
+            // Looked up again: an earlier lease's steps awaited, and this one may have been released meanwhile.
+            guard let lease = book.lease(listed.id) else { continue }
             guard lease.state == .active else {
                 report.unchanged.append("lease \(lease.id): \(lease.state.rawValue) was interrupted; sriovd's reconcile at start-up finishes it")
                 continue

@@ -73,6 +73,8 @@ extension LeaseEngine {
             affected?.formUnion(changed)
         }
         guard let inventory = cachedInventory?.inventory else { return report }
+        // The view as of now: a lease claimed or let go after this is not judged on it (below).
+        let viewEpoch = busy.epoch
         // VF settings announced by the PF's netdev (RTM_NEWLINK with IFLA_VFINFO_LIST).
         var pfOfInterface: [InterfaceName: PCIAddress] = [:]
         for pf in inventory.pfs { for iface in pf.interfaces { pfOfInterface[iface] = pf.pciAddress } }
@@ -88,7 +90,7 @@ extension LeaseEngine {
         report.pfLinks.sort { ($0.interface?.name ?? "") < ($1.interface?.name ?? "") }
         if !report.pfLinks.isEmpty { await pfLinksChanged(report.pfLinks) }
         if vfSetChanged && pfWrites.numVFs == nil { rebindPools(inventory, previous: previousPlan, report: &report) }
-        await judgeLeases(inventory, affected: affected, report: &report)
+        await judgeLeases(inventory, as: viewEpoch, affected: affected, report: &report)
         return report
     }
 
@@ -238,7 +240,14 @@ extension LeaseEngine {
     }
 
     /// Leases on `affected` PFs (nil: every lease): lost, returned, drifted.
-    private func judgeLeases(_ inventory: HostInventory, affected: Set<PCIAddress>?, report: inout ObserveReport) async {
+    ///
+    /// Lease steps run while the batch awaits (its host reads, its records): a lease released, scrubbed
+    /// and its VF leased again meanwhile must not be judged by what was read before or during that,
+    /// or the watcher would "restore" an old lease's settings onto a VF being scrubbed or leased to
+    /// someone else. So a lease is looked up in the book again after every await, and judged only if
+    /// no step of it was claimed or let go since `viewEpoch` (when the view was taken; every read of
+    /// the batch comes after it). A lease skipped so is judged on the next event or the next full pass.
+    private func judgeLeases(_ inventory: HostInventory, as viewEpoch: UInt64, affected: Set<PCIAddress>?, report: inout ObserveReport) async {
         // PFs too, as whole devices (without interfaces: no VF settings to compare).
         let vfs = inventory.leasableFunctions
         var readouts: [InterfaceName: VFReadout] = [:]
@@ -265,7 +274,14 @@ extension LeaseEngine {
             }
         }
         report.joined.removeAll { report.joinedQuarantined.contains($0) }
-        for lease in leases() where !busy.contains(lease.id) {
+        // Unchanged since `base` and still in the book (nil: skip it this batch).
+        func unchanged(_ id: LeaseID, since base: UInt64) -> Lease? {
+            busy.touched(id, after: base) ? nil : book.lease(id)
+        }
+        for listed in leases() {
+            // The watcher's own drift handling claims the lease too; what it did is no reason to skip.
+            var base = viewEpoch
+            guard let lease = unchanged(listed.id, since: base) else { continue }
             let mine = lease.vfs.filter { $0.stage != .returned && (affected?.contains($0.pf) ?? true) }
             guard !mine.isEmpty else { continue }
             if lease.condition == .lost {
@@ -311,6 +327,8 @@ extension LeaseEngine {
                 if let iface, let state = await readout(iface, &readouts)?.vf(vf.index) {
                     changes += held.settings.differences(from: state).map { DriftChange(field: $0.field, wanted: $0.wanted, actual: $0.actual) }
                 }
+                // The read awaited: judged only if the lease is as it was (not released, not re-leased).
+                guard unchanged(lease.id, since: base)?.state == .active else { break }
                 guard !changes.isEmpty else {
                     lastDrift[held.pciAddress] = nil
                     continue
@@ -319,6 +337,8 @@ extension LeaseEngine {
                 guard lastDrift[held.pciAddress] != changes, !book.isQuarantined(held.pciAddress) else { continue }
                 lastDrift[held.pciAddress] = changes
                 await handleDrift(lease, held, vf: vf, iface: iface, changes: changes, action: action, report: &report)
+                // Its claim was let go just now, with no await since: the lease's other VFs go on from here.
+                base = busy.epoch
             }
         }
     }
@@ -340,6 +360,10 @@ extension LeaseEngine {
         let settingsOnly = changes.allSatisfy { $0.field != "driver" && $0.field != "iommu_group" }
         let action: DriftAction = wanted == .restore && !(settingsOnly && iface != nil) ? .quarantine : wanted
         let record = DriftRecord(lease: lease.id, vf: held.pciAddress, interface: iface?.name, index: vf.index, changes: changes, action: action)
+        // Claimed before the first await: a release waits for (is refused during) the record and the
+        // restore, rather than scrub the VF while the old settings are put back on it.
+        busy.insert(lease.id)
+        defer { busy.remove(lease.id) }
         do throws(SRIOVError) {
             try await self.record(.vfDrift(record))
             report.drift.append(record)
@@ -351,8 +375,6 @@ extension LeaseEngine {
         guard action == .restore, let iface else { return }
         let target = VFConfigurator.Target(interface: iface, label: iface.name, driver: nil)
         let what = "\(iface.name) VF \(vf.index) (\(held.pciAddress)) of lease \(lease.id)"
-        busy.insert(lease.id)
-        defer { busy.remove(lease.id) }
         do throws(SRIOVError) {
             try await VFConfigurator(link: host.link).apply(held.settings, vf: vf.index, on: target)
             lastDrift[held.pciAddress] = nil

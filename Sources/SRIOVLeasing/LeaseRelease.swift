@@ -36,7 +36,9 @@ extension LeaseEngine {
     public func reapExpired() async -> [LeaseID] {
         let now = clock.now()
         var reaped: [LeaseID] = []
-        for lease in book.leases.values where lease.state == .active && !busy.contains(lease.id) {
+        for listed in leases() {
+            // Looked up again: an earlier reclaim awaited, and this lease may have been released or renewed meanwhile.
+            guard let lease = book.lease(listed.id), lease.state == .active, !busy.contains(lease.id) else { continue }
             guard let expiresAt = lease.expiresAt, expiresAt <= now else { continue }
             do throws(SRIOVError) {
                 busy.insert(lease.id)

@@ -29,7 +29,9 @@ extension LeaseEngine {
             }
         }
         var vfs = Self.vfsByAddress(inventory)
-        for lease in leases() where !busy.contains(lease.id) {
+        for listed in leases() where !busy.contains(listed.id) {
+            // Looked up again: an earlier lease's steps awaited, and this one may have been released meanwhile.
+            guard let lease = book.lease(listed.id) else { continue }
             busy.insert(lease.id)
             defer { busy.remove(lease.id) }
             do throws(SRIOVError) {
