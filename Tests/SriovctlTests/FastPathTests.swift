@@ -5,12 +5,14 @@ import Testing
 @testable import sriovctl
 
 /// The fast path (`FastPath`) parses `vf set` without ArgumentParser; it must never disagree with it.
-@Suite("sriovctl's fast path agrees with ArgumentParser")
+@Suite("sriovctl's fast path agrees with ArgumentParser", .ownThread)
 struct FastPathTests {
     /// What ArgumentParser makes of the same arguments (parse and validate), or nil when it refuses them.
     /// On a thread of its own with a 16 MiB stack: ArgumentParser builds the whole command tree by
     /// reflection, deep in a debug build, and on a pool thread's stack it once overflowed in CI (SIGSEGV
-    /// at a guard page inside `UniqueNamesValidator`).
+    /// at a guard page inside `UniqueNamesValidator`). The suite runs on its own thread (`.ownThread`):
+    /// waiting for that thread on a pool thread, once per random command line, held one of the
+    /// cooperative pool's two threads for a minute and stalled every async test beside it.
     func argumentParser(_ arguments: [String]) -> VFSetInvocation? {
         final class Box: @unchecked Sendable { var value: VFSetInvocation? }
         let box = Box()
