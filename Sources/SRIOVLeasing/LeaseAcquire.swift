@@ -120,14 +120,17 @@ extension LeaseEngine {
     @concurrent
     nonisolated func hostBringUp(_ lease: Lease, readouts: [InterfaceName: VFReadout], held: [PCIAddress: LeaseID])
         async throws(SRIOVError) -> (devices: [PCIAddress: String], statuses: [DeviceStatus]) {
-        for vf in lease.vfs {
-            if let iface = vf.pfInterface, !vf.settings.isEmpty {
-                let target = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
-                try await VFConfigurator(link: host.link).apply(vf.settings, vf: vf.index, on: target, before: readouts[iface])
+        // The blocking host calls run on the host-step threads, not the cooperative pool.
+        try await HostStepThreads.run { () async throws(SRIOVError) -> (devices: [PCIAddress: String], statuses: [DeviceStatus]) in
+            for vf in lease.vfs {
+                if let iface = vf.pfInterface, !vf.settings.isEmpty {
+                    let target = VFConfigurator.Target(interface: iface, label: "\(vf.pf) (\(iface))", driver: nil)
+                    try await VFConfigurator(link: host.link).apply(vf.settings, vf: vf.index, on: target, before: readouts[iface])
+                }
+                try hostBind(vf.pciAddress)
             }
-            try hostBind(vf.pciAddress)
+            return try hostVerify(lease, held: held)
         }
-        return try hostVerify(lease, held: held)
     }
 
     /// Kernel interface: `driver/unbind`, `driver_override`, `drivers_probe`.

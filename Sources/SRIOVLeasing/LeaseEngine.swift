@@ -309,15 +309,18 @@ public actor LeaseEngine {
     /// A full discovery and its indexes, off the actor.
     @concurrent
     nonisolated static func discover(_ source: any HostInventorySource, plan: PoolPlan) async -> Result<Discovered, SRIOVError> {
-        do throws(SRIOVError) {
-            let inventory = try source.inventory()
-            let groups = Allocator.groupIndex(inventory)
-            var indexes: [String: Allocator.PoolIndex] = [:]
-            for pool in plan.pools.keys { indexes[pool] = Allocator(plan: plan).poolIndex(pool, inventory: inventory, groups: groups) }
-            return .success(Discovered(inventory: inventory, groups: groups, poolIndexes: indexes,
-                                       positions: LeaseEngine.positions(inventory)))
-        } catch {
-            return .failure(error)
+        // Thousands of blocking sysfs reads: on the host-step threads, not the cooperative pool.
+        await HostStepThreads.run { () async -> Result<Discovered, SRIOVError> in
+            do throws(SRIOVError) {
+                let inventory = try source.inventory()
+                let groups = Allocator.groupIndex(inventory)
+                var indexes: [String: Allocator.PoolIndex] = [:]
+                for pool in plan.pools.keys { indexes[pool] = Allocator(plan: plan).poolIndex(pool, inventory: inventory, groups: groups) }
+                return .success(Discovered(inventory: inventory, groups: groups, poolIndexes: indexes,
+                                           positions: LeaseEngine.positions(inventory)))
+            } catch {
+                return .failure(error)
+            }
         }
     }
 

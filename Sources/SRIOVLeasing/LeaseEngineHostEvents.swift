@@ -100,12 +100,15 @@ extension LeaseEngine {
     /// Each device's status, read off the actor (left out: gone or unreadable, read again on the actor).
     @concurrent
     nonisolated static func readDevices(_ source: any HostInventorySource, _ addresses: [PCIAddress]) async -> [PCIAddress: DeviceStatus] {
-        var reads: [PCIAddress: DeviceStatus] = [:]
-        for address in addresses {
-            guard let status = try? source.device(address) else { continue }
-            reads[address] = status
+        // The blocking host calls run on the host-step threads, not the cooperative pool.
+        await HostStepThreads.run { () async -> [PCIAddress: DeviceStatus] in
+            var reads: [PCIAddress: DeviceStatus] = [:]
+            for address in addresses {
+                guard let status = try? source.device(address) else { continue }
+                reads[address] = status
+            }
+            return reads
         }
-        return reads
     }
 
     /// PF link changes (carrier, operstate) from the host's events, after the batch is patched in: the

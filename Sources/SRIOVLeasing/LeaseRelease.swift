@@ -113,35 +113,38 @@ extension LeaseEngine {
     /// returns the VF's status afterwards.
     @concurrent
     nonisolated func hostScrubAndReturn(_ vf: LeasedVF, action: ReleaseAction) async throws(SRIOVError) -> DeviceStatus {
-        let address = vf.pciAddress
-        try host.control.detach(address)
-        if let iface = vf.pfInterface {
-            try await scrub(vf, pf: iface)
-        }
-        if action == .rebindHostDriver {
-            // With sriov_drivers_autoprobe 0 (what pools want) the kernel binds a VF only through
-            // driver_override; drivers_probe answers success either way, so check the outcome.
-            if let driver = vf.previousDriver, driver != "vfio-pci" {
-                try host.control.writeDriverOverride(driver, device: address)
-                try host.control.probe(address)
-                try host.control.writeDriverOverride(nil, device: address)
-            } else {
-                try host.control.probe(address)
+        // The blocking host calls run on the host-step threads, not the cooperative pool.
+        try await HostStepThreads.run { () async throws(SRIOVError) -> DeviceStatus in
+            let address = vf.pciAddress
+            try host.control.detach(address)
+            if let iface = vf.pfInterface {
+                try await scrub(vf, pf: iface)
             }
+            if action == .rebindHostDriver {
+                // With sriov_drivers_autoprobe 0 (what pools want) the kernel binds a VF only through
+                // driver_override; drivers_probe answers success either way, so check the outcome.
+                if let driver = vf.previousDriver, driver != "vfio-pci" {
+                    try host.control.writeDriverOverride(driver, device: address)
+                    try host.control.probe(address)
+                    try host.control.writeDriverOverride(nil, device: address)
+                } else {
+                    try host.control.probe(address)
+                }
+            }
+            guard let now = try host.source.device(address) else {
+                throw SRIOVError(.notFound, "\(vf.isWholeDevice ? "device" : "VF") \(address) vanished during release")
+            }
+            if now.driver == "vfio-pci" || now.driverOverride != nil {
+                throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")
+            }
+            if action == .leaveUnbound, let driver = now.driver {
+                throw SRIOVError(.kernelRefused, "VF \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
+            }
+            if action == .rebindHostDriver, let wanted = vf.previousDriver, wanted != "vfio-pci", now.driver != wanted {
+                throw SRIOVError(.kernelRefused, "VF \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
+            }
+            return now
         }
-        guard let now = try host.source.device(address) else {
-            throw SRIOVError(.notFound, "\(vf.isWholeDevice ? "device" : "VF") \(address) vanished during release")
-        }
-        if now.driver == "vfio-pci" || now.driverOverride != nil {
-            throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")
-        }
-        if action == .leaveUnbound, let driver = now.driver {
-            throw SRIOVError(.kernelRefused, "VF \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
-        }
-        if action == .rebindHostDriver, let wanted = vf.previousDriver, wanted != "vfio-pci", now.driver != wanted {
-            throw SRIOVError(.kernelRefused, "VF \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
-        }
-        return now
     }
 
     /// Scrubs a VF's settings to `VFSettings.scrubbed` (only what the driver reports), falling back to

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Threads of their own for the host steps of lease operations (driver unbind and probe through sysfs,
+/// netlink requests, reads of a device's sysfs files): those calls block their thread, for
+/// milliseconds on a real kernel while a driver probes, and on the cooperative pool (two threads on a
+/// two-core host) two steps in flight held every thread, so the engine's actor, the API and the
+/// journal's answers queued behind whole host steps. Here they queue only for the CPU.
+///
+/// A `TaskExecutor`: `run` gives the host steps it wraps the preference for these threads, so the
+/// nonisolated async code inside (netlink requests included) runs here; the engine's actor keeps its
+/// own executor. Four threads: steps on different VFs go on together (on a real kernel most of a step
+/// is spent asleep in the kernel; steps on one PF serialize on its lock there anyway).
+public final class HostStepThreads: TaskExecutor, @unchecked Sendable {
+    public static let threadName = "sriovd.host-steps"
+    public static let shared = HostStepThreads(threads: 4)
+
+    private let condition = NSCondition()
+    // Guarded by `condition`: a FIFO (`jobs[head...]`), compacted as it is consumed.
+    private var jobs: [UnownedJob] = []
+    private var head = 0
+
+    init(threads: Int) {
+        for n in 0..<threads {
+            let thread = Thread { [self] in loop() }
+            thread.name = "\(HostStepThreads.threadName).\(n)"
+            thread.start()
+        }
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() -> Never {
+        let executor = asUnownedTaskExecutor()
+        while true {
+            condition.lock()
+            while head == jobs.count { condition.wait() }
+            let job = jobs[head]
+            head += 1
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1_024 {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: executor)
+        }
+    }
+
+    /// Runs `body` with the preference for the host-step threads.
+    public static func run<T, Failure: Error>(_ body: () async throws(Failure) -> T) async throws(Failure) -> T {
+        try await withTaskExecutorPreference(shared, isolation: nil, operation: body)
+    }
+}
