@@ -8,7 +8,8 @@
 # sriovd's consumer grace because libvirtd's own run-state file names the running QEMU; `virsh
 # destroy` runs `release end`: no lease, the VF off vfio-pci, `lease check` clean. A domain whose
 # hostdev is VF 3 (not in the pool) does not start: virsh's error carries the hook's reason, and
-# nothing is leased.
+# nothing is leased. And a domain without sriovd's metadata naming pool VF 1 (on no driver) is refused
+# by libvirt itself: the hook's lease is what makes an unmanaged hostdev startable.
 #
 # libvirtd runs in the foreground of this check with a private libvirtd.conf (no polkit: auth none on
 # its socket) and the guest's /etc/libvirt/qemu.conf (the guest's /etc is a tmpfs overlay; removed
@@ -228,5 +229,23 @@ if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(leases_of vm-outsid
 else
     fail libvirtd-refused "virsh start exit $rc (${out:0:400}), state '$state_now', leases: $("$SRIOVCTL" lease list 2>&1 | tr '\n' ' ' | cut -c1-200), $vf3 on $(driver_of "$vf3")"
 fi
+
+# -------------------------------------------- without the hook's lease, libvirt itself refuses the VF
+# The same domain without sriovd's metadata (the hook leaves it alone) naming pool VF 1, which is on no
+# driver: libvirt starts an unmanaged hostdev only once it is on a stub driver (vfio-pci), so what lets
+# the first start go on is the hook's lease.
+sed '/sriovd:lease/d; s/vm-libvirtd/vm-nohook/; s/<uuid>.*<\/uuid>/<uuid>0a0b0c0d-0000-4000-8000-000000000169<\/uuid>/' \
+    "$state/vm-libvirtd.xml" >"$state/vm-nohook.xml"
+vf1=$(vf_of 1)
+sed -i "s/function='0x[0-7]'/function='0x${vf1##*.}'/; s/slot='0x[0-9a-f]*'/slot='0x$(cut -d: -f3 <<<"${vf1%.*}")'/" "$state/vm-nohook.xml"
+out=$("${VIRSH[@]}" define "$state/vm-nohook.xml" 2>&1 && "${VIRSH[@]}" start --paused vm-nohook 2>&1); rc=$?
+echo "lane: libvirtd-needs-hook: exit $rc: $(tr '\n' ' ' <<<"$out")"
+if [[ $rc != 0 && $out == *"Unmanaged PCI device $vf1 must be manually detached from the host"* \
+    && -z $("$SRIOVCTL" lease list 2>&1 | grep -o 'l-[0-9a-f]\{16\}') && $(driver_of "$vf1") == none ]]; then
+    pass libvirtd-needs-hook
+else
+    fail libvirtd-needs-hook "virsh start exit $rc (${out:0:400}), $vf1 on $(driver_of "$vf1")"
+fi
 "${VIRSH[@]}" undefine vm-libvirtd >/dev/null 2>&1
 "${VIRSH[@]}" undefine vm-outside >/dev/null 2>&1
+"${VIRSH[@]}" undefine vm-nohook >/dev/null 2>&1
