@@ -4,18 +4,19 @@
 # installed as /etc/libvirt/hooks/qemu (a link named `qemu`, as the guide installs it) and sriovd on
 # its default socket. `virsh start --paused` of a domain whose <hostdev managed='no'> names igb VF 0
 # of pool vm runs the hook's `prepare begin`: one lease, consumer libvirt:<uuid>, the VF on vfio-pci,
-# and libvirt's QEMU (the lane's QEMU 10) holds the VF (vfio-pci, 8086:10ca, in `info qtree`); the lease outlives
-# sriovd's consumer grace because libvirtd's own run-state file names the running QEMU; `virsh
-# destroy` runs `release end`: no lease, the VF off vfio-pci, `lease check` clean. A domain whose
-# hostdev is VF 3 (not in the pool) does not start: virsh's error carries the hook's reason, and
+# and libvirt's QEMU (the lane's QEMU 10) holds the VF (vfio-pci, 8086:10ca, in `info qtree`); the
+# lease outlives sriovd's consumer grace because libvirtd's own run-state file names the running QEMU;
+# `virsh destroy` runs `release end`: no lease, the VF off vfio-pci, `lease check` clean. A domain
+# whose hostdev is VF 3 (not in the pool) does not start: virsh's error carries the hook's reason, and
 # nothing is leased. And a domain without sriovd's metadata naming pool VF 1 (on no driver) is refused
 # by libvirt itself: the hook's lease is what makes an unmanaged hostdev startable.
 #
 # libvirtd runs in the foreground of this check with a private libvirtd.conf (no polkit: auth none on
 # its socket) and the guest's /etc/libvirt/qemu.conf (the guest's /etc is a tmpfs overlay; removed
 # at the end). What qemu.conf turns off, and why:
-# - user/group root, dynamic_ownership 0, remember_owner 0, security_driver "none": the guest has no
-#   libvirt-qemu user, no AppArmor, and the overlay root need not carry libvirt's ownership xattrs;
+# - user/group root, dynamic_ownership 0, remember_owner 0, security_driver "none": QEMU runs as root
+#   like everything in the lane (the /dev/vfio ownership hand-over is 68's subject), the guest has no
+#   AppArmor, and the overlay root need not carry libvirt's ownership xattrs;
 # - namespaces []: no private /dev for QEMU (it would need libvirt to populate it; not under test);
 # - cgroup_controllers []: the guest mounts no cgroup file system, and there is no systemd/machined;
 # - stdio_handler "file": no virtlogd in the guest;
