@@ -39,7 +39,11 @@ INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 HOST_PACKAGES=(busybox-static cpio kmod gcc make libc6-dev libelf-dev bc xz-utils python3 iproute2
     coreutils apt dpkg
     # 66-attach-consumers: libvirt's own schema validator (virt-xml-validate runs xmllint).
-    libvirt-clients libxml2-utils)
+    libvirt-clients libxml2-utils
+    # 69-libvirtd: the real libvirtd and its QEMU driver, started by hand in the guest (no systemd
+    # there; without recommends this pulls only dmidecode, libparted2 and libpcap0.8, no config files
+    # and no services). The QEMU it runs is the lane's own (below), never Debian's qemu-system.
+    libvirt-daemon libvirt-daemon-driver-qemu)
 QEMU_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 
 T0=$(date +%s)
