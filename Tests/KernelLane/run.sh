@@ -11,7 +11,7 @@
 #   SRIOV_BIN_DIR            directory with sriovctl and sriovd (default: $REPO/.build/debug)
 #   SRIOV_SKIP_KERNEL_LANE=1 skip the lane (local use only; CI never sets it)
 #   KERNEL_LANE_CACHE        cache directory (default: $REPO/.build-kernel-lane)
-#   KERNEL_LANE_TIMEOUT      seconds the guest may run (default: 420)
+#   KERNEL_LANE_TIMEOUT      seconds the guest may run (default: 900)
 #   KERNEL_LANE_CHECK_TIMEOUT seconds one check may run inside the guest (default: 240)
 #   KERNEL_LANE_MEM          guest RAM in MiB (default: 1536)
 #   KERNEL_LANE_BENCH_ITERATIONS timed runs per benchmark in 50-bench-netlink (default: 9)
@@ -28,7 +28,7 @@ fi
 
 CACHE=${KERNEL_LANE_CACHE:-$REPO/.build-kernel-lane}
 BIN_DIR=${SRIOV_BIN_DIR:-$REPO/.build/debug}
-TIMEOUT=${KERNEL_LANE_TIMEOUT:-420}
+TIMEOUT=${KERNEL_LANE_TIMEOUT:-900}
 CHECK_TIMEOUT=${KERNEL_LANE_CHECK_TIMEOUT:-240}
 MEM=${KERNEL_LANE_MEM:-1536}
 BENCH_ITERATIONS=${KERNEL_LANE_BENCH_ITERATIONS:-9}
