@@ -36,9 +36,7 @@ pool 0-1 >"$config"
 mkdir -p "$state/direct"
 pool 2-2 >"$state/direct.yaml"
 direct=(--direct --config "$state/direct.yaml" --state-dir "$state/direct")
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-pid=$!
-lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" || { fail bench-lease-cycle-setup "sriovd did not answer: $(tail -n 3 "$log" | tr '\n' ' ')"; exit 0; }
+lane_start_sriovd || { fail bench-lease-cycle-setup "$lane_sriovd_error"; exit 0; }
 W=$(mktemp -d)
 problems=()
 
@@ -80,9 +78,7 @@ profile profile
 # watcher's reading of sriovd's own changes costs a cycle. Then back to the default for the rest.
 restart_sriovd() {   # restart_sriovd [sriovd args...]
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning "$@" >>"$log" 2>&1 &
-    pid=$!
-    lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" || { problems+=("sriovd $* did not answer after a restart"); return 1; }
+    lane_start_sriovd "$@" || { problems+=("sriovd $* after a restart: $lane_sriovd_error"); return 1; }
 }
 if restart_sriovd --no-host-events; then
     "$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api-quiet.out" 2>&1 || problems+=("daemon-load --no-host-events: $(tail -n 2 "$W/api-quiet.out" | tr '\n' ' ')")

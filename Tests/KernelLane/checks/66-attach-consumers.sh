@@ -24,12 +24,7 @@ pools:
     on_release: leave-unbound
 EOC
 
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-pid=$!
-if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    fail attach-consumers-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-    exit 0
-fi
+lane_start_sriovd || { fail attach-consumers-setup "$lane_sriovd_error"; exit 0; }
 out=$("$SRIOVCTL" lease acquire --pool vm --owner vm-attach --json --socket "$sock" 2>&1); rc=$?
 id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
 vf=$(grep -o '"pciAddress" : "[0-9a-f:.]*"' <<<"$out" | head -n 1 | grep -o '[0-9a-f]\{4\}:[0-9a-f:.]*')

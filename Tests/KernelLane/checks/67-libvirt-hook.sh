@@ -28,13 +28,7 @@ pools:
 EOC
 runstate="$state/libvirt-run"
 mkdir -p "$runstate"
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level info \
-    --consumer-grace 3 --libvirt-state-dir "$runstate" >>"$log" 2>&1 &
-pid=$!
-if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    fail libvirt-hook-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-    exit 0
-fi
+lane_start_sriovd --log-level info --consumer-grace 3 --libvirt-state-dir "$runstate" || { fail libvirt-hook-setup "$lane_sriovd_error"; exit 0; }
 export SRIOVD_SOCKET=$sock
 
 vf_of() { basename "$(readlink -f "$SYS_PCI/$igb/virtfn$1")"; }

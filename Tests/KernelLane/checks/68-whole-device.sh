@@ -67,12 +67,7 @@ pools:
     selectors:
       - devices: ["$nvme"]
 EOC
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-pid=$!
-if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    fail whole-device-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-    exit 0
-fi
+lane_start_sriovd || { fail whole-device-setup "$lane_sriovd_error"; exit 0; }
 
 # ------------------------------------------------------------------------------------------ acquire
 out=$("$SRIOVCTL" lease acquire --pool disk --owner vm-disk --json --socket "$sock" 2>&1); rc=$?

@@ -70,13 +70,7 @@ EOC
 # libvirt's own short environment (no SRIOVD_SOCKET), exactly as on a host.
 sock=/run/sriovd/sriovd.sock
 mkdir -p /run/sriovd
-"$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level info \
-    --consumer-grace 3 >>"$log" 2>&1 &
-pid=$!
-if ! lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
-    fail libvirtd-setup "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
-    exit 0
-fi
+lane_start_sriovd --log-level info --consumer-grace 3 || { fail libvirtd-setup "$lane_sriovd_error"; exit 0; }
 export SRIOVD_SOCKET=$sock
 
 # ------------------------------------------------------------------------------ libvirtd, the hook

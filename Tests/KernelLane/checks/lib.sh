@@ -132,13 +132,27 @@ lane_igb_scenario_cleanup() {
 lane_scenario_both_ways() {
     mkdir -p "$state/direct"
     scenario direct --direct --config "$config" --state-dir "$state/direct"
-    "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" --log-level warning >>"$log" 2>&1 &
-    pid=$!
-    if lane_wait 60 "$SRIOVCTL" pool list --socket "$sock"; then
+    if lane_start_sriovd; then
         scenario sriovd --socket "$sock"
     else
-        fail "$1-sriovd" "sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+        fail "$1-sriovd" "$lane_sriovd_error"
     fi
+}
+
+# lane_start_sriovd [sriovd args...]: starts sriovd in the background on $state/daemon, $config and
+# $sock, its output appended to $log (`--log-level warning` unless the args give one), sets $pid,
+# and waits (60 s at most) until it answers `pool list`. Returns 1 when it does not, with the reason
+# (the log's last lines) in $lane_sriovd_error. Typical use:
+#     lane_start_sriovd --consumer-grace 3 || { fail <assertion>-setup "$lane_sriovd_error"; exit 0; }
+lane_start_sriovd() {
+    local level=(--log-level warning) a
+    for a in "$@"; do [[ $a == --log-level* ]] && level=(); done
+    "$SRIOVD" --state-dir "$state/daemon" --config "$config" --socket "$sock" ${level[@]+"${level[@]}"} "$@" >>"$log" 2>&1 &
+    pid=$!
+    lane_sriovd_error=
+    lane_wait 60 "$SRIOVCTL" pool list --socket "$sock" && return 0
+    lane_sriovd_error="sriovd did not answer on $sock within 60 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+    return 1
 }
 
 # lane_metrics <socket>: sriovd's GET /metrics on its Unix socket (HTTP/1.1, Connection: close),
