@@ -15,14 +15,7 @@ require_binary attach-consumers-daemon "$SRIOVD" || exit 0
 
 lane_igb_scenario_setup attach-consumers 66-attach || exit 0
 sysctl -qw "net.ipv6.conf.$pf.accept_ra=0" 2>/dev/null
-cat >"$config" <<EOC
-pools:
-  - name: vm
-    selectors:
-      - pf: $pf
-        range: 0-1
-    on_release: leave-unbound
-EOC
+lane_vm_pool "$pf" >"$config"
 
 lane_start_sriovd || { fail attach-consumers-setup "$lane_sriovd_error"; exit 0; }
 out=$("$SRIOVCTL" lease acquire --pool vm --owner vm-attach --json --socket "$sock" 2>&1); rc=$?

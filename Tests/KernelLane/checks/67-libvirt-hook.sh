@@ -18,21 +18,12 @@ lane_igb_scenario_setup libvirt-hook 67-libvirt || exit 0
 sleepers=()
 cleanup67() { local p; for p in "${sleepers[@]}"; do kill "$p" 2>/dev/null; done; lane_igb_scenario_cleanup; }
 trap cleanup67 EXIT
-cat >"$config" <<EOC
-pools:
-  - name: vm
-    selectors:
-      - pf: $pf
-        range: 0-1
-    on_release: leave-unbound
-EOC
+lane_vm_pool "$pf" >"$config"
 runstate="$state/libvirt-run"
 mkdir -p "$runstate"
 lane_start_sriovd --log-level info --consumer-grace 3 --libvirt-state-dir "$runstate" || { fail libvirt-hook-setup "$lane_sriovd_error"; exit 0; }
 export SRIOVD_SOCKET=$sock
 
-vf_of() { basename "$(readlink -f "$SYS_PCI/$igb/virtfn$1")"; }
-driver_of() { local d; d=$(readlink "$SYS_PCI/$1/driver" 2>/dev/null) && basename "$d" || echo none; }
 # domain_xml <name> <uuid> <vf>: a domain whose only hostdev is <vf>, from pool vm.
 domain_xml() {
     local dom bus slot fn
@@ -54,11 +45,10 @@ domain_xml() {
 </domain>
 EOX
 }
-leases_of() { "$SRIOVCTL" lease list --owner "$1" 2>&1 | grep -o 'l-[0-9a-f]\{16\}'; }
 # wait_gone <owner> <seconds>: until the owner holds no lease.
-wait_gone() { local i; for ((i = 0; i < $2; i++)); do [[ -z $(leases_of "$1") ]] && return 0; sleep 1; done; return 1; }
+wait_gone() { local i; for ((i = 0; i < $2; i++)); do [[ -z $(lane_leases_of "$1") ]] && return 0; sleep 1; done; return 1; }
 
-vf0=$(vf_of 0); vf3=$(vf_of 3)
+vf0=$(lane_vf "$igb" 0); vf3=$(lane_vf "$igb" 3)
 uuid=6f1c2e1a-8b4d-4c3e-9a7b-0d2e4f6a8b10
 xml="$state/vm-hook.xml"
 domain_xml vm-hook "$uuid" "$vf0" >"$xml"
@@ -81,34 +71,34 @@ run_state "$qemu0"
 # ------------------------------------------------------------------- prepare, retried prepare
 out=$("$SRIOVCTL" libvirt-hook vm-hook prepare begin - <"$xml" 2>&1); rc=$?
 echo "lane: libvirt-hook-prepare: exit $rc: $out"
-id=$(leases_of vm-hook)
-if [[ $rc == 0 && $(wc -w <<<"$id") == 1 && $(driver_of "$vf0") == vfio-pci ]] \
+id=$(lane_leases_of vm-hook)
+if [[ $rc == 0 && $(wc -w <<<"$id") == 1 && $(lane_driver "$vf0") == vfio-pci ]] \
     && "$SRIOVCTL" lease show "$id" 2>&1 | grep -q "consumer libvirt:$uuid"; then
     pass libvirt-hook-prepare
 else
-    fail libvirt-hook-prepare "exit $rc, leases '$id', $vf0 on $(driver_of "$vf0"): ${out:0:300}"
+    fail libvirt-hook-prepare "exit $rc, leases '$id', $vf0 on $(lane_driver "$vf0"): ${out:0:300}"
 fi
 out=$("$SRIOVCTL" libvirt-hook vm-hook prepare begin - <"$xml" 2>&1); rc=$?
-again=$(leases_of vm-hook)
+again=$(lane_leases_of vm-hook)
 if [[ $rc == 0 && $again == "$id" ]]; then pass libvirt-hook-prepare-retry; else fail libvirt-hook-prepare-retry "exit $rc, leases '$again' (first: $id): ${out:0:300}"; fi
 
 # ---------------------------------------------------------------------- migrate, other domains
 out=$("$SRIOVCTL" libvirt-hook vm-hook migrate begin - <"$xml" 2>&1); rc=$?
 plain=$(sed '/sriovd:lease/d' "$xml" | "$SRIOVCTL" libvirt-hook --socket /nonexistent/sock vm-plain prepare begin - 2>&1); prc=$?
-if [[ $rc == 0 && -z $out && $(leases_of vm-hook) == "$id" && $prc == 0 && -z $plain ]]; then
+if [[ $rc == 0 && -z $out && $(lane_leases_of vm-hook) == "$id" && $prc == 0 && -z $plain ]]; then
     pass libvirt-hook-ignores
 else
-    fail libvirt-hook-ignores "migrate exit $rc '$out', lease now '$(leases_of vm-hook)'; a domain without metadata: exit $prc '$plain'"
+    fail libvirt-hook-ignores "migrate exit $rc '$out', lease now '$(lane_leases_of vm-hook)'; a domain without metadata: exit $prc '$plain'"
 fi
 
 # ----------------------------------------------------------------------- release, retried release
 out=$("$SRIOVCTL" libvirt-hook vm-hook release end - <"$xml" 2>&1); rc=$?
 check=$("$SRIOVCTL" lease check 2>&1); crc=$?
 echo "lane: libvirt-hook-release: exit $rc: $out; lease check: $crc"
-if [[ $rc == 0 && -z $(leases_of vm-hook) && $(driver_of "$vf0") != vfio-pci && $crc == 0 ]]; then
+if [[ $rc == 0 && -z $(lane_leases_of vm-hook) && $(lane_driver "$vf0") != vfio-pci && $crc == 0 ]]; then
     pass libvirt-hook-release
 else
-    fail libvirt-hook-release "exit $rc, leases '$(leases_of vm-hook)', $vf0 on $(driver_of "$vf0"), lease check $crc: ${out:0:200} ${check:0:300}"
+    fail libvirt-hook-release "exit $rc, leases '$(lane_leases_of vm-hook)', $vf0 on $(lane_driver "$vf0"), lease check $crc: ${out:0:200} ${check:0:300}"
 fi
 out=$("$SRIOVCTL" libvirt-hook vm-hook release end - <"$xml" 2>&1); rc=$?
 if [[ $rc == 0 && $out == *"nothing to release"* ]]; then pass libvirt-hook-release-retry; else fail libvirt-hook-release-retry "exit $rc: ${out:0:300}"; fi
@@ -117,9 +107,9 @@ if [[ $rc == 0 && $out == *"nothing to release"* ]]; then pass libvirt-hook-rele
 mkdir -p "$state/hooks"
 ln -sf "$SRIOVCTL" "$state/hooks/qemu"
 out=$("$state/hooks/qemu" vm-hook prepare begin - <"$xml" 2>&1); rc=$?
-viaLink=$(leases_of vm-hook)
+viaLink=$(lane_leases_of vm-hook)
 out2=$("$state/hooks/qemu" vm-hook release end - <"$xml" 2>&1); rc2=$?
-if [[ $rc == 0 && -n $viaLink && $rc2 == 0 && -z $(leases_of vm-hook) ]]; then
+if [[ $rc == 0 && -n $viaLink && $rc2 == 0 && -z $(lane_leases_of vm-hook) ]]; then
     pass libvirt-hook-as-qemu
 else
     fail libvirt-hook-as-qemu "prepare exit $rc (${out:0:200}), lease '$viaLink', release exit $rc2 (${out2:0:200})"
@@ -129,31 +119,31 @@ fi
 domain_xml vm-bad 0a0b0c0d-0000-4000-8000-000000000067 "$vf3" >"$state/vm-bad.xml"
 out=$("$SRIOVCTL" libvirt-hook vm-bad prepare begin - <"$state/vm-bad.xml" 2>&1); rc=$?
 echo "lane: libvirt-hook-refused: exit $rc: $out"
-if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(leases_of vm-bad) && $(driver_of "$vf3") != vfio-pci ]]; then
+if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(lane_leases_of vm-bad) && $(lane_driver "$vf3") != vfio-pci ]]; then
     pass libvirt-hook-refused
 else
-    fail libvirt-hook-refused "exit $rc, leases '$(leases_of vm-bad)', $vf3 on $(driver_of "$vf3"): ${out:0:300}"
+    fail libvirt-hook-refused "exit $rc, leases '$(lane_leases_of vm-bad)', $vf3 on $(lane_driver "$vf3"): ${out:0:300}"
 fi
 
 # ----------------------------------------------------------- a pid consumer killed: reclaimed
 sleep 600 & sp=$!; sleepers+=("$sp")
 out=$("$SRIOVCTL" lease acquire --pool vm --owner job-pid --consumer "pid:$sp" 2>&1); rc=$?
 start=$(awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$sp/stat")
-pidLease=$(leases_of job-pid)
+pidLease=$(lane_leases_of job-pid)
 pidVF=$(grep -o '0000:[0-9a-f:.]*' <<<"$out" | head -n 1)
 if [[ $rc != 0 || -z $pidLease || $out != *"consumer pid:$sp@$start"* ]]; then
     fail liveness-pid "acquire --consumer pid:$sp exited $rc (start time $start): ${out:0:300}"
 else
     sleep 8
-    kept=$(leases_of job-pid)
+    kept=$(lane_leases_of job-pid)
     kill "$sp"; wait "$sp" 2>/dev/null
     t0=$(date +%s)
     if [[ $kept == "$pidLease" ]] && wait_gone job-pid 40; then
         audit=$("$SRIOVCTL" audit 2>&1 | grep "lease.reclaim" | grep "$pidLease")
         echo "lane: liveness-pid: reclaimed $(( $(date +%s) - t0 )) s after the kill; $audit"
-        if [[ -n $audit && $(driver_of "$pidVF") != vfio-pci ]]; then pass liveness-pid; else fail liveness-pid "no lease.reclaim audit record, or $pidVF still on $(driver_of "$pidVF")"; fi
+        if [[ -n $audit && $(lane_driver "$pidVF") != vfio-pci ]]; then pass liveness-pid; else fail liveness-pid "no lease.reclaim audit record, or $pidVF still on $(lane_driver "$pidVF")"; fi
     else
-        fail liveness-pid "lease '$kept' while running (wanted $pidLease), then still '$(leases_of job-pid)' 40 s after the kill"
+        fail liveness-pid "lease '$kept' while running (wanted $pidLease), then still '$(lane_leases_of job-pid)' 40 s after the kill"
     fi
 fi
 
@@ -161,13 +151,13 @@ fi
 sleep 600 & qp=$!; sleepers+=("$qp")
 run_state "$qp"
 out=$("$SRIOVCTL" libvirt-hook vm-hook prepare begin - <"$xml" 2>&1); rc=$?
-domLease=$(leases_of vm-hook)
+domLease=$(lane_leases_of vm-hook)
 sleep 10
-kept=$(leases_of vm-hook)
+kept=$(lane_leases_of vm-hook)
 kill "$qp"; wait "$qp" 2>/dev/null
 if [[ $rc == 0 && -n $domLease && $kept == "$domLease" ]] && wait_gone vm-hook 40; then
     pass liveness-libvirt
 else
-    fail liveness-libvirt "prepare exit $rc (${out:0:200}), lease '$domLease', after 10 s '$kept', after the QEMU pid was gone '$(leases_of vm-hook)'"
+    fail liveness-libvirt "prepare exit $rc (${out:0:200}), lease '$domLease', after 10 s '$kept', after the QEMU pid was gone '$(lane_leases_of vm-hook)'"
 fi
 rm -f "$runstate/vm-hook.xml"

@@ -20,7 +20,6 @@ sock="$state/sriovd.sock"
 log="$state/sriovd.log"
 pid=""
 
-driver_of() { [[ -e $SYS_PCI/$1/driver ]] && basename "$(readlink -f "$SYS_PCI/$1/driver")"; }
 # The namespace's block device (nvme0n1, ...), if any. The controller is in an NVMe subsystem, so with
 # native multipath the disk is the subsystem's head (nvme0n1); the controller's own path (nvme0c0n1)
 # is hidden and has no device node. The guest has no other NVMe.
@@ -36,11 +35,11 @@ namespace_of() {
 # Whatever happened: sriovd stopped, the controller off vfio-pci, override cleared, nvme bound.
 cleanup() {
     [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    if [[ $(driver_of "$nvme") != nvme ]]; then
+    if [[ $(lane_driver "$nvme") != nvme ]]; then
         [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
         echo >"$dev/driver_override"
         echo "$nvme" >/sys/bus/pci/drivers_probe
-        lane_wait 30 namespace_of || echo "lane: 68: $nvme did not get its namespace back (driver $(driver_of "$nvme"))" >&2
+        lane_wait 30 namespace_of || echo "lane: 68: $nvme did not get its namespace back (driver $(lane_driver "$nvme"))" >&2
     fi
 }
 trap cleanup EXIT
@@ -48,13 +47,13 @@ trap 'exit 143' TERM
 
 # Precondition, set with the kernel: no VFs, nvme bound, the namespace present.
 lane_set_numvfs "$nvme" 0 1 || { fail whole-device-setup "cannot reset NVMe PF $nvme to 0 VFs"; exit 0; }
-if [[ $(driver_of "$nvme") != nvme ]]; then
+if [[ $(lane_driver "$nvme") != nvme ]]; then
     [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
     echo >"$dev/driver_override"
     echo "$nvme" >/sys/bus/pci/drivers_probe
 fi
 if ! lane_wait 30 namespace_of; then
-    fail whole-device-setup "NVMe $nvme (driver $(driver_of "$nvme")) has no namespace block device; run.sh attaches one (nvme-ns)"
+    fail whole-device-setup "NVMe $nvme (driver $(lane_driver "$nvme")) has no namespace block device; run.sh attaches one (nvme-ns)"
     exit 0
 fi
 ns=$(namespace_of)
@@ -76,7 +75,7 @@ if [[ $rc != 0 || -z $id ]]; then
     fail whole-device-acquire "lease acquire exited $rc: ${out:0:400}"
     exit 0
 fi
-now=$(driver_of "$nvme")
+now=$(lane_driver "$nvme")
 if [[ $now == vfio-pci && -e /dev/vfio/$group ]] && ! namespace_of >/dev/null; then
     pass whole-device-acquire
 else
@@ -86,7 +85,7 @@ fi
 # The lease engine is the one door: no VF-count change under a PF leased whole, not even forced.
 for force in "" --force; do
     out=$("$SRIOVCTL" pf set-numvfs "$nvme" 1 $force --socket "$sock" 2>&1); rc=$?
-    if [[ $rc != 0 && $out == *"leased whole"* && $(<"$dev/sriov_numvfs") == 0 && $(driver_of "$nvme") == vfio-pci ]]; then
+    if [[ $rc != 0 && $out == *"leased whole"* && $(<"$dev/sriov_numvfs") == 0 && $(lane_driver "$nvme") == vfio-pci ]]; then
         pass "whole-device-numvfs-refused${force:+-force}"
     else
         fail "whole-device-numvfs-refused${force:+-force}" "pf set-numvfs $nvme 1 $force exited $rc (sriov_numvfs $(<"$dev/sriov_numvfs")): ${out:0:300}"
@@ -113,7 +112,7 @@ fi
 
 # ------------------------------------------------------------------------------------------ release
 out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
-if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvme && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
+if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(lane_driver "$nvme") == nvme && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
     back=$(namespace_of)
     # The namespace reads: its first sector through the block layer (devtmpfs makes the node).
     if [[ -b /dev/$back ]] && dd if="/dev/$back" of=/dev/null bs=512 count=1 2>/dev/null; then
@@ -122,7 +121,7 @@ if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvm
         fail whole-device-release "nvme is back and $back exists, but /dev/$back cannot be read"
     fi
 else
-    fail whole-device-release "release exited $rc (${out:0:200}); driver $(driver_of "$nvme"), override '$(<"$dev/driver_override")', namespace $(namespace_of || echo missing)"
+    fail whole-device-release "release exited $rc (${out:0:200}); driver $(lane_driver "$nvme"), override '$(<"$dev/driver_override")', namespace $(namespace_of || echo missing)"
 fi
 
 # ------------------------------------------------------------- /dev/vfio for the VM's user (item 3)
@@ -157,8 +156,8 @@ if [[ -n ${QEMU:-} && -x $QEMU ]]; then
     fi
 fi
 out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
-if [[ $rc == 0 && ! -e /dev/vfio/$group ]] && lane_wait 30 namespace_of && [[ $(driver_of "$nvme") == nvme ]]; then
+if [[ $rc == 0 && ! -e /dev/vfio/$group ]] && lane_wait 30 namespace_of && [[ $(lane_driver "$nvme") == nvme ]]; then
     pass whole-device-owner-release
 else
-    fail whole-device-owner-release "release exited $rc (${out:0:200}); /dev/vfio/$group: $(stat -c '%u %g %a' "/dev/vfio/$group" 2>&1); driver $(driver_of "$nvme")"
+    fail whole-device-owner-release "release exited $rc (${out:0:200}); /dev/vfio/$group: $(stat -c '%u %g %a' "/dev/vfio/$group" 2>&1); driver $(lane_driver "$nvme")"
 fi

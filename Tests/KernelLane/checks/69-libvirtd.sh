@@ -58,14 +58,7 @@ cleanup69() {
     lane_igb_scenario_cleanup
 }
 trap cleanup69 EXIT
-cat >"$config" <<EOC
-pools:
-  - name: vm
-    selectors:
-      - pf: $pf
-        range: 0-1
-    on_release: leave-unbound
-EOC
+lane_vm_pool "$pf" >"$config"
 # The default socket and libvirt run-state directory: the hook is a bare link, run by libvirtd with
 # libvirt's own short environment (no SRIOVD_SOCKET), exactly as on a host.
 sock=/run/sriovd/sriovd.sock
@@ -121,9 +114,6 @@ if ! lane_wait 60 "${VIRSH[@]}" uri; then
 fi
 echo "lane: libvirtd answered after $(( $(date +%s) - t0 )) s"
 
-vf_of() { basename "$(readlink -f "$SYS_PCI/$igb/virtfn$1")"; }
-driver_of() { local d; d=$(readlink "$SYS_PCI/$1/driver" 2>/dev/null) && basename "$d" || echo none; }
-leases_of() { "$SRIOVCTL" lease list --owner "$1" 2>&1 | grep -o 'l-[0-9a-f]\{16\}'; }
 # domain_xml <name> <uuid> <vf>: a tiny TCG domain (no disk; started paused) whose only device is <vf>.
 domain_xml() {
     local dom bus slot fn
@@ -152,7 +142,7 @@ EOX
 }
 lvtail() { tail -n 8 "$lvlog" 2>/dev/null | tr '\n' ' ' | cut -c1-600; }
 
-vf0=$(vf_of 0); vf3=$(vf_of 3)
+vf0=$(lane_vf "$igb" 0); vf3=$(lane_vf "$igb" 3)
 uuid=5d0f3c2b-9e1a-4b7c-8d6e-1f2a3b4c5d69
 domain_xml vm-libvirtd "$uuid" "$vf0" >"$state/vm-libvirtd.xml"
 domain_xml vm-outside 0a0b0c0d-0000-4000-8000-000000000069 "$vf3" >"$state/vm-outside.xml"
@@ -172,13 +162,13 @@ fi
 t0=$(date +%s)
 out=$("${VIRSH[@]}" start --paused vm-libvirtd 2>&1); rc=$?
 echo "lane: libvirtd-start: exit $rc after $(( $(date +%s) - t0 )) s: $out"
-id=$(leases_of vm-libvirtd)
+id=$(lane_leases_of vm-libvirtd)
 state_now=$("${VIRSH[@]}" domstate vm-libvirtd 2>&1)
-if [[ $rc == 0 && $(wc -w <<<"$id") == 1 && $(driver_of "$vf0") == vfio-pci && $state_now == paused ]] \
+if [[ $rc == 0 && $(wc -w <<<"$id") == 1 && $(lane_driver "$vf0") == vfio-pci && $state_now == paused ]] \
     && "$SRIOVCTL" lease show "$id" 2>&1 | grep -q "consumer libvirt:$uuid"; then
     pass libvirtd-start-leases
 else
-    fail libvirtd-start-leases "virsh start exit $rc (${out:0:300}), state '$state_now', leases '$id', $vf0 on $(driver_of "$vf0"); libvirtd log: $(lvtail)"
+    fail libvirtd-start-leases "virsh start exit $rc (${out:0:300}), state '$state_now', leases '$id', $vf0 on $(lane_driver "$vf0"); libvirtd log: $(lvtail)"
 fi
 
 # QEMU, started by libvirtd, holds the VF: a vfio-pci device for the VF's host address, the 82576 VF
@@ -196,7 +186,7 @@ fi
 # libvirtd's own run-state file (/run/libvirt/qemu/vm-libvirtd.xml, QEMU's pid) keeps the lease's
 # consumer alive past sriovd's 3 s grace.
 sleep 10
-kept=$(leases_of vm-libvirtd)
+kept=$(lane_leases_of vm-libvirtd)
 if [[ -n $id && $kept == "$id" && -e /run/libvirt/qemu/vm-libvirtd.xml ]]; then
     pass libvirtd-consumer-alive
 else
@@ -207,22 +197,22 @@ fi
 out=$("${VIRSH[@]}" destroy vm-libvirtd 2>&1); rc=$?
 check=$("$SRIOVCTL" lease check 2>&1); crc=$?
 echo "lane: libvirtd-destroy: exit $rc: $out; lease check: $crc"
-if [[ $rc == 0 && -z $(leases_of vm-libvirtd) && $(driver_of "$vf0") != vfio-pci && $crc == 0 ]] \
+if [[ $rc == 0 && -z $(lane_leases_of vm-libvirtd) && $(lane_driver "$vf0") != vfio-pci && $crc == 0 ]] \
     && "$SRIOVCTL" audit 2>&1 | grep "lease.release" | grep -q "$id"; then
     pass libvirtd-destroy-releases
 else
-    fail libvirtd-destroy-releases "virsh destroy exit $rc (${out:0:200}), leases '$(leases_of vm-libvirtd)', $vf0 on $(driver_of "$vf0"), lease check $crc: ${check:0:300}"
+    fail libvirtd-destroy-releases "virsh destroy exit $rc (${out:0:200}), leases '$(lane_leases_of vm-libvirtd)', $vf0 on $(lane_driver "$vf0"), lease check $crc: ${check:0:300}"
 fi
 
 # ------------------------------------------------- a hostdev outside the pool: the start is refused
 out=$("${VIRSH[@]}" start --paused vm-outside 2>&1); rc=$?
 echo "lane: libvirtd-refused: exit $rc: $(tr '\n' ' ' <<<"$out")"
 state_now=$("${VIRSH[@]}" domstate vm-outside 2>&1)
-if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(leases_of vm-outside) && $(driver_of "$vf3") != vfio-pci \
+if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(lane_leases_of vm-outside) && $(lane_driver "$vf3") != vfio-pci \
     && $state_now == "shut off" && -z $("$SRIOVCTL" lease list 2>&1 | grep -o 'l-[0-9a-f]\{16\}') ]]; then
     pass libvirtd-refused
 else
-    fail libvirtd-refused "virsh start exit $rc (${out:0:400}), state '$state_now', leases: $("$SRIOVCTL" lease list 2>&1 | tr '\n' ' ' | cut -c1-200), $vf3 on $(driver_of "$vf3")"
+    fail libvirtd-refused "virsh start exit $rc (${out:0:400}), state '$state_now', leases: $("$SRIOVCTL" lease list 2>&1 | tr '\n' ' ' | cut -c1-200), $vf3 on $(lane_driver "$vf3")"
 fi
 
 # -------------------------------------------- without the hook's lease, libvirt itself refuses the VF
@@ -231,15 +221,15 @@ fi
 # the first start go on is the hook's lease.
 sed '/sriovd:lease/d; s/vm-libvirtd/vm-nohook/; s/<uuid>.*<\/uuid>/<uuid>0a0b0c0d-0000-4000-8000-000000000169<\/uuid>/' \
     "$state/vm-libvirtd.xml" >"$state/vm-nohook.xml"
-vf1=$(vf_of 1)
+vf1=$(lane_vf "$igb" 1)
 sed -i "s/function='0x[0-7]'/function='0x${vf1##*.}'/; s/slot='0x[0-9a-f]*'/slot='0x$(cut -d: -f3 <<<"${vf1%.*}")'/" "$state/vm-nohook.xml"
 out=$("${VIRSH[@]}" define "$state/vm-nohook.xml" 2>&1 && "${VIRSH[@]}" start --paused vm-nohook 2>&1); rc=$?
 echo "lane: libvirtd-needs-hook: exit $rc: $(tr '\n' ' ' <<<"$out")"
 if [[ $rc != 0 && $out == *"Unmanaged PCI device $vf1 must be manually detached from the host"* \
-    && -z $("$SRIOVCTL" lease list 2>&1 | grep -o 'l-[0-9a-f]\{16\}') && $(driver_of "$vf1") == none ]]; then
+    && -z $("$SRIOVCTL" lease list 2>&1 | grep -o 'l-[0-9a-f]\{16\}') && $(lane_driver "$vf1") == none ]]; then
     pass libvirtd-needs-hook
 else
-    fail libvirtd-needs-hook "virsh start exit $rc (${out:0:400}), $vf1 on $(driver_of "$vf1")"
+    fail libvirtd-needs-hook "virsh start exit $rc (${out:0:400}), $vf1 on $(lane_driver "$vf1")"
 fi
 "${VIRSH[@]}" undefine vm-libvirtd >/dev/null 2>&1
 "${VIRSH[@]}" undefine vm-outside >/dev/null 2>&1

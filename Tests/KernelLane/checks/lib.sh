@@ -67,6 +67,15 @@ lane_link_up() {
     return 1
 }
 
+# lane_vf <pf> <n>: the PCI address of the PF's VF n.
+lane_vf() { basename "$(readlink -f "$SYS_PCI/$1/virtfn$2")"; }
+# lane_driver <bdf>: the device's driver, or "none".
+lane_driver() { local d; d=$(readlink "$SYS_PCI/$1/driver" 2>/dev/null) && basename "$d" || echo none; }
+# lane_leases_of <owner>: the ids of the owner's leases (through $SRIOVD_SOCKET, or sriovd's default socket).
+lane_leases_of() { "$SRIOVCTL" lease list --owner "$1" 2>&1 | grep -o 'l-[0-9a-f]\{16\}'; }
+# lane_vm_pool <pf>: a config whose one pool, `vm`, holds the PF's VFs 0-1, left unbound on release.
+lane_vm_pool() { printf 'pools:\n  - name: vm\n    selectors:\n      - pf: %s\n        range: 0-1\n    on_release: leave-unbound\n' "$1"; }
+
 lane_vf_count() { local n=0 l; for l in "$SYS_PCI/$1"/virtfn*; do [[ -e $l ]] && n=$((n + 1)); done; echo "$n"; }
 lane_has_vfs() { [[ $(lane_vf_count "$1") == "$2" ]]; }
 
