@@ -143,11 +143,18 @@ import SRIOVTestSupport
         await engine.close()
     }
 
-    /// A lease released while a batch reads its PF's VF settings is not judged by that read: the
-    /// scrubbed VF is not drift, and nothing puts the old lease's settings back on it (the watcher
-    /// once "restored" a released lease's MAC onto a VF that was free again, under load).
-    @Test(.timeLimit(.minutes(1))) func aLeaseReleasedDuringABatchsReadIsNotDrift() async throws {
-        let f = try LeaseFixture()
+    /// A lease, and a batch naming its PF that is parked at the gate where it reads the PF's VF
+    /// settings to judge the lease.
+    struct ParkedBatch {
+        let engine: LeaseEngine
+        let gate: GatedLink
+        let lease: Lease
+        let held: LeasedVF
+        let pf: InterfaceName
+        let observing: Task<LeaseEngine.ObserveReport, Never>
+    }
+
+    func batchParkedOnALease(_ f: LeaseFixture) async throws -> ParkedBatch {
         let (engine, gate) = try await gatedEngine(f)
         let lease = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
         let held = try #require(lease.vfs.first)
@@ -156,43 +163,42 @@ import SRIOVTestSupport
         gate.arm()
         let event = HostEvent.link(LinkEvent(kind: .changed, interface: pf, ifindex: 7, operState: .up, carrier: true, vfInfo: true))
         let observing = Task { await engine.observe(HostEventBatch([event])) }
-        // The batch reads the PF's VF settings to judge the lease, and waits at the gate there.
         try await gate.untilParked()
-        _ = try await engine.release(lease.id)
-        let scrubbed = try await f.fake.readVFs(pf: pf).vf(held.index)
-        #expect(scrubbed?.mac != held.settings.mac, "the release did not scrub the VF")
-        gate.open()
-        let report = await observing.value
-        #expect(report.drift.isEmpty, "a released lease was judged for drift: \(report.drift)")
-        #expect(report.restoreFailures.isEmpty)
-        let after = try await f.fake.readVFs(pf: pf).vf(held.index)
-        #expect(after == scrubbed, "the watcher changed a VF it no longer had a lease on")
-        #expect(await engine.leases().isEmpty)
-        await engine.close()
+        return ParkedBatch(engine: engine, gate: gate, lease: lease, held: held, pf: pf, observing: observing)
     }
 
-    /// The same race, the other way round: the batch's view of the lease is taken, then the lease is
-    /// released and its VF leased again to someone else before the batch reads; the new lease is not
-    /// judged by the old one's settings.
+    /// A lease released while a batch reads its PF's VF settings is not judged by that read: the
+    /// scrubbed VF is not drift, and nothing puts the old lease's settings back on it (the watcher
+    /// once "restored" a released lease's MAC onto a VF that was free again, under load).
+    @Test(.timeLimit(.minutes(1))) func aLeaseReleasedDuringABatchsReadIsNotDrift() async throws {
+        let f = try LeaseFixture()
+        let b = try await batchParkedOnALease(f)
+        _ = try await b.engine.release(b.lease.id)
+        let scrubbed = try await f.fake.readVFs(pf: b.pf).vf(b.held.index)
+        #expect(scrubbed?.mac != b.held.settings.mac, "the release did not scrub the VF")
+        b.gate.open()
+        let report = await b.observing.value
+        #expect(report.drift.isEmpty, "a released lease was judged for drift: \(report.drift)")
+        #expect(report.restoreFailures.isEmpty)
+        let after = try await f.fake.readVFs(pf: b.pf).vf(b.held.index)
+        #expect(after == scrubbed, "the watcher changed a VF it no longer had a lease on")
+        #expect(await b.engine.leases().isEmpty)
+        await b.engine.close()
+    }
+
+    /// The same race, the other way round: the lease is released and its VF leased again to someone
+    /// else while the batch reads; the new lease is not judged by the old one's settings.
     @Test(.timeLimit(.minutes(1))) func aVFLeasedAgainDuringABatchIsNotRestoredToTheOldLease() async throws {
         let f = try LeaseFixture()
-        let (engine, gate) = try await gatedEngine(f)
-        let first = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
-        let held = try #require(first.vfs.first)
-        let pf = try #require(held.pfInterface)
-        _ = f.fake.takeAnnounced()
-        gate.arm()
-        let event = HostEvent.link(LinkEvent(kind: .changed, interface: pf, ifindex: 7, operState: .up, carrier: true, vfInfo: true))
-        let observing = Task { await engine.observe(HostEventBatch([event])) }
-        try await gate.untilParked()
-        _ = try await engine.release(first.id)
-        let second = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-2", vfs: [held.pciAddress]))
-        let settings = try await f.fake.readVFs(pf: pf).vf(held.index)
+        let b = try await batchParkedOnALease(f)
+        _ = try await b.engine.release(b.lease.id)
+        let second = try await b.engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-2", vfs: [b.held.pciAddress]))
+        let settings = try await f.fake.readVFs(pf: b.pf).vf(b.held.index)
         #expect(settings?.mac == second.vfs.first?.settings.mac)
-        gate.open()
-        let report = await observing.value
+        b.gate.open()
+        let report = await b.observing.value
         #expect(report.drift.isEmpty, "a lease was judged on a read older than its own steps: \(report.drift)")
-        #expect(try await f.fake.readVFs(pf: pf).vf(held.index) == settings, "the watcher changed the new lease's VF")
-        await engine.close()
+        #expect(try await f.fake.readVFs(pf: b.pf).vf(b.held.index) == settings, "the watcher changed the new lease's VF")
+        await b.engine.close()
     }
 }
