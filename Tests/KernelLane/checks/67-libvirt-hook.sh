@@ -24,34 +24,13 @@ mkdir -p "$runstate"
 lane_start_sriovd --log-level info --consumer-grace 3 --libvirt-state-dir "$runstate" || { fail libvirt-hook-setup "$lane_sriovd_error"; exit 0; }
 export SRIOVD_SOCKET=$sock
 
-# domain_xml <name> <uuid> <vf>: a domain whose only hostdev is <vf>, from pool vm.
-domain_xml() {
-    local dom bus slot fn
-    IFS=':.' read -r dom bus slot fn <<<"$3"
-    cat <<EOX
-<domain type='kvm'>
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <metadata>
-    <sriovd:lease xmlns:sriovd='urn:sriovd:libvirt:1' pool='vm'/>
-  </metadata>
-  <memory unit='MiB'>64</memory>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='0x$dom' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOX
-}
 # wait_gone <owner> <seconds>: until the owner holds no lease.
 wait_gone() { local i; for ((i = 0; i < $2; i++)); do [[ -z $(lane_leases_of "$1") ]] && return 0; sleep 1; done; return 1; }
 
 vf0=$(lane_vf "$igb" 0); vf3=$(lane_vf "$igb" 3)
 uuid=6f1c2e1a-8b4d-4c3e-9a7b-0d2e4f6a8b10
 xml="$state/vm-hook.xml"
-domain_xml vm-hook "$uuid" "$vf0" >"$xml"
+lane_domain_xml vm-hook "$uuid" "$vf0" >"$xml"
 # run_state <pid>: libvirt's run-state file of vm-hook, as libvirtd keeps it while the domain runs
 # (without libvirtd here, a sleep stands in for its QEMU). The hook's leases name libvirt:<uuid>, so
 # without it they would be reclaimed after the 3 s grace.
@@ -116,7 +95,7 @@ else
 fi
 
 # ---------------------------------------------------- a hostdev that is not a pool VF fails the start
-domain_xml vm-bad 0a0b0c0d-0000-4000-8000-000000000067 "$vf3" >"$state/vm-bad.xml"
+lane_domain_xml vm-bad 0a0b0c0d-0000-4000-8000-000000000067 "$vf3" >"$state/vm-bad.xml"
 out=$("$SRIOVCTL" libvirt-hook vm-bad prepare begin - <"$state/vm-bad.xml" 2>&1); rc=$?
 echo "lane: libvirt-hook-refused: exit $rc: $out"
 if [[ $rc != 0 && $out == *"$vf3 is not in pool vm"* && -z $(lane_leases_of vm-bad) && $(lane_driver "$vf3") != vfio-pci ]]; then

@@ -114,38 +114,12 @@ if ! lane_wait 60 "${VIRSH[@]}" uri; then
 fi
 echo "lane: libvirtd answered after $(( $(date +%s) - t0 )) s"
 
-# domain_xml <name> <uuid> <vf>: a tiny TCG domain (no disk; started paused) whose only device is <vf>.
-domain_xml() {
-    local dom bus slot fn
-    IFS=':.' read -r dom bus slot fn <<<"$3"
-    cat <<EOX
-<domain type='qemu'>
-  <name>$1</name>
-  <uuid>$2</uuid>
-  <metadata>
-    <sriovd:lease xmlns:sriovd='urn:sriovd:libvirt:1' pool='vm'/>
-  </metadata>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <features><acpi/></features>
-  <devices>
-    <emulator>$emulator</emulator>
-    <controller type='usb' model='none'/>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='0x$dom' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOX
-}
 lvtail() { tail -n 8 "$lvlog" 2>/dev/null | tr '\n' ' ' | cut -c1-600; }
 
 vf0=$(lane_vf "$igb" 0); vf3=$(lane_vf "$igb" 3)
 uuid=5d0f3c2b-9e1a-4b7c-8d6e-1f2a3b4c5d69
-domain_xml vm-libvirtd "$uuid" "$vf0" >"$state/vm-libvirtd.xml"
-domain_xml vm-outside 0a0b0c0d-0000-4000-8000-000000000069 "$vf3" >"$state/vm-outside.xml"
+lane_domain_xml vm-libvirtd "$uuid" "$vf0" "$emulator" >"$state/vm-libvirtd.xml"
+lane_domain_xml vm-outside 0a0b0c0d-0000-4000-8000-000000000069 "$vf3" "$emulator" >"$state/vm-outside.xml"
 
 # Defining makes libvirtd probe the emulator's capabilities (QMP, under TCG in TCG: the slow part).
 t0=$(date +%s)

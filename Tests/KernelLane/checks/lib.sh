@@ -76,6 +76,35 @@ lane_leases_of() { "$SRIOVCTL" lease list --owner "$1" 2>&1 | grep -o 'l-[0-9a-f
 # lane_vm_pool <pf>: a config whose one pool, `vm`, holds the PF's VFs 0-1, left unbound on release.
 lane_vm_pool() { printf 'pools:\n  - name: vm\n    selectors:\n      - pf: %s\n        range: 0-1\n    on_release: leave-unbound\n' "$1"; }
 
+# lane_domain_xml <name> <uuid> <vf> [emulator]: a libvirt domain carrying sriovd's metadata (pool vm)
+# whose only device is <vf> as an unmanaged hostdev: what `sriovctl libvirt-hook` reads (67), and a
+# tiny TCG domain (no disk, started paused) that libvirtd runs with [emulator] (69).
+lane_domain_xml() {
+    local dom bus slot fn
+    IFS=':.' read -r dom bus slot fn <<<"$3"
+    cat <<EOX
+<domain type='qemu'>
+  <name>$1</name>
+  <uuid>$2</uuid>
+  <metadata>
+    <sriovd:lease xmlns:sriovd='urn:sriovd:libvirt:1' pool='vm'/>
+  </metadata>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <features><acpi/></features>
+  <devices>${4:+
+    <emulator>$4</emulator>}
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x$dom' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOX
+}
+
 lane_vf_count() { local n=0 l; for l in "$SYS_PCI/$1"/virtfn*; do [[ -e $l ]] && n=$((n + 1)); done; echo "$n"; }
 lane_has_vfs() { [[ $(lane_vf_count "$1") == "$2" ]]; }
 
