@@ -60,6 +60,9 @@ struct PlanResolver {
                 if protected[pf.pciAddress] == nil { protected[pf.pciAddress] = i }
             case .vf(let vf, let pf):
                 throw fail(path, "\(entry) is \(describe(vf, pf)), not a PF; protect its PF \(pf.displayName) instead")
+            case .function(let function):
+                // A NIC without SR-IOV: protecting it keeps it out of devices: pools.
+                if protected[function.pciAddress] == nil { protected[function.pciAddress] = i }
             case .none:
                 // Not an SR-IOV PF: sriovd has nothing it could write there. Keep a PCI address anyway.
                 if let address = PCIAddress(entry) {
@@ -163,15 +166,22 @@ struct PlanResolver {
     }
 
     /// A `devices:` entry: an SR-IOV PF of this host, not protected, not the management NIC, not
-    /// given VFs by `pfs:`, in no other pool, and none of its VFs pooled.
+    /// given VFs by `pfs:`, in no other pool, and none of its VFs pooled; or a network function without
+    /// SR-IOV, not protected, not the management NIC, in no other pool.
     mutating func takeWholeDevice(_ address: PCIAddress, pool p: Int, selector s: Int, path: String) throws(SRIOVError) {
         let pf: PhysicalFunction
         switch lookup(address.description) {
         case .pf(let found): pf = found
         case .vf(let vf, let parent):
             throw fail(path, "\(address) is \(describe(vf, parent)); devices: takes whole functions: put a VF in a pool of VFs (pci: \(address))")
+        case .function(let function):
+            try takeWholeFunction(function, pool: p, selector: s, path: path)
+            return
         case .none:
-            throw fail(path, "no SR-IOV PF at \(address) on this host; devices: takes PCI functions `sriovctl inventory` lists (a PF leased whole, with no VFs); functions without SR-IOV cannot be pooled yet")
+            if inventory.host.bridges.contains(address) {
+                throw fail(path, "\(address) is a PCI bridge, and bridges are never passed through (vfio-pci takes the functions below them); name the NIC function behind it (`sriovctl inventory` lists them)")
+            }
+            throw fail(path, "no SR-IOV PF or network function at \(address) on this host; devices: takes the NICs `sriovctl inventory` lists (a PF with no VFs, or a network function without SR-IOV; storage, display and other devices are not pooled): fix the address (`lspci -D` lists the host's functions)")
         }
         if let k = protected[pf.pciAddress] {
             throw fail(path, "\(pf.label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
@@ -193,6 +203,22 @@ struct PlanResolver {
             warnings.append("\(config.lines.location(path)): \(pf.label) has \(pf.numVFs) VFs now; it is leased whole only while it has none (`sriovctl pf set-numvfs \(pf.displayName) 0`)")
         }
         owner[pf.pciAddress] = (p, s)
+    }
+
+    /// A network function without SR-IOV in a `devices:` entry: leased exactly as a PF with no VFs
+    /// (there is no VF count to keep at 0).
+    mutating func takeWholeFunction(_ function: PCIFunction, pool p: Int, selector s: Int, path: String) throws(SRIOVError) {
+        if let k = protected[function.pciAddress] {
+            throw fail(path, "\(function.label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
+        }
+        if function.isManagement {
+            throw fail(path, "\(function.label) is the management NIC (it carries the host's default route) and sriovd never leases it; choose another device")
+        }
+        if let other = owner[function.pciAddress] {
+            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
+            throw fail(path, "\(function.label) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))); a device belongs to one pool only: drop it from one of the two")
+        }
+        owner[function.pciAddress] = (p, s)
     }
 
     /// Every `pci:` address must be a VF of this host that the selector's other keys also match.
@@ -277,6 +303,8 @@ struct PlanResolver {
     enum Lookup {
         case pf(PhysicalFunction)
         case vf(VirtualFunction, PhysicalFunction)
+        /// A network function without SR-IOV.
+        case function(PCIFunction)
         case none
     }
 
@@ -284,12 +312,14 @@ struct PlanResolver {
         if let address = PCIAddress(name) {
             if let pf = inventory.pfs.first(where: { $0.pciAddress == address }) { return .pf(pf) }
             if let (vf, pf) = vfIndex[address] { return .vf(vf, pf) }
+            if let function = inventory.function(at: address) { return .function(function) }
             return .none
         }
         if let pf = inventory.pfs.first(where: { $0.interfaces.contains { $0.name == name } }) { return .pf(pf) }
         for pf in inventory.pfs {
             if let vf = pf.vfs.first(where: { $0.interfaces.contains { $0.name == name } }) { return .vf(vf, pf) }
         }
+        if let function = inventory.functions.first(where: { $0.interfaces.contains { $0.name == name } }) { return .function(function) }
         return .none
     }
 
@@ -298,6 +328,8 @@ struct PlanResolver {
         case .pf(let pf): return pf
         case .vf(let vf, let pf):
             throw fail(path, "\(name) is \(describe(vf, pf)), not a PF; name its PF \(pf.displayName), with range: \(vf.index) for this VF alone")
+        case .function(let function):
+            throw fail(path, "\(name) is \(function.label), a NIC without SR-IOV (no VFs); lease it whole with devices: [\"\(function.pciAddress)\"] in a pool of its own instead")
         case .none:
             let known = inventory.pfs.map(\.displayName)
             let list = known.isEmpty ? "this host has none" : "this host has \(known.prefix(12).joined(separator: ", "))\(known.count > 12 ? ", ..." : "")"

@@ -1,12 +1,28 @@
-/// What sriovd knows about a host: its SR-IOV PFs with their VFs, and the host facts `doctor` judges.
+/// What sriovd knows about a host: its SR-IOV PFs with their VFs, the network functions without
+/// SR-IOV (leasable whole), and the host facts `doctor` judges.
 public struct HostInventory: Sendable, Codable, Equatable {
     public var host: HostFacts
     /// Sorted by PCI address.
     public var pfs: [PhysicalFunction]
+    /// Network functions (PCI class 0x02) without SR-IOV and not VFs, sorted by PCI address: what a
+    /// `devices:` pool may lease whole besides a PF with no VFs. Not PFs: `pf:` selectors, `sriovctl pf`
+    /// and doctor's SR-IOV checks never see them.
+    public var functions: [PCIFunction]
 
-    public init(host: HostFacts, pfs: [PhysicalFunction]) {
+    public init(host: HostFacts, pfs: [PhysicalFunction], functions: [PCIFunction] = []) {
         self.host = host
         self.pfs = pfs
+        self.functions = functions
+    }
+
+    enum CodingKeys: String, CodingKey { case host, pfs, functions }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decode(HostFacts.self, forKey: .host)
+        pfs = try c.decode([PhysicalFunction].self, forKey: .pfs)
+        // A daemon from before functions without SR-IOV were listed sends none.
+        functions = try c.decodeIfPresent([PCIFunction].self, forKey: .functions) ?? []
     }
 
     /// Finds a PF by PCI address or by one of its netdev names.
@@ -82,6 +98,55 @@ public struct PhysicalFunction: Sendable, Codable, Equatable {
 
     /// VFs bound to a driver (any driver), as opposed to driverless.
     public var boundVFCount: Int { vfs.filter { $0.driver != nil }.count }
+}
+
+/// A PCI network function without SR-IOV (no `sriov_totalvfs`, no `physfn`): a NIC a `devices:` pool
+/// may lease whole, as sysfs shows it.
+public struct PCIFunction: Sendable, Codable, Equatable {
+    public var pciAddress: PCIAddress
+    public var vendorID: String?
+    public var deviceID: String?
+    /// PCI class code, e.g. `0x020000` (Ethernet).
+    public var classCode: String?
+    public var driver: String?
+    public var interfaces: [InterfaceName]
+    public var iommuGroup: Int?
+    public var numaNode: NUMANode?
+    /// True when this function carries the host's default route (through VLAN/bond/bridge lower links too).
+    public var isManagement: Bool
+
+    public init(pciAddress: PCIAddress, vendorID: String? = nil, deviceID: String? = nil, classCode: String? = nil,
+                driver: String? = nil, interfaces: [InterfaceName] = [], iommuGroup: Int? = nil, numaNode: NUMANode? = nil,
+                isManagement: Bool = false) {
+        self.pciAddress = pciAddress
+        self.vendorID = vendorID
+        self.deviceID = deviceID
+        self.classCode = classCode
+        self.driver = driver
+        self.interfaces = interfaces
+        self.iommuGroup = iommuGroup
+        self.numaNode = numaNode
+        self.isManagement = isManagement
+    }
+
+    /// "0000:03:00.0 (enp3s0)" for messages.
+    public var label: String {
+        interfaces.isEmpty ? pciAddress.description : "\(pciAddress) (\(interfaces.map(\.name).joined(separator: ",")))"
+    }
+
+    /// PCI class 0x02: a network controller.
+    public static func isNetworkClass(_ classCode: String?) -> Bool {
+        guard let classCode else { return false }
+        let hex = classCode.hasPrefix("0x") ? classCode.dropFirst(2) : Substring(classCode)
+        return hex.count == 6 && hex.hasPrefix("02")
+    }
+
+    /// PCI class 0x06: a bridge (host, ISA, PCI-to-PCI, ...), never leasable.
+    public static func isBridgeClass(_ classCode: String?) -> Bool {
+        guard let classCode else { return false }
+        let hex = classCode.hasPrefix("0x") ? classCode.dropFirst(2) : Substring(classCode)
+        return hex.count == 6 && hex.hasPrefix("06")
+    }
 }
 
 /// One VF, as sysfs shows it.
@@ -193,7 +258,10 @@ public struct HostFacts: Sendable, Codable, Equatable {
     public var defaultRouteInterfaces: [InterfaceName]
     /// PCI devices under those interfaces (through VLAN/bond/bridge lower links).
     public var managementDevices: [PCIAddress]
-    /// IOMMU groups that hold a PF or a VF.
+    /// PCI bridges (class 0x06: host bridges, root ports, switch ports), sorted: never leasable, known
+    /// so that a `devices:` entry naming one is refused as what it is.
+    public var bridges: [PCIAddress]
+    /// IOMMU groups that hold a PF, a VF or a network function without SR-IOV.
     public var iommuGroups: [IOMMUGroup]
     /// Problems reading host facts.
     public var problems: [String]
@@ -203,7 +271,7 @@ public struct HostFacts: Sendable, Codable, Equatable {
                 iommuGroupsPresent: Bool = false, iommuGroupCount: Int = 0, interruptRemapping: Bool? = nil,
                 vfioPCILoaded: Bool = false, vfioPCIAvailable: Bool = false,
                 defaultRouteInterfaces: [InterfaceName] = [], managementDevices: [PCIAddress] = [],
-                iommuGroups: [IOMMUGroup] = [], problems: [String] = []) {
+                bridges: [PCIAddress] = [], iommuGroups: [IOMMUGroup] = [], problems: [String] = []) {
         self.kernelRelease = kernelRelease
         self.kernelCommandLine = kernelCommandLine
         self.iommuCommandLine = iommuCommandLine
@@ -215,9 +283,35 @@ public struct HostFacts: Sendable, Codable, Equatable {
         self.vfioPCIAvailable = vfioPCIAvailable
         self.defaultRouteInterfaces = defaultRouteInterfaces
         self.managementDevices = managementDevices
+        self.bridges = bridges
         self.iommuGroups = iommuGroups
         self.problems = problems
     }
 
     public func group(_ id: Int) -> IOMMUGroup? { iommuGroups.first { $0.id == id } }
+
+    enum CodingKeys: String, CodingKey {
+        case kernelRelease, kernelCommandLine, iommuCommandLine, iommuUnits, iommuGroupsPresent, iommuGroupCount,
+             interruptRemapping, vfioPCILoaded, vfioPCIAvailable, defaultRouteInterfaces, managementDevices, bridges,
+             iommuGroups, problems
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kernelRelease = try c.decodeIfPresent(String.self, forKey: .kernelRelease)
+        kernelCommandLine = try c.decodeIfPresent(String.self, forKey: .kernelCommandLine)
+        iommuCommandLine = try c.decode(IOMMUCommandLine.self, forKey: .iommuCommandLine)
+        iommuUnits = try c.decode([String].self, forKey: .iommuUnits)
+        iommuGroupsPresent = try c.decode(Bool.self, forKey: .iommuGroupsPresent)
+        iommuGroupCount = try c.decode(Int.self, forKey: .iommuGroupCount)
+        interruptRemapping = try c.decodeIfPresent(Bool.self, forKey: .interruptRemapping)
+        vfioPCILoaded = try c.decode(Bool.self, forKey: .vfioPCILoaded)
+        vfioPCIAvailable = try c.decode(Bool.self, forKey: .vfioPCIAvailable)
+        defaultRouteInterfaces = try c.decode([InterfaceName].self, forKey: .defaultRouteInterfaces)
+        managementDevices = try c.decode([PCIAddress].self, forKey: .managementDevices)
+        // A daemon from before bridges were recorded sends none.
+        bridges = try c.decodeIfPresent([PCIAddress].self, forKey: .bridges) ?? []
+        iommuGroups = try c.decode([IOMMUGroup].self, forKey: .iommuGroups)
+        problems = try c.decode([String].self, forKey: .problems)
+    }
 }

@@ -1,4 +1,5 @@
-/// Whole-device passthrough: a PCI function leased as it is (a PF with no VFs) rather than its VFs.
+/// Whole-device passthrough: a PCI function leased as it is (a PF with no VFs, or a network function
+/// without SR-IOV) rather than its VFs.
 ///
 /// A lease holds a whole function as a `LeasedVF` whose `pf` is the function itself; the engine's
 /// views of "what a lease may hold" list it the same way: a `VirtualFunction` whose `pf` is its own
@@ -16,9 +17,19 @@ extension PhysicalFunction {
     }
 }
 
+extension PCIFunction {
+    /// This function in the shape the whole-device path takes: a "PF" that has no SR-IOV (no VFs, a
+    /// total of 0), so leasing it is exactly leasing a PF with no VFs, and no VF-count logic applies.
+    public var asPhysicalFunction: PhysicalFunction {
+        PhysicalFunction(pciAddress: pciAddress, vendorID: vendorID, deviceID: deviceID, driver: driver, interfaces: interfaces,
+                         numVFs: 0, totalVFs: 0, numaNode: numaNode, iommuGroup: iommuGroup, isManagement: isManagement)
+    }
+}
+
 extension HostInventory {
-    /// Every function a lease may hold, by address: each VF with its PF, and each PF as a whole
-    /// device (`PhysicalFunction.asWholeDevice`), so a PF leased whole is not judged vanished.
+    /// Every function a lease may hold, by address: each VF with its PF, and each PF and each function
+    /// without SR-IOV as a whole device (`PhysicalFunction.asWholeDevice`), so a function leased whole
+    /// is not judged vanished.
     public var leasableFunctions: [PCIAddress: (vf: VirtualFunction, pf: PhysicalFunction)] {
         var map: [PCIAddress: (vf: VirtualFunction, pf: PhysicalFunction)] = [:]
         for pf in pfs {
@@ -26,7 +37,25 @@ extension HostInventory {
             let whole = pf.asWholeDevice
             map[pf.pciAddress] = (whole.function, whole.holder)
         }
+        for function in functions {
+            let whole = function.asPhysicalFunction.asWholeDevice
+            map[function.pciAddress] = (whole.function, whole.holder)
+        }
         return map
+    }
+
+    /// What a `devices:` pool may hold, by address: the SR-IOV PFs and the functions without SR-IOV
+    /// (`PCIFunction.asPhysicalFunction`), each as the PF the whole-device path takes.
+    public var wholeDeviceCandidates: [PCIAddress: PhysicalFunction] {
+        var map: [PCIAddress: PhysicalFunction] = [:]
+        for pf in pfs { map[pf.pciAddress] = pf }
+        for function in functions { map[function.pciAddress] = function.asPhysicalFunction }
+        return map
+    }
+
+    /// The function without SR-IOV at `address`, if discovery listed one.
+    public func function(at address: PCIAddress) -> PCIFunction? {
+        functions.first { $0.pciAddress == address }
     }
 }
 

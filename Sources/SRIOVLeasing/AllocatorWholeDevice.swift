@@ -11,8 +11,8 @@ extension Allocator {
     func chooseWholeDevices(_ request: LeaseRequest, book: LeaseBook, inventory: HostInventory,
                             groups: [Int: IOMMUGroup]) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
         let members = plan.pools[request.pool] ?? []
-        var pfByAddress: [PCIAddress: PhysicalFunction] = [:]
-        for pf in inventory.pfs { pfByAddress[pf.pciAddress] = pf }
+        // SR-IOV PFs and functions without SR-IOV alike: the same path, numVFs 0 for the latter.
+        let pfByAddress = inventory.wholeDeviceCandidates
         let management = Set(inventory.host.managementDevices)
         var rejected: [String: Int] = [:]
         var units: [[(VirtualFunction, PhysicalFunction)]] = []

@@ -236,6 +236,7 @@ public actor LeaseEngine {
             // A whole device (`devices:` pool) is present when its function is.
             pfOf[pf.pciAddress] = pf
         }
+        for function in inventory.functions { pfOf[function.pciAddress] = function.asPhysicalFunction }
         return plan.pools.keys.sorted().map { name in
             let vfs = plan.pools[name] ?? []
             let leased = vfs.filter { held[$0] != nil }.count

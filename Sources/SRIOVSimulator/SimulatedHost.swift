@@ -132,6 +132,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             for pf in spec.pfs {
                 if let p = spec.profile(named: pf.profile) { drivers.formUnion([p.pfDriver, p.vfDriver]) }
             }
+            for device in spec.devices { drivers.insert(device.driver) }
             for driver in drivers.sorted() {
                 try tree.mkdirs("sys/bus/pci/drivers/\(driver)")
                 try tree.write("sys/bus/pci/drivers/\(driver)/bind", "")
@@ -176,6 +177,18 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             try saveLinks(links)
             for pf in spec.pfs where pf.initialVFs > 0 {
                 try enableVFs(pf, count: pf.initialVFs)
+            }
+            // Functions without SR-IOV last: the PFs' and VFs' group numbers stay as without them.
+            for device in spec.devices {
+                try makeDevice(device.address, vendor: device.vendorID, device: device.deviceID, classCode: device.classCode,
+                               numaNode: device.numaNode)
+                if let with = device.iommuGroupWith, let group = groupOf(with) {
+                    try join(device.address, group: group)
+                } else {
+                    try joinNewGroup(device.address)
+                }
+                if device.driverBound { try bind(device.address, driver: device.driver) }
+                if device.carriesDefaultRoute, let name = device.interface { routes.append(name) }
             }
             try writeProc(defaultRoutes: routes)
         }
@@ -314,6 +327,10 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
                   driver == spec.profile(named: pf.profile)?.pfDriver {
             // A PF's own driver makes its netdev (at build, and when a PF leased whole gets it back).
             try makeNetdev(address, name: pf.interface, up: pf.linkUp)
+        } else if driver != "vfio-pci", known == nil, let device = spec.device(at: address), driver == device.driver,
+                  let name = device.interface {
+            // So does a function's without SR-IOV (leased whole, it gets it back on release).
+            try makeNetdev(address, name: name, up: device.linkUp)
         }
         if driver == "vfio-pci" { try addVFIONode(group: group ?? groupOf(address)) }
         SimulatedEventLog.append(directory, [SimulatedEventLog.pci(.bind, address, driver: driver)])
@@ -342,6 +359,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         if let pf = spec.pfs.first(where: { $0.address == address }) {
             return spec.profile(named: pf.profile)?.pfDriver
         }
+        if let device = spec.device(at: address) { return device.driver }
         return vfInfo(address)?.2.vfDriver
     }
 

@@ -1,4 +1,5 @@
 import SRIOVCore
+import SRIOVSysfs
 
 /// The description a simulated host is built from: which PFs, which driver profiles, which kernel facts.
 /// Stored as `host.json` in the simulated host's directory.
@@ -46,6 +47,42 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
         }
     }
 
+    /// A PCI function without SR-IOV (a NIC with no `sriov_totalvfs`): leasable whole by a `devices:` pool.
+    public struct Device: Sendable, Codable, Equatable {
+        public var address: PCIAddress
+        public var vendorID: String
+        public var deviceID: String
+        /// PCI class code (`0x020000`: Ethernet).
+        public var classCode: String
+        /// The host driver: bound when the host is built (unless `driverBound` is false), and what
+        /// `drivers_probe` binds; it makes `interface` when bound.
+        public var driver: String
+        public var interface: String?
+        public var numaNode: Int?
+        public var linkUp: Bool
+        /// This function carries the host's default route.
+        public var carriesDefaultRoute: Bool
+        public var driverBound: Bool
+        /// Joins the IOMMU group of this PF or device, listed before it; nil: a group of its own.
+        public var iommuGroupWith: PCIAddress?
+
+        public init(address: PCIAddress, vendorID: String = "8086", deviceID: String = "10d3", classCode: String = "0x020000",
+                    driver: String = "e1000e", interface: String?, numaNode: Int? = nil, linkUp: Bool = true,
+                    carriesDefaultRoute: Bool = false, driverBound: Bool = true, iommuGroupWith: PCIAddress? = nil) {
+            self.address = address
+            self.vendorID = vendorID
+            self.deviceID = deviceID
+            self.classCode = classCode
+            self.driver = driver
+            self.interface = interface
+            self.numaNode = numaNode
+            self.linkUp = linkUp
+            self.carriesDefaultRoute = carriesDefaultRoute
+            self.driverBound = driverBound
+            self.iommuGroupWith = iommuGroupWith
+        }
+    }
+
     public var kernelRelease: String
     public var kernelCommandLine: String
     /// An IOMMU is present and on (IOMMU units and groups exist).
@@ -54,10 +91,13 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
     public var vfioPCILoaded: Bool
     public var profiles: [DriverProfile]
     public var pfs: [PF]
+    /// Functions without SR-IOV, built after the PFs and their initial VFs (so adding one leaves the
+    /// PFs' and VFs' IOMMU group numbers as they were).
+    public var devices: [Device]
 
     public init(kernelRelease: String = "6.1.0-sim", kernelCommandLine: String, iommu: Bool = true,
                 interruptRemapping: Bool = true, vfioPCILoaded: Bool = true,
-                profiles: [DriverProfile] = DriverProfile.builtIn, pfs: [PF]) {
+                profiles: [DriverProfile] = DriverProfile.builtIn, pfs: [PF], devices: [Device] = []) {
         self.kernelRelease = kernelRelease
         self.kernelCommandLine = kernelCommandLine
         self.iommu = iommu
@@ -65,15 +105,37 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
         self.vfioPCILoaded = vfioPCILoaded
         self.profiles = profiles
         self.pfs = pfs
+        self.devices = devices
     }
+
+    enum CodingKeys: String, CodingKey {
+        case kernelRelease, kernelCommandLine, iommu, interruptRemapping, vfioPCILoaded, profiles, pfs, devices
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kernelRelease = try c.decode(String.self, forKey: .kernelRelease)
+        kernelCommandLine = try c.decode(String.self, forKey: .kernelCommandLine)
+        iommu = try c.decode(Bool.self, forKey: .iommu)
+        interruptRemapping = try c.decode(Bool.self, forKey: .interruptRemapping)
+        vfioPCILoaded = try c.decode(Bool.self, forKey: .vfioPCILoaded)
+        profiles = try c.decode([DriverProfile].self, forKey: .profiles)
+        pfs = try c.decode([PF].self, forKey: .pfs)
+        // A host.json written before functions without SR-IOV were simulated has none.
+        devices = try c.decodeIfPresent([Device].self, forKey: .devices) ?? []
+    }
+
+    /// The function without SR-IOV at `address`, if the spec has one.
+    public func device(at address: PCIAddress) -> Device? { devices.first { $0.address == address } }
 
     public func profile(named name: String) -> DriverProfile? { profiles.first { $0.name == name } }
 
     static let defaultCommandLine = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-sim root=/dev/sda1 ro quiet intel_iommu=on iommu=pt"
 
     /// The embedded default: a two-socket NFV host with an Intel E810 (2 ports, NUMA 0), an NVIDIA
-    /// ConnectX-5 (2 ports, NUMA 1) and an Intel I350 management port (`eno1`) that carries the default
-    /// route and must never be touched.
+    /// ConnectX-5 (2 ports, NUMA 1), an Intel I350 management port (`eno1`) that carries the default
+    /// route and must never be touched, and an Intel 82574L without SR-IOV (`enp94s0`, e1000e): a NIC a
+    /// `devices:` pool can lease whole.
     public static func standard() -> SimulatedHostSpec {
         func a(_ text: String) -> PCIAddress { PCIAddress(text)! }
         return SimulatedHostSpec(kernelCommandLine: defaultCommandLine, pfs: [
@@ -87,6 +149,8 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
                initialVFs: 4, firstVFOffset: 0x02),
             PF(address: a("0000:af:00.1"), profile: "mlx5-cx5", interface: "ens4f1np1", numaNode: 1, totalVFs: 16,
                firstVFOffset: 0x11),
+        ], devices: [
+            Device(address: a("0000:5e:00.0"), interface: "enp94s0", numaNode: 0),
         ])
     }
 
@@ -121,6 +185,16 @@ public struct SimulatedHostSpec: Sendable, Codable, Equatable {
             }
             guard seen.insert(pf.address).inserted else {
                 throw SRIOVError(.invalidArgument, "simulated PF \(pf.address) is listed twice")
+            }
+        }
+        for device in devices {
+            if let name = device.interface { _ = try InterfaceName(parsing: name) }
+            try DriverName.check(device.driver)
+            if let with = device.iommuGroupWith, !seen.contains(with) {
+                throw SRIOVError(.invalidArgument, "simulated device \(device.address): iommuGroupWith \(with) is not a PF or device listed before it")
+            }
+            guard seen.insert(device.address).inserted else {
+                throw SRIOVError(.invalidArgument, "simulated device \(device.address) is listed twice (or is also a PF)")
             }
         }
         for pf in pfs {

@@ -1,8 +1,8 @@
 import SRIOVCore
 
-/// Discovers PFs, VFs and host facts from a sysfs-shaped tree.
+/// Discovers PFs, VFs, network functions without SR-IOV and host facts from a sysfs-shaped tree.
 ///
-/// Kernel interface: `/sys/bus/pci/devices/*/{sriov_*,virtfnN,driver,iommu_group,net}`,
+/// Kernel interface: `/sys/bus/pci/devices/*/{sriov_*,virtfnN,physfn,class,driver,iommu_group,net}`,
 /// `/sys/kernel/iommu_groups`, `/sys/class/iommu`, `/proc/cmdline`, `/proc/interrupts`,
 /// `/proc/net/route`, `/proc/net/ipv6_route`. Anything unreadable becomes a recorded problem, never a crash.
 public struct SysfsDiscovery: HostInventorySource {
@@ -36,11 +36,21 @@ public struct SysfsDiscovery: HostInventorySource {
         var knownVFs = Set<PCIAddress>()
         var otherGroups: [PCIAddress: Int] = [:]
         var pfs: [PhysicalFunction] = []
+        var functions: [PCIFunction] = []
+        var bridges: [PCIAddress] = []
         for address in addresses where !knownVFs.contains(address) {
             guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else {
-                if let group = FileSystem.linkBasename(paths.device(address) + "/iommu_group").flatMap({ Int($0) }) {
-                    otherGroups[address] = group
+                let group = FileSystem.linkBasename(paths.device(address) + "/iommu_group").flatMap { Int($0) }
+                // One more read per device without SR-IOV (VFs were skipped above): its class.
+                let classCode = FileSystem.readAttribute(paths.deviceAttribute(address, .class)).value
+                if PCIFunction.isNetworkClass(classCode), !FileSystem.entryExists(paths.device(address) + "/physfn") {
+                    var function = readFunction(address, classCode: classCode, group: group, scan: scan)
+                    function.isManagement = management.devices.contains(address)
+                    functions.append(function)
+                    continue
                 }
+                if PCIFunction.isBridgeClass(classCode) { bridges.append(address) }
+                if let group { otherGroups[address] = group }
                 continue
             }
             var pf = readPF(address, scan: scan)
@@ -52,9 +62,10 @@ public struct SysfsDiscovery: HostInventorySource {
         var host = hostFacts(problems: &hostProblems)
         host.defaultRouteInterfaces = management.interfaces
         host.managementDevices = management.devices.sorted()
-        host.iommuGroups = groups(for: pfs, others: otherGroups)
+        host.bridges = bridges
+        host.iommuGroups = groups(for: pfs, functions: functions, others: otherGroups)
         host.problems = hostProblems
-        return HostInventory(host: host, pfs: pfs)
+        return HostInventory(host: host, pfs: pfs, functions: functions)
     }
 
     /// Kernel interface: `/sys/bus/pci/devices/<bdf>/{driver,driver_override,iommu_group}` and
@@ -140,7 +151,8 @@ public struct SysfsDiscovery: HostInventorySource {
     }
 
     /// Maps each netdev in /sys/class/net to its PCI device, from the link target
-    /// (`../../devices/pci0000:00/0000:00:03.0/0000:3b:00.0/net/ens1f0`): one readlink per netdev
+    /// (`../../devices/pci0000:00/0000:00:03.0/0000:3b:00.0/net/ens1f0`, or `.../virtio0/net/eth0`
+    /// under a virtio PCI function): one readlink per netdev
     /// instead of listing every device's `net` directory.
     func netdevsByDevice() -> [PCIAddress: [InterfaceName]] {
         var result: [PCIAddress: [InterfaceName]] = [:]
@@ -148,8 +160,12 @@ public struct SysfsDiscovery: HostInventorySource {
         for name in FileSystem.list(classNet) ?? [] {
             guard let iface = InterfaceName(name), let target = FileSystem.readLink(classNet + "/" + name) else { continue }
             let parts = target.split(separator: "/")
-            guard parts.count >= 3, parts[parts.count - 2] == "net", parts[parts.count - 1] == name,
-                  let device = PCIAddress(String(parts[parts.count - 3])) else { continue }
+            // virtio-net sits one level further down (.../0000:00:03.0/virtio0/net/eth0): the device is
+            // the PCI function above.
+            guard parts.count >= 4, parts[parts.count - 2] == "net", parts[parts.count - 1] == name,
+                  let device = PCIAddress(String(parts[parts.count - 3]))
+                    ?? (parts[parts.count - 3].hasPrefix("virtio") ? PCIAddress(String(parts[parts.count - 4])) : nil)
+            else { continue }
             result[device, default: []].append(iface)
         }
         for key in result.keys { result[key]?.sort() }
@@ -212,6 +228,21 @@ public struct SysfsDiscovery: HostInventorySource {
         return pf
     }
 
+    /// A network function without SR-IOV: the few attributes a whole-device lease needs.
+    func readFunction(_ address: PCIAddress, classCode: String?, group: Int?, scan: ScanContext) -> PCIFunction {
+        let dir = paths.device(address)
+        return PCIFunction(
+            pciAddress: address,
+            vendorID: FileSystem.readAttribute(dir + "/vendor").value.map(stripHex),
+            deviceID: FileSystem.readAttribute(dir + "/device").value.map(stripHex),
+            classCode: classCode,
+            driver: FileSystem.linkBasename(dir + "/driver"),
+            interfaces: scan.netdevs[address] ?? [],
+            iommuGroup: group,
+            numaNode: FileSystem.readAttribute(dir + "/numa_node").value.flatMap(NUMANode.fromSysfs)
+        )
+    }
+
     /// Nil when the VF's device directory does not exist (a dangling `virtfn` link).
     func readVF(_ address: PCIAddress, index: Int, pf: PCIAddress, numaNode: NUMANode?, deviceID: String?,
                 scan: ScanContext) -> VirtualFunction? {
@@ -239,10 +270,17 @@ public struct SysfsDiscovery: HostInventorySource {
 
     // MARK: IOMMU groups
 
-    /// The groups that hold a PF or a VF, with every member's driver and class. Membership comes from
-    /// each device's `iommu_group` link (all PCI devices were seen), not from listing every group.
-    func groups(for pfs: [PhysicalFunction], others: [PCIAddress: Int]) -> [IOMMUGroup] {
+    /// The groups that hold a PF, a VF or a network function without SR-IOV, with every member's driver
+    /// and class. Membership comes from each device's `iommu_group` link (all PCI devices were seen),
+    /// not from listing every group.
+    func groups(for pfs: [PhysicalFunction], functions: [PCIFunction], others: [PCIAddress: Int]) -> [IOMMUGroup] {
         var members: [Int: [IOMMUGroupMember]] = [:]
+        for function in functions {
+            if let g = function.iommuGroup {
+                members[g, default: []].append(IOMMUGroupMember(pciAddress: function.pciAddress, driver: function.driver,
+                                                                classCode: function.classCode))
+            }
+        }
         for pf in pfs {
             if let g = pf.iommuGroup { members[g, default: []].append(IOMMUGroupMember(pciAddress: pf.pciAddress, driver: pf.driver)) }
             for vf in pf.vfs {

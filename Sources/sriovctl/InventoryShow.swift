@@ -2,11 +2,16 @@ import ArgumentParser
 import SRIOVClient
 import SRIOVCore
 
-/// `sriovctl inventory`: the SR-IOV PFs of the host and their VFs.
+/// `sriovctl inventory`: the SR-IOV PFs of the host and their VFs, and its NICs without SR-IOV.
 struct InventoryShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inventory",
-        abstract: "List the SR-IOV PFs of the host (and their VFs with --vfs)."
+        abstract: "List the SR-IOV PFs of the host (and their VFs with --vfs), and its NICs without SR-IOV.",
+        discussion: """
+            NICs without SR-IOV (network functions with no sriov_totalvfs) are listed in a section of \
+            their own (`functions` in --json): they have no VFs, and a pool leases one whole by naming \
+            it in devices:, as it does a PF with no VFs. The management NIC is marked and never leased.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -33,7 +38,9 @@ struct InventoryShow: ParsableCommand {
 
     static func render(_ inventory: HostInventory, vfs: Bool) -> String {
         guard !inventory.pfs.isEmpty else {
-            return "No SR-IOV capable PCI device found (no device has sriov_totalvfs). Run `sriovctl doctor` for what to check."
+            var out = "No SR-IOV capable PCI device found (no device has sriov_totalvfs). Run `sriovctl doctor` for what to check."
+            if !inventory.functions.isEmpty { out += "\n\n" + renderFunctions(inventory.functions) }
+            return out
         }
         var table = Table(["PF", "PCI", "DRIVER", "ID", "NUMA", "VFS", "BOUND", "AUTOPROBE", "LINK", "NOTE"])
         for pf in inventory.pfs {
@@ -63,8 +70,23 @@ struct InventoryShow: ParsableCommand {
                 for problem in pf.problems { out += "\n  problem: \(problem)" }
             }
         }
+        if !inventory.functions.isEmpty { out += "\n\n" + renderFunctions(inventory.functions) }
         for problem in inventory.host.problems { out += "\nhost problem: \(problem)" }
         return out
+    }
+
+    /// The network functions without SR-IOV: what `devices:` may lease whole besides PFs with no VFs.
+    static func renderFunctions(_ functions: [PCIFunction]) -> String {
+        var table = Table(["NETDEV", "PCI", "DRIVER", "ID", "CLASS", "NUMA", "IOMMU", "NOTE"])
+        for function in functions {
+            table.add([
+                function.interfaces.map(\.name).joined(separator: ",").nonEmpty ?? "-", function.pciAddress.description,
+                function.driver ?? "(none)", "\(function.vendorID ?? "?"):\(function.deviceID ?? "?")", function.classCode ?? "-",
+                function.numaNode.map(\.description) ?? "-", function.iommuGroup.map(String.init) ?? "-",
+                function.isManagement ? "management (protected)" : "",
+            ])
+        }
+        return "NICs without SR-IOV (a pool leases one whole with devices: [<PCI>]):\n" + table.render()
     }
 }
 

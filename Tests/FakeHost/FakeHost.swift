@@ -89,7 +89,26 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
                     if let g = vf.iommuGroup { members[g, default: []].append(IOMMUGroupMember(pciAddress: vf.pciAddress, driver: vf.driver)) }
                 }
             }
-            let known = Set(pfs.flatMap { [$0.pciAddress] + $0.vfs.map(\.pciAddress) })
+            // Network functions without SR-IOV (not PFs, not VFs) and bridges, as discovery sorts them.
+            var functions: [PCIFunction] = []
+            for (address, device) in k.devices.sorted(by: { $0.key < $1.key }) where k.pfs[address] == nil && device.physfn == nil {
+                if PCIFunction.isNetworkClass(device.classCode) {
+                    functions.append(PCIFunction(
+                        pciAddress: address, vendorID: device.vendorID, deviceID: device.deviceID, classCode: device.classCode,
+                        driver: device.driver, interfaces: device.netdevs, iommuGroup: device.group,
+                        numaNode: device.numaNode.flatMap { NUMANode.fromSysfs(String($0)) },
+                        isManagement: management.devices.contains(address)))
+                } else if PCIFunction.isBridgeClass(device.classCode) {
+                    host.bridges.append(address)
+                }
+            }
+            for function in functions {
+                if let g = function.iommuGroup {
+                    members[g, default: []].append(IOMMUGroupMember(pciAddress: function.pciAddress, driver: function.driver,
+                                                                    classCode: function.classCode))
+                }
+            }
+            let known = Set(pfs.flatMap { [$0.pciAddress] + $0.vfs.map(\.pciAddress) } + functions.map(\.pciAddress))
             for (id, group) in k.groups where members[id] != nil {
                 for other in group where !known.contains(other) {
                     members[id]?.append(IOMMUGroupMember(pciAddress: other, driver: k.devices[other]?.driver,
@@ -99,7 +118,7 @@ public final class FakeHost: HostInventorySource, PCIDeviceControl, VFLinkContro
             host.iommuGroups = members.keys.sorted().map { id in
                 IOMMUGroup(id: id, members: (members[id] ?? []).sorted { $0.pciAddress < $1.pciAddress })
             }
-            return HostInventory(host: host, pfs: pfs)
+            return HostInventory(host: host, pfs: pfs, functions: functions)
         }
     }
 

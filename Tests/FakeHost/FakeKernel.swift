@@ -84,6 +84,7 @@ struct FakeKernel: Sendable {
         for pf in spec.pfs {
             if let p = spec.profile(named: pf.profile) { loadedDrivers.formUnion([p.pfDriver, p.vfDriver]) }
         }
+        for device in spec.devices { loadedDrivers.insert(device.driver) }
         let hostBridge = PCIAddress(domain: 0, routingID: 0)
         devices[hostBridge] = Device(vendorID: "8086", deviceID: "09a2", classCode: "0x060000", numaNode: nil)
         joinNewGroup(hostBridge)
@@ -106,6 +107,21 @@ struct FakeKernel: Sendable {
         }
         for pf in spec.pfs where pf.initialVFs > 0 {
             enableVFs(pf.address, count: pf.initialVFs)
+        }
+        // Functions without SR-IOV last, as the simulator builds them.
+        for device in spec.devices {
+            guard seen.insert(device.address).inserted else {
+                throw SRIOVError(.invalidArgument, "fake device \(device.address): listed twice, or also a PF")
+            }
+            devices[device.address] = Device(vendorID: device.vendorID, deviceID: device.deviceID, classCode: device.classCode,
+                                             numaNode: device.numaNode)
+            if let with = device.iommuGroupWith, let group = devices[with]?.group {
+                join(device.address, group: group)
+            } else {
+                joinNewGroup(device.address)
+            }
+            if device.driverBound { bind(device.address, driver: device.driver) }
+            if device.carriesDefaultRoute, let name = device.interface { defaultRoutes.append(name) }
         }
     }
 
@@ -161,6 +177,10 @@ struct FakeKernel: Sendable {
         } else if let pf = pfs[address], driver == pf.profile.pfDriver, let iface = InterfaceName(pf.spec.interface) {
             // A PF's own driver makes its netdev (at build, and when a PF leased whole gets it back).
             addNetdev(iface, on: address, up: pf.spec.linkUp)
+        } else if let device = spec.device(at: address), driver == device.driver,
+                  let iface = device.interface.flatMap(InterfaceName.init) {
+            // So does a function's without SR-IOV (leased whole, it gets it back on release).
+            addNetdev(iface, on: address, up: device.linkUp)
         }
     }
 
@@ -187,6 +207,7 @@ struct FakeKernel: Sendable {
     /// The driver whose ID table matches the device (what autoprobe and drivers_probe pick).
     func matchingDriver(_ address: PCIAddress) -> String? {
         if let pf = pfs[address] { return pf.profile.pfDriver }
+        if let device = spec.device(at: address) { return device.driver }
         return vfInfo(address)?.0.profile.vfDriver
     }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The kernel lane: boots Debian's own kernel under QEMU (TCG) with real SR-IOV devices (an emulated
-# NVMe with SR-IOV, an igb NIC, netdevsim) behind an emulated Intel IOMMU, runs the project's
-# sriovctl/sriovd binaries inside the guest and checks their answers against the kernel (sysfs,
-# `ip -d link show`, /dev/vfio). See Docs/Testing.md.
+# NVMe with SR-IOV, an igb NIC, netdevsim) and an e1000e NIC without SR-IOV behind an emulated Intel
+# IOMMU, runs the project's sriovctl/sriovd binaries inside the guest and checks their answers against
+# the kernel (sysfs, `ip -d link show`, /dev/vfio). See Docs/Testing.md.
 #
 #   Tests/KernelLane/run.sh                 # every check
 #   Tests/KernelLane/run.sh 10-discovery    # only checks whose name contains one of the arguments
@@ -319,6 +319,10 @@ QEMU_ARGS=(
     # expects back as a block device once the controller returns from a whole-device lease.
     -drive "file=$NVME_NS,if=none,format=raw,id=nvmens0"
     -device nvme-ns,drive=nvmens0,bus=nvmectrl0,nsid=1,shared=off
+    # A NIC without SR-IOV (82574L, e1000e) on a root port of its own: what 68-whole-nic leases whole.
+    # Its network has no IPv6 and no DHCP client runs, so it never gets a default route.
+    -device pcie-root-port,id=rp3,chassis=3,slot=3
+    -netdev user,id=e1knet,restrict=on,ipv6=off -device e1000e,bus=rp3,netdev=e1knet,romfile=
 )
 log "booting $KABI under QEMU $($QEMU --version | head -n 1 | awk '{print $4}') (TCG)${FILTER:+, checks matching: $FILTER}; prepared in $(elapsed)"
 boot_start=$(date +%s)

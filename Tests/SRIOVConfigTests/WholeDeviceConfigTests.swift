@@ -94,7 +94,7 @@ struct WholeDeviceConfigTests {
               - name: w
                 selectors:
                   - devices: ["0000:77:00.0"]
-            """).contains("no SR-IOV PF at 0000:77:00.0"))
+            """).contains("no SR-IOV PF or network function at 0000:77:00.0"))
         let vf = Hosts.vfs("ens1f0", 0...0)[0]
         #expect(refusal("""
             pools:

@@ -120,6 +120,33 @@ struct DiscoveryTests {
             """)
         let inv = try SysfsDiscovery(paths: paths(f)).inventory()
         #expect(inv.host.managementDevices.map(\.description) == ["0000:00:01.0"])
+        // virtio-net has no SR-IOV: it is a network function, marked as the management NIC, with its
+        // netdev found through virtio0.
+        let mgmt = try #require(inv.function(at: PCIAddress("0000:00:01.0")!))
+        #expect(mgmt.isManagement && mgmt.interfaces.map(\.name) == ["eth0"] && mgmt.driver == "virtio-pci")
+        #expect(!inv.pfs.contains { $0.pciAddress.description == "0000:00:01.0" })
+    }
+
+    /// Functions without SR-IOV: network ones are listed apart from the PFs with what sysfs says;
+    /// bridges are recorded as bridges; VFs and other classes are neither.
+    @Test func networkFunctionsWithoutSRIOV() throws {
+        let f = try standardFixture()
+        try f.device("0000:00:1c.0", vendor: "0x8086", device: "0xa110", driver: "pcieport", group: 7, classCode: "0x060400")
+        try f.device("0000:05:00.0", vendor: "0x8086", device: "0x10d3", numa: "1", driver: "e1000e", group: 8)
+        try f.netdev("enp5s0", of: "0000:05:00.0")
+        try f.device("0000:06:00.0", vendor: "0x144d", device: "0xa808", driver: "nvme", group: 9, classCode: "0x010802")
+        let inv = try SysfsDiscovery(paths: paths(f)).inventory()
+        let nic = try #require(inv.function(at: PCIAddress("0000:05:00.0")!))
+        #expect(nic.vendorID == "8086" && nic.deviceID == "10d3" && nic.classCode == "0x020000" && nic.driver == "e1000e")
+        #expect(nic.interfaces.map(\.name) == ["enp5s0"] && nic.iommuGroup == 8 && nic.numaNode?.value == 1 && !nic.isManagement)
+        #expect(!inv.pfs.contains { $0.pciAddress == nic.pciAddress })
+        // Its group is known, with its class, as a PF's is.
+        #expect(inv.host.group(8)?.members.map(\.classCode) == ["0x020000"])
+        #expect(inv.function(at: PCIAddress("0000:06:00.0")!) == nil)
+        #expect(inv.function(at: PCIAddress("0000:00:1c.0")!) == nil)
+        #expect(inv.host.bridges.map(\.description) == ["0000:00:1c.0"])
+        // The standard fixture's VFs are network functions too, but VFs: never listed here.
+        #expect(!inv.functions.contains { address in inv.allVFs.contains { $0.pciAddress == address.pciAddress } })
     }
 
     @Test func ipv6DefaultRoute() throws {

@@ -113,7 +113,13 @@ struct CLITests {
         let r = try CLI.run(["inventory", "--help"])
         #expect(r.status == 0)
         #expect(r.stdout == """
-            OVERVIEW: List the SR-IOV PFs of the host (and their VFs with --vfs).
+            OVERVIEW: List the SR-IOV PFs of the host (and their VFs with --vfs), and its
+            NICs without SR-IOV.
+
+            NICs without SR-IOV (network functions with no sriov_totalvfs) are listed in a
+            section of their own (`functions` in --json): they have no VFs, and a pool
+            leases one whole by naming it in devices:, as it does a PF with no VFs. The
+            management NIC is marked and never leased.
 
             USAGE: sriovctl inventory [--sysfs-root <dir>] [--procfs-root <dir>] [--state-dir <dir>] [--simulated] [--socket <path>] [--json] [--vfs]
 

@@ -23,8 +23,9 @@ say() { echo "kernel-lane(guest): $*"; }
 t0=$(date +%s.%N)
 since() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'; }
 
-# Drivers: the SR-IOV PFs (nvme, igb) and their VF drivers, vfio-pci, netdevsim, the management NIC.
-for m in virtio_net nvme igb igbvf vfio-pci netdevsim; do
+# Drivers: the SR-IOV PFs (nvme, igb) and their VF drivers, vfio-pci, netdevsim, the management NIC,
+# the NIC without SR-IOV (e1000e).
+for m in virtio_net nvme igb igbvf vfio-pci netdevsim e1000e; do
     modprobe "$m" || say "modprobe $m failed"
 done
 # No udev in the guest: netdev names are the kernel's (eth0, ...).

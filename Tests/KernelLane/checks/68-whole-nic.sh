@@ -1,0 +1,173 @@
+#!/bin/bash
+# A NIC without SR-IOV leased whole on the real kernel: the guest's e1000e (QEMU's 82574L, no
+# sriov_totalvfs, on a root port of its own) is listed by `sriovctl inventory --json` apart from the
+# PFs, pooled with `devices:` and leased through sriovd: e1000e is unbound (its netdev goes), vfio-pci
+# is bound and /dev/vfio/<group> exists; the lane's QEMU, run in the guest paused with exactly
+# `sriovctl lease show <id> --format qemu`, shows the NIC in `info pci`; on release e1000e is bound
+# again and its netdev is back. A config naming the management NIC (virtio-net, default route) in
+# devices: is refused and changes nothing. The oracle is sysfs, /proc/net/route and QEMU. The NIC is
+# put back on e1000e when the check ends, whatever happened.
+set -uo pipefail
+. "$CHECKS_DIR/lib.sh"
+
+require_binary whole-nic "$SRIOVCTL" || exit 0
+require_binary whole-nic-daemon "$SRIOVD" || exit 0
+
+# lane_function <vendor> <device>: PCI address of a function with those IDs and without SR-IOV.
+lane_function() {
+    local d
+    for d in "$SYS_PCI"/*; do
+        [[ ! -e $d/sriov_totalvfs && $(<"$d/vendor") == "0x$1" && $(<"$d/device") == "0x$2" ]] || continue
+        basename "$d"; return 0
+    done
+    return 1
+}
+nic=$(lane_function 8086 10d3) || { fail whole-nic-setup "no e1000e NIC (8086:10d3) without SR-IOV in the guest; run.sh attaches one on rp3"; exit 0; }
+dev=$SYS_PCI/$nic
+state=$(mktemp -d "$SRIOV_STATE_DIR/68-whole-nic.XXXXXX")
+config="$state/sriovd.yaml"
+sock="$state/sriovd.sock"
+log="$state/sriovd.log"
+pid=""
+
+has_netdev() { lane_netdev "$nic" >/dev/null; }
+# The PCI function under the interface carrying the default route (the kernel's answer).
+management_function() {
+    local iface
+    iface=$(awk '$2 == "00000000" && $8 == "00000000" { print $1; exit }' /proc/net/route)
+    [[ -n $iface ]] || return 1
+    readlink -f "/sys/class/net/$iface/device" | tr '/' '\n' | grep -E '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$' | tail -n 1
+}
+
+# Whatever happened: sriovd stopped, the NIC off vfio-pci, override cleared, e1000e bound.
+cleanup() {
+    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    if [[ $(lane_driver "$nic") != e1000e ]]; then
+        [[ -e $dev/driver ]] && echo "$nic" >"$dev/driver/unbind"
+        echo >"$dev/driver_override"
+        echo "$nic" >/sys/bus/pci/drivers_probe
+        lane_wait 30 has_netdev || echo "lane: 68-whole-nic: $nic did not get its netdev back (driver $(lane_driver "$nic"))" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+
+# Precondition, set with the kernel: e1000e bound, its netdev present.
+if [[ $(lane_driver "$nic") != e1000e ]]; then
+    [[ -e $dev/driver ]] && echo "$nic" >"$dev/driver/unbind"
+    echo >"$dev/driver_override"
+    echo "$nic" >/sys/bus/pci/drivers_probe
+fi
+if ! lane_wait 30 has_netdev; then
+    fail whole-nic-setup "e1000e NIC $nic (driver $(lane_driver "$nic")) has no netdev"
+    exit 0
+fi
+netdev=$(lane_netdev "$nic")
+group=$(basename "$(readlink -f "$dev/iommu_group")")
+mgmt=$(management_function) || { fail whole-nic-setup "no default route in /proc/net/route"; exit 0; }
+echo "lane: whole-nic: $nic ($netdev, IOMMU group $group); management NIC $mgmt"
+
+# ---------------------------------------------------------------------------------------- discovery
+# Listed in `functions` (not in `pfs`) with what sysfs says; the management NIC is listed and marked.
+"$SRIOVCTL" inventory --json >"$state/inventory.json" 2>&1; rc=$?
+verdict=$("$PYTHON" - "$state/inventory.json" "$nic" "$netdev" "$group" "$mgmt" 2>&1 <<'EOP'
+import json, sys
+path, nic, netdev, group, mgmt = sys.argv[1:6]
+inv = json.load(open(path))
+problems = []
+if any(pf["pciAddress"] == nic for pf in inv["pfs"]):
+    problems.append(f"{nic} is listed as an SR-IOV PF")
+fns = {f["pciAddress"]: f for f in inv.get("functions", [])}
+f = fns.get(nic)
+if f is None:
+    problems.append(f"{nic} is not in functions ({sorted(fns)})")
+else:
+    want = {"driver": "e1000e", "interfaces": [netdev], "iommuGroup": int(group), "vendorID": "8086", "deviceID": "10d3", "isManagement": False}
+    for k, v in want.items():
+        if f.get(k) != v:
+            problems.append(f"functions[{nic}].{k} is {f.get(k)!r}, sysfs says {v!r}")
+    if not (f.get("classCode") or "").startswith("0x02"):
+        problems.append(f"functions[{nic}].classCode is {f.get('classCode')!r}")
+m = fns.get(mgmt)
+if m is None or not m.get("isManagement"):
+    problems.append(f"the management NIC {mgmt} is not listed as a management function: {m!r}")
+if mgmt not in inv["host"].get("managementDevices", []):
+    problems.append(f"host.managementDevices lacks {mgmt}")
+print("; ".join(problems) or "ok")
+EOP
+)
+if [[ $rc == 0 && $verdict == ok ]]; then
+    pass whole-nic-inventory
+else
+    fail whole-nic-inventory "sriovctl inventory --json exited $rc: ${verdict:0:400}"
+fi
+table=$("$SRIOVCTL" inventory 2>&1)
+if [[ $table == *"NICs without SR-IOV"* && $table == *"$nic"* ]]; then
+    pass whole-nic-inventory-table
+else
+    fail whole-nic-inventory-table "sriovctl inventory does not show $nic in its section: ${table:0:400}"
+fi
+
+# ------------------------------------------------------------------- the management NIC is refused
+cat >"$config" <<EOC
+pools:
+  - name: mgmt
+    selectors:
+      - devices: ["$mgmt"]
+EOC
+out=$(timeout 60 "$SRIOVD" --state-dir "$state/refused" --config "$config" --socket "$state/refused.sock" --log-level warning 2>&1); rc=$?
+if [[ $rc != 0 && $rc != 124 && $out == *"$mgmt"*"is the management NIC"* && $(lane_driver "$mgmt") == virtio-pci ]] \
+    && [[ -n $(awk '$2 == "00000000" && $8 == "00000000"' /proc/net/route) ]]; then
+    pass whole-nic-management-refused
+else
+    fail whole-nic-management-refused "sriovd with devices: [$mgmt] exited $rc (driver now $(lane_driver "$mgmt")): ${out:0:400}"
+fi
+
+cat >"$config" <<EOC
+pools:
+  - name: nic
+    selectors:
+      - devices: ["$nic"]
+EOC
+lane_start_sriovd || { fail whole-nic-setup "$lane_sriovd_error"; exit 0; }
+
+# ------------------------------------------------------------------------------------------ acquire
+out=$("$SRIOVCTL" lease acquire --pool nic --owner vm-nic --json --socket "$sock" 2>&1); rc=$?
+id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+if [[ $rc != 0 || -z $id ]]; then
+    fail whole-nic-acquire "lease acquire exited $rc: ${out:0:400}"
+    exit 0
+fi
+now=$(lane_driver "$nic")
+if [[ $now == vfio-pci && -c /dev/vfio/$group ]] && ! has_netdev; then
+    pass whole-nic-acquire
+else
+    fail whole-nic-acquire "after acquire: driver ${now:-none}, /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo missing), netdev $(lane_netdev "$nic" || echo gone)"
+fi
+
+# ------------------------------------------------------------------------------------- QEMU opens it
+if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
+    fail whole-nic-qemu "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
+else
+    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1) || fail whole-nic-qemu "lease show --format qemu: $args"
+    firmware=()
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    qout=$(printf 'info pci\nquit\n' | timeout 120 "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
+        -no-user-config -display none -S -monitor stdio $args 2>&1); rc=$?
+    echo "lane: whole-nic-qemu: $QEMU ... $args exited $rc"
+    if [[ $rc == 0 && $args == "-device vfio-pci,host=$nic,id=sriov0" && $qout == *"PCI device 8086:10d3"* && $qout == *'id "sriov0"'* ]]; then
+        pass whole-nic-qemu
+    else
+        fail whole-nic-qemu "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${qout:0:600}")"
+    fi
+fi
+
+# ------------------------------------------------------------------------------------------ release
+out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
+if [[ $rc == 0 ]] && lane_wait 30 has_netdev && [[ $(lane_driver "$nic") == e1000e && ! -e /dev/vfio/$group \
+    && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
+    pass whole-nic-release
+else
+    fail whole-nic-release "release exited $rc (${out:0:200}); driver $(lane_driver "$nic"), override '$(<"$dev/driver_override")', netdev $(lane_netdev "$nic" || echo missing), /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo gone)"
+fi
