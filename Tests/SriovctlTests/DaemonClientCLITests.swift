@@ -7,7 +7,7 @@ import Testing
 
 /// The `sriovd` binary (built next to `sriovctl`), serving a simulated host from a temp dir.
 final class DaemonProcess {
-    let process = Process()
+    let process: ChildProcess
     let socket: String
     let log: String
 
@@ -20,12 +20,10 @@ final class DaemonProcess {
         self.socket = socket
         log = stateDir + ".log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--simulated", "--state-dir", stateDir, "--config", config, "--socket", socket, "--log-level", "warning"]
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        process = try ChildProcess(Self.binary, ["--simulated", "--state-dir", stateDir, "--config", config, "--socket", socket, "--log-level", "warning"],
+                                   stdout: .file(descriptor: handle.fileDescriptor), stderr: .file(descriptor: handle.fileDescriptor))
+        try handle.close()
         for _ in 0..<600 {
             if Self.accepts(socket) { return }
             guard process.isRunning else { break }

@@ -10,21 +10,51 @@ struct FastPathTests {
     /// What ArgumentParser makes of the same arguments (parse and validate), or nil when it refuses them.
     /// On a thread of its own with a 16 MiB stack: ArgumentParser builds the whole command tree by
     /// reflection, deep in a debug build, and on a pool thread's stack it once overflowed in CI (SIGSEGV
-    /// at a guard page inside `UniqueNamesValidator`). The suite runs on its own thread (`.ownThread`):
-    /// waiting for that thread on a pool thread, once per random command line, held one of the
-    /// cooperative pool's two threads for a minute and stalled every async test beside it.
+    /// at a guard page inside `UniqueNamesValidator`). One long-lived thread for every command line:
+    /// a thread started and ended per line (hundreds, each mapping and unmapping a 16 MiB stack) ran
+    /// beside other suites' `Process.run()`, which then crashed inside Foundation (a `memmove` through
+    /// an unmapped page) in three whole-suite runs out of three. The suite runs on its own thread
+    /// (`.ownThread`): waiting on a pool thread held one of the pool's two threads for a minute and
+    /// stalled every async test beside it.
     func argumentParser(_ arguments: [String]) -> VFSetInvocation? {
-        final class Box: @unchecked Sendable { var value: VFSetInvocation? }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            box.value = (try? VFSet.parse(arguments))?.invocation
-            done.signal()
+        ParserThread.shared.run { (try? VFSet.parse(arguments))?.invocation }
+    }
+
+    /// A thread with a 16 MiB stack that runs one job at a time.
+    final class ParserThread: @unchecked Sendable {
+        static let shared = ParserThread()
+        private let condition = NSCondition()
+        private var jobs: [() -> Void] = []
+
+        private init() {
+            let thread = Thread { [self] in
+                while true {
+                    condition.lock()
+                    while jobs.isEmpty { condition.wait() }
+                    let job = jobs.removeFirst()
+                    condition.unlock()
+                    job()
+                }
+            }
+            thread.stackSize = 16 << 20
+            thread.start()
         }
-        thread.stackSize = 16 << 20
-        thread.start()
-        done.wait()
-        return box.value
+
+        final class Box: @unchecked Sendable { var value: VFSetInvocation? }
+
+        func run(_ work: @escaping () -> VFSetInvocation?) -> VFSetInvocation? {
+            let box = Box()
+            let done = DispatchSemaphore(value: 0)
+            condition.lock()
+            jobs.append {
+                box.value = work()
+                done.signal()
+            }
+            condition.signal()
+            condition.unlock()
+            done.wait()
+            return box.value
+        }
     }
 
     @Test func theBenchmarkAndScriptLinesTakeTheFastPath() throws {

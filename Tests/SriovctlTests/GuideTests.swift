@@ -19,14 +19,9 @@ struct GuideTests {
     }()
 
     static func python(_ arguments: [String]) throws -> CLI.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", harness] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        let out = try ChildProcess.Pipe()
+        let process = try ChildProcess("/usr/bin/env", ["python3", harness] + arguments, stdout: .pipe(out), stderr: .pipe(out))
+        let data = ChildProcess.readToEnd(out)
         process.waitUntilExit()
         return CLI.Result(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
     }

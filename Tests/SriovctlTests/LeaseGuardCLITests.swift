@@ -124,12 +124,8 @@ struct LeaseGuardCLITests {
     /// over and over until the follower has its 4 events (it may subscribe mid-cycle).
     @Test func eventsFollowTheBook() throws {
         let d = try DaemonProcess(stateDir: stateDir, config: dir.path + "/sriovd.yaml", socket: socket)
-        let follower = Process()
-        follower.executableURL = URL(fileURLWithPath: CLI.binary)
-        follower.arguments = ["events", "--count", "4", "--json", "--socket", socket]
-        let out = Pipe()
-        follower.standardOutput = out
-        try follower.run()
+        let out = try ChildProcess.Pipe()
+        let follower = try ChildProcess(CLI.binary, ["events", "--count", "4", "--json", "--socket", socket], stdout: .pipe(out))
         var cycles = 0
         while follower.isRunning && cycles < 60 {
             cycles += 1
@@ -143,7 +139,7 @@ struct LeaseGuardCLITests {
         }
         follower.waitUntilExit()
         #expect(follower.terminationStatus == 0)
-        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        let lines = String(decoding: ChildProcess.readToEnd(out), as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 4)
         let types = lines.compactMap { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["type"] as? String

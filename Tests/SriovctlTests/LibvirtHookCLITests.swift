@@ -18,15 +18,11 @@ struct LibvirtHookCLITests {
 
     /// sriovctl with `stdin` from a fixture file.
     func hook(_ arguments: [String], fixture: String) throws -> CLI.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLI.binary)
-        process.arguments = ["libvirt-hook"] + direct + arguments
-        process.standardInput = try FileHandle(forReadingFrom: Self.fixtures.appendingPathComponent(fixture))
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        let out = try ChildProcess.Pipe(), err = try ChildProcess.Pipe()
+        let process = try ChildProcess(CLI.binary, ["libvirt-hook"] + direct + arguments,
+                                       stdin: .readFrom(path: Self.fixtures.appendingPathComponent(fixture).path),
+                                       stdout: .pipe(out), stderr: .pipe(err))
+        let (o, e) = ChildProcess.readToEnd(out, err)
         process.waitUntilExit()
         return CLI.Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }

@@ -98,12 +98,8 @@ struct PFDrainCLITests {
         let d = try DaemonProcess(stateDir: stateDir, config: dir.path + "/sriovd.yaml", socket: socket)
         let via = ["--socket", socket]
         let id = try acquire(via)
-        let drain = Process()
-        drain.executableURL = URL(fileURLWithPath: CLI.binary)
-        drain.arguments = ["pf", "drain", "ens1f0", "--deadline", "2m", "--socket", socket]
-        let out = Pipe()
-        drain.standardOutput = out
-        try drain.run()
+        let out = try ChildProcess.Pipe()
+        let drain = try ChildProcess(CLI.binary, ["pf", "drain", "ens1f0", "--deadline", "2m", "--socket", socket], stdout: .pipe(out))
         // Once sriovd has journaled the drain, a new lease is refused (each try is a process start,
         // tens of milliseconds); then the release ends the wait.
         // Tries that came before the drain got a lease: the drain waits for those too.
@@ -122,7 +118,7 @@ struct PFDrainCLITests {
         for lease in [id] + early { #expect(try CLI.run(["lease", "release", lease] + via).status == 0) }
         drain.waitUntilExit()
         #expect(drain.terminationStatus == 0)
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: ChildProcess.readToEnd(out), as: UTF8.self)
         #expect(text.contains("drained"), "\(text)")
         #expect(d.stop() == 0)
     }
