@@ -131,17 +131,22 @@ extension LeaseEngine {
                     try host.control.probe(address)
                 }
             }
+            let noun = vf.isWholeDevice ? "device" : "VF"
             guard let now = try host.source.device(address) else {
-                throw SRIOVError(.notFound, "\(vf.isWholeDevice ? "device" : "VF") \(address) vanished during release")
+                throw SRIOVError(.notFound, "\(noun) \(address) vanished during release")
             }
             if now.driver == "vfio-pci" || now.driverOverride != nil {
-                throw SRIOVError(.kernelRefused, "VF \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")
+                throw SRIOVError(.kernelRefused, "\(noun) \(address) is still bound to \(now.driver ?? "none") (override \(now.driverOverride ?? "none")) after unbinding")
             }
             if action == .leaveUnbound, let driver = now.driver {
-                throw SRIOVError(.kernelRefused, "VF \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
+                throw SRIOVError(.kernelRefused, "\(noun) \(address) was rebound to \(driver) after release; set sriov_drivers_autoprobe to 0 on its PF")
             }
             if action == .rebindHostDriver, let wanted = vf.previousDriver, wanted != "vfio-pci", now.driver != wanted {
-                throw SRIOVError(.kernelRefused, "VF \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
+                throw SRIOVError(.kernelRefused, "\(noun) \(address) did not rebind to its host driver \(wanted) (driver now: \(now.driver ?? "none")); is \(wanted) loaded?")
+            }
+            if action == .rebindHostDriver, vf.isWholeDevice, vf.previousDriver == nil, now.driver == nil {
+                // Unquarantine of a whole device whose host driver is not known: the kernel chose none.
+                throw SRIOVError(.kernelRefused, "device \(address) has no driver after drivers_probe; load its host driver (`lspci -nnk -s \(address)` names the candidates) and try again")
             }
             return now
         }
@@ -177,25 +182,55 @@ extension LeaseEngine {
     /// Takes a VF out of quarantine after scrubbing it successfully; refuses a VF a lease still holds.
     public func unquarantine(_ vf: PCIAddress, requestedBy: String? = nil) async throws(SRIOVError) {
         guard let entry = book.quarantine[vf.description] else {
-            throw SRIOVError(.notFound, "VF \(vf) is not quarantined (`sriovctl pool list` shows quarantined counts)")
+            throw SRIOVError(.notFound, "\(vf) is not quarantined (`sriovctl pool list` shows quarantined counts)")
         }
         if let holder = book.holder(of: vf) {
-            throw SRIOVError(.busy, "VF \(vf) is still held by lease \(holder); release the lease first")
+            throw SRIOVError(.busy, "\(vf) is still held by lease \(holder); release the lease first")
         }
         let inventory = try host.source.inventory()
-        guard let pf = inventory.pfs.first(where: { $0.vfs.contains { $0.pciAddress == vf } }),
-              let v = pf.vfs.first(where: { $0.pciAddress == vf }) else {
-            throw SRIOVError(.notFound, "VF \(vf) does not exist on this host now; it stays quarantined (\(entry.reason))")
+        if let pf = inventory.pfs.first(where: { $0.vfs.contains { $0.pciAddress == vf } }),
+           let v = pf.vfs.first(where: { $0.pciAddress == vf }) {
+            let leased = LeasedVF(pciAddress: vf, pf: pf.pciAddress, pfInterface: pf.interfaces.first, index: v.index,
+                                  iommuGroup: v.iommuGroup, numaNode: pf.numaNode?.value, vfioDevice: nil, settings: VFSettings(),
+                                  saved: nil, previousDriver: v.driver, stage: .active)
+            let action = plan.pool(of: vf).flatMap { plan.config(of: $0)?.onRelease } ?? .leaveUnbound
+            try await returnQuarantined(leased, action: action)
+        } else {
+            try await unquarantineWholeDevice(vf, inventory: inventory, reason: entry.reason)
         }
-        let leased = LeasedVF(pciAddress: vf, pf: pf.pciAddress, pfInterface: pf.interfaces.first, index: v.index,
-                              iommuGroup: v.iommuGroup, numaNode: pf.numaNode?.value, vfioDevice: nil, settings: VFSettings(),
-                              saved: nil, previousDriver: v.driver, stage: .active)
-        let action = plan.pool(of: vf).flatMap { plan.config(of: $0)?.onRelease } ?? .leaveUnbound
+        try await record([.unquarantined(vf: vf), auditEvent(requestedBy, "vf.unquarantine", vf.description, "ok (was: \(entry.reason))")])
+    }
+
+    /// A whole device (a PF leased whole, a NIC without SR-IOV, or another function of the same PCI
+    /// device) out of quarantine: like a whole device's release, it goes back to its host driver. One
+    /// already on a host driver with no override is left as it is (its netdev is not bounced); one on
+    /// vfio-pci, overridden or unbound is detached and probed, and the kernel picks its driver.
+    func unquarantineWholeDevice(_ address: PCIAddress, inventory: HostInventory, reason: String) async throws(SRIOVError) {
+        guard let status = try host.source.device(address) else {
+            throw SRIOVError(.notFound, "\(address) is neither a VF nor a device on this host now; it stays quarantined (\(reason))")
+        }
+        let candidate = inventory.wholeDeviceCandidates[address]
+        if let pf = candidate, pf.numVFs > 0 || !pf.vfs.isEmpty {
+            // Its VFs exist, so its PF driver is bound and in use: nothing to return.
+            guard status.driver != nil, status.driver != "vfio-pci", status.driverOverride == nil else {
+                throw SRIOVError(.kernelRefused, "PF \(address) has VFs but is bound to \(status.driver ?? "no driver") (override \(status.driverOverride ?? "none")); it stays quarantined (\(reason))")
+            }
+            return
+        }
+        if let driver = status.driver, driver != "vfio-pci", status.driverOverride == nil { return }
+        let group = candidate?.iommuGroup ?? status.iommuGroup?.id
+        let leased = LeasedVF(pciAddress: address, pf: address, pfInterface: nil, index: 0, iommuGroup: group,
+                              numaNode: candidate?.numaNode?.value, vfioDevice: nil, settings: VFSettings(), saved: nil,
+                              previousDriver: nil, stage: .active)
+        try await returnQuarantined(leased, action: .rebindHostDriver)
+    }
+
+    /// Scrub-and-return for unquarantine, its failure worded as "stays quarantined".
+    func returnQuarantined(_ leased: LeasedVF, action: ReleaseAction) async throws(SRIOVError) {
         do throws(SRIOVError) {
             try await scrubAndReturn(leased, action: action)
         } catch {
-            throw SRIOVError(error.code, "VF \(vf) stays quarantined: the scrub failed: \(error.message)", cause: error.cause)
+            throw SRIOVError(error.code, "\(leased.isWholeDevice ? "device" : "VF") \(leased.pciAddress) stays quarantined: the scrub failed: \(error.message)", cause: error.cause)
         }
-        try await record([.unquarantined(vf: vf), auditEvent(requestedBy, "vf.unquarantine", vf.description, "ok (was: \(entry.reason))")])
     }
 }

@@ -23,7 +23,9 @@ struct LeaseRelease: AsyncParsableCommand {
             let (lease, quarantined) = try await connect.using(global, leaseOptions) { door in
                 (try await door.release(id), try await door.pools().quarantine.filter { $0.value.lease == id })
             }
-            Output.line("released \(lease.id) (\(lease.vfs.count) VF\(lease.vfs.count == 1 ? "" : "s") returned to pool \(lease.pool))")
+            // A `devices:` pool's lease holds whole devices (PFs, NICs without SR-IOV), not VFs.
+            let noun = lease.vfs.allSatisfy(\.isWholeDevice) && !lease.vfs.isEmpty ? "device" : "VF"
+            Output.line("released \(lease.id) (\(lease.vfs.count) \(noun)\(lease.vfs.count == 1 ? "" : "s") returned to pool \(lease.pool))")
             for (vf, q) in quarantined.sorted(by: { $0.key < $1.key }) { Output.line("quarantined \(vf): \(q.reason)") }
         }
     }
