@@ -3,23 +3,43 @@ import SRIOVCore
 
 /// PF health in the allocator: a pool's `require_link: up` keeps VFs of a PF without carrier out of new
 /// leases, and a draining PF's VFs too. The carrier is read at acquire time (one small sysfs read per
-/// PF of the pool), so it holds without any event listener; `refreshPFLinks` turns changes into
+/// PF the choice takes from), so it holds without any event listener; `refreshPFLinks` turns changes into
 /// `pf.down` / `pf.up` events naming the leases on the PF.
 extension LeaseEngine {
     /// The allocator's choice for `request`, with the pool's PFs that are out as a whole left out.
+    ///
+    /// The carrier is read only where it decides something: the choice is made first with only the
+    /// draining PFs left out, and kept if every PF it took from has carrier now (one read per PF
+    /// chosen from, not one per PF of the pool). Otherwise, or when that choice is refused, the
+    /// choice is made again with every PF's carrier read, as the refusal's notes need. Either way no
+    /// VF of a PF without carrier is chosen.
     func chooseVFs(_ request: LeaseRequest, inventory: HostInventory,
                    groups: [Int: IOMMUGroup]) throws(SRIOVError) -> [(VirtualFunction, PhysicalFunction)] {
         let index = allocationIndex(request.pool, inventory, groups: groups)
-        return try Allocator(plan: plan).choose(request, book: book, inventory: inventory, groups: groups, index: index,
-                                                excluded: exclusions(request.pool, index: index, inventory: inventory))
+        let allocator = Allocator(plan: plan)
+        if (plan.config(of: request.pool)?.requireLink ?? .up) == .up {
+            let draining = exclusions(request.pool, index: index, inventory: inventory, readCarrier: false)
+            if let chosen = try? allocator.choose(request, book: book, inventory: inventory, groups: groups, index: index, excluded: draining) {
+                var checked: Set<PCIAddress> = []
+                let allUp = chosen.allSatisfy { _, pf in
+                    guard let interface = pf.interfaces.first, checked.insert(pf.pciAddress).inserted else { return true }
+                    return host.source.pfLink(interface).hasCarrier
+                }
+                if allUp { return chosen }
+            }
+        }
+        return try allocator.choose(request, book: book, inventory: inventory, groups: groups, index: index,
+                                    excluded: exclusions(request.pool, index: index, inventory: inventory))
     }
 
     /// The PFs of `pool` whose VFs no new lease may take: draining ones, and, unless the pool says
     /// `require_link: any`, those with a netdev and no carrier (read now).
     ///
     /// Kernel interface: `/sys/class/net/<pf>/carrier`, `operstate` (`HostInventorySource.pfLink`).
-    func exclusions(_ pool: String, index: Allocator.PoolIndex, inventory: HostInventory) -> [PCIAddress: PFExclusion] {
-        let requireUp = (plan.config(of: pool)?.requireLink ?? .up) == .up
+    /// `readCarrier` false: the draining PFs only.
+    func exclusions(_ pool: String, index: Allocator.PoolIndex, inventory: HostInventory,
+                    readCarrier: Bool = true) -> [PCIAddress: PFExclusion] {
+        let requireUp = readCarrier && (plan.config(of: pool)?.requireLink ?? .up) == .up
         guard requireUp || !book.draining.isEmpty else { return [:] }
         var excluded: [PCIAddress: PFExclusion] = [:]
         var last = -1

@@ -49,8 +49,11 @@ enum LeaseDocumentJSON {
         var members = JSONWriter(capacity: 1024 + 768 * lease.vfs.count)
         lease.writeJSON(&members)
         bytes.reserveCapacity(bytes.count + attach.bytes.count + members.bytes.count)
-        bytes += attach.bytes.dropLast() // its closing brace: the lease's members follow
+        // Without the attach object's closing brace (the lease's members follow) and the members'
+        // opening one. Slices by index: `dropLast()` here resolved to Sequence's, which copies element
+        // by element through a ring buffer (0.7% of sriovd's CPU under daemon-load).
+        bytes.append(contentsOf: attach.bytes[..<(attach.bytes.count - 1)])
         bytes.append(UInt8(ascii: ","))
-        bytes += members.bytes.dropFirst()
+        bytes.append(contentsOf: members.bytes[1...])
     }
 }

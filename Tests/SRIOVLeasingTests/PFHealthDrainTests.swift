@@ -15,12 +15,21 @@ struct PFHealthDrainTests {
     @Test func aPFWithoutCarrierIsLeftOutAndTheRefusalNamesIt() async throws {
         let f = try LeaseFixture()
         let engine = try await f.engine()
+        // Both up: only the carrier of the PF the choice takes from is read (no rediscovery, and
+        // not every PF of the pool).
+        let (before1, before4) = (f.fake.linkReads(Self.ens1f0), f.fake.linkReads(Self.ens4f0))
+        let first = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-0"))
+        #expect(first.vfs.map(\.pfInterface) == [Self.ens1f0])
+        #expect(f.fake.linkReads(Self.ens1f0) == before1 + 1 && f.fake.linkReads(Self.ens4f0) == before4)
+        _ = try await engine.release(first.id)
+
         f.fake.setLink(Self.ens1f0, up: false)
         let reads = f.fake.linkReads(Self.ens1f0)
         let placed = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
         #expect(placed.vfs.map(\.pfInterface) == [Self.ens4f0], "placed on the PF that has carrier")
-        // One carrier read per PF of the pool per acquire: no rediscovery.
-        #expect(f.fake.linkReads(Self.ens1f0) == reads + 1)
+        // The first choice took ens1f0, whose carrier is gone: every PF of the pool is read and the
+        // VF placed again (ens1f0 read twice, ens4f0 once).
+        #expect(f.fake.linkReads(Self.ens1f0) == reads + 2)
 
         f.fake.setLink(Self.ens4f0, up: false)
         let refusal = await #expect(throws: SRIOVError.self) {
