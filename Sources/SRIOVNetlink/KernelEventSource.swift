@@ -32,36 +32,7 @@ public struct KernelEventSource: HostEventSource {
             close(uevent)
             throw error
         }
-        var fds: [Int32] = [0, 0]
-        guard Self.wakePipe(&fds) else {
-            let e = errno
-            close(uevent)
-            close(route)
-            throw SRIOVError(.io, "cannot create the wake-up pipe of the host event reader (\(Errno.name(e))); the process may be out of file descriptors: raise its limit (LimitNOFILE)", cause: .errno(e))
-        }
-        let (stream, continuation) = AsyncStream.makeStream(of: HostEvent.self, bufferingPolicy: .bufferingNewest(65_536))
-        let wake = fds[1]
-        let reader = Reader(uevent: uevent, route: route, wake: fds[0], wakeWriter: wake, continuation: continuation)
-        continuation.onTermination = { _ in
-            var byte: UInt8 = 1
-            _ = write(wake, &byte, 1)
-        }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(reader).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            guard let arg else { return nil }
-            let reader = Unmanaged<Reader>.fromOpaque(arg).takeRetainedValue()
-            reader.run()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<Reader>.fromOpaque(box).release()
-            continuation.onTermination = nil
-            reader.closeAll()
-            throw SRIOVError(.io, "cannot start the host event reader thread (\(Errno.name(rc))); the process may have hit its thread limit", cause: .errno(rc))
-        }
-        pthread_detach(thread)
-        return stream
+        return try EventReaderThread.start(Reader(uevent: uevent, route: route), what: "the host event reader")
     }
 
     static func open(protocol proto: Int32, groups: UInt32, what: String, buffer: Int32) throws(SRIOVError) -> Int32 {
@@ -92,81 +63,41 @@ public struct KernelEventSource: HostEventSource {
         return fd
     }
 
-    /// The reader thread's descriptors (immutable; closed only by that thread, after the stream ended:
-    /// the stream's `onTermination`, its only other user of `wakeWriter`, runs once, before that).
-    final class Reader: Sendable {
+    /// The two sockets, drained on `EventReaderThread`'s thread (which closes them when it ends).
+    final class Reader: EventDrainer {
         let uevent: Int32
         let route: Int32
-        let wake: Int32
-        let wakeWriter: Int32
-        let continuation: AsyncStream<HostEvent>.Continuation
+        /// Only the reader thread uses it.
+        nonisolated(unsafe) var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
-        init(uevent: Int32, route: Int32, wake: Int32, wakeWriter: Int32, continuation: AsyncStream<HostEvent>.Continuation) {
+        init(uevent: Int32, route: Int32) {
             self.uevent = uevent
             self.route = route
-            self.wake = wake
-            self.wakeWriter = wakeWriter
-            self.continuation = continuation
         }
 
-        func closeAll() {
-            close(uevent)
-            close(route)
-            close(wake)
-            close(wakeWriter)
-        }
+        var descriptors: [Int32] { [uevent, route] }
 
-        func run() {
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            var fds = [pollfd(fd: uevent, events: Int16(POLLIN), revents: 0), pollfd(fd: route, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-            loop: while true {
-                let n = poll(&fds, nfds_t(fds.count), -1)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    break
-                }
-                if fds[2].revents != 0 { break }
-                // Let a burst finish (a lease step or a driver reload sends several messages in a row),
-                // then read everything queued: the consumer is woken once per burst, not per message
-                // (measured on the simulator's equivalent: per-message wake-ups cost 15-30% of a lease
-                // cycle). Costs at most 2 ms of latency.
-                var wakeOnly = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-                if poll(&wakeOnly, 1, 2) > 0 { break }
-                for i in 0..<2 {
-                    while true {
-                        let got = buffer.withUnsafeMutableBytes { recv(fds[i].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                        if got < 0 {
-                            let e = errno
-                            if e == EINTR { continue }
-                            if e == EAGAIN || e == EWOULDBLOCK { break }
-                            // The socket's buffer overflowed: events were lost; a full pass reads the host.
-                            if e == ENOBUFS { continuation.yield(.overflow); continue }
-                            break loop
-                        }
-                        let bytes = Array(buffer[0..<got])
-                        if i == 0 {
-                            if let event = UeventParser.parse(bytes) { continuation.yield(event) }
-                        } else {
-                            for event in LinkEventParser.parse(bytes) { continuation.yield(event) }
-                        }
+        func drain(into continuation: AsyncStream<HostEvent>.Continuation) -> Bool {
+            for fd in [uevent, route] {
+                while true {
+                    let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if got < 0 {
+                        let e = errno
+                        if e == EINTR { continue }
+                        if e == EAGAIN || e == EWOULDBLOCK { break }
+                        // The socket's buffer overflowed: events were lost; a full pass reads the host.
+                        if e == ENOBUFS { continuation.yield(.overflow); continue }
+                        return false
+                    }
+                    let bytes = Array(buffer[0..<got])
+                    if fd == uevent {
+                        if let event = UeventParser.parse(bytes) { continuation.yield(event) }
+                    } else {
+                        for event in LinkEventParser.parse(bytes) { continuation.yield(event) }
                     }
                 }
             }
-            continuation.finish()
-            closeAll()
+            return true
         }
-    }
-}
-
-extension KernelEventSource {
-    /// A close-on-exec, non-blocking pipe (`pipe2` is not visible to Swift without _GNU_SOURCE).
-    static func wakePipe(_ fds: inout [Int32]) -> Bool {
-        guard pipe(&fds) == 0 else { return false }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        return true
     }
 }

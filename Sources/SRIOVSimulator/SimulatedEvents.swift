@@ -91,8 +91,7 @@ public struct SimulatedEventSource: HostEventSource {
                              cause: .errno(e))
         }
         let watch = inotify_init1(Int32(IN_CLOEXEC))
-        var fds: [Int32] = [0, 0]
-        guard watch >= 0, inotify_add_watch(watch, path, UInt32(IN_MODIFY)) >= 0, Self.wakePipe(&fds) else {
+        guard watch >= 0, inotify_add_watch(watch, path, UInt32(IN_MODIFY)) >= 0 else {
             let e = errno
             close(file)
             if watch >= 0 { close(watch) }
@@ -101,112 +100,54 @@ public struct SimulatedEventSource: HostEventSource {
         }
         var st = stat()
         let start = fstat(file, &st) == 0 ? Int(st.st_size) : 0
-        let (stream, continuation) = AsyncStream.makeStream(of: HostEvent.self, bufferingPolicy: .bufferingNewest(65_536))
-        let follower = Follower(file: file, watch: watch, wake: fds[0], wakeWriter: fds[1], offset: start, continuation: continuation)
-        let wakeWriter = fds[1]
-        continuation.onTermination = { _ in
-            var byte: UInt8 = 1
-            _ = write(wakeWriter, &byte, 1)
-        }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(follower).toOpaque()
-        let rc = pthread_create(&thread, nil, { arg in
-            guard let arg else { return nil }
-            Unmanaged<Follower>.fromOpaque(arg).takeRetainedValue().run()
-            return nil
-        }, box)
-        guard rc == 0 else {
-            Unmanaged<Follower>.fromOpaque(box).release()
-            continuation.onTermination = nil
-            follower.closeAll()
-            throw SRIOVError(.io, "cannot start the simulated host's event reader thread (\(Errno.name(rc)))", cause: .errno(rc))
-        }
-        pthread_detach(thread)
-        return stream
+        return try EventReaderThread.start(Follower(file: file, watch: watch, offset: start), what: "the simulated host's event reader")
     }
 
-    /// The follower thread's descriptors; closed only by that thread once the stream ended.
-    final class Follower: Sendable {
+    /// The event log and its inotify watch, drained on `EventReaderThread`'s thread (which closes
+    /// them when it ends). Its state (offset, a partial last line) is only the reader thread's.
+    final class Follower: EventDrainer {
         let file: Int32
         let watch: Int32
-        let wake: Int32
-        let wakeWriter: Int32
-        let start: Int
-        let continuation: AsyncStream<HostEvent>.Continuation
+        nonisolated(unsafe) var offset: Int
+        nonisolated(unsafe) var partial: [UInt8] = []
+        nonisolated(unsafe) var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
-        init(file: Int32, watch: Int32, wake: Int32, wakeWriter: Int32, offset: Int, continuation: AsyncStream<HostEvent>.Continuation) {
+        init(file: Int32, watch: Int32, offset: Int) {
             self.file = file
             self.watch = watch
-            self.wake = wake
-            self.wakeWriter = wakeWriter
-            self.start = offset
-            self.continuation = continuation
+            self.offset = offset
         }
 
-        func closeAll() {
-            close(file)
-            close(watch)
-            close(wake)
-            close(wakeWriter)
-        }
+        var descriptors: [Int32] { [watch] }
 
-        func run() {
-            var offset = start
-            var partial: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            var fds = [pollfd(fd: watch, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-            loop: while true {
-                let n = poll(&fds, nfds_t(fds.count), -1)
-                if n < 0 {
+        func drain(into continuation: AsyncStream<HostEvent>.Continuation) -> Bool {
+            // Drain the inotify records; what matters is only that the file changed.
+            _ = buffer.withUnsafeMutableBytes { read(watch, $0.baseAddress, $0.count) }
+            var st = stat()
+            guard fstat(file, &st) == 0 else { return false }
+            if Int(st.st_size) < offset {
+                // Rotated: whatever was appended before the truncation is gone.
+                offset = 0
+                partial = []
+                continuation.yield(.overflow)
+            }
+            while true {
+                let got = buffer.withUnsafeMutableBytes { pread(file, $0.baseAddress, $0.count, off_t(offset)) }
+                if got < 0 {
                     if errno == EINTR { continue }
-                    break
+                    return false
                 }
-                if fds[1].revents != 0 { break }
-                // Let a burst of appends finish (a lease step writes several lines in a row, each its
-                // own inotify event): one read for all of them, so the consumer is woken once per
-                // burst instead of once per line. Costs at most 2 ms of latency.
-                var wakeOnly = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-                if poll(&wakeOnly, 1, 2) > 0 { break }
-                // Drain the inotify records; what matters is only that the file changed.
-                _ = buffer.withUnsafeMutableBytes { read(watch, $0.baseAddress, $0.count) }
-                var st = stat()
-                guard fstat(file, &st) == 0 else { break }
-                if Int(st.st_size) < offset {
-                    // Rotated: whatever was appended before the truncation is gone.
-                    offset = 0
-                    partial = []
-                    continuation.yield(.overflow)
-                }
-                while true {
-                    let got = buffer.withUnsafeMutableBytes { pread(file, $0.baseAddress, $0.count, off_t(offset)) }
-                    if got < 0 {
-                        if errno == EINTR { continue }
-                        break loop
-                    }
-                    if got == 0 { break }
-                    offset += got
-                    partial += buffer[0..<got]
-                    while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-                        let line = Substring(decoding: partial[..<newline], as: UTF8.self)
-                        partial.removeSubrange(...newline)
-                        if let event = SimulatedEventLog.parse(line) { continuation.yield(event) }
-                    }
+                if got == 0 { return true }
+                offset += got
+                partial += buffer[0..<got]
+                while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Substring(decoding: partial[..<newline], as: UTF8.self)
+                    partial.removeSubrange(...newline)
+                    if let event = SimulatedEventLog.parse(line) { continuation.yield(event) }
                 }
             }
-            continuation.finish()
-            closeAll()
         }
-    }
-}
 
-extension SimulatedEventSource {
-    /// A close-on-exec, non-blocking pipe (`pipe2` is not visible to Swift without _GNU_SOURCE).
-    static func wakePipe(_ fds: inout [Int32]) -> Bool {
-        guard pipe(&fds) == 0 else { return false }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        return true
+        deinit { close(file) }
     }
 }
