@@ -183,18 +183,11 @@ struct PlanResolver {
             }
             throw fail(path, "no SR-IOV PF or network function at \(address) on this host; devices: takes the NICs `sriovctl inventory` lists (a PF with no VFs, or a network function without SR-IOV; storage, display and other devices are not pooled): fix the address (`lspci -D` lists the host's functions)")
         }
-        if let k = protected[pf.pciAddress] {
-            throw fail(path, "\(pf.label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
-        }
-        if pf.isManagement {
-            throw fail(path, "\(pf.label) is the management NIC (it carries the host's default route) and sriovd never leases it; choose another device")
-        }
+        // The pfs: check comes after the shared ones: owner[pf] is set only by a devices: entry that
+        // passed it, so the order does not change which refusal a config gets.
+        try checkWholeCandidate(address: pf.pciAddress, label: pf.label, isManagement: pf.isManagement, path: path)
         if let i = desired[pf.pciAddress], config.pfs[i].numVFs > 0 {
             throw fail(path, "\(pf.label) is given \(config.pfs[i].numVFs) VFs by pfs[\(i)], and a PF whose VFs exist cannot be leased whole; set num_vfs: 0 there or drop it from devices:")
-        }
-        if let other = owner[pf.pciAddress] {
-            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
-            throw fail(path, "\(pf.label) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))); a device belongs to one pool only")
         }
         if let vf = pf.vfs.first(where: { owner[$0.pciAddress] != nil }), let other = owner[vf.pciAddress] {
             throw fail(path, "\(pf.label) has VFs in pool \(Quote.shell(config.pools[other.pool].name)) (\(describe(vf, pf))); a PF is leased either whole or by its VFs: narrow one of the two")
@@ -208,17 +201,24 @@ struct PlanResolver {
     /// A network function without SR-IOV in a `devices:` entry: leased exactly as a PF with no VFs
     /// (there is no VF count to keep at 0).
     mutating func takeWholeFunction(_ function: PCIFunction, pool p: Int, selector s: Int, path: String) throws(SRIOVError) {
-        if let k = protected[function.pciAddress] {
-            throw fail(path, "\(function.label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
-        }
-        if function.isManagement {
-            throw fail(path, "\(function.label) is the management NIC (it carries the host's default route) and sriovd never leases it; choose another device")
-        }
-        if let other = owner[function.pciAddress] {
-            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
-            throw fail(path, "\(function.label) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))); a device belongs to one pool only: drop it from one of the two")
-        }
+        try checkWholeCandidate(address: function.pciAddress, label: function.label, isManagement: function.isManagement,
+                                path: path)
         owner[function.pciAddress] = (p, s)
+    }
+
+    /// What every `devices:` entry must be, an SR-IOV PF or a NIC without SR-IOV: not protected, not
+    /// the management NIC, and in no other pool (`label` names it in the refusal).
+    func checkWholeCandidate(address: PCIAddress, label: String, isManagement: Bool, path: String) throws(SRIOVError) {
+        if let k = protected[address] {
+            throw fail(path, "\(label) is protected (protected_pfs[\(k)]) and sriovd never leases it; choose another device or remove it from protected_pfs")
+        }
+        if isManagement {
+            throw fail(path, "\(label) is the management NIC (it carries the host's default route) and sriovd never leases it; choose another device")
+        }
+        if let other = owner[address] {
+            let otherPath = "pools[\(other.pool)].selectors[\(other.selector)]"
+            throw fail(path, "\(label) is already in pool \(Quote.shell(config.pools[other.pool].name)) (\(config.lines.location(otherPath))); a device belongs to one pool only: drop it from one of the two")
+        }
     }
 
     /// Every `pci:` address must be a VF of this host that the selector's other keys also match.

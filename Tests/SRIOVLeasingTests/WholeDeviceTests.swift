@@ -7,6 +7,8 @@ import SRIOVSimulator
 import SRIOVTestSupport
 
 /// Whole-device passthrough (issue 14, item 5): `devices:` pools lease PCI functions as they are.
+/// The lease cycle, multi-function devices and crash recovery run once for an SR-IOV PF with no VFs
+/// and once for a NIC without SR-IOV (`WholeLeaseCase`); the rest is about PFs.
 @Suite("Whole-device leases")
 struct WholeDeviceTests {
     static func a(_ text: String) -> PCIAddress { PCIAddress(text)! }
@@ -28,90 +30,146 @@ struct WholeDeviceTests {
         return spec
     }
 
-    static let yaml = """
-        protected_pfs: [eno1]
-        pools:
-          - name: uplink
-            selectors:
-              - vfs: "ens1f0#0-3"
-          - name: whole
-            selectors:
-              - devices: ["0000:af:00.1"]
-          - name: multi
-            selectors:
-              - devices: ["0000:d8:00.0"]
-          - name: shared
-            selectors:
-              - devices: ["0000:e1:00.0"]
-          - name: withvfs
-            selectors:
-              - devices: ["0000:af:00.0"]
-        """
+    static let yaml = LeaseFixture.wholeDeviceYAML([
+        "whole": "0000:af:00.1", "multi": "0000:d8:00.0", "shared": "0000:e1:00.0", "withvfs": "0000:af:00.0",
+    ])
 
     static func fixture() throws -> LeaseFixture { try LeaseFixture(spec: spec(), yaml: yaml) }
 
-    func device(_ f: LeaseFixture, _ address: PCIAddress) throws -> DeviceStatus {
-        try #require(try f.fake.device(address))
+    func device(_ f: LeaseFixture, _ address: PCIAddress) throws -> DeviceStatus { try f.device(address) }
+
+    /// Expects `engine` to refuse `request` with `code` and a message that contains each of `parts`.
+    func expectRefusal(_ engine: LeaseEngine, _ request: LeaseRequest, _ code: SRIOVError.Code, _ parts: String...,
+                       sourceLocation: SourceLocation = #_sourceLocation) async {
+        await #expect(sourceLocation: sourceLocation) {
+            _ = try await engine.acquire(request)
+        } throws: { e in
+            let e = e as! SRIOVError
+            return e.code == code && parts.allSatisfy { e.message.contains($0) }
+        }
     }
 
-    func pf(_ f: LeaseFixture, _ address: PCIAddress) throws -> PhysicalFunction {
-        try #require(try f.fake.inventory().pfs.first { $0.pciAddress == address })
+    /// Expects `c`'s device to be free in its pool again: a new lease gets it.
+    func expectLeasableAgain(_ engine: LeaseEngine, _ c: WholeLeaseCase) async throws {
+        let again = try await engine.acquire(LeaseRequest(pool: c.pool, owner: "vm-2"))
+        #expect(again.vfs.map(\.pciAddress) == [c.address])
     }
 
-    @Test func leaseBindsTheWholeFunctionAndReleaseRestoresItsDriver() async throws {
-        let f = try Self.fixture()
+    @Test(arguments: WholeLeaseCase.all)
+    func leaseBindsTheWholeDeviceAndReleaseRestoresItsHostDriver(_ c: WholeLeaseCase) async throws {
+        let f = try c.fixture()
         let engine = try await f.engine()
-        let address = Self.a("0000:af:00.1")
-        #expect(try pf(f, address).interfaces.map(\.name) == ["ens4f1np1"])
-        let lease = try await engine.acquire(LeaseRequest(pool: "whole", owner: "vm-1"))
+        let address = c.address
+        #expect(try c.interfaces(f, address) == [c.interface])
+        let lease = try await engine.acquire(LeaseRequest(pool: c.pool, owner: "vm-1"))
         #expect(lease.vfs.map(\.pciAddress) == [address])
         let held = try #require(lease.vfs.first)
-        #expect(held.isWholeDevice && held.previousDriver == "mlx5_core" && held.settings.isEmpty && held.pfInterface == nil)
+        #expect(held.isWholeDevice && held.previousDriver == c.hostDriver && held.settings.isEmpty && held.pfInterface == nil)
         let status = try device(f, address)
         #expect(status.driver == "vfio-pci")
         let group = try #require(status.iommuGroup?.id)
         #expect(f.fake.vfioNodeExists(group))
         #expect(held.vfioDevice == "/dev/vfio/\(group)")
-        // Unbound from mlx5_core: its netdev is gone while the VM has it.
-        #expect(try pf(f, address).interfaces.isEmpty)
-        #expect(AttachSpec.render(lease, format: .qemu) == "-device vfio-pci,host=0000:af:00.1,id=sriov0")
-        #expect(AttachSpec.render(lease, format: .proxmox) == "hostpci0: 0000:af:00.1,pcie=1")
-        #expect(AttachSpec.render(lease, format: .dpdk) == "--allow 0000:af:00.1")
+        // The host driver let go of it: its netdev is gone while the VM has it.
+        #expect(try c.interfaces(f, address).isEmpty)
+        // No VF count was written: a PF leased whole keeps the 0 it has, a NIC without SR-IOV has none.
+        #expect(!f.fake.writes.contains { if case .numVFs = $0 { true } else { false } })
+        #expect(AttachSpec.render(lease, format: .qemu) == "-device vfio-pci,host=\(address),id=sriov0")
+        #expect(AttachSpec.render(lease, format: .proxmox) == "hostpci0: \(address),pcie=1")
+        #expect(AttachSpec.render(lease, format: .dpdk) == "--allow \(address)")
+        #expect(AttachSpec.render(lease, format: .cloudHypervisor) == "--device path=/sys/bus/pci/devices/\(address)/,id=sriov0")
+        #expect(AttachSpec.render(lease, format: .libvirt).contains(c.libvirtAddress))
         #expect(try await f.invariants(engine) == [])
+        let pools = try await engine.pools()
+        #expect(pools.first { $0.name == c.pool }.map { ($0.total, $0.leased, $0.free) } ?? (0, 0, 0) == (1, 1, 0))
         // The pool has one device: a second request is refused with the reason.
-        await #expect {
-            _ = try await engine.acquire(LeaseRequest(pool: "whole", owner: "vm-2"))
-        } throws: { e in
-            let e = e as! SRIOVError
-            return e.code == .busy && e.message.contains("1 leased (\(lease.id))") && e.message.contains("whole device")
-        }
+        await expectRefusal(engine, LeaseRequest(pool: c.pool, owner: "vm-2"), .busy, "1 leased (\(lease.id))", "whole device")
         _ = try await engine.release(lease.id)
         let after = try device(f, address)
-        #expect(after.driver == "mlx5_core" && after.driverOverride == nil)
-        #expect(try pf(f, address).interfaces.map(\.name) == ["ens4f1np1"])
+        #expect(after.driver == c.hostDriver && after.driverOverride == nil)
+        #expect(try c.interfaces(f, address) == [c.interface])
         #expect(!f.fake.vfioNodeExists(group))
         #expect(try await f.invariants(engine) == [])
-        // Free again.
-        let again = try await engine.acquire(LeaseRequest(pool: "whole", owner: "vm-2"))
-        #expect(again.vfs.map(\.pciAddress) == [address])
+        #expect(try await engine.pools().first { $0.name == c.pool }?.free == 1)
+        try await expectLeasableAgain(engine, c)
         await engine.close()
     }
 
-    @Test func everyFunctionOfAMultiFunctionDeviceIsBoundTogether() async throws {
-        let f = try Self.fixture()
+    @Test(arguments: WholeLeaseCase.all)
+    func everyFunctionOfAMultiFunctionDeviceIsBoundTogether(_ c: WholeLeaseCase) async throws {
+        let f = try c.fixture()
         let engine = try await f.engine()
-        let (f0, f1) = (Self.a("0000:d8:00.0"), Self.a("0000:d8:00.1"))
+        let (f0, f1) = (c.multiFunctions[0], c.multiFunctions[1])
         #expect(try device(f, f0).iommuGroup?.id == device(f, f1).iommuGroup?.id)
-        let lease = try await engine.acquire(LeaseRequest(pool: "multi", owner: "vm-1"))
+        let lease = try await engine.acquire(LeaseRequest(pool: c.multiPool, owner: "vm-1"))
         #expect(lease.vfs.map(\.pciAddress) == [f0, f1])
         #expect(lease.vfs.allSatisfy { $0.isWholeDevice })
         #expect(try device(f, f0).driver == "vfio-pci" && device(f, f1).driver == "vfio-pci")
         // Proxmox names the device without its function ("All Functions"); QEMU gets each function.
-        #expect(AttachSpec.render(lease, format: .proxmox) == "hostpci0: 0000:d8:00,pcie=1")
-        #expect(AttachSpec.render(lease, format: .qemu) == "-device vfio-pci,host=0000:d8:00.0,id=sriov0\n-device vfio-pci,host=0000:d8:00.1,id=sriov1")
+        #expect(AttachSpec.render(lease, format: .proxmox) == "hostpci0: \(f0.description.dropLast(2)),pcie=1")
+        #expect(AttachSpec.render(lease, format: .qemu) == "-device vfio-pci,host=\(f0),id=sriov0\n-device vfio-pci,host=\(f1),id=sriov1")
         #expect(try await f.invariants(engine) == [])
         _ = try await engine.release(lease.id)
-        #expect(try device(f, f0).driver == "mlx5_core" && device(f, f1).driver == "mlx5_core")
+        #expect(try device(f, f0).driver == c.multiDriver && device(f, f1).driver == c.multiDriver)
+        #expect(try c.interfaces(f, f1) == [c.multiInterfaces[1]])
+        #expect(try await f.invariants(engine) == [])
+        await engine.close()
+    }
+
+    @Test(arguments: WholeLeaseCase.all)
+    func aDeviceAlreadyOnVFIOIsRefusedAndNothingChanges(_ c: WholeLeaseCase) async throws {
+        let f = try c.fixture()
+        let engine = try await f.engine()
+        try f.fake.unbind(c.address)
+        try f.fake.writeDriverOverride("vfio-pci", device: c.address)
+        try f.fake.probe(c.address)
+        await expectRefusal(engine, LeaseRequest(pool: c.pool, owner: "vm-1"), .busy, "already bound to vfio-pci outside sriovd")
+        #expect(await engine.leases().isEmpty)
+        await engine.close()
+    }
+
+    /// A crash after the host driver let go and before vfio-pci took the device: the driver to restore
+    /// was journaled (`lease.saved`) before the unbind, so recovery rebinds it and its netdev returns.
+    @Test(arguments: WholeLeaseCase.all)
+    func recoveryRestoresTheHostDriverAfterACrashMidBind(_ c: WholeLeaseCase) async throws {
+        let f = try c.fixture()
+        let address = c.address
+        let id = try await c.crashMidBind(f, probed: false)
+        #expect(try c.interfaces(f, address).isEmpty)
+
+        let engine = try await f.engine(reconcile: false)
+        let report = await engine.reconcile()
+        #expect(report.rolledBack == [id] && report.errors == [])
+        let status = try device(f, address)
+        #expect(status.driver == c.hostDriver && status.driverOverride == nil)
+        #expect(try c.interfaces(f, address) == [c.interface])
+        #expect(await engine.leases().isEmpty)
+        #expect(!(await engine.currentBook.isQuarantined(address)))
+        #expect(try await f.invariants(engine) == [])
+        try await expectLeasableAgain(engine, c)
+        await engine.close()
+    }
+
+    /// A crash once vfio-pci had it, before the lease was recorded active: every step ran, so
+    /// recovery rolls the lease forward; its release then gives the device back to its host driver.
+    @Test(arguments: WholeLeaseCase.all)
+    func recoveryRollsForwardADeviceAlreadyOnVFIO(_ c: WholeLeaseCase) async throws {
+        let f = try c.fixture()
+        let address = c.address
+        let group = try #require(try device(f, address).iommuGroup?.id)
+        let id = try await c.crashMidBind(f, probed: true)
+
+        let engine = try await f.engine(reconcile: false)
+        let report = await engine.reconcile()
+        #expect(report.rolledForward == [id] && report.errors == [])
+        let recovered = try await engine.lease(id)
+        #expect(recovered.state == .active && recovered.vfs.first?.vfioDevice == "/dev/vfio/\(group)")
+        #expect(try device(f, address).driver == "vfio-pci" && f.fake.vfioNodeExists(group))
+        #expect(try await f.invariants(engine) == [])
+        _ = try await engine.release(id)
+        #expect(try device(f, address).driver == c.hostDriver)
+        #expect(try c.interfaces(f, address) == [c.interface])
+        #expect(!f.fake.vfioNodeExists(group))
         #expect(try await f.invariants(engine) == [])
         await engine.close()
     }
@@ -119,12 +177,8 @@ struct WholeDeviceTests {
     @Test func refusesAGroupSharedWithAHostDevice() async throws {
         let f = try Self.fixture()
         let engine = try await f.engine()
-        await #expect {
-            _ = try await engine.acquire(LeaseRequest(pool: "shared", owner: "vm-1"))
-        } throws: { e in
-            let e = e as! SRIOVError
-            return e.code == .busy && e.message.contains("0000:e2:00.0 (driver mlx5_core), used by the host")
-        }
+        await expectRefusal(engine, LeaseRequest(pool: "shared", owner: "vm-1"), .busy,
+                            "0000:e2:00.0 (driver mlx5_core), used by the host")
         // Nothing changed on the host.
         #expect(try device(f, Self.a("0000:e1:00.0")).driver == "mlx5_core")
         #expect(try device(f, Self.a("0000:e2:00.0")).driver == "mlx5_core")
@@ -137,12 +191,7 @@ struct WholeDeviceTests {
         let engine = try await f.engine()
         // af:00.0 has 4 VFs: the plan warns, the acquire is refused with the way out.
         #expect(await engine.plan.warnings.contains { $0.contains("0000:af:00.0") && $0.contains("has 4 VFs now") })
-        await #expect {
-            _ = try await engine.acquire(LeaseRequest(pool: "withvfs", owner: "vm-1"))
-        } throws: { e in
-            let e = e as! SRIOVError
-            return e.code == .busy && e.message.contains("a PF whose VFs exist") && e.message.contains("set-numvfs ens4f0np0 0")
-        }
+        await expectRefusal(engine, LeaseRequest(pool: "withvfs", owner: "vm-1"), .busy, "a PF whose VFs exist", "set-numvfs ens4f0np0 0")
         #expect(try device(f, Self.a("0000:af:00.0")).driver == "mlx5_core")
         await engine.close()
     }
@@ -150,12 +199,9 @@ struct WholeDeviceTests {
     @Test func refusesVFSettings() async throws {
         let f = try Self.fixture()
         let engine = try await f.engine()
-        await #expect {
-            _ = try await engine.acquire(LeaseRequest(pool: "whole", owner: "vm-1", settings: VFSettings(vlan: try VLAN(id: 100))))
-        } throws: { e in
-            let e = e as! SRIOVError
-            return e.code == .invalidArgument && e.message.contains("holds whole devices") && e.message.contains("do not apply")
-        }
+        let vlan = try VLAN(id: 100)
+        await expectRefusal(engine, LeaseRequest(pool: "whole", owner: "vm-1", settings: VFSettings(vlan: vlan)), .invalidArgument,
+                            "holds whole devices", "do not apply")
         #expect(try device(f, Self.a("0000:af:00.1")).driver == "mlx5_core")
         await engine.close()
     }
@@ -174,37 +220,6 @@ struct WholeDeviceTests {
         }
         #expect(try device(f, Self.a("0000:af:00.1")).driver == "vfio-pci")
         #expect(try f.fake.readNumVFs(.pci(Self.a("0000:af:00.1"))) == 0)
-        await engine.close()
-    }
-
-    /// A crash after the PF was unbound and before vfio-pci took it: the driver to restore was
-    /// journaled (`lease.saved`) before the unbind, so recovery rebinds it.
-    @Test func recoveryRestoresTheDriverAfterACrashMidBind() async throws {
-        let f = try Self.fixture()
-        var engine = try await f.engine()
-        let address = Self.a("0000:af:00.1")
-        let group = try device(f, address).iommuGroup?.id
-        let id = LeaseID.random()
-        let held = LeasedVF(pciAddress: address, pf: address, pfInterface: nil, index: 0, iommuGroup: group, numaNode: 1,
-                            vfioDevice: nil, settings: VFSettings(), saved: nil, previousDriver: "mlx5_core", stage: .reserved)
-        let lease = Lease(id: id, owner: "vm-1", pool: "whole", request: LeaseRequest(pool: "whole", owner: "vm-1"), vfs: [held],
-                          state: .acquiring, createdAt: f.clock.now(), expiresAt: nil, requestedBy: "test", problems: [])
-        try await engine.record([.reserved(lease), .saved(lease: id, vf: address, state: VFState(index: 0), driver: "mlx5_core"),
-                                 .binding(lease: id, vf: address)])
-        // The host steps that ran before the crash: unbind, driver_override (no probe yet).
-        try f.fake.unbind(address)
-        try f.fake.writeDriverOverride("vfio-pci", device: address)
-        await engine.close()
-
-        engine = try await f.engine(reconcile: false)
-        let report = await engine.reconcile()
-        #expect(report.rolledBack == [id] && report.errors == [])
-        let status = try device(f, address)
-        #expect(status.driver == "mlx5_core" && status.driverOverride == nil)
-        #expect(try pf(f, address).interfaces.map(\.name) == ["ens4f1np1"])
-        #expect(await engine.leases().isEmpty)
-        #expect(!(await engine.currentBook.isQuarantined(address)))
-        #expect(try await f.invariants(engine) == [])
         await engine.close()
     }
 }

@@ -14,11 +14,7 @@ require_binary whole-device "$SRIOVCTL" || exit 0
 require_binary whole-device-daemon "$SRIOVD" || exit 0
 nvme=$(lane_nvme_pf) || { fail whole-device-setup "no NVMe PF (1b36:0010) in the guest"; exit 0; }
 dev=$SYS_PCI/$nvme
-state=$(mktemp -d "$SRIOV_STATE_DIR/68-whole.XXXXXX")
-config="$state/sriovd.yaml"
-sock="$state/sriovd.sock"
-log="$state/sriovd.log"
-pid=""
+lane_daemon_files 68-whole
 
 # The namespace's block device (nvme0n1, ...), if any. The controller is in an NVMe subsystem, so with
 # native multipath the disk is the subsystem's head (nvme0n1); the controller's own path (nvme0c0n1)
@@ -33,25 +29,13 @@ namespace_of() {
 }
 
 # Whatever happened: sriovd stopped, the controller off vfio-pci, override cleared, nvme bound.
-cleanup() {
-    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    if [[ $(lane_driver "$nvme") != nvme ]]; then
-        [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
-        echo >"$dev/driver_override"
-        echo "$nvme" >/sys/bus/pci/drivers_probe
-        lane_wait 30 namespace_of || echo "lane: 68: $nvme did not get its namespace back (driver $(lane_driver "$nvme"))" >&2
-    fi
-}
+cleanup() { lane_give_back "$nvme" nvme namespace_of; }
 trap cleanup EXIT
 trap 'exit 143' TERM
 
 # Precondition, set with the kernel: no VFs, nvme bound, the namespace present.
 lane_set_numvfs "$nvme" 0 1 || { fail whole-device-setup "cannot reset NVMe PF $nvme to 0 VFs"; exit 0; }
-if [[ $(lane_driver "$nvme") != nvme ]]; then
-    [[ -e $dev/driver ]] && echo "$nvme" >"$dev/driver/unbind"
-    echo >"$dev/driver_override"
-    echo "$nvme" >/sys/bus/pci/drivers_probe
-fi
+lane_rebind_host_driver "$nvme" nvme
 if ! lane_wait 30 namespace_of; then
     fail whole-device-setup "NVMe $nvme (driver $(lane_driver "$nvme")) has no namespace block device; run.sh attaches one (nvme-ns)"
     exit 0
@@ -60,68 +44,31 @@ ns=$(namespace_of)
 group=$(basename "$(readlink -f "$dev/iommu_group")")
 echo "lane: whole-device: $nvme (namespace $ns, IOMMU group $group)"
 
-cat >"$config" <<EOC
-pools:
-  - name: disk
-    selectors:
-      - devices: ["$nvme"]
-EOC
+lane_devices_pool disk "$nvme" >"$config"
 lane_start_sriovd || { fail whole-device-setup "$lane_sriovd_error"; exit 0; }
 
-# ------------------------------------------------------------------------------------------ acquire
-out=$("$SRIOVCTL" lease acquire --pool disk --owner vm-disk --json --socket "$sock" 2>&1); rc=$?
-id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
-if [[ $rc != 0 || -z $id ]]; then
-    fail whole-device-acquire "lease acquire exited $rc: ${out:0:400}"
-    exit 0
-fi
-now=$(lane_driver "$nvme")
-if [[ $now == vfio-pci && -e /dev/vfio/$group ]] && ! namespace_of >/dev/null; then
-    pass whole-device-acquire
-else
-    fail whole-device-acquire "after acquire: driver ${now:-none}, /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo missing), namespace $(namespace_of || echo gone)"
-fi
-
 # The lease engine is the one door: no VF-count change under a PF leased whole, not even forced.
-for force in "" --force; do
-    out=$("$SRIOVCTL" pf set-numvfs "$nvme" 1 $force --socket "$sock" 2>&1); rc=$?
-    if [[ $rc != 0 && $out == *"leased whole"* && $(<"$dev/sriov_numvfs") == 0 && $(lane_driver "$nvme") == vfio-pci ]]; then
-        pass "whole-device-numvfs-refused${force:+-force}"
-    else
-        fail "whole-device-numvfs-refused${force:+-force}" "pf set-numvfs $nvme 1 $force exited $rc (sriov_numvfs $(<"$dev/sriov_numvfs")): ${out:0:300}"
-    fi
-done
+numvfs_refused() {
+    local force out rc
+    for force in "" --force; do
+        out=$("$SRIOVCTL" pf set-numvfs "$nvme" 1 $force --socket "$sock" 2>&1); rc=$?
+        if [[ $rc != 0 && $out == *"leased whole"* && $(<"$dev/sriov_numvfs") == 0 && $(lane_driver "$nvme") == vfio-pci ]]; then
+            pass "whole-device-numvfs-refused${force:+-force}"
+        else
+            fail "whole-device-numvfs-refused${force:+-force}" "pf set-numvfs $nvme 1 $force exited $rc (sriov_numvfs $(<"$dev/sriov_numvfs")): ${out:0:300}"
+        fi
+    done
+}
 
-# ------------------------------------------------------------------------------------- QEMU opens it
-if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
-    fail whole-device-qemu "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
+# Acquire (nvme lets go, the namespace goes), the numvfs refusals while leased, QEMU opens the
+# controller, release (nvme and the namespace are back).
+lane_whole_device_cycle whole-device disk "$nvme" nvme 1b36:0010 namespace_of numvfs_refused || exit 0
+# The namespace reads again: its first sector through the block layer (devtmpfs makes the node).
+back=$(namespace_of)
+if [[ -n $back && -b /dev/$back ]] && dd if="/dev/$back" of=/dev/null bs=512 count=1 2>/dev/null; then
+    pass whole-device-namespace-reads
 else
-    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1) || fail whole-device-qemu "lease show --format qemu: $args"
-    firmware=()
-    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
-    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
-    qout=$(printf 'info pci\nquit\n' | timeout 120 "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
-        -no-user-config -display none -S -monitor stdio $args 2>&1); rc=$?
-    echo "lane: whole-device-qemu: $QEMU ... $args exited $rc"
-    if [[ $rc == 0 && $args == "-device vfio-pci,host=$nvme,id=sriov0" && $qout == *"PCI device 1b36:0010"* && $qout == *'id "sriov0"'* ]]; then
-        pass whole-device-qemu
-    else
-        fail whole-device-qemu "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${qout:0:600}")"
-    fi
-fi
-
-# ------------------------------------------------------------------------------------------ release
-out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
-if [[ $rc == 0 ]] && lane_wait 30 namespace_of && [[ $(lane_driver "$nvme") == nvme && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
-    back=$(namespace_of)
-    # The namespace reads: its first sector through the block layer (devtmpfs makes the node).
-    if [[ -b /dev/$back ]] && dd if="/dev/$back" of=/dev/null bs=512 count=1 2>/dev/null; then
-        pass whole-device-release
-    else
-        fail whole-device-release "nvme is back and $back exists, but /dev/$back cannot be read"
-    fi
-else
-    fail whole-device-release "release exited $rc (${out:0:200}); driver $(lane_driver "$nvme"), override '$(<"$dev/driver_override")', namespace $(namespace_of || echo missing)"
+    fail whole-device-namespace-reads "after release: namespace ${back:-missing}, /dev/${back:-?} cannot be read"
 fi
 
 # ------------------------------------------------------------- /dev/vfio for the VM's user (item 3)
@@ -143,11 +90,7 @@ else
 fi
 if [[ -n ${QEMU:-} && -x $QEMU ]]; then
     args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1)
-    firmware=()
-    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
-    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
-    qout=$(printf 'info pci\nquit\n' | (ulimit -l unlimited; timeout 120 setpriv --reuid=64055 --regid=107 --clear-groups \
-        "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults -no-user-config -display none -S -monitor stdio $args) 2>&1); rc=$?
+    qout=$(ulimit -l unlimited; lane_qemu_info_pci "$args" setpriv --reuid=64055 --regid=107 --clear-groups); rc=$?
     echo "lane: whole-device-owner-qemu: setpriv --reuid=64055 --regid=107 $QEMU ... $args exited $rc"
     if [[ $rc == 0 && $qout == *"PCI device 1b36:0010"* ]]; then
         pass whole-device-owner-qemu

@@ -24,13 +24,10 @@ lane_function() {
 }
 nic=$(lane_function 8086 10d3) || { fail whole-nic-setup "no e1000e NIC (8086:10d3) without SR-IOV in the guest; run.sh attaches one on rp3"; exit 0; }
 dev=$SYS_PCI/$nic
-state=$(mktemp -d "$SRIOV_STATE_DIR/68-whole-nic.XXXXXX")
-config="$state/sriovd.yaml"
-sock="$state/sriovd.sock"
-log="$state/sriovd.log"
-pid=""
+lane_daemon_files 68-whole-nic
 
-has_netdev() { lane_netdev "$nic" >/dev/null; }
+# The NIC's netdev, printed; fails while e1000e does not have it.
+nic_netdev() { lane_netdev "$nic"; }
 # The PCI function under the interface carrying the default route (the kernel's answer).
 management_function() {
     local iface
@@ -40,25 +37,13 @@ management_function() {
 }
 
 # Whatever happened: sriovd stopped, the NIC off vfio-pci, override cleared, e1000e bound.
-cleanup() {
-    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    if [[ $(lane_driver "$nic") != e1000e ]]; then
-        [[ -e $dev/driver ]] && echo "$nic" >"$dev/driver/unbind"
-        echo >"$dev/driver_override"
-        echo "$nic" >/sys/bus/pci/drivers_probe
-        lane_wait 30 has_netdev || echo "lane: 68-whole-nic: $nic did not get its netdev back (driver $(lane_driver "$nic"))" >&2
-    fi
-}
+cleanup() { lane_give_back "$nic" e1000e nic_netdev; }
 trap cleanup EXIT
 trap 'exit 143' TERM
 
 # Precondition, set with the kernel: e1000e bound, its netdev present.
-if [[ $(lane_driver "$nic") != e1000e ]]; then
-    [[ -e $dev/driver ]] && echo "$nic" >"$dev/driver/unbind"
-    echo >"$dev/driver_override"
-    echo "$nic" >/sys/bus/pci/drivers_probe
-fi
-if ! lane_wait 30 has_netdev; then
+lane_rebind_host_driver "$nic" e1000e
+if ! lane_wait 30 nic_netdev; then
     fail whole-nic-setup "e1000e NIC $nic (driver $(lane_driver "$nic")) has no netdev"
     exit 0
 fi
@@ -109,12 +94,7 @@ else
 fi
 
 # ------------------------------------------------------------------- the management NIC is refused
-cat >"$config" <<EOC
-pools:
-  - name: mgmt
-    selectors:
-      - devices: ["$mgmt"]
-EOC
+lane_devices_pool mgmt "$mgmt" >"$config"
 out=$(timeout 60 "$SRIOVD" --state-dir "$state/refused" --config "$config" --socket "$state/refused.sock" --log-level warning 2>&1); rc=$?
 if [[ $rc != 0 && $rc != 124 && $out == *"$mgmt"*"is the management NIC"* && $(lane_driver "$mgmt") == virtio-pci ]] \
     && [[ -n $(awk '$2 == "00000000" && $8 == "00000000"' /proc/net/route) ]]; then
@@ -123,51 +103,8 @@ else
     fail whole-nic-management-refused "sriovd with devices: [$mgmt] exited $rc (driver now $(lane_driver "$mgmt")): ${out:0:400}"
 fi
 
-cat >"$config" <<EOC
-pools:
-  - name: nic
-    selectors:
-      - devices: ["$nic"]
-EOC
+lane_devices_pool nic "$nic" >"$config"
 lane_start_sriovd || { fail whole-nic-setup "$lane_sriovd_error"; exit 0; }
 
-# ------------------------------------------------------------------------------------------ acquire
-out=$("$SRIOVCTL" lease acquire --pool nic --owner vm-nic --json --socket "$sock" 2>&1); rc=$?
-id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
-if [[ $rc != 0 || -z $id ]]; then
-    fail whole-nic-acquire "lease acquire exited $rc: ${out:0:400}"
-    exit 0
-fi
-now=$(lane_driver "$nic")
-if [[ $now == vfio-pci && -c /dev/vfio/$group ]] && ! has_netdev; then
-    pass whole-nic-acquire
-else
-    fail whole-nic-acquire "after acquire: driver ${now:-none}, /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo missing), netdev $(lane_netdev "$nic" || echo gone)"
-fi
-
-# ------------------------------------------------------------------------------------- QEMU opens it
-if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
-    fail whole-nic-qemu "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
-else
-    args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1) || fail whole-nic-qemu "lease show --format qemu: $args"
-    firmware=()
-    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
-    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
-    qout=$(printf 'info pci\nquit\n' | timeout 120 "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
-        -no-user-config -display none -S -monitor stdio $args 2>&1); rc=$?
-    echo "lane: whole-nic-qemu: $QEMU ... $args exited $rc"
-    if [[ $rc == 0 && $args == "-device vfio-pci,host=$nic,id=sriov0" && $qout == *"PCI device 8086:10d3"* && $qout == *'id "sriov0"'* ]]; then
-        pass whole-nic-qemu
-    else
-        fail whole-nic-qemu "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${qout:0:600}")"
-    fi
-fi
-
-# ------------------------------------------------------------------------------------------ release
-out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
-if [[ $rc == 0 ]] && lane_wait 30 has_netdev && [[ $(lane_driver "$nic") == e1000e && ! -e /dev/vfio/$group \
-    && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
-    pass whole-nic-release
-else
-    fail whole-nic-release "release exited $rc (${out:0:200}); driver $(lane_driver "$nic"), override '$(<"$dev/driver_override")', netdev $(lane_netdev "$nic" || echo missing), /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo gone)"
-fi
+# Acquire (e1000e lets go, its netdev goes), QEMU opens the NIC, release (e1000e and the netdev are back).
+lane_whole_device_cycle whole-nic nic "$nic" e1000e 8086:10d3 nic_netdev || exit 0

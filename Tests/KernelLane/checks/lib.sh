@@ -193,6 +193,105 @@ lane_start_sriovd() {
     return 1
 }
 
+# lane_devices_pool <pool> <bdf>: a config whose one pool, <pool>, leases <bdf> whole (`devices:`).
+lane_devices_pool() { printf 'pools:\n  - name: %s\n    selectors:\n      - devices: ["%s"]\n' "$1" "$2"; }
+
+# lane_rebind_host_driver <bdf> <driver>: unless <driver> has <bdf> already, unbinds it, clears its
+# driver_override and has the kernel probe it again: the kernel's way, independent of our binaries.
+lane_rebind_host_driver() {
+    local dev=$SYS_PCI/$1
+    [[ $(lane_driver "$1") == "$2" ]] && return 0
+    [[ -e $dev/driver ]] && echo "$1" >"$dev/driver/unbind"
+    echo >"$dev/driver_override"
+    echo "$1" >/sys/bus/pci/drivers_probe
+}
+
+# lane_daemon_files <prefix>: a fresh state directory under SRIOV_STATE_DIR in $state, and the paths of
+# the sriovd that lane_start_sriovd starts there: $config, $sock, $log ($pid empty until it runs).
+lane_daemon_files() {
+    state=$(mktemp -d "$SRIOV_STATE_DIR/$1.XXXXXX")
+    config="$state/sriovd.yaml"
+    sock="$state/sriovd.sock"
+    log="$state/sriovd.log"
+    pid=""
+}
+
+# lane_give_back <bdf> <host driver> <host-use>: for a check's EXIT trap, whatever happened: stops the
+# sriovd in $pid and, unless <host driver> has <bdf>, rebinds it (lane_rebind_host_driver) and waits
+# 30 s for <host-use> (a command that succeeds once the host has the device's netdev, disk...).
+lane_give_back() {
+    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+    [[ $(lane_driver "$1") == "$2" ]] && return 0
+    lane_rebind_host_driver "$1" "$2"
+    lane_wait 30 "$3" || echo "lane: $1 is not back in the host's use ($3) after rebinding $2 (driver $(lane_driver "$1"))" >&2
+}
+
+# lane_qemu_info_pci <spec> [runner...]: the lane's QEMU ($QEMU, firmware from $QEMU_DATA), paused, with
+# no devices but those of <spec> (`sriovctl lease show --format qemu`, pasted as an operator does),
+# answers `info pci` and quits; its output on stdout, its exit status returned, 120 s at most.
+# [runner...] starts QEMU (e.g. setpriv, to run it as a VM's user).
+lane_qemu_info_pci() {
+    local spec=$1 firmware=() d; shift
+    for d in $QEMU_DATA; do firmware+=(-L "$d"); done
+    # shellcheck disable=SC2086 # the spec is a list of arguments, as an operator pastes it
+    printf 'info pci\nquit\n' | timeout 120 "$@" "$QEMU" "${firmware[@]}" -machine q35 -accel tcg -m 64 -nodefaults \
+        -no-user-config -display none -S -monitor stdio $spec 2>&1
+}
+
+# lane_whole_device_cycle <assertion> <pool> <bdf> <host driver> <vendor:device> <host-use> [while-leased]:
+# one lease of <bdf> whole from <pool>, a `devices:` pool of the sriovd on $sock (lane_start_sriovd),
+# checked with sysfs and QEMU. <host-use> is a command (a function of the check) that prints what the
+# host driver gives the host (its netdev, its block device) and fails when there is none.
+#   <assertion>-acquire   vfio-pci has <bdf>, /dev/vfio/<group> is a character device, <host-use> fails;
+#   [while-leased <id>]   the check's own assertions on the leased device, if it names a command;
+#   <assertion>-qemu      the lane's QEMU, run with exactly `sriovctl lease show <id> --format qemu`, shows
+#                         <vendor:device> as sriov0 in `info pci`;
+#   <assertion>-release   released: <host driver> has <bdf> again, driver_override is cleared,
+#                         /dev/vfio/<group> is gone and <host-use> succeeds (within 30 s).
+# Returns 1, after FAIL <assertion>-acquire, when the lease cannot be acquired (nothing else runs).
+lane_whole_device_cycle() {
+    local check=$1 pool=$2 bdf=$3 driver=$4 ids=$5 host_use=$6 while_leased=${7:-}
+    local dev=$SYS_PCI/$3 group out rc id now args qout
+    group=$(basename "$(readlink -f "$dev/iommu_group")")
+    # acquire
+    out=$("$SRIOVCTL" lease acquire --pool "$pool" --owner "vm-$pool" --json --socket "$sock" 2>&1); rc=$?
+    id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
+    if [[ $rc != 0 || -z $id ]]; then
+        fail "$check-acquire" "lease acquire --pool $pool exited $rc: ${out:0:400}"
+        return 1
+    fi
+    now=$(lane_driver "$bdf")
+    if [[ $now == vfio-pci && -c /dev/vfio/$group ]] && ! "$host_use" >/dev/null; then
+        pass "$check-acquire"
+    else
+        fail "$check-acquire" "after acquire: driver $now, /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo missing), host still has $("$host_use" || echo nothing)"
+    fi
+    [[ -n $while_leased ]] && "$while_leased" "$id"
+    # QEMU opens it
+    if [[ -z ${QEMU:-} || ! -x $QEMU ]]; then
+        fail "$check-qemu" "the lane's QEMU is not visible in the guest (QEMU='${QEMU:-}')"
+    elif ! args=$("$SRIOVCTL" lease show "$id" --format qemu --socket "$sock" 2>&1); then
+        fail "$check-qemu" "lease show $id --format qemu: $args"
+    else
+        qout=$(lane_qemu_info_pci "$args"); rc=$?
+        echo "lane: $check-qemu: $QEMU ... $args exited $rc"
+        if [[ $rc == 0 && $args == "-device vfio-pci,host=$bdf,id=sriov0" && $qout == *"PCI device $ids"* && $qout == *'id "sriov0"'* ]]; then
+            pass "$check-qemu"
+        else
+            fail "$check-qemu" "QEMU with '$args' exited $rc; info pci: $(tr '\n' ' ' <<<"${qout:0:600}")"
+        fi
+    fi
+    # release
+    out=$("$SRIOVCTL" lease release "$id" --socket "$sock" 2>&1); rc=$?
+    if [[ $rc == 0 ]] && lane_wait 30 "$host_use" && [[ $(lane_driver "$bdf") == "$driver" && ! -e /dev/vfio/$group \
+        && -z $(tr -d '\n' <"$dev/driver_override" | sed 's/(null)//') ]]; then
+        pass "$check-release"
+    else
+        fail "$check-release" "release exited $rc (${out:0:200}); driver $(lane_driver "$bdf"), override '$(<"$dev/driver_override")', host has $("$host_use" || echo nothing), /dev/vfio/$group $( [[ -e /dev/vfio/$group ]] && echo exists || echo gone)"
+    fi
+    return 0
+}
+
 # lane_metrics <socket>: sriovd's GET /metrics on its Unix socket (HTTP/1.1, Connection: close),
 # headers included, on stdout.
 lane_metrics() {
