@@ -13,15 +13,6 @@ set -uo pipefail
 require_binary whole-nic "$SRIOVCTL" || exit 0
 require_binary whole-nic-daemon "$SRIOVD" || exit 0
 
-# lane_function <vendor> <device>: PCI address of a function with those IDs and without SR-IOV.
-lane_function() {
-    local d
-    for d in "$SYS_PCI"/*; do
-        [[ ! -e $d/sriov_totalvfs && $(<"$d/vendor") == "0x$1" && $(<"$d/device") == "0x$2" ]] || continue
-        basename "$d"; return 0
-    done
-    return 1
-}
 nic=$(lane_function 8086 10d3) || { fail whole-nic-setup "no e1000e NIC (8086:10d3) without SR-IOV in the guest; run.sh attaches one on rp3"; exit 0; }
 dev=$SYS_PCI/$nic
 lane_daemon_files 68-whole-nic

@@ -12,46 +12,23 @@ set -uo pipefail
 require_binary whole-quarantine "$SRIOVCTL" || exit 0
 require_binary whole-quarantine-daemon "$SRIOVD" || exit 0
 
-nic=""
-for d in "$SYS_PCI"/*; do
-    [[ ! -e $d/sriov_totalvfs && $(<"$d/vendor") == 0x8086 && $(<"$d/device") == 0x10d3 ]] && { nic=$(basename "$d"); break; }
-done
-[[ -n $nic ]] || { fail whole-quarantine-setup "no e1000e NIC (8086:10d3) in the guest; run.sh attaches one on rp3"; exit 0; }
+nic=$(lane_function 8086 10d3) || { fail whole-quarantine-setup "no e1000e NIC (8086:10d3) in the guest; run.sh attaches one on rp3"; exit 0; }
 dev=$SYS_PCI/$nic
-state=$(mktemp -d "$SRIOV_STATE_DIR/68-whole-quarantine.XXXXXX")
-config="$state/sriovd.yaml"
-sock="$state/sriovd.sock"
-log="$state/sriovd.log"
-pid=""
+lane_daemon_files 68-whole-quarantine
 
-has_netdev() { lane_netdev "$nic" >/dev/null; }
+nic_netdev() { lane_netdev "$nic"; }
 override() { tr -d '\n' <"$dev/driver_override" | sed 's/(null)//'; }
 # quarantined_count: the QUARANTINED column of the pool's row in `sriovctl pool list`.
 quarantined_count() { "$SRIOVCTL" pool list --socket "$sock" 2>/dev/null | awk '$1 == "nic" { print $5 }'; }
-# Back to e1000e, whatever the check left: module loaded, override cleared, probed.
-restore() {
-    modprobe e1000e 2>/dev/null
-    if [[ $(lane_driver "$nic") != e1000e ]]; then
-        [[ -e $dev/driver ]] && echo "$nic" >"$dev/driver/unbind"
-        echo >"$dev/driver_override"
-        echo "$nic" >/sys/bus/pci/drivers_probe
-    fi
-    lane_wait 30 has_netdev
-}
-cleanup() {
-    [[ -n $pid ]] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-    restore || echo "lane: 68-whole-quarantine: $nic did not get its netdev back (driver $(lane_driver "$nic"))" >&2
-}
+# Whatever happened: sriovd stopped, e1000e loaded again, and the NIC back on it with its netdev.
+cleanup() { modprobe e1000e 2>/dev/null; lane_give_back "$nic" e1000e nic_netdev; }
 trap cleanup EXIT
 trap 'exit 143' TERM
 
-restore || { fail whole-quarantine-setup "e1000e NIC $nic (driver $(lane_driver "$nic")) has no netdev"; exit 0; }
-cat >"$config" <<EOC
-pools:
-  - name: nic
-    selectors:
-      - devices: ["$nic"]
-EOC
+modprobe e1000e 2>/dev/null
+lane_rebind_host_driver "$nic" e1000e
+lane_wait 30 nic_netdev || { fail whole-quarantine-setup "e1000e NIC $nic (driver $(lane_driver "$nic")) has no netdev"; exit 0; }
+lane_devices_pool nic "$nic" >"$config"
 lane_start_sriovd || { fail whole-quarantine-setup "$lane_sriovd_error"; exit 0; }
 
 out=$("$SRIOVCTL" lease acquire --pool nic --owner vm-q --json --socket "$sock" 2>&1); rc=$?
@@ -90,7 +67,7 @@ echo "$nic" >/sys/bus/pci/drivers_probe
 modprobe e1000e
 parked=$(lane_driver "$nic")
 out=$("$SRIOVCTL" vf unquarantine "$nic" --socket "$sock" 2>&1); rc=$?
-if [[ $parked == vfio-pci && $rc == 0 && $out == "$nic: scrubbed and back in pool nic" ]] && lane_wait 30 has_netdev \
+if [[ $parked == vfio-pci && $rc == 0 && $out == "$nic: scrubbed and back in pool nic" ]] && lane_wait 30 nic_netdev \
     && [[ $(lane_driver "$nic") == e1000e && -z $(override) && $(quarantined_count) == 0 ]]; then
     pass whole-quarantine-returned
 else
@@ -102,7 +79,7 @@ out=$("$SRIOVCTL" lease acquire --pool nic --owner vm-q2 --json --socket "$sock"
 id=$(grep -o '"id" : "l-[0-9a-f]*"' <<<"$out" | grep -o 'l-[0-9a-f]*')
 now=$(lane_driver "$nic")
 rel=$("$SRIOVCTL" lease release "${id:-none}" --socket "$sock" 2>&1); rrc=$?
-if [[ $rc == 0 && $now == vfio-pci && $rrc == 0 ]] && lane_wait 30 has_netdev && [[ $(lane_driver "$nic") == e1000e ]]; then
+if [[ $rc == 0 && $now == vfio-pci && $rrc == 0 ]] && lane_wait 30 nic_netdev && [[ $(lane_driver "$nic") == e1000e ]]; then
     pass whole-quarantine-leasable
 else
     fail whole-quarantine-leasable "acquire exited $rc (driver then $now): ${out:0:200}; release exited $rrc: ${rel:0:200}"

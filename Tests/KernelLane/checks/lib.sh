@@ -193,6 +193,16 @@ lane_start_sriovd() {
     return 1
 }
 
+# lane_function <vendor> <device>: PCI address of a function with those IDs and without SR-IOV.
+lane_function() {
+    local d
+    for d in "$SYS_PCI"/*; do
+        [[ ! -e $d/sriov_totalvfs && $(<"$d/vendor") == "0x$1" && $(<"$d/device") == "0x$2" ]] || continue
+        basename "$d"; return 0
+    done
+    return 1
+}
+
 # lane_devices_pool <pool> <bdf>: a config whose one pool, <pool>, leases <bdf> whole (`devices:`).
 lane_devices_pool() { printf 'pools:\n  - name: %s\n    selectors:\n      - devices: ["%s"]\n' "$1" "$2"; }
 
