@@ -13,8 +13,9 @@ public enum LeaseConsumer: Sendable, Hashable, CustomStringConvertible {
     /// A cgroup (v2), as a path below the cgroup mount (`/machine.slice/vm1.scope`): gone when its
     /// directory is missing or its `cgroup.events` says `populated 0`.
     case cgroup(String)
-    /// A systemd unit (`.service` or `.scope`): the cgroup `/system.slice/<unit>` (or
-    /// `/machine.slice/<unit>` for a scope), with the same rules as `cgroup`.
+    /// A systemd unit (`.service` or `.scope`): its cgroup, with the same rules as `cgroup`. Looked for
+    /// at `/system.slice/<unit>` and `/machine.slice/<unit>`, then in every slice (a template
+    /// instance's `system-<name>.slice`, a `Slice=`, a user's manager).
     case unit(String)
 
     public static let syntax = "libvirt:<uuid>, pid:<pid>[@<starttime>], cgroup:<path> or unit:<name>.service"
@@ -61,12 +62,13 @@ public enum LeaseConsumer: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The cgroup path a `cgroup` or `unit` consumer is judged by (candidates, first existing wins).
+    /// The cgroup paths a `cgroup` or `unit` consumer is looked for at first (the first existing
+    /// wins; a unit in none of them is then searched for through the slices).
     public var cgroupPaths: [String] {
         switch self {
         case .cgroup(let path): return [path]
         case .unit(let name):
-            return name.hasSuffix(".scope") ? ["/machine.slice/" + name, "/system.slice/" + name] : ["/system.slice/" + name]
+            return name.hasSuffix(".scope") ? ["/machine.slice/" + name, "/system.slice/" + name] : ["/system.slice/" + name, "/machine.slice/" + name]
         default: return []
         }
     }

@@ -51,22 +51,17 @@ public struct FileConsumerProbe: ConsumerProbe {
             guard let now = processStartTime(pid) else { return .gone("process \(pid) does not exist") }
             guard let start else { return .unknown("process \(pid) was named without its start time") }
             return now == start ? .present : .gone("pid \(pid) now belongs to a process started at \(now), not \(start) (the pid was reused)")
-        case .cgroup, .unit:
-            var reasons: [String] = []
+        case .cgroup(let path):
+            return cgroupPresence(path) ?? .gone("cgroup \(path) does not exist")
+        case .unit(let name):
+            // The usual places first (one stat each), then wherever systemd put it: a template
+            // instance `a@b.service` is in `system.slice/system-a.slice/`, a unit with `Slice=` in that
+            // slice, a user's unit below `user.slice/user-<uid>.slice/user@<uid>.service/`.
             for path in consumer.cgroupPaths {
-                let dir = cgroupRoot + path
-                guard FileSystem.isDirectory(dir) else {
-                    reasons.append("cgroup \(path) does not exist")
-                    continue
-                }
-                guard let events = FileSystem.read(dir + "/cgroup.events") else {
-                    return .unknown("cannot read \(dir)/cgroup.events")
-                }
-                let populated = events.split(separator: "\n").first { $0.hasPrefix("populated ") }
-                if populated == "populated 0" { return .gone("cgroup \(path) is empty (populated 0)") }
-                return .present
+                if let presence = cgroupPresence(path) { return presence }
             }
-            return .gone(reasons.joined(separator: "; "))
+            if let path = findUnitCgroup(name), let presence = cgroupPresence(path) { return presence }
+            return .gone("unit \(name) has no cgroup under \(cgroupRoot) (it is not running)")
         case .libvirt(let uuid):
             guard let names = FileSystem.list(libvirtStateDirectory) else {
                 return .gone("libvirt's state directory \(libvirtStateDirectory) does not exist (libvirt runs no QEMU domain)")
@@ -82,6 +77,41 @@ public struct FileConsumerProbe: ConsumerProbe {
             }
             return .gone("no run-state file in \(libvirtStateDirectory) names domain \(uuid) (it is shut off or undefined)")
         }
+    }
+
+    /// A cgroup's presence by its `cgroup.events`, nil when the directory does not exist.
+    func cgroupPresence(_ path: String) -> ConsumerPresence? {
+        let dir = cgroupRoot + path
+        guard FileSystem.isDirectory(dir) else { return nil }
+        guard let events = FileSystem.read(dir + "/cgroup.events") else {
+            return .unknown("cannot read \(dir)/cgroup.events")
+        }
+        let populated = events.split(separator: "\n").first { $0.hasPrefix("populated ") }
+        if populated == "populated 0" { return .gone("cgroup \(path) is empty (populated 0)") }
+        return .present
+    }
+
+    /// The cgroup path (below the mount) of the unit `name`: searched breadth first through slices and
+    /// users' managers (`user@<uid>.service`), the only places systemd puts units, at most 6 levels
+    /// deep and 4,096 directories looked at (a host has a few hundred). Nil when it is nowhere.
+    func findUnitCgroup(_ name: String) -> String? {
+        var queue = [""]
+        var looked = 0
+        var depth = 0
+        while !queue.isEmpty && depth < 6 && looked < 4096 {
+            var next: [String] = []
+            for path in queue {
+                guard let entries = FileSystem.list(cgroupRoot + path) else { continue }
+                looked += 1
+                if entries.contains(name), FileSystem.isDirectory(cgroupRoot + path + "/" + name) { return path + "/" + name }
+                for entry in entries where entry.hasSuffix(".slice") || (entry.hasPrefix("user@") && entry.hasSuffix(".service")) {
+                    next.append(path + "/" + entry)
+                }
+            }
+            queue = next
+            depth += 1
+        }
+        return nil
     }
 
     /// The `<uuid>` of a status file's domain.

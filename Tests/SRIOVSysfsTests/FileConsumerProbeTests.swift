@@ -55,6 +55,25 @@ struct FileConsumerProbeTests {
         #expect(missing.contains("does not exist"))
     }
 
+    /// Units outside system.slice and machine.slice: a template instance (systemd puts `qemu@vm4.service`
+    /// in `system.slice/system-qemu.slice/`), a unit with `Slice=nfv.slice` nested in a sub-slice, and a
+    /// user's unit below its manager. Before, each was "gone" while it ran, and its lease was reclaimed.
+    @Test func unitsAreFoundInEverySlice() throws {
+        try write("sys/fs/cgroup/system.slice/system-qemu.slice/qemu@vm4.service/cgroup.events", "populated 1\n")
+        try write("sys/fs/cgroup/nfv.slice/nfv-vms.slice/vnf-5.service/cgroup.events", "populated 1\n")
+        try write("sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/job-6.service/cgroup.events", "populated 1\n")
+        try write("sys/fs/cgroup/system.slice/system-qemu.slice/qemu@vm7.service/cgroup.events", "populated 0\n")
+        // A directory of that name that is not a unit's place (inside a service) does not count.
+        try write("sys/fs/cgroup/system.slice/other.service/vnf-8.service/cgroup.events", "populated 1\n")
+        #expect(probe.presence(of: .unit("qemu@vm4.service")) == .present)
+        #expect(probe.presence(of: .unit("vnf-5.service")) == .present)
+        #expect(probe.presence(of: .unit("job-6.service")) == .present)
+        guard case .gone(let empty) = probe.presence(of: .unit("qemu@vm7.service")) else { Issue.record("populated 0 is gone"); return }
+        #expect(empty == "cgroup /system.slice/system-qemu.slice/qemu@vm7.service is empty (populated 0)")
+        guard case .gone(let nowhere) = probe.presence(of: .unit("vnf-8.service")) else { Issue.record("not in a slice is gone"); return }
+        #expect(nowhere == "unit vnf-8.service has no cgroup under \(dir.path)/sys/fs/cgroup (it is not running)")
+    }
+
     @Test func libvirtRunStateFiles() throws {
         let uuid = "6f1c2e1a-8b4d-4c3e-9a7b-0d2e4f6a8b10"
         guard case .gone = probe.presence(of: .libvirt(uuid: uuid)) else { Issue.record("no state directory: gone"); return }

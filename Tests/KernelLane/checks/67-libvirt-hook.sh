@@ -6,7 +6,8 @@
 # vfio-pci, `lease check` finds every pool VF free and scrubbed; a second release is success), and
 # fails a start whose hostdev is not a pool VF, leaving no lease. Then consumers: a lease whose
 # consumer is a real process (pid with the start time sriovd read from /proc) is reclaimed once the
-# process is killed, and a hook lease (consumer libvirt:<uuid>) is kept while the QEMU pid of its
+# process is killed, one whose consumer is a systemd template unit's cgroup (system-qemu.slice) once
+# the cgroup is empty, and a hook lease (consumer libvirt:<uuid>) is kept while the QEMU pid of its
 # run-state file runs and reclaimed once it is gone (sriovd --consumer-grace 3, --libvirt-state-dir).
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
@@ -125,6 +126,28 @@ else
         fail liveness-pid "lease '$kept' while running (wanted $pidLease), then still '$(lane_leases_of job-pid)' 40 s after the kill"
     fi
 fi
+
+# ---------------------------------- a unit consumer in a template slice: kept while it runs, then reclaimed
+# systemd puts a template instance `qemu@vm.service` in system.slice/system-qemu.slice/ (and a unit with
+# Slice= in that slice): the real cgroup v2 tree is made so here, a process moved into it, and the
+# lease must be kept while the cgroup is populated and reclaimed once it is empty.
+grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 cgroup2 /sys/fs/cgroup
+unitcg=/sys/fs/cgroup/system.slice/system-qemu.slice/qemu@lane67.service
+mkdir -p "$unitcg"
+sleep 600 & up=$!; sleepers+=("$up")
+echo "$up" >"$unitcg/cgroup.procs"
+out=$("$SRIOVCTL" lease acquire --pool vm --owner job-unit --consumer unit:qemu@lane67.service 2>&1); rc=$?
+unitLease=$(lane_leases_of job-unit)
+sleep 8
+kept=$(lane_leases_of job-unit)
+populated=$(grep '^populated' "$unitcg/cgroup.events")
+kill "$up"; wait "$up" 2>/dev/null
+if [[ $rc == 0 && -n $unitLease && $kept == "$unitLease" && $populated == "populated 1" ]] && wait_gone job-unit 40; then
+    pass liveness-unit
+else
+    fail liveness-unit "acquire --consumer unit:qemu@lane67.service exited $rc (${out:0:200}), lease '$unitLease', after 8 s '$kept' ($populated), after the process was gone '$(lane_leases_of job-unit)'"
+fi
+rmdir "$unitcg" /sys/fs/cgroup/system.slice/system-qemu.slice 2>/dev/null
 
 # -------------------------------------------- a libvirt consumer: kept while its QEMU runs, then reclaimed
 sleep 600 & qp=$!; sleepers+=("$qp")
