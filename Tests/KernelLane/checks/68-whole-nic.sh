@@ -10,12 +10,7 @@
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
-require_binary whole-nic "$SRIOVCTL" || exit 0
-require_binary whole-nic-daemon "$SRIOVD" || exit 0
-
-nic=$(lane_function 8086 10d3) || { fail whole-nic-setup "no e1000e NIC (8086:10d3) without SR-IOV in the guest; run.sh attaches one on rp3"; exit 0; }
-dev=$SYS_PCI/$nic
-lane_daemon_files 68-whole-nic
+lane_e1000e_check whole-nic 68-whole-nic || exit 0
 
 # The NIC's netdev, printed; fails while e1000e does not have it.
 nic_netdev() { lane_netdev "$nic"; }

@@ -9,12 +9,7 @@
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
-require_binary whole-quarantine "$SRIOVCTL" || exit 0
-require_binary whole-quarantine-daemon "$SRIOVD" || exit 0
-
-nic=$(lane_function 8086 10d3) || { fail whole-quarantine-setup "no e1000e NIC (8086:10d3) in the guest; run.sh attaches one on rp3"; exit 0; }
-dev=$SYS_PCI/$nic
-lane_daemon_files 68-whole-quarantine
+lane_e1000e_check whole-quarantine 68-whole-quarantine || exit 0
 
 nic_netdev() { lane_netdev "$nic"; }
 override() { tr -d '\n' <"$dev/driver_override" | sed 's/(null)//'; }

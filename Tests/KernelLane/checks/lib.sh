@@ -203,6 +203,18 @@ lane_function() {
     return 1
 }
 
+# lane_e1000e_check <name> <state prefix>: the setup of a check on the guest's e1000e NIC without SR-IOV
+# (QEMU's 82574L, on root port rp3): sriovctl and sriovd present, the NIC's address in $nic and its
+# sysfs directory in $dev, a fresh state directory (lane_daemon_files <state prefix>). Returns 1 after
+# a FAIL (<name> or <name>-setup) when something is missing.
+lane_e1000e_check() {
+    require_binary "$1" "$SRIOVCTL" || return 1
+    require_binary "$1-daemon" "$SRIOVD" || return 1
+    nic=$(lane_function 8086 10d3) || { fail "$1-setup" "no e1000e NIC (8086:10d3) without SR-IOV in the guest; run.sh attaches one on rp3"; return 1; }
+    dev=$SYS_PCI/$nic
+    lane_daemon_files "$2"
+}
+
 # lane_devices_pool <pool> <bdf>: a config whose one pool, <pool>, leases <bdf> whole (`devices:`).
 lane_devices_pool() { printf 'pools:\n  - name: %s\n    selectors:\n      - devices: ["%s"]\n' "$1" "$2"; }
 
