@@ -135,17 +135,16 @@ public struct PCIFunction: Sendable, Codable, Equatable {
     }
 
     /// PCI class 0x02: a network controller.
-    public static func isNetworkClass(_ classCode: String?) -> Bool {
-        guard let classCode else { return false }
-        let hex = classCode.hasPrefix("0x") ? classCode.dropFirst(2) : Substring(classCode)
-        return hex.count == 6 && hex.hasPrefix("02")
-    }
+    public static func isNetworkClass(_ classCode: String?) -> Bool { isClass(classCode, "02") }
 
     /// PCI class 0x06: a bridge (host, ISA, PCI-to-PCI, ...), never leasable.
-    public static func isBridgeClass(_ classCode: String?) -> Bool {
+    public static func isBridgeClass(_ classCode: String?) -> Bool { isClass(classCode, "06") }
+
+    /// Whether a class code (`0x020000` or `020000`, six hex digits) has the base class `base`.
+    static func isClass(_ classCode: String?, _ base: String) -> Bool {
         guard let classCode else { return false }
         let hex = classCode.hasPrefix("0x") ? classCode.dropFirst(2) : Substring(classCode)
-        return hex.count == 6 && hex.hasPrefix("06")
+        return hex.count == 6 && hex.hasPrefix(base)
     }
 }
 
