@@ -1,4 +1,5 @@
 import SRIOVCore
+import Synchronization
 
 /// Consumers as a Linux host shows them, each root configurable (the simulator points them into its
 /// own tree): `/proc/<pid>/stat`, the cgroup v2 mount, and libvirt's QEMU run-state directory.
@@ -15,6 +16,16 @@ public struct FileConsumerProbe: ConsumerProbe {
     public var procfs: String
     public var cgroupRoot: String
     public var libvirtStateDirectory: String
+    /// Units found outside the usual places (`findUnitCgroup`), by name: the reaper asks every few
+    /// seconds, and a unit does not move while it runs. Shared by copies of the probe.
+    let unitPaths = UnitPaths()
+
+    /// A lock-guarded map from a unit's name to its cgroup path.
+    final class UnitPaths: Sendable {
+        let paths = Mutex<[String: String]>([:])
+
+        func withLock<T>(_ body: (inout [String: String]) -> T) -> T { paths.withLock { body(&$0) } }
+    }
 
     public init(procfs: String = DefaultPaths.procfs, cgroupRoot: String = FileConsumerProbe.defaultCgroupRoot,
                 libvirtStateDirectory: String = FileConsumerProbe.defaultLibvirtStateDirectory) {
@@ -60,8 +71,14 @@ public struct FileConsumerProbe: ConsumerProbe {
             for path in consumer.cgroupPaths {
                 if let presence = cgroupPresence(path) { return presence }
             }
-            if let path = findUnitCgroup(name), let presence = cgroupPresence(path) { return presence }
-            return .gone("unit \(name) has no cgroup under \(cgroupRoot) (it is not running)")
+            // Where the last search found it, while it is still there (one stat, not a search per tick).
+            if let path = unitPaths.withLock({ $0[name] }), let presence = cgroupPresence(path) { return presence }
+            guard let path = findUnitCgroup(name), let presence = cgroupPresence(path) else {
+                unitPaths.withLock { $0[name] = nil }
+                return .gone("unit \(name) has no cgroup under \(cgroupRoot) (it is not running)")
+            }
+            unitPaths.withLock { $0[name] = path }
+            return presence
         case .libvirt(let uuid):
             guard let names = FileSystem.list(libvirtStateDirectory) else {
                 return .gone("libvirt's state directory \(libvirtStateDirectory) does not exist (libvirt runs no QEMU domain)")

@@ -70,6 +70,11 @@ struct FileConsumerProbeTests {
         #expect(probe.presence(of: .unit("job-6.service")) == .present)
         guard case .gone(let empty) = probe.presence(of: .unit("qemu@vm7.service")) else { Issue.record("populated 0 is gone"); return }
         #expect(empty == "cgroup /system.slice/system-qemu.slice/qemu@vm7.service is empty (populated 0)")
+        // Found once, it is looked for where it was: stopped there, it is gone; moved, it is searched again.
+        try FileManager.default.removeItem(atPath: dir.path + "/sys/fs/cgroup/nfv.slice/nfv-vms.slice/vnf-5.service")
+        guard case .gone = probe.presence(of: .unit("vnf-5.service")) else { Issue.record("a stopped unit is gone"); return }
+        try write("sys/fs/cgroup/nfv.slice/vnf-5.service/cgroup.events", "populated 1\n")
+        #expect(probe.presence(of: .unit("vnf-5.service")) == .present)
         guard case .gone(let nowhere) = probe.presence(of: .unit("vnf-8.service")) else { Issue.record("not in a slice is gone"); return }
         #expect(nowhere == "unit vnf-8.service has no cgroup under \(dir.path)/sys/fs/cgroup (it is not running)")
     }
