@@ -1,4 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
+
+/// The name of the calling thread where the kernel shows it (`/proc/<pid>/task/<tid>/comm`: `ps -L`,
+/// `top -H`, perf, gdb). Foundation's `Thread.name` set before `start()` does not reach the kernel on
+/// Linux, so the threads of our own set it themselves, first thing, through
+/// `/proc/thread-self/comm` (what `pthread_setname_np` does; the Glibc module does not export it).
+public enum ThreadName {
+    public static func setCurrent(_ name: String) {
+        precondition(name.utf8.count <= 15, "thread name \(name) is over the kernel's 15 bytes")
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = name.withCString { write(fd, $0, strlen($0)) }
+    }
+}
 
 /// Work that may take a while and that nobody waits on urgently (encoding a snapshot of megabytes,
 /// writing it, scanning the journal to compact it), run on one thread of its own instead of the
@@ -9,7 +26,9 @@ import Foundation
 /// lease cycles around each snapshot stalled longer, as the thread was preempted while holding
 /// something the others needed (allocations of megabytes take the process's memory-map lock).
 public enum BackgroundWork {
-    public static let threadName = "sriovd.background"
+    /// At most 15 bytes: the kernel keeps 15 (TASK_COMM_LEN), and a longer name is refused, leaving
+    /// the thread with its creator's (a pool thread's) name in `ps -L`, `top -H`, perf and gdb.
+    public static let threadName = "sriovd.bgwork"
 
     /// Runs `work` on the background thread and resumes with its result.
     public static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
@@ -25,7 +44,10 @@ public enum BackgroundWork {
         private var jobs: [() -> Void] = []
 
         init() {
-            let thread = Thread { [self] in loop() }
+            let thread = Thread { [self] in
+                ThreadName.setCurrent(BackgroundWork.threadName)
+                loop()
+            }
             thread.name = BackgroundWork.threadName
             thread.start()
         }

@@ -11,7 +11,8 @@ import Foundation
 /// own executor. Four threads: steps on different VFs go on together (on a real kernel most of a step
 /// is spent asleep in the kernel; steps on one PF serialize on its lock there anyway).
 public final class HostStepThreads: TaskExecutor, @unchecked Sendable {
-    public static let threadName = "sriovd.host-steps"
+    /// With the thread's number, at most 15 bytes (the kernel's limit; see `BackgroundWork.threadName`).
+    public static let threadName = "sriovd.host"
     public static let shared = HostStepThreads(threads: 4)
 
     private let condition = NSCondition()
@@ -21,8 +22,12 @@ public final class HostStepThreads: TaskExecutor, @unchecked Sendable {
 
     init(threads: Int) {
         for n in 0..<threads {
-            let thread = Thread { [self] in loop() }
-            thread.name = "\(HostStepThreads.threadName).\(n)"
+            let name = "\(HostStepThreads.threadName).\(n)"
+            let thread = Thread { [self] in
+                ThreadName.setCurrent(name)
+                loop()
+            }
+            thread.name = name
             thread.start()
         }
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 import SRIOVCore
 
@@ -14,5 +15,18 @@ struct BackgroundWorkTests {
         }
         #expect(results.map(\.0).sorted() == (1...50).map { $0 * ($0 + 1) / 2 }.sorted())
         #expect(Set(results.map(\.1)).count == 1)
+    }
+
+    /// The threads of our own carry their names where the kernel shows them (`/proc/<pid>/task/*/comm`,
+    /// what `ps -L`, `top -H`, perf and gdb print): a name over 15 bytes is refused there, and the
+    /// thread then showed its creator's (`com.apple.root.default-qos`, cut to 15).
+    @Test func ourThreadsAreNamedWhereTheKernelShowsThem() async throws {
+        _ = await BackgroundWork.run { 0 }
+        await HostStepThreads.run { () async -> Void in }
+        let names = (try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")).compactMap { task in
+            try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        #expect(names.contains(BackgroundWork.threadName), "threads: \(names)")
+        for n in 0..<4 { #expect(names.contains("\(HostStepThreads.threadName).\(n)"), "threads: \(names)") }
     }
 }
