@@ -71,6 +71,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 }
                 let clock = ContinuousClock()
                 let cpuStart = processCPUSeconds()
+                let usageStart = ProcessUsage.now()
                 let start = clock.now
                 // Per cycle: (whole cycle from when it was due, acquire alone, release alone, when it was
                 // due since the start), in ms.
@@ -101,6 +102,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 let samples = timings.map(\.0)
                 let elapsed = start.duration(to: clock.now)
                 let cpu = processCPUSeconds() - cpuStart
+                let usage = ProcessUsage.now() - usageStart
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 let stats = await engine.journalStatistics
                 await engine.close()
@@ -124,6 +126,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 if fsync, let floor = probe.median, floor > 0, let p99 = Double(p(0.99)) {
                     print(String(format: "lease-cycles:   p99 / fsync median: %.1fx", p99 / floor))
                 }
+                print("lease-cycles:   " + usage.perCycle(samples.count))
                 print("lease-cycles:   each operation alone: acquire p50 \(p(0.5, acquires)) ms  p99 \(p(0.99, acquires)) ms; release p50 \(p(0.5, releases)) ms  p99 \(p(0.99, releases)) ms")
             }
         }
@@ -133,6 +136,36 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
     } catch {
         print("lease-cycles: error: \(error)")
         exit(1)
+    }
+}
+
+/// What the process (all its threads) used so far: CPU in user and kernel mode, and how often its
+/// threads were switched out: voluntarily (each sleep: a thread hand-off, a lock, I/O) or preempted.
+struct ProcessUsage {
+    var userSeconds = 0.0
+    var systemSeconds = 0.0
+    var voluntarySwitches = 0
+    var involuntarySwitches = 0
+
+    static func now() -> ProcessUsage {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return ProcessUsage(userSeconds: Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6,
+                            systemSeconds: Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6,
+                            voluntarySwitches: usage.ru_nvcsw, involuntarySwitches: usage.ru_nivcsw)
+    }
+
+    static func - (a: ProcessUsage, b: ProcessUsage) -> ProcessUsage {
+        ProcessUsage(userSeconds: a.userSeconds - b.userSeconds, systemSeconds: a.systemSeconds - b.systemSeconds,
+                     voluntarySwitches: a.voluntarySwitches - b.voluntarySwitches,
+                     involuntarySwitches: a.involuntarySwitches - b.involuntarySwitches)
+    }
+
+    /// "CPU per cycle: user U ms + system S ms; context switches per cycle: V voluntary, I involuntary".
+    func perCycle(_ cycles: Int) -> String {
+        let n = Double(max(1, cycles))
+        return String(format: "CPU per cycle: user %.3f ms + system %.3f ms; context switches per cycle: %.1f voluntary, %.1f involuntary",
+                      userSeconds * 1000 / n, systemSeconds * 1000 / n, Double(voluntarySwitches) / n, Double(involuntarySwitches) / n)
     }
 }
 
