@@ -50,6 +50,7 @@ func daemonPrepare(_ arguments: ArraySlice<String>) {
         try yaml.write(toFile: stateDir + "/bench.yaml", atomically: true, encoding: .utf8)
         print("daemon-prepare: simulated host with \(pfs) PFs x \(vfs) VFs in \(hostDir)\(separateHost ? " (linked from \(linkPath))" : ""); config \(stateDir)/bench.yaml")
         print("daemon-prepare: " + fsyncProbeLine(directory: stateDir).text)
+        print("daemon-prepare: " + MachineProbe.measure().text)
     } catch let error as SRIOVError {
         print("daemon-prepare: error: \(error.message)")
         exit(1)

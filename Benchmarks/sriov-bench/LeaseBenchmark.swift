@@ -54,6 +54,7 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
         try? FileManager.default.removeItem(atPath: state)
         let probe = fsyncProbeLine(directory: state)
         print("lease-cycles: " + probe.text)
+        print("lease-cycles: " + MachineProbe.measure().text)
         for fsync in fsyncModes {
             for level in levels {
                 try? FileManager.default.removeItem(atPath: state)

@@ -4,6 +4,8 @@ func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
+import SRIOVCore
 
 /// What one journal append costs on this disk, idle, before a run: `count` appends of a 160-byte line
 /// to a file in `directory` (where the journal goes), each followed by fsync(2) as the journal does.
@@ -35,4 +37,66 @@ func fsyncProbeLine(directory: String) -> (text: String, median: Double?) {
     }
     return (String(format: "fsync on this disk (%@, idle, before the run): median %.3f ms, p90 %.3f ms (100 appends of 160 bytes, each fsync'd)",
                    directory, probe.median, probe.p90), probe.median)
+}
+
+/// What this machine's CPU does with the three kinds of work a lease cycle is made of, measured before
+/// a run so that figures from different days (or machines) can be compared: this VM's speed moves
+/// from day to day (the same build's CPU per cycle was 0.43-0.48 ms on 2026-11-26 and 0.75 ms on
+/// 2026-12-06), and a p99 means little without it, as without the fsync.
+/// - `work`: a fixed piece of user-space work of the engine's kind (PCI addresses formatted, a
+///   dictionary filled, JSON written), the fastest and the median of 7 runs, in ms (the fastest is
+///   the machine; the distance to the median, how busy its neighbours are);
+/// - `syscall`: one system call that does nothing (getppid), in µs;
+/// - `handOff`: one thread waking another and going to sleep (half a ping-pong between two threads
+///   on semaphores), in µs: what each hop between the engine's threads costs.
+struct MachineProbe {
+    var work: Double
+    var workMedian: Double
+    var syscall: Double
+    var handOff: Double
+
+    static func measure() -> MachineProbe {
+        let clock = ContinuousClock()
+        var runs: [Double] = []
+        var sink = 0
+        for _ in 0..<7 {
+            let start = clock.now
+            var index: [String: Int] = [:]
+            var writer = JSONWriter(capacity: 1 << 16)
+            for n in 0..<20_000 {
+                let address = PCIAddress(domain: 0, routingID: UInt16(truncatingIfNeeded: n * 7))
+                let text = address.description
+                index[text, default: 0] += n
+                writer.object { w in
+                    w.member("vf", text)
+                    w.member("index", n)
+                    w.member("trusted", n % 2 == 0)
+                }
+                if n % 512 == 511 { sink &+= writer.bytes.count; writer = JSONWriter(capacity: 1 << 16) }
+            }
+            sink &+= index.count
+            runs.append(ms(start.duration(to: clock.now)))
+        }
+        runs.sort()
+        let calls = 200_000
+        let syscallStart = clock.now
+        for _ in 0..<calls { sink &+= Int(getppid()) }
+        let syscall = ms(syscallStart.duration(to: clock.now)) * 1000 / Double(calls)
+        let rounds = 5_000
+        let ping = DispatchSemaphore(value: 0), pong = DispatchSemaphore(value: 0)
+        let partner = Thread {
+            for _ in 0..<rounds { ping.wait(); pong.signal() }
+        }
+        partner.start()
+        let handOffStart = clock.now
+        for _ in 0..<rounds { ping.signal(); pong.wait() }
+        let handOff = ms(handOffStart.duration(to: clock.now)) * 1000 / Double(2 * rounds)
+        if sink == 42 { print("") }   // keeps the work from being optimized away
+        return MachineProbe(work: runs[0], workMedian: runs[runs.count / 2], syscall: syscall, handOff: handOff)
+    }
+
+    var text: String {
+        String(format: "this machine's CPU: fixed work %.2f ms (median %.2f of 7), a system call %.2f µs, a thread hand-off %.1f µs",
+               work, workMedian, syscall, handOff)
+    }
 }
