@@ -55,6 +55,13 @@ public actor LeaseEngine {
     /// at most that many records after it (100,000: about 0.2 s).
     var snapshotDue: Bool { appendsSinceSnapshot >= snapshotThreshold }
 
+    /// The next start would replay more records after the snapshot than the snapshot would hold
+    /// (and at least `LeaseEngine.longReplay`): decoding one snapshot is then cheaper.
+    var replayIsLong: Bool {
+        appendsSinceSnapshot >= max(LeaseEngine.longReplay, book.audit.count + book.leases.count + book.quarantine.count)
+    }
+    static let longReplay = 64
+
     /// Appends after which a snapshot is due.
     var snapshotThreshold: Int {
         if snapshotEveryIsFixed { return snapshotEvery }
@@ -194,8 +201,26 @@ public actor LeaseEngine {
         self.book = book
     }
 
-    /// Releases the state directory's lock.
-    public func close() async {
+    /// Releases the state directory's lock. With `snapshottingLongReplay`, a snapshot is written
+    /// first when the next start would replay more records than a snapshot holds (`replayIsLong`):
+    /// start-up decodes every record after the snapshot, one by one, and the automatic snapshots of a
+    /// long-running sriovd come only after 8 times the book's records, so a `--direct` command after
+    /// a day of sriovd replayed tens of thousands of records (0.4 s of CPU for 30,000 on this
+    /// project's VM, 0.04 s from a snapshot of the same book). sriovd's graceful stop, `sriovd
+    /// apply` and every `--direct` command that succeeded ask for it; a failed snapshot is logged and
+    /// changes nothing.
+    public func close(snapshottingLongReplay: Bool = false) async {
+        if snapshottingLongReplay, replayIsLong, journal.writeFailure == nil {
+            do throws(SRIOVError) {
+                guard await awaitQuiet(timeout: .seconds(5)) else {
+                    throw SRIOVError(.busy, "lease operations still running")
+                }
+                try await writeSnapshot()
+            } catch {
+                logger.warning("journal: no snapshot at close; the next start replays the records after the last one",
+                               metadata: ["records": "\(appendsSinceSnapshot)", "error": "\(error.message)"])
+            }
+        }
         // Records written but not yet fsync'd (`recordWritten`) go to disk before the lock is let go.
         do throws(SRIOVError) { try await journal.waitDurable(through: book.seq) } catch {
             logger.error("journal: queued records not flushed at close", metadata: ["error": "\(error.message)"])

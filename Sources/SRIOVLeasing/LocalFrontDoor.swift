@@ -96,4 +96,11 @@ public struct LocalFrontDoor: FrontDoor {
     public func close() async {
         await engine.close()
     }
+
+    /// Closes after a command that succeeded: the next command starts from a snapshot when this one
+    /// found a long replay (`LeaseEngine.close(snapshottingLongReplay:)`). A command that failed
+    /// leaves the state directory's files as they were.
+    public func closeAfterSuccess() async {
+        await engine.close(snapshottingLongReplay: true)
+    }
 }

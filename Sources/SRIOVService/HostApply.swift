@@ -15,7 +15,7 @@ public enum HostApply {
         let engine = try await LeaseEngine.start(stateDirectory: options.stateDirectory, config: config, host: host,
                                                  logger: logger, reconcile: false)
         let report = await engine.apply(dryRun: dryRun, timeout: timeout, progress: progress)
-        await engine.close()
+        await engine.close(snapshottingLongReplay: !dryRun)
         return report
     }
 }

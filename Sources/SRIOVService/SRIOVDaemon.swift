@@ -63,7 +63,8 @@ public struct SRIOVDaemon: Service {
             throw error
         }
         SocketFile.remove(options.socketPath)
-        await engine.close()
+        // A graceful stop leaves a snapshot when the next start would replay a long tail of records.
+        await engine.close(snapshottingLongReplay: true)
         logger.info("stopped; journal closed")
     }
 

@@ -86,7 +86,7 @@ struct DoorChoice: Equatable, Sendable {
         }
         do {
             let result = try await body(door)
-            await door.close()
+            if let local = door as? LocalFrontDoor { await local.closeAfterSuccess() } else { await door.close() }
             return result
         } catch {
             await door.close()

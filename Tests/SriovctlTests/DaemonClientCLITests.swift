@@ -85,6 +85,27 @@ struct DaemonClientCLITests {
         try DaemonProcess(stateDir: stateDir, config: dir.path + "/sriovd.yaml", socket: socket)
     }
 
+    /// A graceful stop leaves a snapshot when the next start would replay more records than it
+    /// holds: the next start (and every `--direct` command meanwhile) decodes one snapshot instead.
+    @Test func aGracefulStopSnapshotsALongReplay() throws {
+        let d = try daemon()
+        let journal = stateDir + "/journal.jsonl"
+        var cycles = 0
+        while (try String(contentsOfFile: journal, encoding: .utf8)).split(separator: "\n").count < 80, cycles < 30 {
+            let acquired = try CLI.run(["lease", "acquire", "--socket", socket, "--pool", "uplink", "--owner", "vnf-7", "--json"])
+            let id = try #require((try JSONSerialization.jsonObject(with: Data(acquired.stdout.utf8)) as? [String: Any])?["id"] as? String,
+                                  "\(acquired.stderr)")
+            #expect(try CLI.run(["lease", "release", id, "--socket", socket]).status == 0)
+            cycles += 1
+        }
+        #expect(!FileManager.default.fileExists(atPath: stateDir + "/snapshot.json"), "no automatic snapshot this early")
+        #expect(d.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: stateDir + "/snapshot.json"))
+        #expect((try String(contentsOfFile: journal, encoding: .utf8)).split(separator: "\n").count <= 1)
+        let listed = try CLI.run(["lease", "list"] + direct)
+        #expect(listed.status == 0 && listed.stdout.contains("No leases"), "\(listed.stdout)\(listed.stderr)")
+    }
+
     @Test func acquireListReleaseThroughTheSocketPrintWhatDirectPrints() throws {
         let d = try daemon()
         let acquired = try CLI.run(["lease", "acquire", "--socket", socket, "--pool", "uplink", "--owner", "vnf-7", "--count", "2",

@@ -137,4 +137,36 @@ struct JournalCLITests {
         }
         return ~crc
     }
+
+    var snapshotExists: Bool { FileManager.default.fileExists(atPath: stateDir + "/snapshot.json") }
+    func journalLines() throws -> Int {
+        try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").count
+    }
+
+    /// A `--direct` command that succeeds leaves a snapshot when the next command would replay more
+    /// records than the snapshot holds; one that fails leaves no snapshot, however long the replay.
+    @Test func directCommandsSnapshotALongReplayOnlyWhenTheySucceed() throws {
+        try leaseAndRelease()
+        // vfio-pci "unloaded": each acquire journals its steps, fails to bind and rolls back.
+        let vfio = stateDir + "/simulated-host/sys/bus/pci/drivers/vfio-pci"
+        try FileManager.default.moveItem(atPath: vfio, toPath: vfio + ".away")
+        var attempts = 0
+        while try journalLines() < 80, attempts < 40 {
+            let failed = try CLI.run(["lease", "acquire", "--pool", "uplink", "--owner", "vnf-7", "--direct"] + common)
+            #expect(failed.status != 0, "acquire without vfio-pci: \(failed.stdout)")
+            attempts += 1
+        }
+        #expect(try journalLines() >= 80, "after \(attempts) failed acquires")
+        #expect(!snapshotExists, "failed commands leave the journal as they wrote it")
+        try FileManager.default.moveItem(atPath: vfio + ".away", toPath: vfio)
+
+        let listed = try CLI.run(["lease", "list", "--direct"] + common)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(snapshotExists)
+        #expect(try journalLines() <= 1)
+        #expect(try verify().status == 0)
+        try leaseAndRelease()
+        #expect(try startUp().status == 0)
+    }
 }
+
