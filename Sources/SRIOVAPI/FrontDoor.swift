@@ -43,6 +43,13 @@ public protocol FrontDoor: Sendable {
     func events() async throws(SRIOVError) -> AsyncThrowingStream<EventRecord, any Error>
     /// Lets go of what this front door holds (the engine's state directory lock, a kept-alive connection).
     func close() async
+    /// `close` after a command that succeeded: an in-process engine may leave its state directory
+    /// quicker to open next time (a snapshot); a command that failed calls `close`.
+    func closeAfterSuccess() async
+}
+
+extension FrontDoor {
+    public func closeAfterSuccess() async { await close() }
 }
 
 /// `GET /v1/pools`: the pools and the quarantined VFs.

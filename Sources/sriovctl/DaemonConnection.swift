@@ -86,7 +86,7 @@ struct DoorChoice: Equatable, Sendable {
         }
         do {
             let result = try await body(door)
-            if let local = door as? LocalFrontDoor { await local.closeAfterSuccess() } else { await door.close() }
+            await door.closeAfterSuccess()
             return result
         } catch {
             await door.close()
