@@ -47,21 +47,19 @@ for _ in $(seq 300); do [[ -S $sock ]] && break; sleep 0.1; done
 [[ -S $sock ]] || { echo "daemon-load: sriovd did not start" >&2; exit 1; }
 sleep 1
 rss() { awk '/^VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$pid/status"; }
-cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 # user and system ticks, then context switches (voluntary, involuntary) summed over sriovd's threads.
 sriovd_usage() { awk '{ printf "%s %s ", $14, $15 }' "/proc/$pid/stat"; cat /proc/"$pid"/task/*/status 2>/dev/null |
     awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 } END { print v, n }'; }
 echo "daemon-load: sriovd idle after start-up, $((pfs * vfs)) VFs: RSS $(rss)"
-cpu0=$(cpu)
 usage0=$(sriovd_usage)
 "$BIN/sriov-bench" daemon-load --socket "$sock" --clients "$clients" --cycles "$cycles" ${load_args[@]+"${load_args[@]}"}
-cpu1=$(cpu)
 usage1=$(sriovd_usage)
 ticks=$(getconf CLK_TCK)
 # Per cycle: the measured cycles plus each client's warm-up cycle.
-echo "daemon-load: sriovd CPU during the load: $(awk -v a="$cpu0" -v b="$cpu1" -v t="$ticks" -v c="$(( cycles / clients * clients + clients ))" 'BEGIN { printf "%.2f s, %.2f ms per cycle", (b - a) / t, (b - a) / t * 1000 / c }')"
 awk -v a="$usage0" -v b="$usage1" -v t="$ticks" -v c="$(( cycles / clients * clients + clients ))" 'BEGIN {
     split(a, x, " "); split(b, y, " ")
+    cpu = (y[1] + y[2] - x[1] - x[2]) / t
+    printf "daemon-load: sriovd CPU during the load: %.2f s, %.2f ms per cycle\n", cpu, cpu * 1000 / c
     printf "daemon-load: sriovd per cycle: user %.2f ms + system %.2f ms; context switches %.1f voluntary, %.1f involuntary\n",
         (y[1] - x[1]) / t * 1000 / c, (y[2] - x[2]) / t * 1000 / c, (y[3] - x[3]) / c, (y[4] - x[4]) / c }'
 sleep 2

@@ -71,7 +71,6 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                     try await group.waitForAll()
                 }
                 let clock = ContinuousClock()
-                let cpuStart = processCPUSeconds()
                 let usageStart = ProcessUsage.now()
                 let start = clock.now
                 // Per cycle: (whole cycle from when it was due, acquire alone, release alone, when it was
@@ -102,8 +101,8 @@ func leaseCycles(_ arguments: ArraySlice<String>) async {
                 }
                 let samples = timings.map(\.0)
                 let elapsed = start.duration(to: clock.now)
-                let cpu = processCPUSeconds() - cpuStart
                 let usage = ProcessUsage.now() - usageStart
+                let cpu = usage.cpuSeconds
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 let stats = await engine.journalStatistics
                 await engine.close()
@@ -156,6 +155,9 @@ struct ProcessUsage {
                             voluntarySwitches: usage.ru_nvcsw, involuntarySwitches: usage.ru_nivcsw)
     }
 
+    /// User + system.
+    var cpuSeconds: Double { userSeconds + systemSeconds }
+
     static func - (a: ProcessUsage, b: ProcessUsage) -> ProcessUsage {
         ProcessUsage(userSeconds: a.userSeconds - b.userSeconds, systemSeconds: a.systemSeconds - b.systemSeconds,
                      voluntarySwitches: a.voluntarySwitches - b.voluntarySwitches,
@@ -171,12 +173,7 @@ struct ProcessUsage {
 }
 
 /// User + system CPU time of this process so far (all threads), in seconds.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-}
+func processCPUSeconds() -> Double { ProcessUsage.now().cpuSeconds }
 
 /// sriov-bench record-encode: the journal's record writer (and the generic compact encoder) against
 /// Foundation's JSONEncoder, on a real lease.

@@ -58,15 +58,18 @@ public actor LeaseEngine {
     /// The next start would replay more records after the snapshot than the snapshot would hold
     /// (and at least `LeaseEngine.longReplay`): decoding one snapshot is then cheaper.
     var replayIsLong: Bool {
-        appendsSinceSnapshot >= max(LeaseEngine.longReplay, book.audit.count + book.leases.count + book.quarantine.count)
+        appendsSinceSnapshot >= max(LeaseEngine.longReplay, bookRecords)
     }
     static let longReplay = 64
 
     /// Appends after which a snapshot is due.
     var snapshotThreshold: Int {
         if snapshotEveryIsFixed { return snapshotEvery }
-        return max(snapshotEvery, 8 * (book.audit.count + book.leases.count + book.quarantine.count))
+        return max(snapshotEvery, 8 * bookRecords)
     }
+
+    /// The records a snapshot holds: audit records, leases and quarantined VFs.
+    var bookRecords: Int { book.audit.count + book.leases.count + book.quarantine.count }
     /// Leases whose acquire or release is running in this process. When the last one ends, the host
     /// watch's batch waiting for quiet (`awaitNoOperations`) goes on.
     var busy = BusyLeases() {
