@@ -141,7 +141,7 @@ public struct DaemonClient: FrontDoor {
         }
         guard (200..<300).contains(response.status) else { throw DaemonClient.error(from: response) }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(response.body))
+            return try CompactJSONDecoder().decode(T.self, from: response.body)
         } catch {
             throw SRIOVError(.io, "sriovd on \(http.socketPath) answered \(method) \(target) with a body this sriovctl cannot read (\(error)); are sriovctl and sriovd the same version?")
         }
@@ -168,7 +168,7 @@ public struct DaemonClient: FrontDoor {
             var detail: String?
             var code: String?
         }
-        let problem = try? JSONDecoder().decode(ProblemBody.self, from: Data(response.body))
+        let problem = try? CompactJSONDecoder().decode(ProblemBody.self, from: response.body)
         let fallback: SRIOVError.Code = switch response.status {
         case 400, 405, 413, 422: .invalidArgument
         case 401, 403: .permissionDenied
@@ -190,9 +190,7 @@ public struct DaemonClient: FrontDoor {
     }
 
     func encode<T: Encodable>(_ value: T) throws(SRIOVError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        do { return Array(try encoder.encode(value)) } catch {
+        do { return try CompactJSONEncoder().encode(value) } catch {
             throw SRIOVError(.invalidArgument, "cannot encode the request: \(error)")
         }
     }

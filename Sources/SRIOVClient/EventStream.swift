@@ -177,7 +177,7 @@ struct EventStreamReader {
                 }
                 guard !data.isEmpty else { continue }
                 do {
-                    return try JSONDecoder().decode(EventRecord.self, from: Data(data.utf8))
+                    return try CompactJSONDecoder().decode(EventRecord.self, from: Array(data.utf8))
                 } catch {
                     throw SRIOVError(.io, "sriovd sent an event this sriovctl cannot read (\(error)); are sriovctl and sriovd the same version?")
                 }

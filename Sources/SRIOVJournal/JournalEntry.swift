@@ -23,7 +23,7 @@ public struct JournalEntry: Sendable, Equatable {
     /// The payload decoded as `T`.
     public func decode<T: Decodable>(_ type: T.Type) throws(SRIOVError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(data))
+            return try CompactJSONDecoder().decode(T.self, from: data)
         } catch {
             throw SRIOVError(.corrupt,
                              "journal record seq \(seq) (\(self.type)): its payload does not decode as \(T.self): \(error); was it written by another sriovd version?",

@@ -105,12 +105,18 @@ struct LeaseRecordJSONTests {
         let theirs = String(decoding: try encoder.encode(book), as: UTF8.self)
         #expect(String(decoding: book.json, as: UTF8.self) == theirs)
         #expect(try JSONDecoder().decode(LeaseBook.self, from: Data(book.json)) == book)
+        // What recovery decodes it with (CompactJSONDecoder), from both encoders' bytes.
+        #expect(try LeaseRecordFormat.decodeBook(book.json) == book)
+        #expect(try LeaseRecordFormat.decodeBook(Array(theirs.utf8)) == book)
     }
 
     @Test func decodesBackToTheSameEvent() throws {
         for event in Self.events {
             let back = try LeaseEvent.decode(type: event.type, data: event.payloadJSON())
             #expect(back == event, "\(event.type)")
+            // Written by JSONEncoder (the Codable form, slashes escaped): the same event.
+            let escaped = Array(try Self.foundation(event).replacingOccurrences(of: "/", with: "\\/").utf8)
+            #expect(try LeaseEvent.decode(type: event.type, data: escaped) == event, "\(event.type), slashes escaped")
         }
     }
 }
