@@ -71,8 +71,50 @@ struct LeaseAcquire: AsyncParsableCommand {
     @Flag(name: .customLong("json"), help: "Print the lease (with attach specs) as JSON.")
     var json = false
 
+    /// The parsed command line as plain values: what `run` does, and what the fast path builds
+    /// without ArgumentParser.
+    var invocation: LeaseAcquireInvocation {
+        LeaseAcquireInvocation(pool: pool, owner: owner, count: count, vfs: vfs, consumer: consumer, numa: numa,
+                               placement: placement, mac: mac, vlan: vlan, qos: qos, trust: trust, spoofCheck: spoofCheck,
+                               minTxRate: minTxRate, maxTxRate: maxTxRate, ttl: ttl, requestID: requestID,
+                               deviceUser: deviceUser, deviceGroup: deviceGroup, json: json,
+                               host: global.choice, configPath: leaseOptions.config, door: connect.door)
+    }
+
+    func validate() throws { try invocation.validate() }
+
+    func run() async throws { try await invocation.run() }
+}
+
+/// One `lease acquire` command line, parsed: by ArgumentParser (`LeaseAcquire`) or by the fast path
+/// (`FastPath`), which must agree on every command line both accept (FastPathTests).
+struct LeaseAcquireInvocation: Equatable, Sendable {
+    var pool: String
+    var owner: String
+    var count: Int?
+    var vfs: [PCIAddress] = []
+    var consumer: LeaseConsumer?
+    var numa: Int?
+    var placement = "pack"
+    var mac: MACAddress?
+    var vlan: Int?
+    var qos: Int?
+    var trust: Bool?
+    var spoofCheck: Bool?
+    var minTxRate: UInt32?
+    var maxTxRate: UInt32?
+    var ttl: Int?
+    var requestID: String?
+    var deviceUser: String?
+    var deviceGroup: String?
+    var json = false
+    var host = HostChoice()
+    var configPath: String?
+    var door = DoorChoice()
+
+    /// What `LeaseAcquire.validate` checks (ArgumentParser validates `host`, an option group, by itself).
     func validate() throws {
-        try connect.check(global, leaseOptions)
+        try door.check(host, configPath: configPath)
         guard Placement(rawValue: placement) != nil else {
             throw ValidationError("invalid --placement \(Quote.shell(placement)): use spread or pack")
         }
@@ -96,7 +138,7 @@ struct LeaseAcquire: AsyncParsableCommand {
     func run() async throws {
         try await ErrorReporting.run {
             let request = self.request
-            let lease = try await connect.using(global, leaseOptions) { door in try await door.acquire(request) }
+            let lease = try await door.using(host, configPath: configPath) { door in try await door.acquire(request) }
             if json { try JSONOutput.print(LeaseDocument(lease)) } else {
                 Output.line(LeaseText.summary(lease))
                 Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor|dpdk`")

@@ -16,11 +16,31 @@ struct LeaseRelease: AsyncParsableCommand {
     @OptionGroup var lease: LeaseIDArgument
     var id: LeaseID { lease.id }
 
-    func validate() throws { try connect.check(global, leaseOptions) }
+    /// The parsed command line as plain values: what `run` does, and what the fast path builds
+    /// without ArgumentParser.
+    var invocation: LeaseReleaseInvocation {
+        LeaseReleaseInvocation(id: id, host: global.choice, configPath: leaseOptions.config, door: connect.door)
+    }
+
+    func validate() throws { try invocation.validate() }
+
+    func run() async throws { try await invocation.run() }
+}
+
+/// One `lease release` command line, parsed: by ArgumentParser (`LeaseRelease`) or by the fast path
+/// (`FastPath`), which must agree on every command line both accept (FastPathTests).
+struct LeaseReleaseInvocation: Equatable, Sendable {
+    var id: LeaseID
+    var host = HostChoice()
+    var configPath: String?
+    var door = DoorChoice()
+
+    func validate() throws { try door.check(host, configPath: configPath) }
 
     func run() async throws {
         try await ErrorReporting.run {
-            let (lease, quarantined) = try await connect.using(global, leaseOptions) { door in
+            let id = self.id
+            let (lease, quarantined) = try await door.using(host, configPath: configPath) { door in
                 (try await door.release(id), try await door.pools().quarantine.filter { $0.value.lease == id })
             }
             // A `devices:` pool's lease holds whole devices (PFs, NICs without SR-IOV), not VFs.

@@ -40,10 +40,10 @@ struct FastPathTests {
             thread.start()
         }
 
-        final class Box: @unchecked Sendable { var value: VFSetInvocation? }
+        final class Box<T>: @unchecked Sendable { var value: T? }
 
-        func run(_ work: @escaping () -> VFSetInvocation?) -> VFSetInvocation? {
-            let box = Box()
+        func run<T>(_ work: @escaping () -> T?) -> T? {
+            let box = Box<T>()
             let done = DispatchSemaphore(value: 0)
             condition.lock()
             jobs.append {
