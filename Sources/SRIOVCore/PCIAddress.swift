@@ -53,31 +53,41 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         for byte in utf8 where !(Hex.value(byte) != nil || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".")) {
             throw fail("character \(Quote.char(byte)) is not allowed")
         }
-        let colonParts = text.split(separator: ":", omittingEmptySubsequences: false)
-        let domainText: Substring
-        let busText: Substring
-        let devFn: Substring
-        switch colonParts.count {
-        case 3: (domainText, busText, devFn) = (colonParts[0], colonParts[1], colonParts[2])
-        case 2: (domainText, busText, devFn) = ("0000", colonParts[0], colonParts[1])
+        // Split by byte offsets, not `split` (its Substring arrays cost a start-up ~1M instructions of
+        // generic metadata, in every sriovctl process; the text is ASCII by now).
+        let colons = utf8.indices.filter { utf8[$0] == UInt8(ascii: ":") }
+        let domainRange: Range<Int>?
+        let busRange: Range<Int>
+        let devFn: Range<Int>
+        switch colons.count {
+        case 2: (domainRange, busRange, devFn) = (0..<colons[0], colons[0] + 1..<colons[1], colons[1] + 1..<utf8.count)
+        case 1: (domainRange, busRange, devFn) = (nil, 0..<colons[0], colons[0] + 1..<utf8.count)
         default: throw fail("it needs one or two ':'")
         }
-        let dotParts = devFn.split(separator: ".", omittingEmptySubsequences: false)
-        guard dotParts.count == 2 else { throw fail("the device and function must be separated by one '.'") }
-        guard (4...8).contains(domainText.count), let domain = Hex.parse(domainText, maxDigits: 8) else {
-            throw fail("the domain must be 4 to 8 hex digits")
+        let dots = devFn.filter { utf8[$0] == UInt8(ascii: ".") }
+        guard dots.count == 1 else { throw fail("the device and function must be separated by one '.'") }
+        let deviceRange = devFn.lowerBound..<dots[0]
+        let functionRange = dots[0] + 1..<devFn.upperBound
+        let domain: UInt64
+        if let domainRange {
+            guard (4...8).contains(domainRange.count), let d = Hex.parse(utf8[domainRange], maxDigits: 8) else {
+                throw fail("the domain must be 4 to 8 hex digits")
+            }
+            domain = d
+        } else {
+            domain = 0
         }
-        guard busText.count == 2, let bus = Hex.parse(busText, maxDigits: 2) else {
+        guard busRange.count == 2, let bus = Hex.parse(utf8[busRange], maxDigits: 2) else {
             throw fail("the bus must be 2 hex digits")
         }
-        guard dotParts[0].count == 2, let device = Hex.parse(dotParts[0], maxDigits: 2) else {
+        guard deviceRange.count == 2, let device = Hex.parse(utf8[deviceRange], maxDigits: 2) else {
             throw fail("the device must be 2 hex digits")
         }
-        guard dotParts[1].count == 1, let function = Hex.parse(dotParts[1], maxDigits: 1) else {
+        guard functionRange.count == 1, let function = Hex.parse(utf8[functionRange], maxDigits: 1) else {
             throw fail("the function must be 1 digit")
         }
-        guard device < 32 else { throw fail("device \(dotParts[0]) is above 1f") }
-        guard function < 8 else { throw fail("function \(dotParts[1]) is above 7") }
+        guard device < 32 else { throw fail("device \(String(decoding: utf8[deviceRange], as: UTF8.self)) is above 1f") }
+        guard function < 8 else { throw fail("function \(String(decoding: utf8[functionRange], as: UTF8.self)) is above 7") }
         self.domain = UInt32(domain)
         self.bus = UInt8(bus)
         self.device = UInt8(device)
@@ -149,9 +159,13 @@ enum Hex {
     }
 
     static func parse(_ text: Substring, maxDigits: Int) -> UInt64? {
-        guard !text.isEmpty, text.utf8.count <= maxDigits else { return nil }
+        parse(Array(text.utf8)[...], maxDigits: maxDigits)
+    }
+
+    static func parse(_ bytes: ArraySlice<UInt8>, maxDigits: Int) -> UInt64? {
+        guard !bytes.isEmpty, bytes.count <= maxDigits else { return nil }
         var result: UInt64 = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             guard let v = value(byte) else { return nil }
             result = result << 4 | UInt64(v)
         }

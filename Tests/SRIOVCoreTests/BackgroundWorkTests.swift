@@ -23,9 +23,16 @@ struct BackgroundWorkTests {
     @Test func ourThreadsAreNamedWhereTheKernelShowsThem() async throws {
         _ = await BackgroundWork.run { 0 }
         await HostStepThreads.run { () async -> Void in }
-        let names = (try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")).compactMap { task in
-            try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        let expected = [BackgroundWork.threadName] + (0..<4).map { "\(HostStepThreads.threadName).\($0)" }
+        func names() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
+                try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+            }
         }
+        // A thread names itself when it first runs: the host-step threads that ran no job yet may not
+        // have, so wait (up to 10 s) for all of them.
+        for _ in 0..<1_000 where !Set(expected).isSubset(of: try names()) { try await Task.sleep(for: .milliseconds(10)) }
+        let names = try names()
         #expect(names.contains(BackgroundWork.threadName), "threads: \(names)")
         for n in 0..<4 { #expect(names.contains("\(HostStepThreads.threadName).\(n)"), "threads: \(names)") }
     }
