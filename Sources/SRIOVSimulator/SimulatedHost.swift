@@ -39,7 +39,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
             throw SRIOVError(.notFound, "no simulated host at \(directory) (\(e.message)); it is created on first use with --simulated")
         }
         do {
-            let spec = try JSONDecoder().decode(SimulatedHostSpec.self, from: Data(text.utf8))
+            let spec = try CompactJSONDecoder().decode(SimulatedHostSpec.self, from: Array(text.utf8))
             return SimulatedHost(directory: directory, spec: spec)
         } catch {
             throw SRIOVError(.corrupt, "\(specPath) is not a valid simulated host description: \(error); delete \(directory) to rebuild the default simulated host")
