@@ -12,6 +12,13 @@ public struct CompactJSONEncoder: Sendable {
         try CompactJSON.write(value, path: nil, into: &out)
         return out
     }
+
+    /// The same JSON laid out as Foundation's JSONEncoder lays it out with `[.prettyPrinted,
+    /// .sortedKeys, .withoutEscapingSlashes]`, byte for byte: two spaces per level, `"key" : value`,
+    /// an empty array or object as its brackets with an empty line between them.
+    public func encodePretty<T: Encodable>(_ value: T) throws -> [UInt8] {
+        CompactJSON.pretty(try encode(value))
+    }
 }
 
 enum CompactJSON {
@@ -43,6 +50,62 @@ enum CompactJSON {
         init(_ index: Int) { intValue = index }
         init?(stringValue: String) { nil }
         init?(intValue: Int) { self.intValue = intValue }
+    }
+
+    /// Compact JSON (no whitespace outside strings) re-laid out the way Foundation pretty-prints.
+    static func pretty(_ compact: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(compact.count * 2)
+        var indent = 0
+        var i = 0
+        func newline() {
+            out.append(0x0a)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * 2))
+        }
+        while i < compact.count {
+            let b = compact[i]
+            i += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                // A string, copied as it is (an escaped quote does not end it).
+                out.append(b)
+                while i < compact.count {
+                    let c = compact[i]
+                    out.append(c)
+                    i += 1
+                    if c == UInt8(ascii: "\\"), i < compact.count {
+                        out.append(compact[i])
+                        i += 1
+                    } else if c == UInt8(ascii: "\"") {
+                        break
+                    }
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let close = b == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                out.append(b)
+                if i < compact.count, compact[i] == close {
+                    out.append(0x0a)
+                    newline()
+                    out.append(close)
+                    i += 1
+                } else {
+                    indent += 1
+                    newline()
+                }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                indent -= 1
+                newline()
+                out.append(b)
+            case UInt8(ascii: ","):
+                out.append(b)
+                newline()
+            case UInt8(ascii: ":"):
+                out.append(contentsOf: " : ".utf8)
+            default:
+                out.append(b)
+            }
+        }
+        return out
     }
 
     @inline(__always)

@@ -57,6 +57,34 @@ struct CompactJSONEncoderTests {
         #expect(try JSONDecoder().decode(Outer.self, from: Data(ours)) == Self.sample)
     }
 
+    /// `--json` output: Foundation's pretty layout, byte for byte, empty containers and strings with
+    /// brackets, colons, commas and escaped quotes in them included.
+    @Test func prettySameBytesAsFoundation() throws {
+        struct Odd: Encodable {
+            var empty: [Int] = []
+            var none: [String: Int] = [:]
+            var nested: [[Int]] = [[1, 2], [], [3]]
+            var deep: [String: [String: [Int]]] = ["a": ["b": []], "c": [:]]
+            var text = "x/y \"q\" : , { [ ] } \\ é \n"
+            var number = 1.5
+            var absent: Int?
+        }
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        func same<T: Encodable>(_ value: T) throws {
+            let ours = String(decoding: try CompactJSONEncoder().encodePretty(value), as: UTF8.self)
+            let theirs = String(decoding: try pretty.encode(value), as: UTF8.self)
+            #expect(ours == theirs)
+        }
+        try same(Self.sample)
+        try same(Odd())
+        try same([Odd(), Odd()])
+        try same([Int]())
+        try same([String: Int]())
+        try same(5)
+        try same("text")
+    }
+
     @Test func doublesMatchFoundation() throws {
         for value in [0.0, -0.0, 1.0, -1.0, 0.1, 1.0 / 3.0, 123456789.125, 1_800_000_000.5, 9_007_199_254_740_993.0, 1e-7, Double.leastNonzeroMagnitude,
                       Double.greatestFiniteMagnitude, 1e21, 12345678912345678.0] {

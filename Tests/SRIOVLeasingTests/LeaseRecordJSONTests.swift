@@ -110,6 +110,18 @@ struct LeaseRecordJSONTests {
         #expect(try LeaseRecordFormat.decodeBook(Array(theirs.utf8)) == book)
     }
 
+    /// What `sriovctl lease acquire --json` prints (CompactJSONEncoder's pretty layout): Foundation's
+    /// pretty output, byte for byte, for a lease with every member and one with none.
+    @Test func leaseDocumentPrettySameBytesAsJSONEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        for lease in [Self.full, Self.bare] {
+            let document = LeaseDocument(lease)
+            let ours = String(decoding: try CompactJSONEncoder().encodePretty(document), as: UTF8.self)
+            #expect(ours == String(decoding: try encoder.encode(document), as: UTF8.self), "\(lease.id)")
+        }
+    }
+
     @Test func decodesBackToTheSameEvent() throws {
         for event in Self.events {
             let back = try LeaseEvent.decode(type: event.type, data: event.payloadJSON())
