@@ -238,14 +238,17 @@ struct CompactJSONParser {
     mutating func parseString() throws -> String {
         at += 1
         let start = at
-        // The common case: no escapes, one copy.
+        // The common case: no escapes, one copy; ASCII needs no UTF-8 validation (String's own is
+        // generic code, ~1,000 instructions a string).
+        var ascii = true
         while at < bytes.count {
             let b = bytes[at]
             if b == UInt8(ascii: "\"") {
                 let text = UnsafeBufferPointer(rebasing: bytes[start..<at])
                 at += 1
-                return try Self.validated(text, self)
+                return ascii ? String(decoding: text, as: UTF8.self) : try Self.validated(text, self)
             }
+            if b >= 0x80 { ascii = false }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw failure("an unescaped control character in a string") }
             at += 1

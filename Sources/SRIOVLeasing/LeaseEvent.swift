@@ -95,7 +95,35 @@ public enum ReleaseCause: String, Sendable, Codable {
 extension LeaseEvent {
     struct VFStep: Codable { var lease: LeaseID; var vf: PCIAddress }
     struct Saved: Codable { var lease: LeaseID; var vf: PCIAddress; var state: VFState; var driver: String? }
-    struct Activated: Codable { var lease: LeaseID; var vfio: [String: String] }
+    struct Activated: Codable {
+        var lease: LeaseID
+        var vfio: [String: String]
+
+        init(lease: LeaseID, vfio: [String: String]) {
+            self.lease = lease
+            self.vfio = vfio
+        }
+
+        /// `vfio` member by member: the standard library's `[String: String]` decoding costs a
+        /// short-lived process ~0.7M instructions of first-use type lookups (every `--direct` command
+        /// replays this record).
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            lease = try c.decode(LeaseID.self, forKey: .lease)
+            let map = try c.nestedContainer(keyedBy: MemberKey.self, forKey: .vfio)
+            var vfio: [String: String] = [:]
+            for key in map.allKeys { vfio[key.stringValue] = try map.decode(String.self, forKey: key) }
+            self.vfio = vfio
+        }
+    }
+
+    /// Any member name of a JSON object.
+    struct MemberKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
     struct Renewed: Codable { var lease: LeaseID; var expiresAt: Double? }
     struct Releasing: Codable { var cause: ReleaseCause?; var lease: LeaseID; var reason: String }
     struct LeaseOnly: Codable { var lease: LeaseID }
