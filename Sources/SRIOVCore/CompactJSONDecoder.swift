@@ -166,14 +166,20 @@ struct CompactJSONParser {
         while true {
             skipSpace()
             elements.append(try parseValue())
-            skipSpace()
-            guard at < bytes.count else { throw failure("unexpected end of data in an array") }
-            switch bytes[at] {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "]"): at += 1; return .array(elements)
-            default: throw failure("expected ',' or ']' in an array, found \(Self.describe(bytes[at]))")
-            }
+            if try closes(UInt8(ascii: "]"), "an array") { return .array(elements) }
         }
+    }
+
+    /// After a member or element: true at the closing bracket, false at a comma (both consumed).
+    mutating func closes(_ bracket: UInt8, _ container: String) throws -> Bool {
+        skipSpace()
+        guard at < bytes.count else { throw failure("unexpected end of data in \(container)") }
+        let b = bytes[at]
+        guard b == UInt8(ascii: ",") || b == bracket else {
+            throw failure("expected ',' or '\(Character(Unicode.Scalar(bracket)))' in \(container), found \(Self.describe(b))")
+        }
+        at += 1
+        return b == bracket
     }
 
     mutating func parseObject() throws -> CompactJSONValue {
@@ -198,13 +204,7 @@ struct CompactJSONParser {
             at += 1
             skipSpace()
             values.append(try parseValue())
-            skipSpace()
-            guard at < bytes.count else { throw failure("unexpected end of data in an object") }
-            switch bytes[at] {
-            case UInt8(ascii: ","): at += 1
-            case UInt8(ascii: "}"): at += 1; return .object(CompactJSONObject(keys: keys, values: values))
-            default: throw failure("expected ',' or '}' in an object, found \(Self.describe(bytes[at]))")
-            }
+            if try closes(UInt8(ascii: "}"), "an object") { return .object(CompactJSONObject(keys: keys, values: values)) }
         }
     }
 
@@ -324,41 +324,11 @@ struct CompactJSONParser {
     }
 }
 
-/// The coding path as a linked list (built per nested value without copying; turned into
-/// `[CodingKey]` only for an error or a type that asks).
-final class CompactJSONPath {
-    let parent: CompactJSONPath?
-    let key: any CodingKey
-
-    init(_ parent: CompactJSONPath?, _ key: any CodingKey) {
-        self.parent = parent
-        self.key = key
-    }
-
-    static func keys(_ path: CompactJSONPath?) -> [any CodingKey] {
-        var keys: [any CodingKey] = []
-        var node = path
-        while let n = node {
-            keys.append(n.key)
-            node = n.parent
-        }
-        return keys.reversed()
-    }
-}
-
-struct CompactJSONIndexKey: CodingKey {
-    var stringValue: String { "Index \(intValue ?? 0)" }
-    var intValue: Int?
-    init(_ index: Int) { intValue = index }
-    init?(stringValue: String) { nil }
-    init?(intValue: Int) { self.intValue = intValue }
-}
-
 struct CompactJSONValueDecoder: Decoder {
     let value: CompactJSONValue
-    let path: CompactJSONPath?
+    let path: CompactJSON.Path?
 
-    var codingPath: [any CodingKey] { CompactJSONPath.keys(path) }
+    var codingPath: [any CodingKey] { CompactJSON.Path.keys(path) }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -379,44 +349,44 @@ struct CompactJSONValueDecoder: Decoder {
         CompactJSONSingle(value: value, path: path)
     }
 
-    static func mismatch(_ type: Any.Type, _ value: CompactJSONValue, _ path: CompactJSONPath?) -> DecodingError {
+    static func mismatch(_ type: Any.Type, _ value: CompactJSONValue, _ path: CompactJSON.Path?) -> DecodingError {
         if case .null = value {
             return DecodingError.valueNotFound(type, DecodingError.Context(
-                codingPath: CompactJSONPath.keys(path), debugDescription: "Cannot get value of type \(type) -- found null value instead"))
+                codingPath: CompactJSON.Path.keys(path), debugDescription: "Cannot get value of type \(type) -- found null value instead"))
         }
         return DecodingError.typeMismatch(type, DecodingError.Context(
-            codingPath: CompactJSONPath.keys(path), debugDescription: "Expected to decode \(type) but found \(value.kind) instead."))
+            codingPath: CompactJSON.Path.keys(path), debugDescription: "Expected to decode \(type) but found \(value.kind) instead."))
     }
 
     /// `value` as `T`: primitives read here, anything else through `T(from:)`.
-    static func decode<T: Decodable>(_ type: T.Type, _ value: CompactJSONValue, _ path: CompactJSONPath?) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ value: CompactJSONValue, _ path: CompactJSON.Path?) throws -> T {
         try T(from: CompactJSONValueDecoder(value: value, path: path))
     }
 
-    static func string(_ value: CompactJSONValue, _ path: CompactJSONPath?) throws -> String {
+    static func string(_ value: CompactJSONValue, _ path: CompactJSON.Path?) throws -> String {
         guard case .string(let s) = value else { throw mismatch(String.self, value, path) }
         return s
     }
 
-    static func bool(_ value: CompactJSONValue, _ path: CompactJSONPath?) throws -> Bool {
+    static func bool(_ value: CompactJSONValue, _ path: CompactJSON.Path?) throws -> Bool {
         guard case .bool(let b) = value else { throw mismatch(Bool.self, value, path) }
         return b
     }
 
-    static func integer<I: FixedWidthInteger>(_ type: I.Type, _ value: CompactJSONValue, _ path: CompactJSONPath?) throws -> I {
+    static func integer<I: FixedWidthInteger>(_ type: I.Type, _ value: CompactJSONValue, _ path: CompactJSON.Path?) throws -> I {
         guard case .number(let text) = value else { throw mismatch(type, value, path) }
         if let n = I(text) { return n }
         // 1e3 or 2.0 are whole numbers too; a fraction or a number out of range is not one.
         if let d = Double(text), d.isFinite, let n = I(exactly: d) { return n }
         throw DecodingError.dataCorrupted(DecodingError.Context(
-            codingPath: CompactJSONPath.keys(path), debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
+            codingPath: CompactJSON.Path.keys(path), debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
     }
 
-    static func floating<F: BinaryFloatingPoint & LosslessStringConvertible>(_ type: F.Type, _ value: CompactJSONValue, _ path: CompactJSONPath?) throws -> F {
+    static func floating<F: BinaryFloatingPoint & LosslessStringConvertible>(_ type: F.Type, _ value: CompactJSONValue, _ path: CompactJSON.Path?) throws -> F {
         guard case .number(let text) = value else { throw mismatch(type, value, path) }
         guard let d = F(text), d.isFinite else {
             throw DecodingError.dataCorrupted(DecodingError.Context(
-                codingPath: CompactJSONPath.keys(path), debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
+                codingPath: CompactJSON.Path.keys(path), debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
         }
         return d
     }
@@ -424,9 +394,9 @@ struct CompactJSONValueDecoder: Decoder {
 
 struct CompactJSONKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let object: CompactJSONObject
-    let path: CompactJSONPath?
+    let path: CompactJSON.Path?
 
-    var codingPath: [any CodingKey] { CompactJSONPath.keys(path) }
+    var codingPath: [any CodingKey] { CompactJSON.Path.keys(path) }
     var allKeys: [Key] { object.distinctKeys.compactMap { Key(stringValue: $0) } }
 
     func contains(_ key: Key) -> Bool { object.value(key.stringValue) != nil }
@@ -434,7 +404,7 @@ struct CompactJSONKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func member(_ key: Key) throws -> CompactJSONValue {
         guard let value = object.value(key.stringValue) else {
             throw DecodingError.keyNotFound(key, DecodingError.Context(
-                codingPath: CompactJSONPath.keys(path), debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
+                codingPath: CompactJSON.Path.keys(path), debugDescription: "No value associated with key \(key) (\"\(key.stringValue)\")."))
         }
         return value
     }
@@ -445,44 +415,44 @@ struct CompactJSONKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try CompactJSONValueDecoder.bool(member(key), CompactJSONPath(path, key))
+        try CompactJSONValueDecoder.bool(member(key), CompactJSON.Path(path, key))
     }
 
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try CompactJSONValueDecoder.string(member(key), CompactJSONPath(path, key))
+        try CompactJSONValueDecoder.string(member(key), CompactJSON.Path(path, key))
     }
 
-    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try CompactJSONValueDecoder.floating(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try CompactJSONValueDecoder.floating(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
-    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSONPath(path, key)) }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try CompactJSONValueDecoder.floating(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try CompactJSONValueDecoder.floating(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try CompactJSONValueDecoder.integer(type, member(key), CompactJSON.Path(path, key)) }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try CompactJSONValueDecoder.decode(type, member(key), CompactJSONPath(path, key))
+        try CompactJSONValueDecoder.decode(type, member(key), CompactJSON.Path(path, key))
     }
 
     func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        try CompactJSONValueDecoder(value: member(key), path: CompactJSONPath(path, key)).container(keyedBy: type)
+        try CompactJSONValueDecoder(value: member(key), path: CompactJSON.Path(path, key)).container(keyedBy: type)
     }
 
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try CompactJSONValueDecoder(value: member(key), path: CompactJSONPath(path, key)).unkeyedContainer()
+        try CompactJSONValueDecoder(value: member(key), path: CompactJSON.Path(path, key)).unkeyedContainer()
     }
 
     func superDecoder() throws -> any Decoder {
-        CompactJSONValueDecoder(value: object.value("super") ?? .null, path: CompactJSONPath(path, CompactJSONSuperKey()))
+        CompactJSONValueDecoder(value: object.value("super") ?? .null, path: CompactJSON.Path(path, CompactJSONSuperKey()))
     }
 
     func superDecoder(forKey key: Key) throws -> any Decoder {
-        CompactJSONValueDecoder(value: object.value(key.stringValue) ?? .null, path: CompactJSONPath(path, key))
+        CompactJSONValueDecoder(value: object.value(key.stringValue) ?? .null, path: CompactJSON.Path(path, key))
     }
 }
 
@@ -496,25 +466,25 @@ struct CompactJSONSuperKey: CodingKey {
 
 struct CompactJSONUnkeyed: UnkeyedDecodingContainer {
     let elements: [CompactJSONValue]
-    let path: CompactJSONPath?
+    let path: CompactJSON.Path?
     var currentIndex = 0
 
-    init(elements: [CompactJSONValue], path: CompactJSONPath?) {
+    init(elements: [CompactJSONValue], path: CompactJSON.Path?) {
         self.elements = elements
         self.path = path
     }
 
-    var codingPath: [any CodingKey] { CompactJSONPath.keys(path) }
+    var codingPath: [any CodingKey] { CompactJSON.Path.keys(path) }
     var count: Int? { elements.count }
     var isAtEnd: Bool { currentIndex >= elements.count }
 
-    mutating func next(_ type: Any.Type) throws -> (CompactJSONValue, CompactJSONPath) {
+    mutating func next(_ type: Any.Type) throws -> (CompactJSONValue, CompactJSON.Path) {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(type, DecodingError.Context(
-                codingPath: CompactJSONPath.keys(CompactJSONPath(path, CompactJSONIndexKey(currentIndex))),
+                codingPath: CompactJSON.Path.keys(CompactJSON.Path(path, CompactJSON.IndexKey(currentIndex))),
                 debugDescription: "Unkeyed container is at end."))
         }
-        let element = (elements[currentIndex], CompactJSONPath(path, CompactJSONIndexKey(currentIndex)))
+        let element = (elements[currentIndex], CompactJSON.Path(path, CompactJSON.IndexKey(currentIndex)))
         currentIndex += 1
         return element
     }
@@ -522,7 +492,7 @@ struct CompactJSONUnkeyed: UnkeyedDecodingContainer {
     mutating func decodeNil() throws -> Bool {
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(Any?.self, DecodingError.Context(
-                codingPath: CompactJSONPath.keys(CompactJSONPath(path, CompactJSONIndexKey(currentIndex))),
+                codingPath: CompactJSON.Path.keys(CompactJSON.Path(path, CompactJSON.IndexKey(currentIndex))),
                 debugDescription: "Unkeyed container is at end."))
         }
         if case .null = elements[currentIndex] {
@@ -570,9 +540,9 @@ struct CompactJSONUnkeyed: UnkeyedDecodingContainer {
 
 struct CompactJSONSingle: SingleValueDecodingContainer {
     let value: CompactJSONValue
-    let path: CompactJSONPath?
+    let path: CompactJSON.Path?
 
-    var codingPath: [any CodingKey] { CompactJSONPath.keys(path) }
+    var codingPath: [any CodingKey] { CompactJSON.Path.keys(path) }
 
     func decodeNil() -> Bool {
         if case .null = value { return true }

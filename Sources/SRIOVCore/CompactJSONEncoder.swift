@@ -26,8 +26,8 @@ enum CompactJSON {
         var description: String
     }
 
-    /// A coding path as a linked list: built per nested value without copying arrays, turned into
-    /// `[CodingKey]` only when a type reads `codingPath`.
+    /// A coding path as a linked list (the encoder's and `CompactJSONDecoder`'s): built per nested
+    /// value without copying arrays, turned into `[CodingKey]` only when a type reads `codingPath`.
     final class Path {
         let parent: Path?
         let key: any CodingKey

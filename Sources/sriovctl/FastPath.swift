@@ -19,12 +19,11 @@ enum FastPath {
     /// `sriovctl vf set <pf> <vf> [options]`: the arguments after `vf set`.
     static func vfSet(_ arguments: ArraySlice<String>) -> VFSetInvocation? {
         guard let parsed = LongOptions(arguments, positionals: 2,
-                                       valued: ["--mac", "--vlan", "--qos", "--vlan-proto", "--spoofchk", "--trust", "--state",
-                                                "--min-tx-rate", "--max-tx-rate", "--query-rss", "--socket", "--config",
-                                                "--state-dir", "--sysfs-root", "--procfs-root"],
-                                       flags: ["--force", "--json", "--direct", "--simulated"])
+                                       valued: doorValued.union(["--mac", "--vlan", "--qos", "--vlan-proto", "--spoofchk", "--trust",
+                                                                 "--state", "--min-tx-rate", "--max-tx-rate", "--query-rss"]),
+                                       flags: doorFlags.union(["--force", "--json"]))
         else { return nil }
-        do {
+        return checked {
             var invocation = VFSetInvocation(pf: parsed.positionals[0], vf: try Parse.vfIndex(parsed.positionals[1]))
             let v = parsed.values
             invocation.mac = try v["--mac"].map(Parse.mac)
@@ -39,17 +38,8 @@ enum FastPath {
             invocation.queryRSS = try v["--query-rss"].map(Parse.onOff("--query-rss"))
             invocation.force = parsed.flags.contains("--force")
             invocation.json = parsed.flags.contains("--json")
-            invocation.host = HostChoice(sysfsRoot: v["--sysfs-root"] ?? DefaultPaths.sysfs,
-                                         procfsRoot: v["--procfs-root"] ?? DefaultPaths.procfs,
-                                         stateDir: v["--state-dir"] ?? DefaultPaths.stateDirectory,
-                                         simulated: parsed.flags.contains("--simulated"))
-            invocation.configPath = v["--config"]
-            invocation.door = DoorChoice(socket: v["--socket"], direct: parsed.flags.contains("--direct"))
-            try invocation.host.validate()
-            try invocation.validate()
+            (invocation.host, invocation.configPath, invocation.door) = frontDoor(parsed)
             return invocation
-        } catch {
-            return nil
         }
     }
 
@@ -58,11 +48,25 @@ enum FastPath {
     static let doorValued: Set<String> = ["--socket", "--config", "--state-dir", "--sysfs-root", "--procfs-root"]
     static let doorFlags: Set<String> = ["--direct", "--simulated"]
 
-    static func hostChoice(_ parsed: LongOptions) -> HostChoice {
-        HostChoice(sysfsRoot: parsed.values["--sysfs-root"] ?? DefaultPaths.sysfs,
-                   procfsRoot: parsed.values["--procfs-root"] ?? DefaultPaths.procfs,
-                   stateDir: parsed.values["--state-dir"] ?? DefaultPaths.stateDirectory,
-                   simulated: parsed.flags.contains("--simulated"))
+    /// What those options chose: the host, the configuration and the front door.
+    static func frontDoor(_ parsed: LongOptions) -> (HostChoice, String?, DoorChoice) {
+        let v = parsed.values
+        return (HostChoice(sysfsRoot: v["--sysfs-root"] ?? DefaultPaths.sysfs, procfsRoot: v["--procfs-root"] ?? DefaultPaths.procfs,
+                           stateDir: v["--state-dir"] ?? DefaultPaths.stateDirectory, simulated: parsed.flags.contains("--simulated")),
+                v["--config"], DoorChoice(socket: v["--socket"], direct: parsed.flags.contains("--direct")))
+    }
+
+    /// The invocation `build` makes, if it makes one and it passes the checks ArgumentParser's path
+    /// runs (the host option group's, then the command's own); nil otherwise.
+    static func checked<I: FastInvocation>(_ build: () throws -> I) -> I? {
+        do {
+            let invocation = try build()
+            try invocation.host.validate()
+            try invocation.validate()
+            return invocation
+        } catch {
+            return nil
+        }
     }
 
     /// `sriovctl lease acquire [options]`: the arguments after `lease acquire`. `--vf` (which may be
@@ -75,7 +79,7 @@ enum FastPath {
                                        flags: doorFlags.union(["--json"])),
               let pool = parsed.values["--pool"], let owner = parsed.values["--owner"]
         else { return nil }
-        do {
+        return checked {
             let v = parsed.values
             // ArgumentParser reads an Int option with Int(_:); a value it refuses goes back to it.
             func integer(_ name: String) throws -> Int? {
@@ -100,30 +104,18 @@ enum FastPath {
             invocation.deviceUser = v["--device-user"]
             invocation.deviceGroup = v["--device-group"]
             invocation.json = parsed.flags.contains("--json")
-            invocation.host = hostChoice(parsed)
-            invocation.configPath = v["--config"]
-            invocation.door = DoorChoice(socket: v["--socket"], direct: parsed.flags.contains("--direct"))
-            try invocation.host.validate()
-            try invocation.validate()
+            (invocation.host, invocation.configPath, invocation.door) = frontDoor(parsed)
             return invocation
-        } catch {
-            return nil
         }
     }
 
     /// `sriovctl lease release <lease> [options]`: the arguments after `lease release`.
     static func leaseRelease(_ arguments: ArraySlice<String>) -> LeaseReleaseInvocation? {
         guard let parsed = LongOptions(arguments, positionals: 1, valued: doorValued, flags: doorFlags) else { return nil }
-        do {
-            let invocation = LeaseReleaseInvocation(
-                id: try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: parsed.positionals[0]) },
-                host: hostChoice(parsed), configPath: parsed.values["--config"],
-                door: DoorChoice(socket: parsed.values["--socket"], direct: parsed.flags.contains("--direct")))
-            try invocation.host.validate()
-            try invocation.validate()
-            return invocation
-        } catch {
-            return nil
+        return checked {
+            let (host, configPath, door) = frontDoor(parsed)
+            return LeaseReleaseInvocation(id: try Parse.wrap { () throws(SRIOVError) in try LeaseID(parsing: parsed.positionals[0]) },
+                                          host: host, configPath: configPath, door: door)
         }
     }
 
@@ -131,22 +123,15 @@ enum FastPath {
     static func run(_ arguments: [String]) async -> Int32? {
         guard arguments.count >= 2 else { return nil }
         let rest = arguments.dropFirst(2)
-        let run: () async throws -> Void
-        switch (arguments[0], arguments[1]) {
-        case ("vf", "set"):
-            guard let invocation = vfSet(rest) else { return nil }
-            run = invocation.run
-        case ("lease", "acquire"):
-            guard let invocation = leaseAcquire(rest) else { return nil }
-            run = invocation.run
-        case ("lease", "release"):
-            guard let invocation = leaseRelease(rest) else { return nil }
-            run = invocation.run
-        default:
-            return nil
+        let invocation: (any FastInvocation)? = switch (arguments[0], arguments[1]) {
+        case ("vf", "set"): vfSet(rest)
+        case ("lease", "acquire"): leaseAcquire(rest)
+        case ("lease", "release"): leaseRelease(rest)
+        default: nil
         }
+        guard let invocation else { return nil }
         do {
-            try await run()
+            try await invocation.run()
             return 0
         } catch let code as ExitCode {
             return code.rawValue   // the command printed why (ErrorReporting)
@@ -155,6 +140,18 @@ enum FastPath {
         }
     }
 }
+
+/// A command line the fast path parsed: the values ArgumentParser's command would hold, checked and
+/// run the same way.
+protocol FastInvocation: Sendable {
+    var host: HostChoice { get }
+    func validate() throws
+    func run() async throws
+}
+
+extension VFSetInvocation: FastInvocation {}
+extension LeaseAcquireInvocation: FastInvocation {}
+extension LeaseReleaseInvocation: FastInvocation {}
 
 /// A command line of long options and positional arguments, split the strict way: nil for anything
 /// that is not plainly one of them.

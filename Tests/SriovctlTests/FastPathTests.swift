@@ -124,18 +124,7 @@ struct FastPathTests {
             case 1: pieces.append(["7"])
             default: break
             }
-            for _ in 0..<random.next(below: 6) {
-                if random.next(below: 6) == 0 {
-                    pieces.append([flags[random.next(below: flags.count)]])
-                } else {
-                    let (name, choices) = values[random.next(below: values.count)]
-                    // Mostly the first (valid) value, sometimes any of them.
-                    let value = choices[random.next(below: 3) == 0 ? random.next(below: choices.count) : 0]
-                    pieces.append(random.next(below: 3) == 0 ? ["\(name)=\(value)"] : [name, value])
-                }
-            }
-            for i in pieces.indices.reversed() where i > 0 { pieces.swapAt(i, random.next(below: i + 1)) }
-            let line = pieces.flatMap { $0 }
+            let line = random.commandLine(pieces, options: random.next(below: 6), values: values, flags: flags)
             guard let fast = FastPath.vfSet(line[...]) else { continue }
             taken += 1
             #expect(fast == argumentParser(line), "\(line)")
@@ -157,4 +146,21 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
     mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+
+    /// `pieces` plus `options` random options (mostly a valued one with its first, valid value,
+    /// sometimes any value, in either form; sometimes a flag), all in random order.
+    mutating func commandLine(_ pieces: [[String]], options: Int, values: [(String, [String])], flags: [String]) -> [String] {
+        var pieces = pieces
+        for _ in 0..<options {
+            if next(below: 6) == 0 {
+                pieces.append([flags[next(below: flags.count)]])
+            } else {
+                let (name, choices) = values[next(below: values.count)]
+                let value = choices[next(below: 3) == 0 ? next(below: choices.count) : 0]
+                pieces.append(next(below: 3) == 0 ? ["\(name)=\(value)"] : [name, value])
+            }
+        }
+        for i in pieces.indices.reversed() where i > 0 { pieces.swapAt(i, next(below: i + 1)) }
+        return pieces.flatMap { $0 }
+    }
 }

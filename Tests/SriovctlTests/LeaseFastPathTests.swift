@@ -99,17 +99,7 @@ struct LeaseFastPathTests {
             if random.next(below: 12) != 0 { pieces.append(random.next(below: 2) == 0 ? ["--pool", "uplink"] : ["--pool=uplink"]) }
             if random.next(below: 12) != 0 { pieces.append(["--owner", random.next(below: 8) == 0 ? "" : "vm1"]) }
             if random.next(below: 20) == 0 { pieces.append(["stray"]) }
-            for _ in 0..<random.next(below: 5) {
-                if random.next(below: 6) == 0 {
-                    pieces.append([flags[random.next(below: flags.count)]])
-                } else {
-                    let (name, choices) = values[random.next(below: values.count)]
-                    let value = choices[random.next(below: 3) == 0 ? random.next(below: choices.count) : 0]
-                    pieces.append(random.next(below: 3) == 0 ? ["\(name)=\(value)"] : [name, value])
-                }
-            }
-            for i in pieces.indices.reversed() where i > 0 { pieces.swapAt(i, random.next(below: i + 1)) }
-            let line = pieces.flatMap { $0 }
+            let line = random.commandLine(pieces, options: random.next(below: 5), values: values, flags: flags)
             guard let fast = FastPath.leaseAcquire(line[...]) else { continue }
             taken += 1
             #expect(fast == acquireParser(line), "\(line)")
@@ -117,16 +107,15 @@ struct LeaseFastPathTests {
         #expect(taken >= 150, "only \(taken) of 3,000 random lines took the fast path")
 
         let ids = ["l-0123456789abcdef", "l-0123456789abcdef", "l-x", "", "-l"]
-        let options: [[String]] = [["--direct"], ["--simulated"], ["--socket", "/s"], ["--socket=/s"], ["--config", "/c.yaml"],
-                                   ["--state-dir", "/st"], ["--sysfs-root=/sys2"], ["--bogus"], ["--json"]]
+        let releaseValues: [(String, [String])] = [("--socket", ["/s"]), ("--config", ["/c.yaml"]), ("--state-dir", ["/st"]),
+                                                   ("--sysfs-root", ["/sys2"])]
+        let releaseFlags = ["--direct", "--simulated", "--bogus", "--json"]
         var releasesTaken = 0
         for _ in 0..<1_000 {
             var pieces: [[String]] = [[ids[random.next(below: ids.count)]]]
             if random.next(below: 15) == 0 { pieces.append([ids[0]]) }
             if random.next(below: 15) == 0 { pieces.removeAll() }
-            for _ in 0..<random.next(below: 4) { pieces.append(options[random.next(below: options.count)]) }
-            for i in pieces.indices.reversed() where i > 0 { pieces.swapAt(i, random.next(below: i + 1)) }
-            let line = pieces.flatMap { $0 }
+            let line = random.commandLine(pieces, options: random.next(below: 4), values: releaseValues, flags: releaseFlags)
             guard let fast = FastPath.leaseRelease(line[...]) else { continue }
             releasesTaken += 1
             #expect(fast == releaseParser(line), "\(line)")
