@@ -24,7 +24,7 @@ public struct PFResolver: Sendable {
         }
         let name = try InterfaceName(parsing: text)
         if let device = FileSystem.realPath(paths.sysfs + "/class/net/" + name.name + "/device"),
-           let last = device.split(separator: "/").last {
+           let last = FileSystem.components(device).last {
             if let address = PCIAddress(String(last)) {
                 if let pf = try source.physicalFunction(address) { return target(for: pf) }
                 if FileSystem.entryExists(paths.device(address) + "/physfn") {

@@ -159,7 +159,7 @@ public struct SysfsDiscovery: HostInventorySource {
         let classNet = paths.sysfs + "/class/net"
         for name in FileSystem.list(classNet) ?? [] {
             guard let iface = InterfaceName(name), let target = FileSystem.readLink(classNet + "/" + name) else { continue }
-            let parts = target.split(separator: "/")
+            let parts = FileSystem.components(target)
             // virtio-net sits one level further down (.../0000:00:03.0/virtio0/net/eth0): the device is
             // the PCI function above.
             guard parts.count >= 4, parts[parts.count - 2] == "net", parts[parts.count - 1] == name,
@@ -386,7 +386,7 @@ public struct SysfsDiscovery: HostInventorySource {
         // `device` may point below the PCI function (virtio-net: .../0000:00:01.0/virtio0): the PCI
         // device is the nearest path component that is a PCI address.
         if let target = FileSystem.realPath(dir + "/device"),
-           let address = target.split(separator: "/").reversed().lazy.compactMap({ PCIAddress(String($0)) }).first {
+           let address = FileSystem.components(target).reversed().lazy.compactMap({ PCIAddress(String($0)) }).first {
             devices.insert(address)
             if let pf = FileSystem.linkBasename(paths.device(address) + "/physfn").flatMap(PCIAddress.init) {
                 devices.insert(pf)

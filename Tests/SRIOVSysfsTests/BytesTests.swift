@@ -1,3 +1,4 @@
+import Foundation
 import SRIOVSysfs
 import Testing
 
@@ -19,5 +20,23 @@ struct BytesTests {
         #expect(fields == [["Iface", "Destination", "Gateway"], ["eth0", "00000000", "0102A8C0"], ["lo", "0", "0"]])
         #expect(Bytes.equal(Array("00000000".utf8)[...], "00000000"))
         #expect(!Bytes.equal(Array("0000000".utf8)[...], "00000000"))
+    }
+
+    /// Path components split by byte: what `String.split(separator: "/")` gives, non-ASCII included.
+    @Test(arguments: ["../../devices/pci0000:00/0000:00:03.0/virtio0/net/eth0", "/a//b/", "", "/", "x", "é/ß//✓", "//a"])
+    func pathComponentsAsSplit(path: String) {
+        #expect(FileSystem.components(path) == path.split(separator: "/"))
+    }
+
+    @Test func linkBasenameIsTheLastComponentOfTheTarget() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/sriov-bytes-test-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        #expect(symlink("../../../bus/pci/drivers/vfio-pci", dir + "/driver") == 0)
+        #expect(symlink("plain", dir + "/plain") == 0)
+        #expect(FileSystem.linkBasename(dir + "/driver") == "vfio-pci")
+        #expect(FileSystem.linkBasename(dir + "/plain") == "plain")
+        #expect(FileSystem.linkBasename(dir + "/missing") == nil)
     }
 }
