@@ -183,15 +183,8 @@ package enum WireVLAN {
 }
 
 package enum StrictKeys {
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     package static func check(_ decoder: any Decoder, allowed: [String]) throws {
-        let c = try decoder.container(keyedBy: AnyKey.self)
+        let c = try decoder.container(keyedBy: MemberKey.self)
         for key in c.allKeys where !allowed.contains(key.stringValue) {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],
                                                     debugDescription: "unknown field; known fields: \(allowed.joined(separator: ", "))"))

@@ -159,10 +159,10 @@ enum Hex {
     }
 
     static func parse(_ text: Substring, maxDigits: Int) -> UInt64? {
-        parse(Array(text.utf8)[...], maxDigits: maxDigits)
+        parse(text.utf8, maxDigits: maxDigits)
     }
 
-    static func parse(_ bytes: ArraySlice<UInt8>, maxDigits: Int) -> UInt64? {
+    static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes, maxDigits: Int) -> UInt64? {
         guard !bytes.isEmpty, bytes.count <= maxDigits else { return nil }
         var result: UInt64 = 0
         for byte in bytes {

@@ -191,28 +191,21 @@ public struct VFCounters: Sendable, Equatable, Hashable {
 }
 
 extension VFCounters: Codable {
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     /// Every counter is written: a number, or null when not reported (the API's schema requires each key).
     public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
+        var c = encoder.container(keyedBy: MemberKey.self)
         for field in Field.allCases {
-            if let value = self[field] { try c.encode(value, forKey: Key(stringValue: field.rawValue)) } else {
-                try c.encodeNil(forKey: Key(stringValue: field.rawValue))
+            if let value = self[field] { try c.encode(value, forKey: MemberKey(stringValue: field.rawValue)) } else {
+                try c.encodeNil(forKey: MemberKey(stringValue: field.rawValue))
             }
         }
     }
 
     public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
+        let c = try decoder.container(keyedBy: MemberKey.self)
         self.init()
         for field in Field.allCases {
-            self[field] = try c.decodeIfPresent(UInt64.self, forKey: Key(stringValue: field.rawValue))
+            self[field] = try c.decodeIfPresent(UInt64.self, forKey: MemberKey(stringValue: field.rawValue))
         }
     }
 }

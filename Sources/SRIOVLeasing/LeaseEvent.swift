@@ -116,14 +116,6 @@ extension LeaseEvent {
             self.vfio = vfio
         }
     }
-
-    /// Any member name of a JSON object.
-    struct MemberKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
     struct Renewed: Codable { var lease: LeaseID; var expiresAt: Double? }
     struct Releasing: Codable { var cause: ReleaseCause?; var lease: LeaseID; var reason: String }
     struct LeaseOnly: Codable { var lease: LeaseID }
