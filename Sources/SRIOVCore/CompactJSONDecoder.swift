@@ -349,6 +349,19 @@ struct CompactJSONValueDecoder: Decoder {
         CompactJSONSingle(value: value, path: path)
     }
 
+    /// The object's members, each a string (`StringMembers`), without a keyed container.
+    func stringMembers() throws -> [String: String] {
+        guard case .object(let object) = value else {
+            throw CompactJSONValueDecoder.mismatch([String: String].self, value, path)
+        }
+        var members: [String: String] = [:]
+        members.reserveCapacity(object.keys.count)
+        for i in object.keys.indices where members[object.keys[i]] == nil {
+            members[object.keys[i]] = try CompactJSONValueDecoder.string(object.values[i], CompactJSON.Path(path, MemberKey(stringValue: object.keys[i])))
+        }
+        return members
+    }
+
     static func mismatch(_ type: Any.Type, _ value: CompactJSONValue, _ path: CompactJSON.Path?) -> DecodingError {
         if case .null = value {
             return DecodingError.valueNotFound(type, DecodingError.Context(
@@ -397,7 +410,16 @@ struct CompactJSONKeyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
     let path: CompactJSON.Path?
 
     var codingPath: [any CodingKey] { CompactJSON.Path.keys(path) }
-    var allKeys: [Key] { object.distinctKeys.compactMap { Key(stringValue: $0) } }
+    /// A plain loop: `compactMap` here is unspecialized generic code whose first use per key type
+    /// costs ~0.3M instructions of runtime type lookups in a short-lived process.
+    var allKeys: [Key] {
+        var keys: [Key] = []
+        keys.reserveCapacity(object.keys.count)
+        for name in object.distinctKeys {
+            if let key = Key(stringValue: name) { keys.append(key) }
+        }
+        return keys
+    }
 
     func contains(_ key: Key) -> Bool { object.value(key.stringValue) != nil }
 

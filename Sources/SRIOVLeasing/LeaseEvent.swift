@@ -104,16 +104,13 @@ extension LeaseEvent {
             self.vfio = vfio
         }
 
-        /// `vfio` member by member: the standard library's `[String: String]` decoding costs a
-        /// short-lived process ~0.7M instructions of first-use type lookups (every `--direct` command
-        /// replays this record).
+        /// `vfio` through `StringMembers`: the standard library's `[String: String]` decoding (or a
+        /// keyed container's `allKeys`) costs a short-lived process ~0.6M instructions of first-use
+        /// type lookups, and every `--direct` command replays this record.
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             lease = try c.decode(LeaseID.self, forKey: .lease)
-            let map = try c.nestedContainer(keyedBy: MemberKey.self, forKey: .vfio)
-            var vfio: [String: String] = [:]
-            for key in map.allKeys { vfio[key.stringValue] = try map.decode(String.self, forKey: key) }
-            self.vfio = vfio
+            vfio = try c.decode(StringMembers.self, forKey: .vfio).members
         }
     }
     struct Renewed: Codable { var lease: LeaseID; var expiresAt: Double? }

@@ -318,7 +318,7 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
               vf known: (SimulatedHostSpec.PF, Int, DriverProfile)? = nil, group: Int?? = nil) throws(SRIOVError) {
         let dev = devicePath(address)
         try tree.symlink("../../../bus/pci/drivers/\(driver)", at: dev + "/driver")
-        try tree.symlink("../../../../" + dev.dropFirst(4), at: "sys/bus/pci/drivers/\(driver)/\(address)")
+        try tree.symlink("../../../../" + String(dev.dropFirst(4)), at: "sys/bus/pci/drivers/\(driver)/\(address)")
         // Only a VF's own network driver makes a netdev (vfio-pci never does: no VF lookup for it).
         if driver != "vfio-pci", let (pf, index, profile) = known ?? vfInfo(address), driver == profile.vfDriver, profile.vfHasNetdev {
             try makeNetdev(address, name: SimulatedHost.vfInterfaceName(pf: pf.interface, index: index),

@@ -114,6 +114,25 @@ public enum FileSystem {
         return parts
     }
 
+    /// The last `count` components of `path` (fewer if it has fewer), in order; found from the end, by
+    /// UTF-8 byte, so a long link target is not split whole.
+    public static func lastComponents(_ path: String, _ count: Int) -> [Substring] {
+        var parts: [Substring] = []
+        let utf8 = path.utf8
+        var end = utf8.endIndex
+        var i = end
+        while i > utf8.startIndex, parts.count < count {
+            let before = utf8.index(before: i)
+            if utf8[before] == UInt8(ascii: "/") {
+                if i < end { parts.append(path[i..<end]) }
+                end = before
+            }
+            i = before
+        }
+        if parts.count < count, utf8.startIndex < end { parts.append(path[utf8.startIndex..<end]) }
+        return parts.reversed()
+    }
+
     /// The canonical absolute path (all links resolved), or nil.
     public static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }

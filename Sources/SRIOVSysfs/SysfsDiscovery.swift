@@ -159,7 +159,7 @@ public struct SysfsDiscovery: HostInventorySource {
         let classNet = paths.sysfs + "/class/net"
         for name in FileSystem.list(classNet) ?? [] {
             guard let iface = InterfaceName(name), let target = FileSystem.readLink(classNet + "/" + name) else { continue }
-            let parts = FileSystem.components(target)
+            let parts = FileSystem.lastComponents(target, 4)
             // virtio-net sits one level further down (.../0000:00:03.0/virtio0/net/eth0): the device is
             // the PCI function above.
             guard parts.count >= 4, parts[parts.count - 2] == "net", parts[parts.count - 1] == name,

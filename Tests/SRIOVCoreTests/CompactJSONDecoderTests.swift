@@ -99,6 +99,27 @@ struct CompactJSONDecoderTests {
         #expect(try Self.ours(AnyJSON.self, fine) == (try Self.theirs(AnyJSON.self, fine)))
     }
 
+    /// `StringMembers` reads our parsed object directly and any other decoder through `allKeys`: both
+    /// give the same map, keep a repeated member's first value, and refuse a member that is not a string.
+    @Test func stringMembersAgreeWithFoundation() throws {
+        struct Doc: Decodable { var map: StringMembers }
+        for text in [#"{"map": {}}"#, #"{"map": {"0000:3b:02.0": "/dev/vfio/42", "b": ""}}"#, #"{"map": {"a": "1", "a": "2"}}"#] {
+            let ours = try Self.ours(Doc.self, text).map.members
+            #expect(ours == (try Self.theirs(Doc.self, text)).map.members, "\(text)")
+        }
+        #expect(try Self.ours(Doc.self, #"{"map": {"a": "1", "a": "2"}}"#).map.members == ["a": "1"])
+        for bad in [#"{"map": {"a": 1}}"#, #"{"map": ["a"]}"#, #"{"map": null}"#] {
+            #expect(throws: DecodingError.self, "\(bad)") { try Self.ours(Doc.self, bad) }
+            #expect(throws: DecodingError.self, "\(bad)") { try Self.theirs(Doc.self, bad) }
+        }
+        do {
+            _ = try Self.ours(Doc.self, #"{"map": {"x": "1", "y": true}}"#)
+            Issue.record("a boolean member was accepted")
+        } catch DecodingError.typeMismatch(_, let c) {
+            #expect(c.codingPath.map(\.stringValue) == ["map", "y"])
+        }
+    }
+
     @Test func typeErrorsNameThePath() throws {
         struct Inner: Decodable { var weight: Double }
         struct Doc: Decodable { var name: String; var inner: Inner; var list: [UInt8] }

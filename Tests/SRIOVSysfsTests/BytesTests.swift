@@ -26,6 +26,9 @@ struct BytesTests {
     @Test(arguments: ["../../devices/pci0000:00/0000:00:03.0/virtio0/net/eth0", "/a//b/", "", "/", "x", "é/ß//✓", "//a"])
     func pathComponentsAsSplit(path: String) {
         #expect(FileSystem.components(path) == path.split(separator: "/"))
+        for n in 0...8 {
+            #expect(FileSystem.lastComponents(path, n) == Array(path.split(separator: "/").suffix(n)), "last \(n) of \(path)")
+        }
     }
 
     @Test func linkBasenameIsTheLastComponentOfTheTarget() throws {
