@@ -18,36 +18,67 @@ public enum AttachFormat: String, Sendable, Codable, CaseIterable {
     }
 }
 
+/// Everything of a lease its attach specs are made of, and nothing else: `AttachSpec` renders from
+/// this value only, so two leases with equal inputs have the same specs (sriovd keeps each lease's
+/// rendered specs while its inputs stay equal: `LeaseDocumentJSON`).
+public struct AttachInputs: Equatable, Sendable {
+    public struct Device: Equatable, Sendable {
+        public var pciAddress: PCIAddress
+        public var isWholeDevice: Bool
+        public var mac: MACAddress?
+        /// The port VLAN's id; nil or 0 for none.
+        public var vlan: Int?
+    }
+
+    public var devices: [Device]
+
+    public init(_ lease: Lease) {
+        devices = lease.vfs.map { vf in
+            Device(pciAddress: vf.pciAddress, isWholeDevice: vf.isWholeDevice, mac: vf.settings.mac, vlan: vf.settings.vlan.map { Int($0.id) })
+        }
+    }
+}
+
 public enum AttachSpec {
     /// One element or line per VF; for `dpdk`, one line of EAL arguments for the whole lease (a DPDK
     /// process takes all its ports on one command line). Proxmox lines are numbered from `hostpci0`
     /// with `pcie=1` unless `proxmox` says otherwise (`ProxmoxPlacement`, from the VM's configuration).
     public static func render(_ lease: Lease, format: AttachFormat, proxmox: ProxmoxPlacement? = nil) -> String {
-        let proxmox = proxmox ?? ProxmoxPlacement(indices: Array(0..<lease.vfs.count), pcie: true)
-        if format == .proxmox, lease.vfs.contains(where: { $0.isWholeDevice }) {
-            return proxmoxWholeDevices(lease, proxmox: proxmox)
+        render(AttachInputs(lease), format: format, proxmox: proxmox)
+    }
+
+    public static func render(_ inputs: AttachInputs, format: AttachFormat, proxmox: ProxmoxPlacement? = nil) -> String {
+        let devices = inputs.devices
+        let proxmox = proxmox ?? ProxmoxPlacement(indices: Array(0..<devices.count), pcie: true)
+        if format == .proxmox, devices.contains(where: { $0.isWholeDevice }) {
+            return proxmoxWholeDevices(devices, proxmox: proxmox)
         }
-        let parts = lease.vfs.enumerated().map { n, vf in render(vf, number: n, lease: lease, format: format, proxmox: proxmox) }
-        return parts.joined(separator: format == .dpdk ? " " : "\n")
+        var text = ""
+        for (n, device) in devices.enumerated() {
+            if n > 0 { text += format == .dpdk ? " " : "\n" }
+            text += render(device, number: n, format: format, proxmox: proxmox)
+        }
+        return text
     }
 
     public static func all(_ lease: Lease) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: AttachFormat.allCases.map { ($0.rawValue, render(lease, format: $0)) })
+        let inputs = AttachInputs(lease)
+        return Dictionary(uniqueKeysWithValues: AttachFormat.allCases.map { ($0.rawValue, render(inputs, format: $0)) })
     }
 
     /// Proxmox lines of a lease that holds whole devices: the functions of one device leased together
     /// are one line naming the device without its function (`hostpci0: 0000:03:00`, Proxmox's "All
     /// Functions"); a device leased alone keeps its function.
-    static func proxmoxWholeDevices(_ lease: Lease, proxmox: ProxmoxPlacement) -> String {
+    static func proxmoxWholeDevices(_ devices: [AttachInputs.Device], proxmox: ProxmoxPlacement) -> String {
         var lines: [String] = []
         var done = Set<PCIAddress>()
-        for vf in lease.vfs where !done.contains(vf.pciAddress) {
-            let a = vf.pciAddress
-            let siblings = lease.vfs.filter { $0.isWholeDevice && $0.pciAddress.isSiblingFunction(of: a) }.map(\.pciAddress)
+        for device in devices where !done.contains(device.pciAddress) {
+            let a = device.pciAddress
+            let siblings = devices.filter { $0.isWholeDevice && $0.pciAddress.isSiblingFunction(of: a) }.map(\.pciAddress)
             done.insert(a)
             done.formUnion(siblings)
             let name: String
-            if vf.isWholeDevice && !siblings.isEmpty {
+            if device.isWholeDevice && !siblings.isEmpty {
                 let text = a.description
                 name = String(text[..<(text.lastIndex(of: ".") ?? text.endIndex)])
             } else {
@@ -58,30 +89,44 @@ public enum AttachSpec {
         return lines.joined(separator: "\n")
     }
 
+    /// `0x` and `v` in lowercase hex, zero-padded to `width` digits (more digits if `v` needs them).
     static func hex(_ v: UInt64, _ width: Int) -> String {
-        let d = String(v, radix: 16)
-        return "0x" + String(repeating: "0", count: max(0, width - d.count)) + d
+        var digits: [UInt8] = []
+        var rest = v
+        repeat {
+            let d = UInt8(rest & 0xf)
+            digits.append(d < 10 ? 0x30 + d : 0x57 + d)
+            rest >>= 4
+        } while rest != 0
+        while digits.count < width { digits.append(0x30) }
+        digits.append(UInt8(ascii: "x"))
+        digits.append(UInt8(ascii: "0"))
+        return String(decoding: digits.reversed(), as: UTF8.self)
     }
 
-    static func render(_ vf: LeasedVF, number: Int, lease: Lease, format: AttachFormat, proxmox: ProxmoxPlacement) -> String {
-        let a = vf.pciAddress
-        let address = "domain='\(hex(UInt64(a.domain), 4))' bus='\(hex(UInt64(a.bus), 2))' slot='\(hex(UInt64(a.device), 2))' function='\(hex(UInt64(a.function), 1))'"
+    /// libvirt's `<address>` attributes of a PCI address.
+    static func libvirtAddress(_ a: PCIAddress) -> String {
+        "domain='\(hex(UInt64(a.domain), 4))' bus='\(hex(UInt64(a.bus), 2))' slot='\(hex(UInt64(a.device), 2))' function='\(hex(UInt64(a.function), 1))'"
+    }
+
+    static func render(_ device: AttachInputs.Device, number: Int, format: AttachFormat, proxmox: ProxmoxPlacement) -> String {
+        let a = device.pciAddress
         switch format {
         case .libvirt:
             // managed='no': sriovd already bound the VF to vfio-pci; libvirt must not rebind it.
             return """
             <hostdev mode='subsystem' type='pci' managed='no'>
               <source>
-                <address \(address)/>
+                <address \(libvirtAddress(a))/>
               </source>
             </hostdev>
             """
         case .libvirtInterface:
-            var lines = ["<interface type='hostdev' managed='no'>", "  <source>", "    <address type='pci' \(address)/>", "  </source>"]
-            if let mac = vf.settings.mac { lines.append("  <mac address='\(mac)'/>") }
-            if let vlan = vf.settings.vlan, vlan.id != 0 {
+            var lines = ["<interface type='hostdev' managed='no'>", "  <source>", "    <address type='pci' \(libvirtAddress(a))/>", "  </source>"]
+            if let mac = device.mac { lines.append("  <mac address='\(mac)'/>") }
+            if let vlan = device.vlan, vlan != 0 {
                 lines.append("  <vlan>")
-                lines.append("    <tag id='\(vlan.id)'/>")
+                lines.append("    <tag id='\(vlan)'/>")
                 lines.append("  </vlan>")
             }
             lines.append("</interface>")

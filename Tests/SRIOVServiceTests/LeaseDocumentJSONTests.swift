@@ -56,6 +56,24 @@ struct LeaseDocumentJSONTests {
         #expect(String(decoding: LeaseDocumentJSON.list([]), as: UTF8.self) == (try Self.foundation(LeaseList(leases: []))))
     }
 
+    /// The attach specs kept per lease follow every input they are made of: the same lease answered
+    /// again gets the same bytes, and a changed MAC, VLAN, VF or count gets new specs, never the kept ones.
+    @Test func keptAttachSpecsFollowTheirInputs() throws {
+        let base = try Self.lease(Self.full)
+        var changed: [Lease] = [base]
+        var lease = base
+        lease.vfs[0].settings.mac = try MACAddress(parsing: "02:00:00:00:00:02"); changed.append(lease)
+        lease.vfs[0].settings.vlan = try VLAN(id: 201); changed.append(lease)
+        lease.vfs[0].settings.vlan = nil; changed.append(lease)
+        lease.vfs[1].pciAddress = try PCIAddress(parsing: "0001:af:1f.6"); changed.append(lease)
+        lease.vfs[1].pf = lease.vfs[1].pciAddress; changed.append(lease)
+        lease.vfs.removeLast(); changed.append(lease)
+        lease.state = .releasing; changed.append(lease)
+        for lease in changed + changed.reversed() {
+            #expect(String(decoding: LeaseDocumentJSON.document(lease), as: UTF8.self) == (try Self.foundation(LeaseDocument(lease))))
+        }
+    }
+
     @Test func numbersAsJSONEncoderWritesThem() throws {
         let base = try Self.lease(Self.minimal)
         for time in [0, 1, 0.1, 1e-7, 123456789012.25, 1e16, 1.5e300, 1764115200.999999, -2.5] {
