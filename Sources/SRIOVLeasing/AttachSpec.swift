@@ -91,17 +91,20 @@ public enum AttachSpec {
 
     /// `0x` and `v` in lowercase hex, zero-padded to `width` digits (more digits if `v` needs them).
     static func hex(_ v: UInt64, _ width: Int) -> String {
-        var digits: [UInt8] = []
+        var count = 1
+        while count < 16, v >> (4 * UInt64(count)) != 0 { count += 1 }
+        count = max(count, width)
+        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: count + 2)
+        bytes[1] = UInt8(ascii: "x")
         var rest = v
-        repeat {
+        var i = bytes.count - 1
+        while rest != 0 {
             let d = UInt8(rest & 0xf)
-            digits.append(d < 10 ? 0x30 + d : 0x57 + d)
+            bytes[i] = d < 10 ? 0x30 + d : 0x57 + d
             rest >>= 4
-        } while rest != 0
-        while digits.count < width { digits.append(0x30) }
-        digits.append(UInt8(ascii: "x"))
-        digits.append(UInt8(ascii: "0"))
-        return String(decoding: digits.reversed(), as: UTF8.self)
+            i -= 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// libvirt's `<address>` attributes of a PCI address.
