@@ -23,7 +23,9 @@ func fsyncProbe(directory: String, count: Int = 100) -> (median: Double, p90: Do
     for _ in 0..<count {
         let start = clock.now
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let fsyncStart = EmulatedFsync.start()
         guard written == line.count, fsync(fd) == 0 else { return nil }
+        EmulatedFsync.pad(since: fsyncStart)
         samples.append(ms(start.duration(to: clock.now)))
     }
     samples.sort()
@@ -35,8 +37,9 @@ func fsyncProbeLine(directory: String) -> (text: String, median: Double?) {
     guard let probe = fsyncProbe(directory: directory) else {
         return ("fsync on this disk: cannot probe \(directory)", nil)
     }
-    return (String(format: "fsync on this disk (%@, idle, before the run): median %.3f ms, p90 %.3f ms (100 appends of 160 bytes, each fsync'd)",
-                   directory, probe.median, probe.p90), probe.median)
+    let emulated = EmulatedFsync.minimumNanoseconds.map { String(format: "; a slower disk emulated: each fsync padded to at least %.3f ms (%@)", Double($0) / 1e6, EmulatedFsync.variable) } ?? ""
+    return (String(format: "fsync on this disk (%@, idle, before the run): median %.3f ms, p90 %.3f ms (100 appends of 160 bytes, each fsync'd)%@",
+                   directory, probe.median, probe.p90, emulated), probe.median)
 }
 
 /// What this machine's CPU does with the three kinds of work a lease cycle is made of, measured before

@@ -94,13 +94,16 @@ enum DurableFile {
         observe { $0.syncedDirectory(directory) }
     }
 
-    /// fsync(2), retried on EINTR, with a failpoint step before and after.
+    /// fsync(2), retried on EINTR, with a failpoint step before and after (and, in benchmarks only,
+    /// padded to `EmulatedFsync`'s minimum).
     private static func fsyncCounted(_ fd: Int32, path: String) throws(SRIOVError) {
         Failpoints.step("before fsync \(path)")
+        let started = EmulatedFsync.start()
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
             throw errnoError("cannot fsync \(path)", hint: "the data may not be on disk: check the disk (dmesg) and restart sriovd")
         }
+        EmulatedFsync.pad(since: started)
         Failpoints.step("after fsync \(path)")
     }
 
