@@ -8,7 +8,7 @@ import SRIOVCore
 public protocol FrontDoor: Sendable {
     func acquire(_ request: LeaseRequest) async throws(SRIOVError) -> Lease
     /// Unbind, scrub (verified), return; a VF that fails is quarantined with the reason.
-    func release(_ id: LeaseID) async throws(SRIOVError) -> Lease
+    func release(_ id: LeaseID) async throws(SRIOVError) -> Released
     func renew(_ id: LeaseID, ttlSeconds: Int?) async throws(SRIOVError) -> Lease
     func leases(owner: String?) async throws(SRIOVError) -> [Lease]
     func lease(_ id: LeaseID) async throws(SRIOVError) -> Lease
@@ -50,6 +50,19 @@ public protocol FrontDoor: Sendable {
 
 extension FrontDoor {
     public func closeAfterSuccess() async { await close() }
+}
+
+/// `DELETE /v1/leases/{id}`: the lease as it was when released, and the VFs its release quarantined.
+public struct Released: Sendable, Equatable {
+    public var lease: Lease
+    /// PCI address -> why, for each VF of the lease the release quarantined (empty when every VF went
+    /// back to its pool); nil when the answer did not say (a sriovd older than this field).
+    public var quarantined: [String: Quarantine]?
+
+    public init(lease: Lease, quarantined: [String: Quarantine]?) {
+        self.lease = lease
+        self.quarantined = quarantined
+    }
 }
 
 /// `GET /v1/pools`: the pools and the quarantined VFs.

@@ -39,8 +39,22 @@ public struct DaemonClient: FrontDoor {
         return try call("POST", "/v1/leases", headers: key, body: try encode(body), as: Lease.self)
     }
 
-    public func release(_ id: LeaseID) throws(SRIOVError) -> Lease {
-        try call("DELETE", "/v1/leases/\(id)", as: Lease.self)
+    public func release(_ id: LeaseID) throws(SRIOVError) -> Released {
+        try call("DELETE", "/v1/leases/\(id)", as: ReleasedBody.self).released
+    }
+
+    /// The lease document with `quarantined` beside its members (absent from an older sriovd's answer).
+    struct ReleasedBody: Decodable {
+        var released: Released
+
+        enum Keys: String, CodingKey { case quarantined }
+
+        init(from decoder: any Decoder) throws {
+            let lease = try Lease(from: decoder)
+            let c = try decoder.container(keyedBy: Keys.self)
+            let quarantined = try c.decodeIfPresent(JSONMembers<Quarantine>.self, forKey: .quarantined)
+            released = Released(lease: lease, quarantined: quarantined?.members)
+        }
     }
 
     public func renew(_ id: LeaseID, ttlSeconds: Int?) throws(SRIOVError) -> Lease {

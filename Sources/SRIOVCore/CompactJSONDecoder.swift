@@ -349,15 +349,15 @@ struct CompactJSONValueDecoder: Decoder {
         CompactJSONSingle(value: value, path: path)
     }
 
-    /// The object's members, each a string (`StringMembers`), without a keyed container.
-    func stringMembers() throws -> [String: String] {
+    /// The object's members, each a `Value` (`JSONMembers`), without a keyed container.
+    func members<Value: Decodable>(_ type: Value.Type) throws -> [String: Value] {
         guard case .object(let object) = value else {
-            throw CompactJSONValueDecoder.mismatch([String: String].self, value, path)
+            throw CompactJSONValueDecoder.mismatch([String: Value].self, value, path)
         }
-        var members: [String: String] = [:]
+        var members: [String: Value] = [:]
         members.reserveCapacity(object.keys.count)
         for i in object.keys.indices where members[object.keys[i]] == nil {
-            members[object.keys[i]] = try CompactJSONValueDecoder.string(object.values[i], CompactJSON.Path(path, MemberKey(stringValue: object.keys[i])))
+            members[object.keys[i]] = try CompactJSONValueDecoder.decode(Value.self, object.values[i], CompactJSON.Path(path, MemberKey(stringValue: object.keys[i])))
         }
         return members
     }

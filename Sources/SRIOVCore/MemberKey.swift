@@ -7,28 +7,35 @@ public struct MemberKey: CodingKey, Sendable {
     public init?(intValue: Int) { nil }
 }
 
-/// A JSON object whose members are all strings (`{"0000:3b:02.0": "/dev/vfio/42"}`), as a dictionary.
+/// A JSON object whose members are all values of one type (`{"0000:3b:02.0": "/dev/vfio/42"}`,
+/// `{"0000:3b:02.0": {"reason": ...}}`), as a dictionary keyed by member name.
 ///
 /// Read straight from `CompactJSONDecoder`'s parsed object when that is the decoder: the standard
-/// library's way (`[String: String]`, or a keyed container's `allKeys`) goes through generic
+/// library's way (`[String: Value]`, or a keyed container's `allKeys`) goes through generic
 /// conversions whose first use costs a short-lived process ~0.6M instructions of runtime type lookups,
-/// and every `sriovctl --direct` command replays such records. Any other decoder goes that way.
+/// and every `sriovctl` lease command reads such objects. Any other decoder goes that way.
 /// A member given twice keeps its first value (as the decoder's objects do).
-public struct StringMembers: Decodable, Sendable, Equatable {
-    public var members: [String: String]
+public struct JSONMembers<Value: Decodable>: Decodable {
+    public var members: [String: Value]
 
-    public init(_ members: [String: String]) { self.members = members }
+    public init(_ members: [String: Value]) { self.members = members }
 
     public init(from decoder: any Decoder) throws {
         if let compact = decoder as? CompactJSONValueDecoder {
-            members = try compact.stringMembers()
+            members = try compact.members(Value.self)
             return
         }
         let c = try decoder.container(keyedBy: MemberKey.self)
-        var members: [String: String] = [:]
+        var members: [String: Value] = [:]
         for key in c.allKeys where members[key.stringValue] == nil {
-            members[key.stringValue] = try c.decode(String.self, forKey: key)
+            members[key.stringValue] = try c.decode(Value.self, forKey: key)
         }
         self.members = members
     }
 }
+
+extension JSONMembers: Sendable where Value: Sendable {}
+extension JSONMembers: Equatable where Value: Equatable {}
+
+/// An object of strings.
+public typealias StringMembers = JSONMembers<String>

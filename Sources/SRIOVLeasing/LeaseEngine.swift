@@ -246,6 +246,12 @@ public actor LeaseEngine {
 
     public var currentBook: LeaseBook { book }
 
+    /// The quarantined VFs whose quarantine came from lease `id` (its release's failures): what a
+    /// release answers with, read from the book (no host read, unlike `pools()`).
+    public func quarantine(heldBy id: LeaseID) -> [String: Quarantine] {
+        book.quarantine.filter { $0.value.lease == id }
+    }
+
     /// Why the journal refuses to record (a failed write or fsync, e.g. ENOSPC), or nil: every step
     /// that changes something is refused until sriovd restarts, so the daemon is not ready.
     public nonisolated var journalFailure: SRIOVError? { journal.writeFailure }

@@ -15,8 +15,9 @@ public struct LocalFrontDoor: FrontDoor {
         try await engine.acquire(request, requestedBy: caller)
     }
 
-    public func release(_ id: LeaseID) async throws(SRIOVError) -> Lease {
-        try await engine.release(id, requestedBy: caller)
+    public func release(_ id: LeaseID) async throws(SRIOVError) -> Released {
+        let lease = try await engine.release(id, requestedBy: caller)
+        return Released(lease: lease, quarantined: await engine.quarantine(heldBy: id))
     }
 
     public func renew(_ id: LeaseID, ttlSeconds: Int?) async throws(SRIOVError) -> Lease {

@@ -62,7 +62,7 @@ public enum APIRoutes {
             let (engine, _) = try slot.require()
             let (owned, caller) = try await ownLease(engine, context, action: "release")
             let lease = try await metrics.measure(.release) { try await engine.release(owned.id, requestedBy: caller.description) }
-            return leaseJSON(LeaseDocumentJSON.document(lease))
+            return leaseJSON(LeaseDocumentJSON.released(lease, quarantined: await engine.quarantine(heldBy: owned.id)))
         }
         router.post("/v1/leases/{id}/renew") { request, context in
             let (engine, _) = try slot.require()

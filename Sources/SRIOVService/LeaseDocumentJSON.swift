@@ -18,6 +18,26 @@ enum LeaseDocumentJSON {
         return bytes
     }
 
+    /// `DELETE /v1/leases/{id}`'s answer: the lease's document and, last, `quarantined`: each VF its
+    /// release quarantined, by PCI address (`{}` when every VF went back to its pool), so a caller
+    /// needs no `GET /v1/pools` (a read of the whole host) to learn it.
+    static func released(_ lease: Lease, quarantined: [String: Quarantine]) -> [UInt8] {
+        var bytes = document(lease)
+        bytes.removeLast()
+        bytes += ",\"quarantined\":".utf8
+        var w = JSONWriter(capacity: 64 + 160 * quarantined.count)
+        w.object { w in
+            for vf in quarantined.keys.sorted() {
+                guard let q = quarantined[vf] else { continue }
+                w.key(vf)
+                q.writeJSON(&w)
+            }
+        }
+        bytes += w.bytes
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+
     /// `LeaseList`: `{"leases":[...]}`.
     static func list(_ leases: [Lease]) -> [UInt8] {
         var bytes: [UInt8] = []

@@ -41,7 +41,10 @@ struct LeaseReleaseInvocation: Equatable, Sendable {
         try await ErrorReporting.run {
             let id = self.id
             let (lease, quarantined) = try await door.using(host, configPath: configPath) { door in
-                (try await door.release(id), try await door.pools().quarantine.filter { $0.value.lease == id })
+                let released = try await door.release(id)
+                // A sriovd older than the answer's `quarantined` says nothing of it: ask its pools.
+                if let quarantined = released.quarantined { return (released.lease, quarantined) }
+                return (released.lease, try await door.pools().quarantine.filter { $0.value.lease == id })
             }
             // A `devices:` pool's lease holds whole devices (PFs, NICs without SR-IOV), not VFs.
             let noun = lease.vfs.allSatisfy(\.isWholeDevice) && !lease.vfs.isEmpty ? "device" : "VF"

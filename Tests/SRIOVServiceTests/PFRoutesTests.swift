@@ -2,6 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import SRIOVAPI
+@testable import SRIOVClient
 import SRIOVCore
 import SRIOVLeasing
 import SRIOVService
@@ -249,6 +251,46 @@ struct PFRoutesTests {
         #expect(try await HostSnapshot(f) == before)
         #expect(await engine.auditLog().contains { $0.action == "vf.set" } == false)
         await engine.close()
+    }
+
+    /// `DELETE /v1/leases/{id}` says which VFs its release quarantined (`{}` when none), so a caller
+    /// needs no `GET /v1/pools` for it; the lease document is the rest of the answer.
+    @Test func releaseAnswersWithWhatItQuarantined() async throws {
+        let f = try ServiceFixture()
+        let engine = try await f.start()
+        let clean = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-clean"))
+        let drifted = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-q"))
+        let vf = try #require(drifted.vfs.first).pciAddress
+        try f.sim.unbind(vf)
+        _ = await engine.reconcile()
+        try await f.app().test(.router) { client in
+            try await client.execute(uri: "/v1/leases/\(clean.id)", method: .delete) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+                #expect(r.body.json["id"] as? String == clean.id.value && r.body.json["attach"] != nil)
+                #expect((r.body.json["quarantined"] as? [String: Any])?.isEmpty == true, "\(r.body.text)")
+            }
+            try await client.execute(uri: "/v1/leases/\(drifted.id)", method: .delete) { r in
+                #expect(r.status == .ok, "\(r.body.text)")
+                let quarantined = try #require(r.body.json["quarantined"] as? [String: Any], "\(r.body.text)")
+                #expect(Array(quarantined.keys) == [vf.description])
+                let entry = try #require(quarantined[vf.description] as? [String: Any])
+                #expect(entry["lease"] as? String == drifted.id.value && !((entry["reason"] as? String) ?? "").isEmpty && entry["since"] is Double)
+                // What the client makes of the same bytes.
+                let released = try CompactJSONDecoder().decode(DaemonClient.ReleasedBody.self, from: Array(r.body.readableBytesView)).released
+                #expect(released.lease.id == drifted.id && released.quarantined?[vf.description]?.lease == drifted.id)
+            }
+        }
+        #expect(await engine.quarantine(heldBy: drifted.id).keys.sorted() == [vf.description])
+        #expect(await engine.quarantine(heldBy: clean.id).isEmpty)
+        await engine.close()
+    }
+
+    /// An answer from a sriovd older than `quarantined`: the client says it does not know (nil), and
+    /// `sriovctl lease release` then asks for the pools.
+    @Test func anOlderDaemonsReleaseAnswerHasNoQuarantineField() throws {
+        let lease = #"{"id":"l-0123456789abcdef","owner":"o","pool":"p","request":{"pool":"p","owner":"o","count":1,"placement":"pack","settings":{}},"vfs":[],"state":"active","createdAt":1,"problems":[],"attach":{}}"#
+        let released = try CompactJSONDecoder().decode(DaemonClient.ReleasedBody.self, from: Array(lease.utf8)).released
+        #expect(released.lease.owner == "o" && released.quarantined == nil)
     }
 
     @Test func unquarantineScrubsAndReturnsTheVF() async throws {

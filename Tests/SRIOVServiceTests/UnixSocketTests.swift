@@ -94,7 +94,7 @@ struct UnixSocketTests {
                         seen.append(lease.requestedBy ?? "-")
                         let listed = try client.leases(owner: "vm-ka-\(i)").map(\.id)
                         seen.append(listed == [lease.id] ? "listed" : "listed \(listed)")
-                        seen.append(try client.release(lease.id).requestedBy ?? "-")
+                        seen.append(try client.release(lease.id).lease.requestedBy ?? "-")
                     }
                     return seen
                 })

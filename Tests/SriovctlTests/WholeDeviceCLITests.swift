@@ -52,4 +52,27 @@ struct WholeDeviceCLITests {
         #expect(notQuarantined.status != 0 && notQuarantined.stdout.isEmpty)
         #expect(notQuarantined.stderr.contains("error: 0000:5e:00.0 is not quarantined"), "\(notQuarantined.stderr)")
     }
+
+    /// The same release through sriovd prints the same lines: the daemon's answer says what it
+    /// quarantined (no second request for the pools).
+    @Test func releaseThroughSriovdSaysWhatItQuarantined() throws {
+        #expect(try CLI.run(["inventory", "--simulated", "--state-dir", dir.path + "/state"]).status == 0, "makes the simulated host")
+        let socket = dir.path + "/sriovd.sock"
+        let d = try DaemonProcess(stateDir: dir.path + "/state", config: dir.path + "/sriovd.yaml", socket: socket)
+        defer { _ = d.stop() }
+        let acquired = try CLI.run(["lease", "acquire", "--pool", "nic", "--owner", "vm-w", "--json", "--socket", socket])
+        #expect(acquired.status == 0, "\(acquired.stderr)")
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(acquired.stdout.utf8)) as? [String: Any])?["id"] as? String)
+        let drivers = dir.path + "/state/simulated-host/sys/bus/pci/drivers"
+        try FileManager.default.moveItem(atPath: drivers + "/e1000e", toPath: dir.path + "/e1000e.unloaded")
+        defer { try? FileManager.default.moveItem(atPath: dir.path + "/e1000e.unloaded", toPath: drivers + "/e1000e") }
+        let released = try CLI.run(["lease", "release", id, "--socket", socket])
+        #expect(released.status == 0, "\(released.stderr)")
+        #expect(released.stdout == """
+            released \(id) (1 device returned to pool nic)
+            quarantined 0000:5e:00.0: release of lease \(id) failed: device 0000:5e:00.0 did not rebind to its host driver e1000e \
+            (driver now: none); is e1000e loaded?
+
+            """)
+    }
 }
