@@ -184,6 +184,18 @@ package enum WireVLAN {
 
 package enum StrictKeys {
     package static func check(_ decoder: any Decoder, allowed: [String]) throws {
+        if let members = CompactJSONDecoder.memberNames(of: decoder) {
+            // sriovd's own decoder: the same checks, in the same order, over the parsed object.
+            if let unknown = members.first(where: { !allowed.contains($0.name) }) {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [MemberKey(stringValue: unknown.name)],
+                                                        debugDescription: "unknown field; known fields: \(allowed.joined(separator: ", "))"))
+            }
+            if let null = members.first(where: \.isNull) {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [MemberKey(stringValue: null.name)],
+                                                        debugDescription: "null is not a value for this field; give a value, or leave the field out for its default"))
+            }
+            return
+        }
         let c = try decoder.container(keyedBy: MemberKey.self)
         for key in c.allKeys where !allowed.contains(key.stringValue) {
             throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key],

@@ -2,9 +2,10 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import SRIOVAPI
 import SRIOVCore
 import SRIOVLeasing
-import SRIOVService
+@testable import SRIOVService
 import Testing
 
 @Suite("API v1 over the router")
@@ -260,4 +261,44 @@ struct APITests {
 
 extension HTTPField.Name {
     static let idempotencyKeyTest = HTTPField.Name("Idempotency-Key")!
+}
+
+/// Request bodies' strict checks (unknown field, null) say the same through sriovd's decoder, which
+/// reads the parsed object, as through any other decoder, which goes through a keyed container.
+@Suite("Request bodies: both decoders refuse alike")
+struct StrictBodyTests {
+    static func message(_ body: String, _ decode: ([UInt8]) throws -> AcquireBody) -> String {
+        do {
+            _ = try decode(Array(body.utf8))
+            return "accepted"
+        } catch let error as DecodingError {
+            return DecodingErrorText.describe(error)
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test(arguments: [
+        #"{"pool": "uplink", "owner": "vm-1", "colour": "blue"}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "settings": {"vlna": 5}}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "ttlSeconds": null}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "settings": {"vlan": null}}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "zz": null, "ttlSeconds": 5}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "count": null, "count": 2}"#,
+        #"{"pool": "uplink", "owner": "vm-1", "settings": [1]}"#,
+        #"{"pool": "uplink", "owner": "vm-1"}"#,
+    ])
+    func sameRefusal(body: String) {
+        let ours = Self.message(body) { try CompactJSONDecoder().decode(AcquireBody.self, from: $0) }
+        let theirs = Self.message(body) { try JSONDecoder().decode(AcquireBody.self, from: Data($0)) }
+        #expect(ours == theirs)
+    }
+
+    /// Of several unknown fields ours names the first written (Foundation's order is its dictionary's).
+    @Test func theFirstUnknownFieldWrittenIsNamed() {
+        let ours = Self.message(#"{"pool": "uplink", "owner": "vm-1", "zz": null, "aa": 1, "mm": 2}"#) {
+            try CompactJSONDecoder().decode(AcquireBody.self, from: $0)
+        }
+        #expect(ours.hasPrefix("zz: unknown field"))
+    }
 }
