@@ -44,12 +44,33 @@ struct SnapshotAtCloseTests {
         await again.close()
     }
 
+    /// The book's audit trail counts an eighth of its records towards a snapshot's cost: 40 cycles
+    /// leave 80 audit records, and 15 records after the snapshot are then worth a new one.
+    @Test func auditRecordsCountAnEighth() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        try await cycles(engine, 40)
+        await engine.close(snapshottingLongReplay: true)
+        #expect(hasSnapshot(f))
+        let after = try journalLines(f)
+        let again = try await f.engine()
+        #expect(await again.currentBook.audit.count == 80)
+        _ = try await again.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
+        await again.close(snapshottingLongReplay: true)
+        #expect(try journalLines(f) == after + 6, "6 records after the snapshot: fewer than 80 / 8 + 1, no new snapshot")
+        let third = try await f.engine()
+        try await cycles(third, 1)
+        await third.close(snapshottingLongReplay: true)
+        #expect(try journalLines(f) <= after, "16 records after the snapshot: more than 83 / 8 + 1, a new snapshot")
+    }
+
     @Test func aShortReplayOrAPlainCloseLeavesTheJournalAsItIs() async throws {
         let f = try LeaseFixture()
         let engine = try await f.engine()
-        try await cycles(engine, 1)
+        // An acquire alone: 6 records, fewer than the 8 (`LeaseEngine.longReplay`) worth a snapshot.
+        _ = try await engine.acquire(LeaseRequest(pool: "uplink", owner: "vm-1"))
         let short = try journalLines(f)
-        #expect(short < 64)
+        #expect(short < 8)
         await engine.close(snapshottingLongReplay: true)
         #expect(!hasSnapshot(f), "\(short) records replay faster than a snapshot would")
         #expect(try journalLines(f) == short)

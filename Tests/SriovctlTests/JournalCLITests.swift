@@ -147,6 +147,9 @@ struct JournalCLITests {
     /// records than the snapshot holds; one that fails leaves no snapshot, however long the replay.
     @Test func directCommandsSnapshotALongReplayOnlyWhenTheySucceed() throws {
         try leaseAndRelease()
+        // The lease cycle's 10 records were worth a snapshot at its release's close.
+        #expect(snapshotExists)
+        let snapshot = try Data(contentsOf: URL(fileURLWithPath: stateDir + "/snapshot.json"))
         // vfio-pci "unloaded": each acquire journals its steps, fails to bind and rolls back.
         let vfio = stateDir + "/simulated-host/sys/bus/pci/drivers/vfio-pci"
         try FileManager.default.moveItem(atPath: vfio, toPath: vfio + ".away")
@@ -157,7 +160,8 @@ struct JournalCLITests {
             attempts += 1
         }
         #expect(try journalLines() >= 80, "after \(attempts) failed acquires")
-        #expect(!snapshotExists, "failed commands leave the journal as they wrote it")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: stateDir + "/snapshot.json")) == snapshot,
+                "failed commands leave the journal and the snapshot as they were")
         try FileManager.default.moveItem(atPath: vfio + ".away", toPath: vfio)
 
         let listed = try CLI.run(["lease", "list", "--direct"] + common)
