@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import Testing
 import SRIOVCore
 
@@ -22,7 +23,21 @@ struct BackgroundWorkTests {
     /// thread then showed its creator's (`com.apple.root.default-qos`, cut to 15).
     @Test func ourThreadsAreNamedWhereTheKernelShowsThem() async throws {
         _ = await BackgroundWork.run { 0 }
-        await HostStepThreads.run { () async -> Void in }
+        // Host-step threads start as jobs find none idle: four jobs that hold their threads until all
+        // four run start all four.
+        final class Count: Sendable { let value = Atomic<Int>(0) }
+        let count = Count()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await HostStepThreads.run { () async -> Void in
+                        count.value.add(1, ordering: .relaxed)
+                        for _ in 0..<10_000 where count.value.load(ordering: .relaxed) < 4 { usleep(1_000) }
+                    }
+                }
+            }
+        }
+        #expect(count.value.load(ordering: .relaxed) == 4)
         let expected = [BackgroundWork.threadName] + (0..<4).map { "\(HostStepThreads.threadName).\($0)" }
         func names() throws -> [String] {
             try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
