@@ -16,7 +16,8 @@
 # sriovctl), instead of checking status and lease id only. --samples FILE: every cycle's intended
 # start and latency (ms), one line each. --host-dir: where the simulated host's
 # tree goes (default /dev/shm/sriov-bench-daemon-host; $STATE/simulated-host puts it on the
-# journal's disk).
+# journal's disk). SRIOV_EMULATE_FSYNC_US=n (exported) emulates a slower disk: sriovd's journal fsyncs
+# and the printed fsync probe take at least n µs each.
 set -euo pipefail
 BIN=${SRIOV_BIN_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.build/release}
 STATE=${SRIOV_BENCH_STATE:-/var/tmp/sriov-bench-daemon}

@@ -59,6 +59,9 @@ func usage() -> Never {
                tmpfs), then N concurrent API clients on its Unix socket, each on one kept-alive
                connection: closed loop, or open loop with --rate (cycles/s offered in total, latency
                from each cycle's intended start). Benchmarks/daemon-load.sh runs both.
+
+    SRIOV_EMULATE_FSYNC_US=n (1-1000000) emulates a slower disk: every journal fsync (in sriov-bench,
+    and in a sriovd that inherits it) and the printed fsync probe take at least n µs.
     """)
     exit(64)
 }
