@@ -23,6 +23,8 @@ enum LeaseDocumentJSON {
     /// needs no `GET /v1/pools` (a read of the whole host) to learn it.
     static func released(_ lease: Lease, quarantined: [String: Quarantine]) -> [UInt8] {
         var bytes = document(lease)
+        // Its last answer: the kept attach specs go (leases that expire instead are bounded below).
+        attachCache.withLock { _ = $0.removeValue(forKey: lease.id) }
         bytes.removeLast()
         bytes += ",\"quarantined\":".utf8
         var w = JSONWriter(capacity: 64 + 160 * quarantined.count)
