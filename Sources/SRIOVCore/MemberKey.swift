@@ -47,11 +47,9 @@ extension CompactJSONDecoder {
     /// `decoder` is not this decoder's, or reads no object.
     public static func memberNames(of decoder: any Decoder) -> [(name: String, isNull: Bool)]? {
         guard let compact = decoder as? CompactJSONValueDecoder, case .object(let object) = compact.value else { return nil }
-        var seen = Set<String>()
-        var names: [(name: String, isNull: Bool)] = []
-        for (i, key) in object.keys.enumerated() where seen.insert(key).inserted {
-            if case .null = object.values[i] { names.append((key, true)) } else { names.append((key, false)) }
+        return object.distinctKeys.map { key in
+            if case .null? = object.value(key) { return (key, true) }
+            return (key, false)
         }
-        return names
     }
 }

@@ -45,7 +45,7 @@ struct SnapshotAtCloseTests {
     }
 
     /// The book's audit trail counts an eighth of its records towards a snapshot's cost: 40 cycles
-    /// leave 80 audit records, and 15 records after the snapshot are then worth a new one.
+    /// leave 80 audit records; then 6 records after the snapshot are not worth a new one, 16 are.
     @Test func auditRecordsCountAnEighth() async throws {
         let f = try LeaseFixture()
         let engine = try await f.engine()
