@@ -138,7 +138,9 @@ public struct UnixHTTPClient: Sendable {
         guard let e else {
             return SRIOVError(.io, "sriovd on \(socketPath) closed the connection before a complete answer to \(method) \(target)")
         }
-        return SRIOVError(.io, "reading sriovd's answer from \(socketPath) failed (\(Errno.name(e)))", cause: .errno(e))
+        // ECONNRESET here: the listener went away with our connection still waiting to be accepted
+        // (sriovd stopped or crashed between our connect and its accept).
+        return SRIOVError(.io, "sriovd on \(socketPath) dropped the connection without answering \(method) \(target) (\(Errno.name(e))); it may have stopped or crashed: check `systemctl status sriovd`, then retry", cause: .errno(e))
     }
 
     /// How reading an answer ended.

@@ -92,6 +92,32 @@ public enum Errno {
     public static let ENOTSUP: Int32 = 95
     public static let EOPNOTSUPP: Int32 = 95
     public static let ETIMEDOUT: Int32 = 110
+    public static let EINTR: Int32 = 4
+    public static let EBADF: Int32 = 9
+    public static let EFAULT: Int32 = 14
+    public static let EXDEV: Int32 = 18
+    public static let EISDIR: Int32 = 21
+    public static let ENFILE: Int32 = 23
+    public static let EMFILE: Int32 = 24
+    public static let EPIPE: Int32 = 32
+    public static let ENAMETOOLONG: Int32 = 36
+    public static let ENOSYS: Int32 = 38
+    public static let ENOTEMPTY: Int32 = 39
+    public static let ELOOP: Int32 = 40
+    public static let ENODATA: Int32 = 61
+    public static let EPROTO: Int32 = 71
+    public static let EOVERFLOW: Int32 = 75
+    public static let ENOTSOCK: Int32 = 88
+    public static let EMSGSIZE: Int32 = 90
+    public static let EPROTONOSUPPORT: Int32 = 93
+    public static let EADDRINUSE: Int32 = 98
+    public static let ENETDOWN: Int32 = 100
+    public static let ECONNABORTED: Int32 = 103
+    public static let ECONNRESET: Int32 = 104
+    public static let ENOBUFS: Int32 = 105
+    public static let ENOTCONN: Int32 = 107
+    public static let ECONNREFUSED: Int32 = 111
+    public static let EDQUOT: Int32 = 122
 
     /// The symbolic name of an errno, as the kernel headers spell it.
     public static func name(_ e: Int32) -> String {
@@ -114,6 +140,32 @@ public enum Errno {
         case ERANGE: return "ERANGE"
         case EOPNOTSUPP: return "EOPNOTSUPP"
         case ETIMEDOUT: return "ETIMEDOUT"
+        case EINTR: return "EINTR"
+        case EBADF: return "EBADF"
+        case EFAULT: return "EFAULT"
+        case EXDEV: return "EXDEV"
+        case EISDIR: return "EISDIR"
+        case ENFILE: return "ENFILE"
+        case EMFILE: return "EMFILE"
+        case EPIPE: return "EPIPE"
+        case ENAMETOOLONG: return "ENAMETOOLONG"
+        case ENOSYS: return "ENOSYS"
+        case ENOTEMPTY: return "ENOTEMPTY"
+        case ELOOP: return "ELOOP"
+        case ENODATA: return "ENODATA"
+        case EPROTO: return "EPROTO"
+        case EOVERFLOW: return "EOVERFLOW"
+        case ENOTSOCK: return "ENOTSOCK"
+        case EMSGSIZE: return "EMSGSIZE"
+        case EPROTONOSUPPORT: return "EPROTONOSUPPORT"
+        case EADDRINUSE: return "EADDRINUSE"
+        case ENETDOWN: return "ENETDOWN"
+        case ECONNABORTED: return "ECONNABORTED"
+        case ECONNRESET: return "ECONNRESET"
+        case ENOBUFS: return "ENOBUFS"
+        case ENOTCONN: return "ENOTCONN"
+        case ECONNREFUSED: return "ECONNREFUSED"
+        case EDQUOT: return "EDQUOT"
         default: return "E#\(e)"
         }
     }

@@ -125,7 +125,3 @@ public enum VFSettingError {
         return SRIOVError(code, "\(prefix): \(why)", cause: error.cause)
     }
 }
-
-extension Errno {
-    public static let EPROTONOSUPPORT: Int32 = 93
-}

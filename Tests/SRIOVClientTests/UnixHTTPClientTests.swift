@@ -8,15 +8,17 @@ import SRIOVTestSupport
 import Testing
 
 /// A stream socket bound to `path` and listening (the test servers' common start).
-func listeningUnixSocket(path: String, backlog: Int32) throws -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+/// A Unix stream socket bound to `path`, listening with `backlog` (nil: bound only, never listening).
+/// Close-on-exec: a process another test spawns in parallel must not inherit it and keep it alive.
+func listeningUnixSocket(path: String, backlog: Int32?) throws -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
-    guard bound == 0, listen(fd, backlog) == 0 else {
+    guard bound == 0, backlog.map({ listen(fd, $0) == 0 }) ?? true else {
         close(fd)
         throw POSIXError(.EADDRINUSE)
     }
@@ -131,11 +133,13 @@ struct UnixHTTPClientTests {
             return e?.code == .unsupported && e?.cause == .errno(ENOENT)
                 && e?.message == "no sriovd is answering on \(dir.path)/none.sock: the socket does not exist (ENOENT); try --direct"
         }
-        // A socket file nobody listens on: what a crashed daemon leaves behind.
+        // A socket file nobody listens on: what a crashed daemon leaves behind. Bound and never
+        // listening, so that a process spawned in parallel in the instant before close-on-exec takes it
+        // cannot make the connect succeed (a listening socket it held would have, then been reset).
         // (Closed here once, by itself: a second close elsewhere could shut a descriptor another test
         // running in parallel has just been given the same number.)
         let stalePath = dir.path + "/stale.sock"
-        close(try listeningUnixSocket(path: stalePath, backlog: 1))
+        close(try listeningUnixSocket(path: stalePath, backlog: nil))
         #expect {
             _ = try DaemonClient(socketPath: stalePath, unreachableHint: "try --direct").leases(owner: nil)
         } throws: { error in

@@ -167,7 +167,7 @@ struct UnixSocketTests {
         let dir = try TempDirectory("sock")
         let path = dir.path + "/stale.sock"
         // A bound socket with no listener: what a crashed daemon leaves behind.
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -191,7 +191,7 @@ struct UnixSocketTests {
     @Test func sdNotifySendsADatagram() throws {
         let dir = try TempDirectory("notify")
         let path = dir.path + "/notify.sock"
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -209,7 +209,7 @@ struct UnixSocketTests {
 
     @Test func sdNotifyReachesAnAbstractSocket() throws {
         let name = "sriovd-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
