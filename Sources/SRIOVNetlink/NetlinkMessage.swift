@@ -55,10 +55,19 @@ struct NetlinkMessage: ~Copyable {
 
 /// Builds the RTM_SETLINK / RTM_GETLINK requests sriovd sends, with libnl's message API.
 ///
-/// Each VF setting is one request: `ifinfomsg { AF_UNSPEC, ifindex }` then
-/// `IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_<X> struct } }`, as `ip link set <pf> vf N ...` sends.
+/// A VF's settings go as `ifinfomsg { AF_UNSPEC, ifindex }` then
+/// `IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_<X> struct ... } }`, one setting or several in one
+/// message, as `ip link set <pf> vf N ...` sends them.
 enum RequestBuilder {
     static func setLink(ifindex: Int32, vf: Int, request: VFSettingRequest) throws(SRIOVError) -> NetlinkMessage {
+        try setLink(ifindex: ifindex, vf: vf, requests: CollectionOfOne(request))
+    }
+
+    /// One RTM_SETLINK carrying several settings of one VF in its `IFLA_VF_INFO`, as
+    /// `ip link set <pf> vf N mac ... vlan ... spoofchk ...` sends them. The kernel (`do_setvfinfo`)
+    /// applies them in its own fixed order (`kernelRank`), not the message's, and stops at the first
+    /// refusal, whose errno is the ack's; at most one request per kind.
+    static func setLink(ifindex: Int32, vf: Int, requests: some Collection<VFSettingRequest>) throws(SRIOVError) -> NetlinkMessage {
         let message = try NetlinkMessage(type: Int32(RTM_SETLINK), flags: Int32(NLM_F_REQUEST | NLM_F_ACK))
         var ifi = ifinfomsg()
         ifi.ifi_family = UInt8(AF_UNSPEC)
@@ -67,39 +76,55 @@ enum RequestBuilder {
         let index = UInt32(vf)
         try message.nest(Int32(IFLA_VFINFO_LIST)) { () throws(SRIOVError) in
             try message.nest(Int32(IFLA_VF_INFO)) { () throws(SRIOVError) in
-                switch request {
-                case .mac(let mac):
-                    var s = ifla_vf_mac()
-                    s.vf = index
-                    withUnsafeMutableBytes(of: &s.mac) { raw in
-                        for (i, b) in mac.octets.enumerated() { raw[i] = b }
+                for request in requests {
+                    switch request {
+                    case .mac(let mac):
+                        var s = ifla_vf_mac()
+                        s.vf = index
+                        withUnsafeMutableBytes(of: &s.mac) { raw in
+                            for (i, b) in mac.octets.enumerated() { raw[i] = b }
+                        }
+                        try message.put(Int32(IFLA_VF_MAC), s)
+                    case .vlan(let vlan) where vlan.proto == .dot1Q:
+                        try message.put(Int32(IFLA_VF_VLAN),
+                                        ifla_vf_vlan(vf: index, vlan: UInt32(vlan.id), qos: UInt32(vlan.qos)))
+                    case .vlan(let vlan):
+                        // 802.1ad needs the list form, which carries the protocol (big endian).
+                        try message.nest(Int32(IFLA_VF_VLAN_LIST)) { () throws(SRIOVError) in
+                            try message.put(Int32(IFLA_VF_VLAN_INFO),
+                                            ifla_vf_vlan_info(vf: index, vlan: UInt32(vlan.id), qos: UInt32(vlan.qos),
+                                                              vlan_proto: vlan.proto.etherType.bigEndian))
+                        }
+                    case .rate(let min, let max):
+                        try message.put(Int32(IFLA_VF_RATE), ifla_vf_rate(vf: index, min_tx_rate: min, max_tx_rate: max))
+                    case .spoofCheck(let on):
+                        try message.put(Int32(IFLA_VF_SPOOFCHK), ifla_vf_spoofchk(vf: index, setting: on ? 1 : 0))
+                    case .trust(let on):
+                        try message.put(Int32(IFLA_VF_TRUST), ifla_vf_trust(vf: index, setting: on ? 1 : 0))
+                    case .linkState(let state):
+                        let value: UInt32 = state == .auto ? 0 : state == .enable ? 1 : 2
+                        try message.put(Int32(IFLA_VF_LINK_STATE), ifla_vf_link_state(vf: index, link_state: value))
+                    case .queryRSS(let on):
+                        try message.put(Int32(IFLA_VF_RSS_QUERY_EN), ifla_vf_rss_query_en(vf: index, setting: on ? 1 : 0))
                     }
-                    try message.put(Int32(IFLA_VF_MAC), s)
-                case .vlan(let vlan) where vlan.proto == .dot1Q:
-                    try message.put(Int32(IFLA_VF_VLAN),
-                                    ifla_vf_vlan(vf: index, vlan: UInt32(vlan.id), qos: UInt32(vlan.qos)))
-                case .vlan(let vlan):
-                    // 802.1ad needs the list form, which carries the protocol (big endian).
-                    try message.nest(Int32(IFLA_VF_VLAN_LIST)) { () throws(SRIOVError) in
-                        try message.put(Int32(IFLA_VF_VLAN_INFO),
-                                        ifla_vf_vlan_info(vf: index, vlan: UInt32(vlan.id), qos: UInt32(vlan.qos),
-                                                          vlan_proto: vlan.proto.etherType.bigEndian))
-                    }
-                case .rate(let min, let max):
-                    try message.put(Int32(IFLA_VF_RATE), ifla_vf_rate(vf: index, min_tx_rate: min, max_tx_rate: max))
-                case .spoofCheck(let on):
-                    try message.put(Int32(IFLA_VF_SPOOFCHK), ifla_vf_spoofchk(vf: index, setting: on ? 1 : 0))
-                case .trust(let on):
-                    try message.put(Int32(IFLA_VF_TRUST), ifla_vf_trust(vf: index, setting: on ? 1 : 0))
-                case .linkState(let state):
-                    let value: UInt32 = state == .auto ? 0 : state == .enable ? 1 : 2
-                    try message.put(Int32(IFLA_VF_LINK_STATE), ifla_vf_link_state(vf: index, link_state: value))
-                case .queryRSS(let on):
-                    try message.put(Int32(IFLA_VF_RSS_QUERY_EN), ifla_vf_rss_query_en(vf: index, setting: on ? 1 : 0))
                 }
             }
         }
         return message
+    }
+
+    /// Where the kernel's `do_setvfinfo` (net/core/rtnetlink.c) applies each kind of setting of one
+    /// `IFLA_VF_INFO`: MAC, VLAN (or VLAN list), rate, spoof checking, link state, RSS query, trust.
+    static func kernelRank(_ request: VFSettingRequest) -> Int {
+        switch request {
+        case .mac: return 0
+        case .vlan: return 1
+        case .rate: return 2
+        case .spoofCheck: return 3
+        case .linkState: return 4
+        case .queryRSS: return 5
+        case .trust: return 6
+        }
     }
 
     /// RTM_GETLINK for one interface with its VF list; statistics skipped unless asked for (they

@@ -3,8 +3,10 @@ import Glibc
 #endif
 import CNetlink
 import SRIOVCore
+import Synchronization
 
-/// Owns one libnl `nl_sock` connected to NETLINK_ROUTE; freed in `deinit`. Used from one actor only.
+/// Owns one libnl `nl_sock` connected to NETLINK_ROUTE; freed in `deinit`. Used under one lock only
+/// (`NetlinkVFLink`).
 struct NetlinkSocket: ~Copyable {
     let sock: OpaquePointer
 
@@ -106,34 +108,47 @@ struct NetlinkSocket: ~Copyable {
 
 /// VF settings over netlink, the real kernel's side of `VFLinkControl`.
 ///
-/// One socket, opened on first use, held by this actor; requests are serialized through it.
-public actor NetlinkVFLink: VFLinkControl {
-    /// Holds the noncopyable socket so the actor can lend it out.
-    final class Connection {
+/// One socket, opened on first use; requests are serialized through it by a lock, held for one
+/// request and its reply. Not an actor: a request is a few blocking system calls that run on the
+/// caller's thread (the host-step threads, in the engine), where an actor made each request two hops
+/// between threads, to its executor and back, costlier than the request itself under emulation
+/// (Docs/Performance.md, fifteenth session).
+public final class NetlinkVFLink: VFLinkControl, Sendable {
+    /// Holds the noncopyable socket; used only with `connection`'s lock held.
+    final class Connection: @unchecked Sendable {
         let socket: NetlinkSocket
         init() throws(SRIOVError) { socket = try NetlinkSocket() }
     }
 
-    private var connection: Connection?
+    private let connection = Mutex<Connection?>(nil)
 
     public init() {}
 
-    private func connected() throws(SRIOVError) -> Connection {
-        if let connection { return connection }
-        let c = try Connection()
-        connection = c
-        return c
+    /// Runs `body` with the connection (opened on first use) and the lock held.
+    private func exchange<T>(_ body: (borrowing NetlinkSocket) throws(SRIOVError) -> T) throws(SRIOVError) -> T {
+        let outcome: Result<T, SRIOVError> = connection.withLock { slot in
+            do throws(SRIOVError) {
+                let c: Connection
+                if let open = slot { c = open } else { c = try Connection(); slot = c }
+                return .success(try body(c.socket))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
     }
 
     /// Equivalent to: `ip -d link show <pf>` — RTM_GETLINK with IFLA_EXT_MASK =
     /// RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS, read whole and parsed past a wrapped VF list length.
     public func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout {
         let ifindex = try NetlinkVFLink.ifindex(pf)
-        let c = try connected()
         let message = try RequestBuilder.getLink(ifindex: ifindex)
         let context = "\(pf): reading VF settings (RTM_GETLINK)"
-        let seq = try c.socket.send(message, context: context)
-        guard let reply = try c.socket.receive(seq: seq, context: context) else {
+        let reply = try exchange { (socket) throws(SRIOVError) in
+            let seq = try socket.send(message, context: context)
+            return try socket.receive(seq: seq, context: context)
+        }
+        guard let reply else {
             throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
         }
         return try LinkMessageParser.parse(reply, interface: pf)
@@ -146,11 +161,13 @@ public actor NetlinkVFLink: VFLinkControl {
     /// walks the entries past the wrapped length up to IFLA_NUM_VF. VFs still left out are `missing`.
     public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
         let ifindex = try NetlinkVFLink.ifindex(pf)
-        let c = try connected()
         let message = try RequestBuilder.getLink(ifindex: ifindex, stats: true)
         let context = "\(pf): reading VF counters (RTM_GETLINK)"
-        let seq = try c.socket.send(message, context: context)
-        guard let reply = try c.socket.receive(seq: seq, context: context) else {
+        let reply = try exchange { (socket) throws(SRIOVError) in
+            let seq = try socket.send(message, context: context)
+            return try socket.receive(seq: seq, context: context)
+        }
+        guard let reply else {
             throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
         }
         return try LinkMessageParser.parseStats(reply, interface: pf)
@@ -159,11 +176,61 @@ public actor NetlinkVFLink: VFLinkControl {
     /// Equivalent to: `ip link set <pf> vf <n> <setting>` — one RTM_SETLINK with NLM_F_ACK.
     public func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError) {
         let ifindex = try NetlinkVFLink.ifindex(pf)
-        let c = try connected()
         let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, request: request)
         let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
-        let seq = try c.socket.send(message, context: context)
-        _ = try c.socket.receive(seq: seq, context: context)
+        _ = try exchange { (socket) throws(SRIOVError) in
+            let seq = try socket.send(message, context: context)
+            return try socket.receive(seq: seq, context: context)
+        }
+    }
+
+    /// Several settings of one VF in as few RTM_SETLINKs as keep their order: a run of requests that
+    /// the kernel applies in the same order as given goes as one message (one round trip instead of one
+    /// per setting). When a run is refused, its settings are applied again one at a time, in order, so
+    /// the refused one is named by its own errno exactly as one request per setting would (the kernel
+    /// stopped at it, and the ones before it are set again to the same values).
+    public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
+        for range in NetlinkVFLink.runs(requests) {
+            do throws(SRIOVError) {
+                if range.count == 1 {
+                    try await apply(requests[range.lowerBound], vf: vf, pf: pf)
+                } else {
+                    try applyTogether(requests[range], vf: vf, pf: pf)
+                }
+            } catch {
+                if range.count == 1 { return (range.lowerBound, error) }
+                for index in range {
+                    do { try await apply(requests[index], vf: vf, pf: pf) } catch { return (index, error) }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// `requests` cut into runs the kernel applies in the order given (its order rising within each).
+    static func runs(_ requests: [VFSettingRequest]) -> [Range<Int>] {
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < requests.count {
+            var end = start + 1
+            while end < requests.count && RequestBuilder.kernelRank(requests[end]) > RequestBuilder.kernelRank(requests[end - 1]) {
+                end += 1
+            }
+            runs.append(start..<end)
+            start = end
+        }
+        return runs
+    }
+
+    /// One RTM_SETLINK with every request of `run` (each of another kind, in the kernel's order).
+    func applyTogether(_ run: ArraySlice<VFSettingRequest>, vf: Int, pf: InterfaceName) throws(SRIOVError) {
+        let ifindex = try NetlinkVFLink.ifindex(pf)
+        let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, requests: run)
+        let context = "\(pf) VF \(vf): \(run.map(\.description).joined(separator: ", ")) (RTM_SETLINK)"
+        _ = try exchange { (socket) throws(SRIOVError) in
+            let seq = try socket.send(message, context: context)
+            return try socket.receive(seq: seq, context: context)
+        }
     }
 
     static func ifindex(_ name: InterfaceName) throws(SRIOVError) -> Int32 {

@@ -37,6 +37,31 @@ struct GoldenRequestTests {
         #expect(Self.hex(message.bytes) == expected)
     }
 
+    @Test func severalSettingsGoInOneVFInfo() throws {
+        let message = try RequestBuilder.setLink(ifindex: 7, vf: 3, requests: [.vlan(try VLAN(id: 100, qos: 3)), .spoofCheck(false), .trust(true)])
+        message.header.pointee.nlmsg_seq = 1
+        message.header.pointee.nlmsg_pid = 0
+        // IFLA_VFINFO_LIST 48 bytes { IFLA_VF_INFO 44 { VLAN 16, SPOOFCHK 12, TRUST 12 } }
+        #expect(Self.hex(message.bytes) == "50" + Self.header + "30001680" + "2c000180"
+                + "10000200" + "03000000" + "64000000" + "03000000"
+                + "0c000400" + "03000000" + "00000000"
+                + "0c000900" + "03000000" + "01000000")
+    }
+
+    /// A lease's usual settings go as one message; a run breaks where the kernel's order (trust after
+    /// link state and RSS query) would apply a later request before an earlier one.
+    @Test func runsFollowTheKernelsOrder() throws {
+        let mac = VFSettingRequest.mac(MACAddress("52:54:00:12:34:56")!)
+        let vlan = VFSettingRequest.vlan(try VLAN(id: 100))
+        #expect(NetlinkVFLink.runs([mac, vlan, .spoofCheck(true), .trust(false)]) == [0..<4])
+        #expect(NetlinkVFLink.runs([mac, vlan, .rate(min: 0, max: 100), .spoofCheck(true), .trust(true), .linkState(.auto), .queryRSS(false)])
+                == [0..<5, 5..<7])
+        #expect(NetlinkVFLink.runs([.trust(true)]) == [0..<1])
+        #expect(NetlinkVFLink.runs([]) == [])
+        let fields = VFConfigurator.requests(for: VFSettings(mac: MACAddress("52:54:00:12:34:56")!, vlan: try VLAN(id: 5), spoofCheck: true, trust: false), current: nil)
+        #expect(NetlinkVFLink.runs(fields) == [0..<4])
+    }
+
     @Test func getLinkAsksForVFsWithoutStats() throws {
         let message = try RequestBuilder.getLink(ifindex: 7)
         message.header.pointee.nlmsg_seq = 1
