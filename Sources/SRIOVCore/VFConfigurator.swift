@@ -1,5 +1,6 @@
-/// Applies `VFSettings` to one VF through a `VFLinkControl`: checks the VF exists, sends one request
-/// per setting in the fixed order of `VFSettings.Field`, explains a refusal in the operator's terms,
+/// Applies `VFSettings` to one VF through a `VFLinkControl`: checks the VF exists, hands the link one
+/// request per setting in the fixed order of `VFSettings.Field` (which may send several in one message),
+/// explains a refusal in the operator's terms,
 /// then reads everything back and fails on the first field that does not read as written.
 public struct VFConfigurator: Sendable {
     public let link: any VFLinkControl

@@ -74,7 +74,8 @@ public protocol VFLinkControl: Sendable {
     /// Equivalent to: `ip link set <pf> vf <n> <setting>` (one RTM_SETLINK). Errors carry the errno.
     func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError)
     /// Applies `requests` in order and stops at the first refusal, whose position and error it returns
-    /// (nil: all applied). Equivalent to one `ip link set <pf> vf <n> ...` per request.
+    /// (nil: all applied). Equivalent to one `ip link set <pf> vf <n> ...` per request (netlink sends
+    /// several in one RTM_SETLINK where the kernel applies them in the same order).
     func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)?
     /// Equivalent to: `ip -s -d link show <pf>` — one RTM_GETLINK with statistics (IFLA_VF_STATS), every
     /// VF's counters. The default refuses: a link control that cannot count says so.
