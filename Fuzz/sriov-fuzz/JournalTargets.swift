@@ -214,15 +214,24 @@ enum SnapshotTarget {
     }
 }
 
-/// A snapshot's data as recovery decodes it (`LeaseBook`): a decoded book, written back with JSONWriter,
+/// A snapshot's data as recovery decodes it (`LeaseBook`, the audit trail read apart): the same book,
+/// or a refusal, as `LeaseBook.init(from:)` alone gives; a decoded book, written back with JSONWriter,
 /// decodes to the same book, and those bytes are JSONEncoder's (sorted keys) byte for byte.
 enum LeaseBookTarget {
     static func run(_ bytes: [UInt8]) throws(FuzzFailure) {
         let book: LeaseBook
+        let whole = attempt({ () throws(SRIOVError) in try LeaseRecordFormat.decodeBookWhole(bytes) })
         switch attempt({ () throws(SRIOVError) in try LeaseRecordFormat.decodeBook(bytes) }) {
-        case .success(let b): book = b
+        case .success(let b):
+            book = b
+            guard case .success(let other) = whole, other == b else {
+                throw FuzzFailure(description: "the audit trail read apart accepts what init(from:) does not, or decodes it differently: \(show(bytes))")
+            }
         case .failure(let e):
             try requireExplained(e, "lease book", code: .corrupt)
+            guard case .failure = whole else {
+                throw FuzzFailure(description: "the audit trail read apart refuses what init(from:) accepts (\(e.message)): \(show(bytes))")
+            }
             return
         }
         Tally.accepted = true

@@ -18,6 +18,20 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     }
 }
 
+extension AuditRecord: CompactJSONFlatDecodable {
+    public static let flatKeys: [StaticString] = ["time", "who", "action", "target", "result"]
+
+    /// Read member by member from the snapshot's audit trail (`LeaseReplay`): the same members and
+    /// checks as `init(from:)`.
+    public init(flat members: CompactJSONFlatMembers) throws {
+        time = try members.double(0)
+        who = try members.string(1)
+        action = try members.string(2)
+        target = try members.string(3)
+        result = try members.string(4)
+    }
+}
+
 /// Times in audit queries and listings: RFC 3339 (`2026-11-25T21:00:00Z`, offsets and fractions
 /// allowed) or Unix seconds (`1764104400`, `1764104400.5`), as `GET /v1/audit?since=` and
 /// `sriovctl audit --since` take them.

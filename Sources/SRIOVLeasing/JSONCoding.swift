@@ -10,4 +10,17 @@ enum JSONCoding {
             throw SRIOVError(.corrupt, "\(what) is not valid: \(error)")
         }
     }
+
+    /// The lease book of a snapshot: as `decode`, with the audit trail (up to 12,500 records, most of
+    /// the snapshot) read record by record straight from the text (`CompactJSONFlatDecodable`) instead
+    /// of through the parsed tree and a keyed container per record, ~8 times the instructions.
+    static func decodeBook(from bytes: [UInt8], what: String) throws(SRIOVError) -> LeaseBook {
+        do {
+            var (book, audit) = try CompactJSONDecoder().decode(LeaseBook.self, from: bytes, splitting: "audit", as: AuditRecord.self)
+            book.audit = audit
+            return book
+        } catch {
+            throw SRIOVError(.corrupt, "\(what) is not valid: \(error)")
+        }
+    }
 }

@@ -17,8 +17,13 @@ package enum LeaseRecordFormat {
         try Array(encoder().encode(AnyEncodable(event.payload())))
     }
 
-    /// The snapshot's data as recovery decodes it.
+    /// The snapshot's data as recovery decodes it (the audit trail read apart, `JSONCoding.decodeBook`).
     package static func decodeBook(_ data: [UInt8]) throws(SRIOVError) -> LeaseBook {
+        try JSONCoding.decodeBook(from: data, what: "journal snapshot")
+    }
+
+    /// The same through `LeaseBook.init(from:)` alone: what the split must agree with.
+    package static func decodeBookWhole(_ data: [UInt8]) throws(SRIOVError) -> LeaseBook {
         try JSONCoding.decode(LeaseBook.self, from: data, what: "journal snapshot")
     }
 

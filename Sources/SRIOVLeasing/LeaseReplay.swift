@@ -40,7 +40,7 @@ public enum LeaseReplay {
 
     static func decode(_ snapshot: JournalSnapshot, directory: String) throws(SRIOVError) -> LeaseBook {
         do throws(SRIOVError) {
-            return try JSONCoding.decode(LeaseBook.self, from: snapshot.data, what: "the lease book")
+            return try JSONCoding.decodeBook(from: snapshot.data, what: "the lease book")
         } catch {
             throw SRIOVError(.corrupt, "\(directory)/snapshot.json (seq \(snapshot.seq)): \(error.message); its checksum is valid, so it was written this way, by another sriovd version? Run that sriovd (or a newer one), or restore snapshot.json from a backup (`sriovctl journal repair` cannot fix a snapshot)")
         }

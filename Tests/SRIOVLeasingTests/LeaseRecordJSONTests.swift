@@ -110,6 +110,52 @@ struct LeaseRecordJSONTests {
         #expect(try LeaseRecordFormat.decodeBook(Array(theirs.utf8)) == book)
     }
 
+    /// The snapshot's audit trail is read apart from the rest of the book (record by record from the
+    /// text); it accepts and refuses exactly what `LeaseBook.init(from:)` does, and reads the same.
+    @Test(arguments: [
+        // Escapes, non-ASCII, an escaped member name, whitespace, a duplicate (first counts), an
+        // unknown member (skipped), numbers in other spellings, members in another order.
+        #"{"audit":[{"time":1.5,"who":"cli uid 0","action":"lease.acquire","target":"l-1 \"q\" \u00e9 \ud83d\ude00 \/","result":"ok"}, { "result" : "ok" , "target":"t","action":"a","who":"w","time":1e3 },{"t\u0069me":2,"who":"é","action":"a","target":"t","result":"r","who":"second","extra":{"x":[1,null,true]}}],"draining":{},"leases":{},"quarantine":{},"requestIndex":{},"seq":7,"unarchivedAudit":[]}"#,
+        #"{"seq":1,"leases":{},"quarantine":{},"requestIndex":{},"audit":[]}"#,
+        #"  {"leases":{},"audit":[{"time":-0.25,"who":"","action":"","target":"","result":""}],"quarantine":{},"requestIndex":{},"seq":0,"audit":{"ignored":1}}  "#,
+    ])
+    func auditTrailReadApartDecodesAsTheWholeBook(text: String) throws {
+        let whole = try LeaseRecordFormat.decodeBookWhole(Array(text.utf8))
+        #expect(!whole.audit.isEmpty || text.contains(#""audit":[]"#))
+        #expect(try LeaseRecordFormat.decodeBook(Array(text.utf8)) == whole)
+    }
+
+    @Test(arguments: [
+        #"{"audit":[{"time":1,"who":"w","action":"a","target":"t"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // no result
+        #"{"audit":[{"time":"1","who":"w","action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // a string time
+        #"{"audit":[{"time":1,"who":null,"action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // null
+        #"{"audit":[["time",1]],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // not an object
+        #"{"audit":[{"time":1,"who":"w","action":"a","target":"t","result":"r"},],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // trailing comma
+        #"{"audit":[{"time":01,"who":"w","action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // leading zero
+        #"{"audit":[{"time":1e999,"who":"w","action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // not finite
+        #"{"audit":[{"time":1,"who":"\x","action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // bad escape
+        #"{"audit":[{"time":1,"who":"w","action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1} x"#,  // text after
+        #"{"audit":[{"time":1,"who":"w","action":"a","target":"t","result":"r""#,  // cut short
+        #"{"audit":{},"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // not an array
+        #"{"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#,  // no audit
+    ])
+    func auditTrailReadApartRefusesWhatTheWholeBookRefuses(text: String) throws {
+        #expect(throws: SRIOVError.self) { try LeaseRecordFormat.decodeBookWhole(Array(text.utf8)) }
+        #expect(throws: SRIOVError.self) { try LeaseRecordFormat.decodeBook(Array(text.utf8)) }
+    }
+
+    /// A refused audit record is named by its place: the member, the record's index, the field.
+    @Test func aRefusedAuditRecordIsNamedByItsPlace() throws {
+        let good = #"{"time":1,"who":"w","action":"a","target":"t","result":"r"}"#
+        let text = #"{"audit":["# + good + "," + good + #",{"time":1,"who":7,"action":"a","target":"t","result":"r"}],"leases":{},"quarantine":{},"requestIndex":{},"seq":1}"#
+        #expect {
+            try LeaseRecordFormat.decodeBook(Array(text.utf8))
+        } throws: { error in
+            let message = (error as? SRIOVError)?.message ?? ""
+            return message.contains("Path: audit[2].who") && message.contains("found a number")
+        }
+    }
+
     /// What `sriovctl lease acquire --json` prints (CompactJSONEncoder's pretty layout): Foundation's
     /// pretty output, byte for byte, for a lease with every member and one with none.
     @Test func leaseDocumentPrettySameBytesAsJSONEncoder() throws {
