@@ -154,19 +154,25 @@ struct CompactJSONParser {
     }
 
     mutating func parseArray() throws -> CompactJSONValue {
+        var elements: [CompactJSONValue] = []
+        try forEachElement { parser in elements.append(try parser.parseValue()) }
+        return .array(elements)
+    }
+
+    /// Walks the array at `at` (its opening bracket): `element` is called at each element and reads it.
+    mutating func forEachElement(_ element: (inout CompactJSONParser) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         at += 1
-        var elements: [CompactJSONValue] = []
         skipSpace()
         if at < bytes.count, bytes[at] == UInt8(ascii: "]") {
             at += 1
-            return .array(elements)
+            return
         }
         while true {
             skipSpace()
-            elements.append(try parseValue())
-            if try closes(UInt8(ascii: "]"), "an array") { return .array(elements) }
+            try element(&self)
+            if try closes(UInt8(ascii: "]"), "an array") { return }
         }
     }
 
@@ -183,29 +189,43 @@ struct CompactJSONParser {
     }
 
     mutating func parseObject() throws -> CompactJSONValue {
+        var keys: [String] = []
+        var values: [CompactJSONValue] = []
+        try forEachMember { parser in
+            keys.append(try parser.parseString())
+            try parser.nameSeparator()
+            values.append(try parser.parseValue())
+        }
+        return .object(CompactJSONObject(keys: keys, values: values))
+    }
+
+    /// Walks the object at `at` (its opening brace): `member` is called at each member name's opening
+    /// quote and reads the name, the separator (`nameSeparator`) and the value.
+    mutating func forEachMember(_ member: (inout CompactJSONParser) throws -> Void) throws {
         try enter()
         defer { depth -= 1 }
         at += 1
-        var keys: [String] = []
-        var values: [CompactJSONValue] = []
         skipSpace()
         if at < bytes.count, bytes[at] == UInt8(ascii: "}") {
             at += 1
-            return .object(CompactJSONObject(keys: keys, values: values))
+            return
         }
         while true {
             skipSpace()
             guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else {
                 throw failure(at < bytes.count ? "expected a member name in quotes, found \(Self.describe(bytes[at]))" : "unexpected end of data in an object")
             }
-            keys.append(try parseString())
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
-            at += 1
-            skipSpace()
-            values.append(try parseValue())
-            if try closes(UInt8(ascii: "}"), "an object") { return .object(CompactJSONObject(keys: keys, values: values)) }
+            try member(&self)
+            if try closes(UInt8(ascii: "}"), "an object") { return }
         }
+    }
+
+    /// The ':' between a member's name and its value, with the space around it.
+    mutating func nameSeparator() throws {
+        skipSpace()
+        guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
+        at += 1
+        skipSpace()
     }
 
     mutating func parseNumber() throws -> String {

@@ -74,88 +74,48 @@ extension CompactJSONParser {
     /// The object at `at`, as `parseObject`, except that the first member named `member` whose value
     /// is an array is read by `split` and kept as an empty array.
     mutating func parseObject(splitting member: String, _ split: (inout CompactJSONParser) throws -> Void) throws -> CompactJSONValue {
-        try enter()
-        defer { depth -= 1 }
-        at += 1
         var keys: [String] = []
         var values: [CompactJSONValue] = []
         var done = false
-        skipSpace()
-        if at < bytes.count, bytes[at] == UInt8(ascii: "}") {
-            at += 1
-            return .object(CompactJSONObject(keys: keys, values: values))
-        }
-        while true {
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else {
-                throw failure(at < bytes.count ? "expected a member name in quotes, found \(Self.describe(bytes[at]))" : "unexpected end of data in an object")
-            }
-            let key = try parseString()
+        try forEachMember { parser in
+            let key = try parser.parseString()
             keys.append(key)
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
-            at += 1
-            skipSpace()
-            if !done, key == member, at < bytes.count, bytes[at] == UInt8(ascii: "[") {
+            try parser.nameSeparator()
+            if !done, key == member, parser.at < parser.bytes.count, parser.bytes[parser.at] == UInt8(ascii: "[") {
                 done = true
-                try split(&self)
+                try split(&parser)
                 values.append(.array([]))
             } else {
-                values.append(try parseValue())
+                values.append(try parser.parseValue())
             }
-            if try closes(UInt8(ascii: "}"), "an object") { return .object(CompactJSONObject(keys: keys, values: values)) }
         }
+        return .object(CompactJSONObject(keys: keys, values: values))
     }
 
     /// The array at `at`, each element an object read into an `Element` (`CompactJSONFlatDecodable`).
     mutating func parseFlatArray<Element: CompactJSONFlatDecodable>(_ type: Element.Type, path: CompactJSON.Path) throws -> [Element] {
-        try enter()
-        defer { depth -= 1 }
-        at += 1
         var elements: [Element] = []
-        skipSpace()
-        if at < bytes.count, bytes[at] == UInt8(ascii: "]") {
-            at += 1
-            return elements
-        }
         let keys = Element.flatKeys
-        while true {
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: "{") else {
-                let value = try parseValue()
+        try forEachElement { parser in
+            guard parser.at < parser.bytes.count, parser.bytes[parser.at] == UInt8(ascii: "{") else {
+                let value = try parser.parseValue()
                 throw CompactJSONValueDecoder.mismatch([String: Any].self, value, CompactJSON.Path(path, CompactJSON.IndexKey(elements.count)))
             }
             var members = CompactJSONFlatMembers(keys: keys, values: Array(repeating: nil, count: keys.count), array: path, index: elements.count)
-            try parseFlatMembers(into: &members)
+            try parser.parseFlatMembers(into: &members)
             elements.append(try Element(flat: members))
-            if try closes(UInt8(ascii: "]"), "an array") { return elements }
         }
+        return elements
     }
 
     /// The members of the object at `at`, by the slot of their name (names compared as bytes when
     /// they have no escapes, the usual case).
     mutating func parseFlatMembers(into members: inout CompactJSONFlatMembers) throws {
-        try enter()
-        defer { depth -= 1 }
-        at += 1
-        skipSpace()
-        if at < bytes.count, bytes[at] == UInt8(ascii: "}") {
-            at += 1
-            return
-        }
-        while true {
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else {
-                throw failure(at < bytes.count ? "expected a member name in quotes, found \(Self.describe(bytes[at]))" : "unexpected end of data in an object")
-            }
-            let slot = try memberSlot(members.keys)
-            skipSpace()
-            guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
-            at += 1
-            skipSpace()
-            let value = try parseValue()
+        try forEachMember { parser in
+            let slot = try parser.memberSlot(members.keys)
+            try parser.nameSeparator()
+            let value = try parser.parseValue()
             if let slot, members.values[slot] == nil { members.values[slot] = value }
-            if try closes(UInt8(ascii: "}"), "an object") { return }
         }
     }
 
