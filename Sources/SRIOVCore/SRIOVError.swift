@@ -75,31 +75,28 @@ public struct SRIOVError: Error, Sendable, Equatable, CustomStringConvertible {
 public enum Errno {
     public static let EPERM: Int32 = 1
     public static let ENOENT: Int32 = 2
+    public static let EINTR: Int32 = 4
     public static let EIO: Int32 = 5
     public static let ENXIO: Int32 = 6
     public static let E2BIG: Int32 = 7
+    public static let EBADF: Int32 = 9
     public static let EAGAIN: Int32 = 11
     public static let ENOMEM: Int32 = 12
     public static let EACCES: Int32 = 13
+    public static let EFAULT: Int32 = 14
     public static let EBUSY: Int32 = 16
     public static let EEXIST: Int32 = 17
+    public static let EXDEV: Int32 = 18
     public static let ENODEV: Int32 = 19
     public static let ENOTDIR: Int32 = 20
-    public static let EINVAL: Int32 = 22
-    public static let ENOSPC: Int32 = 28
-    public static let EROFS: Int32 = 30
-    public static let ERANGE: Int32 = 34
-    public static let ENOTSUP: Int32 = 95
-    public static let EOPNOTSUPP: Int32 = 95
-    public static let ETIMEDOUT: Int32 = 110
-    public static let EINTR: Int32 = 4
-    public static let EBADF: Int32 = 9
-    public static let EFAULT: Int32 = 14
-    public static let EXDEV: Int32 = 18
     public static let EISDIR: Int32 = 21
+    public static let EINVAL: Int32 = 22
     public static let ENFILE: Int32 = 23
     public static let EMFILE: Int32 = 24
+    public static let ENOSPC: Int32 = 28
+    public static let EROFS: Int32 = 30
     public static let EPIPE: Int32 = 32
+    public static let ERANGE: Int32 = 34
     public static let ENAMETOOLONG: Int32 = 36
     public static let ENOSYS: Int32 = 38
     public static let ENOTEMPTY: Int32 = 39
@@ -110,12 +107,15 @@ public enum Errno {
     public static let ENOTSOCK: Int32 = 88
     public static let EMSGSIZE: Int32 = 90
     public static let EPROTONOSUPPORT: Int32 = 93
+    public static let ENOTSUP: Int32 = 95
+    public static let EOPNOTSUPP: Int32 = 95
     public static let EADDRINUSE: Int32 = 98
     public static let ENETDOWN: Int32 = 100
     public static let ECONNABORTED: Int32 = 103
     public static let ECONNRESET: Int32 = 104
     public static let ENOBUFS: Int32 = 105
     public static let ENOTCONN: Int32 = 107
+    public static let ETIMEDOUT: Int32 = 110
     public static let ECONNREFUSED: Int32 = 111
     public static let EDQUOT: Int32 = 122
 
@@ -124,30 +124,28 @@ public enum Errno {
         switch e {
         case EPERM: return "EPERM"
         case ENOENT: return "ENOENT"
+        case EINTR: return "EINTR"
         case EIO: return "EIO"
         case ENXIO: return "ENXIO"
         case E2BIG: return "E2BIG"
+        case EBADF: return "EBADF"
         case EAGAIN: return "EAGAIN"
         case ENOMEM: return "ENOMEM"
         case EACCES: return "EACCES"
+        case EFAULT: return "EFAULT"
         case EBUSY: return "EBUSY"
         case EEXIST: return "EEXIST"
+        case EXDEV: return "EXDEV"
         case ENODEV: return "ENODEV"
         case ENOTDIR: return "ENOTDIR"
-        case EINVAL: return "EINVAL"
-        case ENOSPC: return "ENOSPC"
-        case EROFS: return "EROFS"
-        case ERANGE: return "ERANGE"
-        case EOPNOTSUPP: return "EOPNOTSUPP"
-        case ETIMEDOUT: return "ETIMEDOUT"
-        case EINTR: return "EINTR"
-        case EBADF: return "EBADF"
-        case EFAULT: return "EFAULT"
-        case EXDEV: return "EXDEV"
         case EISDIR: return "EISDIR"
+        case EINVAL: return "EINVAL"
         case ENFILE: return "ENFILE"
         case EMFILE: return "EMFILE"
+        case ENOSPC: return "ENOSPC"
+        case EROFS: return "EROFS"
         case EPIPE: return "EPIPE"
+        case ERANGE: return "ERANGE"
         case ENAMETOOLONG: return "ENAMETOOLONG"
         case ENOSYS: return "ENOSYS"
         case ENOTEMPTY: return "ENOTEMPTY"
@@ -158,12 +156,14 @@ public enum Errno {
         case ENOTSOCK: return "ENOTSOCK"
         case EMSGSIZE: return "EMSGSIZE"
         case EPROTONOSUPPORT: return "EPROTONOSUPPORT"
+        case EOPNOTSUPP: return "EOPNOTSUPP"
         case EADDRINUSE: return "EADDRINUSE"
         case ENETDOWN: return "ENETDOWN"
         case ECONNABORTED: return "ECONNABORTED"
         case ECONNRESET: return "ECONNRESET"
         case ENOBUFS: return "ENOBUFS"
         case ENOTCONN: return "ENOTCONN"
+        case ETIMEDOUT: return "ETIMEDOUT"
         case ECONNREFUSED: return "ECONNREFUSED"
         case EDQUOT: return "EDQUOT"
         default: return "E#\(e)"

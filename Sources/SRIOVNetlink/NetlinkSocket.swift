@@ -124,13 +124,15 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
 
     public init() {}
 
-    /// Runs `body` with the connection (opened on first use) and the lock held.
-    private func exchange<T>(_ body: (borrowing NetlinkSocket) throws(SRIOVError) -> T) throws(SRIOVError) -> T {
-        let outcome: Result<T, SRIOVError> = connection.withLock { slot in
+    /// Sends `message` and reads its reply (`NetlinkSocket.receive`), with the connection (opened on
+    /// first use) and the lock held.
+    private func exchange(_ message: borrowing NetlinkMessage, context: String) throws(SRIOVError) -> [UInt8]? {
+        let outcome: Result<[UInt8]?, SRIOVError> = connection.withLock { slot in
             do throws(SRIOVError) {
                 let c: Connection
                 if let open = slot { c = open } else { c = try Connection(); slot = c }
-                return .success(try body(c.socket))
+                let seq = try c.socket.send(message, context: context)
+                return .success(try c.socket.receive(seq: seq, context: context))
             } catch {
                 return .failure(error)
             }
@@ -144,10 +146,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.getLink(ifindex: ifindex)
         let context = "\(pf): reading VF settings (RTM_GETLINK)"
-        let reply = try exchange { (socket) throws(SRIOVError) in
-            let seq = try socket.send(message, context: context)
-            return try socket.receive(seq: seq, context: context)
-        }
+        let reply = try exchange(message, context: context)
         guard let reply else {
             throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
         }
@@ -163,10 +162,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.getLink(ifindex: ifindex, stats: true)
         let context = "\(pf): reading VF counters (RTM_GETLINK)"
-        let reply = try exchange { (socket) throws(SRIOVError) in
-            let seq = try socket.send(message, context: context)
-            return try socket.receive(seq: seq, context: context)
-        }
+        let reply = try exchange(message, context: context)
         guard let reply else {
             throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
         }
@@ -178,10 +174,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, request: request)
         let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
-        _ = try exchange { (socket) throws(SRIOVError) in
-            let seq = try socket.send(message, context: context)
-            return try socket.receive(seq: seq, context: context)
-        }
+        _ = try exchange(message, context: context)
     }
 
     /// Several settings of one VF in as few RTM_SETLINKs as keep their order: a run of requests that
@@ -227,10 +220,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, requests: run)
         let context = "\(pf) VF \(vf): \(run.map(\.description).joined(separator: ", ")) (RTM_SETLINK)"
-        _ = try exchange { (socket) throws(SRIOVError) in
-            let seq = try socket.send(message, context: context)
-            return try socket.receive(seq: seq, context: context)
-        }
+        _ = try exchange(message, context: context)
     }
 
     static func ifindex(_ name: InterfaceName) throws(SRIOVError) -> Int32 {

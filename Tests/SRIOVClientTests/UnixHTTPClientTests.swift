@@ -123,6 +123,36 @@ struct UnixHTTPClientTests {
         }
     }
 
+    /// A listener that goes away with our request unread (sriovd stopping or crashing between the
+    /// connect and its accept) resets the connection: the error says so, and what to check.
+    @Test func aConnectionResetBeforeTheAnswerSaysSriovdDroppedIt() throws {
+        let dir = try TempDirectory("client")
+        let path = dir.path + "/reset.sock"
+        let listener = try listeningUnixSocket(path: path, backlog: 1)
+        let client = UnixHTTPClient(socketPath: path, timeoutSeconds: 10)
+        let closer = Thread {
+            // Once the request sits unread in the accepted socket, close both: the kernel resets.
+            let fd = accept(listener, nil, nil)
+            var pending: Int32 = 0
+            for _ in 0..<500 where ioctl(fd, UInt(FIONREAD), &pending) == 0 && pending == 0 { usleep(2_000) }
+            close(fd)
+            close(listener)
+        }
+        closer.start()
+        #expect {
+            try client.send("GET", "/v1/leases")
+        } throws: { error in
+            let e = error as? SRIOVError
+            return e?.cause == .errno(ECONNRESET)
+                && e?.message == "sriovd on \(path) dropped the connection without answering GET /v1/leases (ECONNRESET); it may have stopped or crashed: check `systemctl status sriovd`, then retry"
+        }
+    }
+
+    @Test func socketErrnosHaveTheirNames() {
+        #expect(Errno.name(ECONNRESET) == "ECONNRESET" && Errno.name(ECONNREFUSED) == "ECONNREFUSED" && Errno.name(EPIPE) == "EPIPE")
+        #expect(Errno.name(4095) == "E#4095")
+    }
+
     @Test func missingSocketAndNobodyListening() throws {
         let dir = try TempDirectory("client")
         let client = DaemonClient(socketPath: dir.path + "/none.sock", unreachableHint: "try --direct")
