@@ -171,10 +171,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
 
     /// Equivalent to: `ip link set <pf> vf <n> <setting>` — one RTM_SETLINK with NLM_F_ACK.
     public func apply(_ request: VFSettingRequest, vf: Int, pf: InterfaceName) async throws(SRIOVError) {
-        let ifindex = try NetlinkVFLink.ifindex(pf)
-        let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, request: request)
-        let context = "\(pf) VF \(vf): \(request) (RTM_SETLINK)"
-        _ = try exchange(message, context: context)
+        try setLink(CollectionOfOne(request), vf: vf, pf: pf)
     }
 
     /// Several settings of one VF in as few RTM_SETLINKs as keep their order: a run of requests that
@@ -185,15 +182,11 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
     public func apply(_ requests: [VFSettingRequest], vf: Int, pf: InterfaceName) async -> (index: Int, error: SRIOVError)? {
         for range in NetlinkVFLink.runs(requests) {
             do throws(SRIOVError) {
-                if range.count == 1 {
-                    try await apply(requests[range.lowerBound], vf: vf, pf: pf)
-                } else {
-                    try applyTogether(requests[range], vf: vf, pf: pf)
-                }
+                try setLink(requests[range], vf: vf, pf: pf)
             } catch {
                 if range.count == 1 { return (range.lowerBound, error) }
                 for index in range {
-                    do { try await apply(requests[index], vf: vf, pf: pf) } catch { return (index, error) }
+                    do throws(SRIOVError) { try setLink(CollectionOfOne(requests[index]), vf: vf, pf: pf) } catch { return (index, error) }
                 }
             }
         }
@@ -215,8 +208,9 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
         return runs
     }
 
-    /// One RTM_SETLINK with every request of `run` (each of another kind, in the kernel's order).
-    func applyTogether(_ run: ArraySlice<VFSettingRequest>, vf: Int, pf: InterfaceName) throws(SRIOVError) {
+    /// One RTM_SETLINK with every request of `run` (one, or several of other kinds in the kernel's
+    /// order), acknowledged.
+    func setLink(_ run: some Collection<VFSettingRequest>, vf: Int, pf: InterfaceName) throws(SRIOVError) {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, requests: run)
         let context = "\(pf) VF \(vf): \(run.map(\.description).joined(separator: ", ")) (RTM_SETLINK)"
