@@ -225,12 +225,12 @@ enum LeaseBookTarget {
         case .success(let b):
             book = b
             guard case .success(let other) = whole, other == b else {
-                throw FuzzFailure(description: "the audit trail read apart accepts what init(from:) does not, or decodes it differently: \(show(bytes))")
+                throw FuzzFailure(description: "the book read by hand (audit trail apart) accepts what init(from:) does not, or decodes it differently: \(show(bytes))")
             }
         case .failure(let e):
             try requireExplained(e, "lease book", code: .corrupt)
             guard case .failure = whole else {
-                throw FuzzFailure(description: "the audit trail read apart refuses what init(from:) accepts (\(e.message)): \(show(bytes))")
+                throw FuzzFailure(description: "the book read by hand (audit trail apart) refuses what init(from:) accepts (\(e.message)): \(show(bytes))")
             }
             return
         }
@@ -261,6 +261,15 @@ enum RecordTarget {
         guard let selector = bytes.first else { return }
         let type = types[Int(selector) % types.count]
         let data = Array(bytes.dropFirst())
+        // The hand-written reading of the hot records accepts only what Codable accepts, as the same event.
+        if let read = LeaseRecordFormat.readEvent(type: type, data: data) {
+            switch attempt({ () throws(SRIOVError) in try LeaseRecordFormat.decodeEventCodable(type: type, data: data) }) {
+            case .success(let codable):
+                try require(read == codable, "\(type): read by hand as \(read), through Codable as \(codable): \(show(data))")
+            case .failure(let e):
+                throw FuzzFailure(description: "\(type): read by hand, refused by Codable (\(e.message)): \(show(data))")
+            }
+        }
         let event: LeaseEvent
         switch attempt({ () throws(SRIOVError) in try LeaseRecordFormat.decodeEvent(type: type, data: data) }) {
         case .success(let e): event = e

@@ -52,6 +52,15 @@ extension CompactJSONDecoder {
     public func decode<T: Decodable, Element: CompactJSONFlatDecodable>(
         _ type: T.Type, from bytes: [UInt8], splitting member: String, as element: Element.Type
     ) throws -> (value: T, elements: [Element]) {
+        let (document, elements) = try read(bytes, splitting: member, as: element)
+        return (try T(from: CompactJSONValueDecoder(value: document.value, path: nil)), elements)
+    }
+
+    /// The document parsed with `member` read apart, as `decode(_:from:splitting:as:)` reads it, for
+    /// a type read by hand (`JSONReader`).
+    public func read<Element: CompactJSONFlatDecodable>(
+        _ bytes: [UInt8], splitting member: String, as element: Element.Type
+    ) throws -> (document: JSONReader, elements: [Element]) {
         var elements: [Element] = []
         let value = try bytes.withUnsafeBufferPointer { buffer in
             var parser = CompactJSONParser(buffer)
@@ -66,7 +75,7 @@ extension CompactJSONDecoder {
             guard parser.at == buffer.count else { throw parser.failure("unexpected text after the value") }
             return value
         }
-        return (try T(from: CompactJSONValueDecoder(value: value, path: nil)), elements)
+        return (JSONReader(value: value), elements)
     }
 }
 

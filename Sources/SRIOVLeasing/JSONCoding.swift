@@ -14,7 +14,10 @@ enum JSONCoding {
     /// The lease book of a snapshot: as `decode`, with the audit trail (up to 12,500 records, most of
     /// the snapshot) read record by record straight from the text (`CompactJSONFlatDecodable`) instead
     /// of through the parsed tree and a keyed container per record, ~8 times the instructions.
+    /// The rest of the book is read by hand (`LeaseBook.init(reading:)`) when it can be; `Codable`
+    /// decodes (and names the problem of) anything that reading misses.
     static func decodeBook(from bytes: [UInt8], what: String) throws(SRIOVError) -> LeaseBook {
+        if let book = LeaseRecordFormat.readBook(bytes) { return book }
         do {
             var (book, audit) = try CompactJSONDecoder().decode(LeaseBook.self, from: bytes, splitting: "audit", as: AuditRecord.self)
             book.audit = audit

@@ -9,6 +9,18 @@ package enum LeaseRecordFormat {
         try LeaseEvent.decode(type: type, data: data)
     }
 
+    /// The same record through `Codable` alone (what the hand-written reading must agree with).
+    package static func decodeEventCodable(type: String, data: [UInt8]) throws(SRIOVError) -> LeaseEvent {
+        try LeaseEvent.decodeCodable(type: type, data: data)
+    }
+
+    /// The hand-written reading alone (`JSONReader`): nil for a type it does not read, or a record
+    /// it leaves to `Codable`.
+    package static func readEvent(type: String, data: [UInt8]) -> LeaseEvent? {
+        guard let reader = JSONReader.parse(data) else { return nil }
+        return try? LeaseEvent.read(type: type, reader)
+    }
+
     /// The payload the engine journals for `event` (JSONWriter).
     package static func payloadJSON(_ event: LeaseEvent) -> [UInt8] { event.payloadJSON() }
 
@@ -20,6 +32,14 @@ package enum LeaseRecordFormat {
     /// The snapshot's data as recovery decodes it (the audit trail read apart, `JSONCoding.decodeBook`).
     package static func decodeBook(_ data: [UInt8]) throws(SRIOVError) -> LeaseBook {
         try JSONCoding.decodeBook(from: data, what: "journal snapshot")
+    }
+
+    /// The hand-written reading of the snapshot's book alone: nil when it leaves the book to `Codable`.
+    package static func readBook(_ data: [UInt8]) -> LeaseBook? {
+        guard let (document, audit) = try? CompactJSONDecoder().read(data, splitting: "audit", as: AuditRecord.self),
+              var book = try? LeaseBook(reading: document) else { return nil }
+        book.audit = audit
+        return book
     }
 
     /// The same through `LeaseBook.init(from:)` alone: what the split must agree with.
