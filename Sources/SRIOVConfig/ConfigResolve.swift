@@ -13,6 +13,27 @@ extension SRIOVConfig {
     }
 }
 
+extension SRIOVConfig {
+    /// The devices `resolve` looks at: the protected PFs, the `pfs:` entries, and every pool
+    /// selector's PF, VFs and devices. Resolved against an inventory of these alone
+    /// (`HostInventorySource.inventory(scope:)`) the plan is the one the whole host gives. Nil when a
+    /// selector matches VFs by vendor/device or NUMA node alone: any PF may hold them.
+    public var discoveryScope: DiscoveryScope? {
+        var scope = DiscoveryScope()
+        for name in protectedPFs { scope.insert(named: name) }
+        for entry in pfs { scope.insert(named: entry.pf) }
+        for pool in pools {
+            for selector in pool.selectors {
+                guard selector.pf != nil || !selector.pciAddresses.isEmpty || !selector.devices.isEmpty else { return nil }
+                if let pf = selector.pf { scope.insert(named: pf) }
+                scope.devices.formUnion(selector.pciAddresses)
+                scope.devices.formUnion(selector.devices)
+            }
+        }
+        return scope
+    }
+}
+
 /// One `resolve` run: the host's indexes and what has been decided so far.
 struct PlanResolver {
     let config: SRIOVConfig

@@ -39,6 +39,34 @@ public protocol HostInventorySource: Sendable {
     /// Kernel interface: `/sys/class/net/<if>/carrier` (EINVAL while admin-down: no link),
     /// `/sys/class/net/<if>/operstate` (`PFLinkState.fromSysfs`).
     func pfLink(_ interface: InterfaceName) -> PFLinkState
+    /// The inventory as `inventory()` reads it, for the devices `scope` names only: each named PF with
+    /// its VFs (a named VF brings its PF), each named device without SR-IOV, and the IOMMU groups of
+    /// all of them with every member (read from the group's directory, so isolation is judged as on
+    /// the whole host); the management devices and host facts as ever. What a short-lived process
+    /// that works on its pools needs, without reading every PCI device. A source that cannot scope
+    /// reads the whole host (the default).
+    func inventory(scope: DiscoveryScope) throws(SRIOVError) -> HostInventory
+}
+
+extension HostInventorySource {
+    public func inventory(scope: DiscoveryScope) throws(SRIOVError) -> HostInventory { try inventory() }
+}
+
+/// The devices a scoped discovery reads (`HostInventorySource.inventory(scope:)`), by PCI address or
+/// netdev name, as a configuration names them.
+public struct DiscoveryScope: Sendable, Equatable {
+    public var devices: Set<PCIAddress>
+    public var interfaces: Set<String>
+
+    public init(devices: Set<PCIAddress> = [], interfaces: Set<String> = []) {
+        self.devices = devices
+        self.interfaces = interfaces
+    }
+
+    /// Adds a PF or device as a configuration names it: a PCI address, or else a netdev name.
+    public mutating func insert(named text: String) {
+        if let address = PCIAddress(text) { devices.insert(address) } else { interfaces.insert(text) }
+    }
 }
 
 /// `/dev/vfio/<group>` on a host: where it is (under the host's `/dev`) and whether it exists now.

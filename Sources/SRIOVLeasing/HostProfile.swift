@@ -101,6 +101,7 @@ struct TimedSource: HostInventorySource {
     let record: HostProfile.Record
 
     func inventory() throws(SRIOVError) -> HostInventory { try inner.inventory() }
+    func inventory(scope: DiscoveryScope) throws(SRIOVError) -> HostInventory { try inner.inventory(scope: scope) }
     func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus? {
         try HostProfile.timed("sysfs.read_device", record) { () throws(SRIOVError) in try inner.device(address) }
     }

@@ -146,30 +146,37 @@ public actor LeaseEngine {
     /// Lease and VF events for subscribers, fed by `record(_:)` (`EngineEvents.swift`).
     public nonisolated let eventFeed = EngineEvents()
 
+    /// How much of the host the engine reads at start-up (`start(discovery:)`).
+    public enum Discovery: Sendable {
+        /// Every PCI device: what sriovd and every command that may touch any PF need.
+        case wholeHost
+        /// The devices of the configuration and of the book (`SRIOVConfig.discoveryScope`, the PFs of
+        /// leased and quarantined VFs) with their IOMMU groups whole: for an in-process lease command
+        /// (`sriovctl lease acquire|release --direct`), which allocates from and reconciles only
+        /// those. Anything else it does that needs the whole host reads it then (whole devices, a
+        /// stale choice, PF and VF writes, unquarantine).
+        case pooled
+    }
+
     /// Opens the state directory (taking its lock), replays the journal, and reconciles with the host.
     public static func start(stateDirectory: String, config: SRIOVConfig, host: Host, clock: any WallClock = SystemWallClock(),
                              monotonic: any Clock<Duration> = ContinuousClock(),
                              fsync: Bool = true, logger: Logger = Logger(label: "sriovd.leasing"),
-                             reconcile: Bool = true) async throws(SRIOVError) -> LeaseEngine {
+                             reconcile: Bool = true, discovery: Discovery = .wholeHost) async throws(SRIOVError) -> LeaseEngine {
         // The state directory's lock first, then the host: the inventory that reconciliation compares
         // with the book is read while no other process can change either.
         let (journal, recovery) = try Journal.open(JournalOptions(directory: stateDirectory, fsync: fsync), logger: logger)
-        let inventory: HostInventory
-        let plan: PoolPlan
-        do throws(SRIOVError) {
-            inventory = try host.source.inventory()
-            plan = try config.resolve(against: inventory)
-        } catch {
-            await journal.close()
-            throw error
-        }
         if let torn = recovery.droppedTornTail {
             logger.warning("journal: dropped a torn last record", metadata: ["detail": "\(torn)"])
         }
         // The same decoding `sriovctl journal verify` runs (LeaseReplay), so it fails exactly when this does.
+        // Before the host: a pooled discovery reads the PFs the book's leases hold too.
         var book: LeaseBook
+        let inventory: HostInventory
+        let plan: PoolPlan
         do throws(SRIOVError) {
             book = try LeaseReplay.book(recovery, directory: stateDirectory)
+            (inventory, plan) = try discover(config: config, book: book, source: host.source, discovery: discovery)
         } catch {
             await journal.close()
             throw error
@@ -191,6 +198,23 @@ public actor LeaseEngine {
             await engine.refreshPFLinks()
         }
         return engine
+    }
+
+    /// Start-up's read of the host and the plan resolved against it. A pooled read that the
+    /// configuration cannot be resolved against is done again whole, so a mistake in the configuration
+    /// is reported exactly as against the whole host.
+    static func discover(config: SRIOVConfig, book: LeaseBook, source: any HostInventorySource,
+                         discovery: Discovery) throws(SRIOVError) -> (HostInventory, PoolPlan) {
+        if discovery == .pooled, var scope = config.discoveryScope {
+            for lease in book.leases.values {
+                for vf in lease.vfs { scope.devices.insert(vf.pf) }
+            }
+            for vf in book.quarantine.keys { if let address = PCIAddress(vf) { scope.devices.insert(address) } }
+            let inventory = try source.inventory(scope: scope)
+            if let plan = try? config.resolve(against: inventory) { return (inventory, plan) }
+        }
+        let inventory = try source.inventory()
+        return (inventory, try config.resolve(against: inventory))
     }
 
     init(host: Host, config: SRIOVConfig, plan: PoolPlan, journal: Journal, clock: any WallClock, monotonic: any Clock<Duration>,

@@ -63,6 +63,10 @@ public struct SimulatedHost: PCIDeviceControl, HostInventorySource {
         try SysfsDiscovery(paths: paths).inventory()
     }
 
+    public func inventory(scope: DiscoveryScope) throws(SRIOVError) -> HostInventory {
+        try SysfsDiscovery(paths: paths).inventory(scope: scope)
+    }
+
     public func device(_ address: PCIAddress) throws(SRIOVError) -> DeviceStatus? {
         try SysfsDiscovery(paths: paths).device(address)
     }

@@ -32,40 +32,105 @@ public struct SysfsDiscovery: HostInventorySource {
         // Sorted, a PF comes before its VFs (VF routing ID = PF's + offset), so known VFs are skipped
         // without probing them for sriov_totalvfs: discovery costs a handful of syscalls per VF.
         addresses.sort()
-        let scan = ScanContext(netdevs: netdevsByDevice())
+        var found = Found(scan: ScanContext(netdevs: netdevsByDevice()), management: management.devices)
+        for address in addresses where !found.knownVFs.contains(address) { read(address, into: &found) }
+        return finish(found, management: management, problems: hostProblems)
+    }
+
+    /// `inventory()` for the devices `scope` names (`HostInventorySource.inventory(scope:)`): each
+    /// named PF with its VFs (a VF stands for its PF), each named device without SR-IOV as
+    /// `inventory()` reads it, and the IOMMU groups of all of them with every member, from
+    /// `/sys/kernel/iommu_groups/<n>/devices`. A name that is not the netdev of a PCI device (or not
+    /// a valid name) leaves nothing to scope by: the whole host is read, and whoever asked judges the
+    /// name as ever.
+    ///
+    /// Kernel interface: `/sys/class/net/<if>/device`, `/sys/bus/pci/devices/<bdf>/physfn`, then as
+    /// `inventory()` for those devices, and `/sys/kernel/iommu_groups/<n>/devices`.
+    public func inventory(scope: DiscoveryScope) throws(SRIOVError) -> HostInventory {
+        guard FileSystem.isDirectory(paths.sysfs), FileSystem.isDirectory(paths.pciDevices) else { return try inventory() }
+        var named = scope.devices
+        for name in scope.interfaces {
+            guard InterfaceName(name) != nil,
+                  let device = FileSystem.linkBasename(paths.sysfs + "/class/net/" + name + "/device").flatMap(PCIAddress.init) else {
+                return try inventory()
+            }
+            named.insert(device)
+        }
+        var addresses = Set<PCIAddress>()
+        for address in named {
+            addresses.insert(FileSystem.linkBasename(paths.device(address) + "/physfn").flatMap(PCIAddress.init) ?? address)
+        }
+        var hostProblems: [String] = []
+        let management = managementDevices(problems: &hostProblems)
+        var found = Found(scan: ScanContext(netdevs: netdevsByDevice()), management: management.devices)
+        for address in addresses.sorted() where !found.knownVFs.contains(address) { read(address, into: &found) }
+        // The other members of those groups, as `inventory()` knows them from every device's link.
+        var seen = Set(found.pfs.map(\.pciAddress)).union(found.knownVFs).union(found.functions.map(\.pciAddress))
+        seen.formUnion(found.otherGroups.keys)
+        var groupIDs = Set(found.otherGroups.values).union(found.functions.compactMap(\.iommuGroup))
+        for pf in found.pfs {
+            if let g = pf.iommuGroup { groupIDs.insert(g) }
+            for vf in pf.vfs { if let g = vf.iommuGroup { groupIDs.insert(g) } }
+        }
+        for id in groupIDs.sorted() {
+            for name in FileSystem.list(paths.iommuGroups + "/\(id)/devices") ?? [] {
+                guard let member = PCIAddress(name), seen.insert(member).inserted else { continue }
+                found.otherGroups[member] = id
+                if PCIFunction.isBridgeClass(FileSystem.readAttribute(paths.deviceAttribute(member, .class)).value) {
+                    found.bridges.append(member)
+                }
+            }
+        }
+        found.bridges.sort()
+        return finish(found, management: management, problems: hostProblems)
+    }
+
+    /// What one discovery pass has read so far.
+    struct Found {
+        let scan: ScanContext
+        let management: Set<PCIAddress>
         var knownVFs = Set<PCIAddress>()
+        /// Devices without SR-IOV that are not network functions, by IOMMU group.
         var otherGroups: [PCIAddress: Int] = [:]
         var pfs: [PhysicalFunction] = []
         var functions: [PCIFunction] = []
         var bridges: [PCIAddress] = []
-        for address in addresses where !knownVFs.contains(address) {
-            guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else {
-                let group = FileSystem.linkBasename(paths.device(address) + "/iommu_group").flatMap { Int($0) }
-                // One more read per device without SR-IOV (VFs were skipped above): its class.
-                let classCode = FileSystem.readAttribute(paths.deviceAttribute(address, .class)).value
-                if PCIFunction.isNetworkClass(classCode), !FileSystem.entryExists(paths.device(address) + "/physfn") {
-                    var function = readFunction(address, classCode: classCode, group: group, scan: scan)
-                    function.isManagement = management.devices.contains(address)
-                    functions.append(function)
-                    continue
-                }
-                if PCIFunction.isBridgeClass(classCode) { bridges.append(address) }
-                if let group { otherGroups[address] = group }
-                continue
+    }
+
+    /// Reads one device: a PF with its VFs, a network function without SR-IOV, or another device
+    /// (its IOMMU group, and whether it is a bridge).
+    func read(_ address: PCIAddress, into found: inout Found) {
+        guard FileSystem.entryExists(paths.deviceAttribute(address, .sriovTotalVFs)) else {
+            let group = FileSystem.linkBasename(paths.device(address) + "/iommu_group").flatMap { Int($0) }
+            // One more read per device without SR-IOV (VFs were skipped above): its class.
+            let classCode = FileSystem.readAttribute(paths.deviceAttribute(address, .class)).value
+            if PCIFunction.isNetworkClass(classCode), !FileSystem.entryExists(paths.device(address) + "/physfn") {
+                var function = readFunction(address, classCode: classCode, group: group, scan: found.scan)
+                function.isManagement = found.management.contains(address)
+                found.functions.append(function)
+                return
             }
-            var pf = readPF(address, scan: scan)
-            pf.isManagement = management.devices.contains(address)
-            for vf in pf.vfs { knownVFs.insert(vf.pciAddress) }
-            pfs.append(pf)
+            if PCIFunction.isBridgeClass(classCode) { found.bridges.append(address) }
+            if let group { found.otherGroups[address] = group }
+            return
         }
-        for vf in knownVFs { otherGroups[vf] = nil }
+        var pf = readPF(address, scan: found.scan)
+        pf.isManagement = found.management.contains(address)
+        for vf in pf.vfs { found.knownVFs.insert(vf.pciAddress) }
+        found.pfs.append(pf)
+    }
+
+    func finish(_ found: Found, management: Management, problems: [String]) -> HostInventory {
+        var found = found
+        for vf in found.knownVFs { found.otherGroups[vf] = nil }
+        var hostProblems = problems
         var host = hostFacts(problems: &hostProblems)
         host.defaultRouteInterfaces = management.interfaces
         host.managementDevices = management.devices.sorted()
-        host.bridges = bridges
-        host.iommuGroups = groups(for: pfs, functions: functions, others: otherGroups)
+        host.bridges = found.bridges
+        host.iommuGroups = groups(for: found.pfs, functions: found.functions, others: found.otherGroups)
         host.problems = hostProblems
-        return HostInventory(host: host, pfs: pfs, functions: functions)
+        return HostInventory(host: host, pfs: found.pfs, functions: found.functions)
     }
 
     /// Kernel interface: `/sys/bus/pci/devices/<bdf>/{driver,driver_override,iommu_group}` and

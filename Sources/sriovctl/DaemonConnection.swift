@@ -74,12 +74,13 @@ struct DoorChoice: Equatable, Sendable {
     }
 
     /// Runs `body` against the front door chosen (sriovd's socket, or with --direct the engine opened on
-    /// the state directory), and lets go of it afterwards, also when `body` throws.
-    func using<T>(_ host: HostChoice, configPath: String?,
+    /// the state directory, reading as much of the host as `discovery` says), and lets go of it
+    /// afterwards, also when `body` throws.
+    func using<T>(_ host: HostChoice, configPath: String?, discovery: LeaseEngine.Discovery = .wholeHost,
                   _ body: (any FrontDoor) async throws -> T) async throws -> T {
         let door: any FrontDoor
         if direct {
-            let (engine, _) = try await LeaseContext.engine(host, configPath: configPath)
+            let (engine, _) = try await LeaseContext.engine(host, configPath: configPath, discovery: discovery)
             door = LocalFrontDoor(engine: engine, caller: LeaseContext.caller)
         } else {
             door = client

@@ -138,7 +138,7 @@ struct LeaseAcquireInvocation: Equatable, Sendable {
     func run() async throws {
         try await ErrorReporting.run {
             let request = self.request
-            let lease = try await door.using(host, configPath: configPath) { door in try await door.acquire(request) }
+            let lease = try await door.using(host, configPath: configPath, discovery: .pooled) { door in try await door.acquire(request) }
             if json { try JSONOutput.print(LeaseDocument(lease)) } else {
                 Output.line(LeaseText.summary(lease))
                 Output.line("attach: `sriovctl lease show \(lease.id) --format libvirt|libvirt-interface|qemu|proxmox|cloud-hypervisor|dpdk`")

@@ -25,7 +25,10 @@ enum LeaseContext {
         try await engine(global.choice, configPath: options.config)
     }
 
-    static func engine(_ global: HostChoice, configPath: String?) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
+    /// `discovery`: `.pooled` for the lease commands, which read only the pools' PFs at start-up
+    /// (`LeaseEngine.Discovery`).
+    static func engine(_ global: HostChoice, configPath: String?,
+                       discovery: LeaseEngine.Discovery = .wholeHost) async throws(SRIOVError) -> (LeaseEngine, HostContext) {
         // In-process commands work on sriovd's state; they never create it: a mistyped --state-dir would
         // otherwise get a new, empty state directory and report success against it (sriovd creates its
         // own on first start). Checked before the host: --simulated would create the directory for its
@@ -39,7 +42,7 @@ enum LeaseContext {
             stateDirectory: global.stateDir, config: config,
             host: LeaseEngine.Host(source: host.source, control: host.control, link: host.link, consumers: host.consumers,
                                    nodes: VFIONodes(paths: host.paths)),
-            logger: logger)
+            logger: logger, discovery: discovery)
         return (engine, host)
     }
 

@@ -40,7 +40,7 @@ struct LeaseReleaseInvocation: Equatable, Sendable {
     func run() async throws {
         try await ErrorReporting.run {
             let id = self.id
-            let (lease, quarantined) = try await door.using(host, configPath: configPath) { door in
+            let (lease, quarantined) = try await door.using(host, configPath: configPath, discovery: .pooled) { door in
                 let released = try await door.release(id)
                 // A sriovd older than the answer's `quarantined` says nothing of it: ask its pools.
                 if let quarantined = released.quarantined { return (released.lease, quarantined) }

@@ -56,6 +56,25 @@ struct DiscoveryTests {
         #expect(Doctor.run(inv).first { $0.id == "vf-isolation:0000:3b:00.0" }?.status == .warn)
     }
 
+    /// A discovery scoped to one PF still sees every member of its VFs' groups, with driver and class.
+    @Test func aScopedDiscoveryReadsTheGroupsWhole() throws {
+        let f = try standardFixture()
+        try f.device("0000:3c:00.0", vendor: "0x8086", device: "0xa352", driver: "ahci", group: 12, classCode: "0x010601")
+        // A NIC without SR-IOV outside the scope.
+        try f.device("0000:5e:00.0", vendor: "0x8086", device: "0x1572", driver: "i40e", group: 20)
+        let discovery = SysfsDiscovery(paths: paths(f))
+        let whole = try discovery.inventory()
+        #expect(whole.functions.map(\.pciAddress.description) == ["0000:5e:00.0"])
+        for scope in [DiscoveryScope(interfaces: ["ens1f0"]), DiscoveryScope(devices: [PCIAddress("0000:3b:02.1")!])] {
+            let scoped = try discovery.inventory(scope: scope)
+            #expect(scoped.pfs == whole.pfs)
+            #expect(scoped.host.iommuGroups == whole.host.iommuGroups.filter { $0.id != 20 })
+            #expect(try #require(scoped.host.group(12)).members.map(\.pciAddress.description) == ["0000:3b:02.1", "0000:3c:00.0"])
+            #expect(scoped.functions.isEmpty && scoped.host.group(20) == nil)
+        }
+        #expect(whole.host.group(20) != nil)
+    }
+
     @Test func danglingVirtfnLinkIsAProblemNotACrash() throws {
         let f = try standardFixture()
         try f.dir.link("sys/devices/pci0000:00/0000:3b:00.0/virtfn2", to: "../0000:3b:02.2")
