@@ -96,8 +96,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "sriov-bench",
-            dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig",
-                           "SRIOVClient", "SRIOVService", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SRIOVCore", "SRIOVAPI", "SRIOVSysfs", "SRIOVSimulator", "SRIOVNetlink", "SRIOVJournal", "SRIOVLeasing", "SRIOVConfig",
+                           "SRIOVRuntime", "SRIOVClient", "SRIOVService", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/sriov-bench"
         ),
         // The parsers' properties: a corpus replay in a normal build, a libFuzzer binary with

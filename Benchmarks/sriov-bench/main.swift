@@ -25,6 +25,7 @@ func usage() -> Never {
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
            sriov-bench lease-floor --pf IFNAME [--vf N] [--iterations N]
+           sriov-bench lease-engine --config FILE --state-dir DIR --pool NAME [--iterations N]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--pfs 4] [--vfs 64]
                                     [--state DIR] [--host DIR] [--samples FILE]
            sriov-bench metrics-scrape [--pfs 16] [--vfs 256] [--leases 1000] [--iterations 50] [--host DIR] [--state DIR]
@@ -44,6 +45,9 @@ func usage() -> Never {
     lease-floor  the kernel's own cost of one lease cycle of a real VF (settings with read-back, bind
                to vfio-pci, unbind, scrub with read-back), in one process with no journal, book or
                API: the floor a lease cycle through sriovd is compared with. Needs root and a free VF.
+    lease-engine  the lease engine in this process on the real host (journal, book, checks; no API):
+               acquire + release of one VF of a pool, between lease-floor and the API through
+               sriovd. Needs root and a pool whose VFs are free.
     lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process; closed
                loop, or with --rate an open loop at N cycles/s offered (latency from when due).
     metrics-scrape  /metrics with every leased VF's counters (one read per PF, 8 samples per VF), uncached
@@ -204,6 +208,10 @@ if CommandLine.arguments.dropFirst().first == "metrics-scrape" {
 }
 if CommandLine.arguments.dropFirst().first == "host-events" {
     await hostEvents(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "lease-engine" {
+    await leaseEngine(CommandLine.arguments.dropFirst(2))
     exit(0)
 }
 if CommandLine.arguments.dropFirst().first == "lease-cycles" {

@@ -4,6 +4,8 @@
 #  floor   `sriov-bench lease-floor`: exactly the engine's host operations (netlink settings with
 #          read-back, the three sysfs writes of a bind, the two of a release, the scrub), in one
 #          process with no journal, book or API;
+#  engine  `sriov-bench lease-engine`: the lease engine in one process (journal, book, checks; no
+#          API), as sriovd runs it: what the engine adds to the floor, and the API to the engine;
 #  api     `sriov-bench daemon-load --clients 1`: a client in the guest on one kept-alive connection
 #          to a sriovd started here (POST /v1/leases, then DELETE; its GET /v1/leases is left out of
 #          the sum); target: within 2x of the floor; then the same against sriovd --no-host-events
@@ -44,6 +46,11 @@ problems=()
 "$BENCH" lease-floor --pf "$pf" --vf 3 --iterations "$ITER" >"$W/floor.out" 2>&1 || problems+=("lease-floor: $(tail -n 2 "$W/floor.out" | tr '\n' ' ')")
 grep '^lease-floor:' "$W/floor.out" | sed 's/^/BENCH floor: /'
 floor=$(awk '/^lease-floor: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "median") print $(i + 1) }' "$W/floor.out")
+
+# ------------------------------------------------------ the engine in this process (no API), VF 2
+"$BENCH" lease-engine --config "$state/direct.yaml" --state-dir "$state/engine" --pool bench --iterations "$ITER" >"$W/engine.out" 2>&1 || problems+=("lease-engine: $(tail -n 2 "$W/engine.out" | tr '\n' ' ')")
+grep '^lease-engine:' "$W/engine.out" | sed 's/^/BENCH engine: /'
+engine=$(awk '/^lease-engine: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "median") print $(i + 1) }' "$W/engine.out")
 
 # -------------------------------------------------------------------- api, kept-alive, in the guest
 p50() { awk -v w="$2" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$1" | head -n 1; }
@@ -130,6 +137,9 @@ echo "BENCH script: 8 ip link set processes + the sysfs writes: $(stats "$W/scri
 target() {   # target <label> <met?> <detail>
     if [[ $2 == 1 ]]; then echo "BENCH target $1: met ($3)"; else echo "BENCH target $1: NOT met ($3)"; fi
 }
+if [[ -n $floor && -n $engine && -n $api ]]; then
+    echo "BENCH decomposition: floor $floor ms; the engine in-process $engine ms ($(ratio "$engine" "$floor")x the floor); through sriovd's API $api ms ($(ratio "$api" "$engine")x the engine)"
+fi
 if [[ -n $floor && -n $api ]]; then
     r=$(awk -v a="$api" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
     target "api cycle (kept-alive client, acquire p50 + release p50) within 2x of the floor" \
