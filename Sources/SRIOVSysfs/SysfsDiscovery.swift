@@ -90,7 +90,9 @@ public struct SysfsDiscovery: HostInventorySource {
         let scan: ScanContext
         let management: Set<PCIAddress>
         var knownVFs = Set<PCIAddress>()
-        /// Devices without SR-IOV that are not network functions, by IOMMU group.
+        /// Devices without SR-IOV that are not network functions, by IOMMU group; in a scoped read
+        /// also the groups' members outside the scope, whatever they are (read as group members:
+        /// driver and class, which is what isolation is judged by).
         var otherGroups: [PCIAddress: Int] = [:]
         var pfs: [PhysicalFunction] = []
         var functions: [PCIFunction] = []
