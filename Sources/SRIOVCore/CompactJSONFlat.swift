@@ -44,20 +44,11 @@ public struct CompactJSONFlatMembers {
 }
 
 extension CompactJSONDecoder {
-    /// `decode(_:from:)` with one member of the top-level object read apart: when `member` is an
+    /// `JSONReader.parsing` with one member of the top-level object read apart: when `member` is an
     /// array, its elements are read as `Element`s straight from the text (`CompactJSONFlatDecodable`)
-    /// and returned beside the value, which decodes as if that member were an empty array. Any other
-    /// document decodes exactly as `decode(_:from:)` (a missing member, or one that is not an array,
-    /// is for `T` to refuse). The input is checked as strictly either way.
-    public func decode<T: Decodable, Element: CompactJSONFlatDecodable>(
-        _ type: T.Type, from bytes: [UInt8], splitting member: String, as element: Element.Type
-    ) throws -> (value: T, elements: [Element]) {
-        let (document, elements) = try read(bytes, splitting: member, as: element)
-        return (try T(from: CompactJSONValueDecoder(value: document.value, path: nil)), elements)
-    }
-
-    /// The document parsed with `member` read apart, as `decode(_:from:splitting:as:)` reads it, for
-    /// a type read by hand (`JSONReader`).
+    /// and returned beside the document, in which that member is an empty array. Any other document
+    /// is parsed as ever (a missing member, or one that is not an array, is for the reader to
+    /// refuse). The input is checked as strictly either way.
     public func read<Element: CompactJSONFlatDecodable>(
         _ bytes: [UInt8], splitting member: String, as element: Element.Type
     ) throws -> (document: JSONReader, elements: [Element]) {

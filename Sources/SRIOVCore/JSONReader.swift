@@ -22,11 +22,20 @@ public struct JSONReader {
     let value: CompactJSONValue
 
     /// The parsed document, or nil when `bytes` is not JSON `CompactJSONDecoder` accepts.
-    public static func parse(_ bytes: [UInt8]) -> JSONReader? {
-        try? bytes.withUnsafeBufferPointer { buffer in
+    public static func parse(_ bytes: [UInt8]) -> JSONReader? { try? parsing(bytes) }
+
+    /// The parsed document; throws what `CompactJSONDecoder.decode` throws for text it refuses.
+    public static func parsing(_ bytes: [UInt8]) throws -> JSONReader {
+        try bytes.withUnsafeBufferPointer { buffer in
             var parser = CompactJSONParser(buffer)
             return JSONReader(value: try parser.parseDocument())
         }
+    }
+
+    /// This value through `T`'s `Codable` conformance, as `CompactJSONDecoder.decode` decodes it
+    /// from the text: for what the hand-written reading leaves, without parsing the text again.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try T(from: CompactJSONValueDecoder(value: value, path: nil))
     }
 
     // MARK: This value

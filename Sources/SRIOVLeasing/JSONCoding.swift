@@ -16,10 +16,11 @@ enum JSONCoding {
     /// of through the parsed tree and a keyed container per record, ~8 times the instructions.
     /// The rest of the book is read by hand (`LeaseBook.init(reading:)`) when it can be; `Codable`
     /// decodes (and names the problem of) anything that reading misses.
+    /// The text is parsed once either way.
     static func decodeBook(from bytes: [UInt8], what: String) throws(SRIOVError) -> LeaseBook {
-        if let book = LeaseRecordFormat.readBook(bytes) { return book }
         do {
-            var (book, audit) = try CompactJSONDecoder().decode(LeaseBook.self, from: bytes, splitting: "audit", as: AuditRecord.self)
+            let (document, audit) = try CompactJSONDecoder().read(bytes, splitting: "audit", as: AuditRecord.self)
+            var book = try (try? LeaseBook(reading: document)) ?? document.decode(LeaseBook.self)
             book.audit = audit
             return book
         } catch {

@@ -179,14 +179,26 @@ extension LeaseEvent {
     /// Decodes a journal record; unknown types are an error (a newer sriovd wrote them).
     static func decode(type: String, data: [UInt8]) throws(SRIOVError) -> LeaseEvent {
         // The records of a lease's acquire and release are read by hand (`JSONReader`); whatever
-        // that reading is not sure of, and every other type, goes through `Codable` below.
-        if let reader = JSONReader.parse(data), let event = try? read(type: type, reader) { return event }
-        return try decodeCodable(type: type, data: data)
+        // that reading is not sure of, and every other type, goes through `Codable`, from the same
+        // parse. Text that does not parse is refused there, where the record's type is known.
+        let parsed = Result { try JSONReader.parsing(data) }
+        if case .success(let reader) = parsed, let event = try? read(type: type, reader) { return event }
+        return try decodeCodable(type: type, parsed)
     }
 
     /// `decode` through `Codable` alone: the verdict the hand-written reading must agree with.
     static func decodeCodable(type: String, data: [UInt8]) throws(SRIOVError) -> LeaseEvent {
-        func d<T: Decodable>(_ t: T.Type) throws(SRIOVError) -> T { try JSONCoding.decode(t, from: data, what: "journal record \(type)") }
+        try decodeCodable(type: type, Result { try JSONReader.parsing(data) })
+    }
+
+    /// An unknown type is refused before the text is looked at; a known one's parse failure or
+    /// refusal is `.corrupt`, as `JSONCoding.decode` words it.
+    private static func decodeCodable(type: String, _ parsed: Result<JSONReader, any Error>) throws(SRIOVError) -> LeaseEvent {
+        func d<T: Decodable>(_ t: T.Type) throws(SRIOVError) -> T {
+            do { return try parsed.get().decode(t) } catch {
+                throw SRIOVError(.corrupt, "journal record \(type) is not valid: \(error)")
+            }
+        }
         switch type {
         case "lease.reserved": return .reserved(try d(Lease.self))
         case "vf.saved": let p = try d(Saved.self); return .saved(lease: p.lease, vf: p.vf, state: p.state, driver: p.driver)
