@@ -127,8 +127,7 @@ final class GroupCommit: Sendable {
     /// Returns once every record through `seq` is written to the file (not necessarily fsync'd):
     /// at once, on the caller's thread, unless a compaction holds the file. Written records survive
     /// the process being killed; a power loss may take them (and nothing acknowledged may rest on
-    /// them alone: whoever answers a caller waits for `waitDurable`). A delayed flush (5 ms) makes them
-    /// durable when no durable wait comes first.
+    /// them alone: whoever answers a caller waits for `waitDurable`, whose fsync covers them).
     func waitWritten(through seq: UInt64) async throws(SRIOVError) {
         if try writeNow(through: seq) { return }
         try await park(through: seq, until: .written)
@@ -167,19 +166,22 @@ final class GroupCommit: Sendable {
 
     /// Writes what is pending through `seq` now, if the file is free to write. Returns false when a
     /// compaction holds the file (the caller waits for the drain loop instead).
+    ///
+    /// No delayed flush is armed for what this writes: the caller follows with a durable wait of its
+    /// own (an acquire's or a release's answer), whose fsync covers these bytes by file order, and
+    /// until then they are in the page cache, which a killed process leaves behind. A timer armed per
+    /// lease step only woke the I/O thread to find nothing left to do (two wake-ups a lease cycle; on
+    /// the kernel lane's guest each costs tens of microseconds). Records other callers queued with
+    /// nobody waiting keep the delayed flush they armed (`queue(lazy:)`).
     private func writeNow(through seq: UInt64) throws(SRIOVError) -> Bool {
-        let (done, failed, scheduleFlush) = state.withLock { s -> (Bool, [Waiter], Bool) in
-            if unusable(s) != nil { return (true, [], false) }
-            if seq <= s.writtenSeq { return (true, [], false) }
-            if s.paused { return (false, [], false) }
-            let failed = writeLocked(&s)
-            guard s.failure == nil, !s.flushing, !s.flushScheduled else { return (true, failed, false) }
-            s.flushScheduled = true
-            return (true, failed, true)
+        let (done, failed) = state.withLock { s -> (Bool, [Waiter]) in
+            if unusable(s) != nil { return (true, []) }
+            if seq <= s.writtenSeq { return (true, []) }
+            if s.paused { return (false, []) }
+            return (true, writeLocked(&s))
         }
         resume(failed)
         if let error = state.withLock({ unusable($0) }) { throw error }
-        if scheduleFlush { scheduleDelayedFlush() }
         return done
     }
 
@@ -433,9 +435,12 @@ extension Journal {
 
     /// `appendQueued` for payloads already written as JSON (`JSONWriter`): each must be one line.
     /// Synchronous: the caller's seqs are assigned before it returns, in the caller's order.
-    public nonisolated func appendQueued(encoded records: [(type: String, json: [UInt8])]) throws(SRIOVError) -> UInt64 {
+    /// `waitFollows`: the caller calls `waitDurable` or `waitWritten` for them next (the lease engine
+    /// always does), so no delayed flush is armed for them: a timer per lease step only woke the I/O
+    /// thread to find the caller's own wait had already written and fsync'd them.
+    public nonisolated func appendQueued(encoded records: [(type: String, json: [UInt8])], waitFollows: Bool = false) throws(SRIOVError) -> UInt64 {
         for record in records { try checkLine(type: record.type, record.json) }
-        return try commit.queue(records.map { ($0.type, $0.json) }, lazy: true)
+        return try commit.queue(records.map { ($0.type, $0.json) }, lazy: !waitFollows)
     }
 
     /// Returns once every record through `seq` is durable.

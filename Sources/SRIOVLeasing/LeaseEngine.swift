@@ -506,7 +506,8 @@ public actor LeaseEngine {
     /// actor turn: the book is always exactly the journal's records through `book.seq` (what a replay
     /// rebuilds). Returns the last seq.
     private func number(_ events: [LeaseEvent]) throws(SRIOVError) -> UInt64 {
-        let last = try journal.appendQueued(encoded: events.map { (type: $0.type, json: $0.payloadJSON()) })
+        // `record` and `recordWritten` wait for these at once: no delayed flush for them.
+        let last = try journal.appendQueued(encoded: events.map { (type: $0.type, json: $0.payloadJSON()) }, waitFollows: true)
         // Seqs are assigned only here, synchronously on the actor, so they follow the book's.
         assert(last - UInt64(events.count) == book.seq, "journal seq \(last) does not follow the book's \(book.seq)")
         let now = clock.now()

@@ -133,6 +133,29 @@ struct WrittenRecordTests {
         await again.close()
     }
 
+    /// Records queued for a caller that waits next (`waitFollows`, the lease engine's) arm no delayed
+    /// flush: written, they stay written-only until the caller's durable wait, whose fsync covers them
+    /// by file order (a timer per lease step only woke the I/O thread to find nothing to do).
+    @Test func recordsWithAWaitToFollowArmNoDelayedFlush() async throws {
+        let f = try JournalFixture()
+        let (journal, _) = try f.open()
+        let first = try await journal.append(type: "lease.reserved", step(1))
+        let intents = try journal.appendQueued(encoded: [(type: "lease.releasing", json: Array(#"{"n":2}"#.utf8))], waitFollows: true)
+        try await journal.waitWritten(through: intents)
+        #expect(try f.lines().filter { !$0.isEmpty }.count == 2)
+        // Six times the delayed flush's 5 ms: nothing made them durable behind the caller's back.
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(journal.commit.durableSeq == first)
+        let outcome = try journal.appendQueued(encoded: [(type: "lease.released", json: Array(#"{"n":3}"#.utf8))], waitFollows: true)
+        try await journal.waitDurable(through: outcome)
+        #expect(journal.commit.durableSeq == outcome)
+        #expect(await journal.statistics.appends == 3)
+        await journal.close()
+        let (again, recovery) = try f.open()
+        #expect(recovery.entries.map(\.seq) == [1, 2, 3])
+        await again.close()
+    }
+
     /// While a compaction holds the file, a written wait waits for the I/O thread, and nothing is
     /// written to the file being replaced.
     @Test func writtenWaitWaitsWhileCompactionHoldsTheFile() async throws {
