@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SRIOVCore
+import SRIOVLeasing
 import SRIOVNetlink
 import SRIOVSysfs
 
@@ -23,9 +24,13 @@ func leaseFloor(_ options: Options) async throws(SRIOVError) {
         print("sriov-bench lease-floor: --pf needs the PF's interface name")
         exit(64)
     }
-    let discovery = SysfsDiscovery()
-    let control = SysfsPCIControl()
-    let link = NetlinkVFLink()
+    // The same host operations sriovd's host is made of, timed by kind with `--profile`.
+    let profile = StepProfile()
+    let raw = LeaseEngine.Host(source: SysfsDiscovery(), control: SysfsPCIControl(), link: NetlinkVFLink())
+    let host = options.profile ? profile.wrap(raw) : raw
+    let discovery = host.source
+    let control = host.control
+    let link = host.link
     let configurator = VFConfigurator(link: link)
     let target = VFConfigurator.Target(interface: pf, label: pf.name, driver: nil)
     guard let pfAddress = FileSystem.linkBasename("/sys/class/net/\(pf.name)/device").flatMap(PCIAddress.init),
@@ -67,6 +72,7 @@ func leaseFloor(_ options: Options) async throws(SRIOVError) {
     // One cycle outside the numbers: the netlink socket opens, as it is open in a running daemon.
     try await acquire()
     try await release()
+    profile.reset()
     let clock = ContinuousClock()
     var acquires: [Double] = [], releases: [Double] = [], cycles: [Double] = []
     for _ in 0..<options.iterations {
@@ -81,4 +87,10 @@ func leaseFloor(_ options: Options) async throws(SRIOVError) {
     print("lease-floor: cycle: \(Stats(samples: cycles).summary)")
     print("lease-floor: acquire: \(Stats(samples: acquires).summary)")
     print("lease-floor: release: \(Stats(samples: releases).summary)")
+    if options.profile {
+        for line in profile.lines(cycles: options.iterations) { print("lease-floor: \(line)") }
+        let total = cycles.reduce(0, +) / Double(cycles.count)
+        let steps = profile.hostMilliseconds(cycles: options.iterations)
+        print("lease-floor: per cycle (mean): \(f2(total)) ms, host operations \(f2(steps)) ms, the rest \(f2(total - steps)) ms")
+    }
 }

@@ -18,14 +18,16 @@ struct Options {
     var pf = ""
     var vf = 0
     var ip = "/usr/sbin/ip"
+    /// `lease-floor --profile`: the per-step profile after the numbers.
+    var profile = false
 }
 
 func usage() -> Never {
     print("""
     USAGE: sriov-bench discovery [--pfs N] [--vfs N] [--iterations N] [--dir DIR]
            sriov-bench netlink-set --pf IFNAME [--vf N] [--iterations N] [--ip PATH]
-           sriov-bench lease-floor --pf IFNAME [--vf N] [--iterations N]
-           sriov-bench lease-engine --config FILE --state-dir DIR --pool NAME [--iterations N]
+           sriov-bench lease-floor --pf IFNAME [--vf N] [--iterations N] [--profile]
+           sriov-bench lease-engine --config FILE --state-dir DIR --pool NAME [--iterations N] [--profile]
            sriov-bench lease-cycles [--cycles N] [--concurrency 1,32] [--rate N] [--fsync on|off|both] [--pfs 4] [--vfs 64]
                                     [--state DIR] [--host DIR] [--samples FILE]
            sriov-bench metrics-scrape [--pfs 16] [--vfs 256] [--leases 1000] [--iterations 50] [--host DIR] [--state DIR]
@@ -45,9 +47,12 @@ func usage() -> Never {
     lease-floor  the kernel's own cost of one lease cycle of a real VF (settings with read-back, bind
                to vfio-pci, unbind, scrub with read-back), in one process with no journal, book or
                API: the floor a lease cycle through sriovd is compared with. Needs root and a free VF.
+               --profile: every host operation of the cycles by kind (calls per cycle, mean), as
+               sriovd's /metrics names them, and the time outside them.
     lease-engine  the lease engine in this process on the real host (journal, book, checks; no API):
                acquire + release of one VF of a pool, between lease-floor and the API through
-               sriovd. Needs root and a pool whose VFs are free.
+               sriovd. Needs root and a pool whose VFs are free. --profile: as lease-floor's, plus
+               the journal's fsyncs; the rest is the engine's own work and its thread hand-offs.
     lease-cycles  acquire+release on the simulated host with the fsync'd journal, in-process; closed
                loop, or with --rate an open loop at N cycles/s offered (latency from when due).
     metrics-scrape  /metrics with every leased VF's counters (one read per PF, 8 samples per VF), uncached
@@ -78,6 +83,10 @@ func parse() -> Options {
     args = args.dropFirst()
     while let flag = args.first {
         args = args.dropFirst()
+        if flag == "--profile" {
+            o.profile = true
+            continue
+        }
         guard let value = args.first else { usage() }
         args = args.dropFirst()
         switch flag {

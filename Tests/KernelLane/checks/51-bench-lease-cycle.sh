@@ -6,6 +6,7 @@
 #          process with no journal, book or API;
 #  engine  `sriov-bench lease-engine`: the lease engine in one process (journal, book, checks; no
 #          API), as sriovd runs it: what the engine adds to the floor, and the API to the engine;
+#          both again with --profile: their host operations by kind, and the time outside them;
 #  api     `sriov-bench daemon-load --clients 1`: a client in the guest on one kept-alive connection
 #          to a sriovd started here (POST /v1/leases, then DELETE; its GET /v1/leases is left out of
 #          the sum); target: within 2x of the floor; then the same against sriovd --no-host-events
@@ -51,6 +52,13 @@ floor=$(awk '/^lease-floor: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "media
 "$BENCH" lease-engine --config "$state/direct.yaml" --state-dir "$state/engine" --pool bench --iterations "$ITER" >"$W/engine.out" 2>&1 || problems+=("lease-engine: $(tail -n 2 "$W/engine.out" | tr '\n' ' ')")
 grep '^lease-engine:' "$W/engine.out" | sed 's/^/BENCH engine: /'
 engine=$(awk '/^lease-engine: cycle:/ { for (i = 1; i <= NF; i++) if ($i == "median") print $(i + 1) }' "$W/engine.out")
+
+# The per-step profile of each (`--profile`, runs of their own so the timing wrapper stays out of the
+# numbers above): every host operation by kind, and what a cycle spends outside them.
+"$BENCH" lease-floor --pf "$pf" --vf 3 --iterations "$ITER" --profile >"$W/floor-profile.out" 2>&1 || problems+=("lease-floor --profile: $(tail -n 2 "$W/floor-profile.out" | tr '\n' ' ')")
+grep -E '^lease-floor: (step|per cycle)' "$W/floor-profile.out" | sed 's/^lease-floor: /BENCH floor-profile: /'
+"$BENCH" lease-engine --config "$state/direct.yaml" --state-dir "$state/engine" --pool bench --iterations "$ITER" --profile >"$W/engine-profile.out" 2>&1 || problems+=("lease-engine --profile: $(tail -n 2 "$W/engine-profile.out" | tr '\n' ' ')")
+grep -E '^lease-engine: (step|journal|per cycle)' "$W/engine-profile.out" | sed 's/^lease-engine: /BENCH engine-profile: /'
 
 # -------------------------------------------------------------------- api, kept-alive, in the guest
 p50() { awk -v w="$2" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$1" | head -n 1; }
