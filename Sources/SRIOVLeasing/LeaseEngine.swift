@@ -88,6 +88,8 @@ public actor LeaseEngine {
     /// are numbered and applied in one actor turn the book is exact at any turn, so this now only keeps
     /// snapshots to quiet moments.
     var inflight = 0
+    /// The automatic snapshot being taken (`startSnapshot`), if one is.
+    var snapshotTask: Task<Void, Never>?
     /// Callers parked until a lease settles or the journal is quiet (`EngineWaiting.swift`).
     var waiters = EngineWaiters()
     /// How many refused API calls each caller may write to the audit trail (`auditRefusal`).
@@ -242,6 +244,8 @@ public actor LeaseEngine {
     /// apply` and every `--direct` command that succeeded ask for it; a failed snapshot is logged and
     /// changes nothing.
     public func close(snapshottingLongReplay: Bool = false) async {
+        // An automatic snapshot in flight finishes first (its compaction holds the journal file).
+        if let running = snapshotTask { await running.value }
         if snapshottingLongReplay, replayIsLong, journal.writeFailure == nil {
             do throws(SRIOVError) {
                 guard await awaitQuiet(timeout: .seconds(5)) else {
@@ -479,8 +483,22 @@ public actor LeaseEngine {
         // is taken anyway: the book is exact at any actor turn. Its failure is not this record's:
         // the record is durable, so it is logged and the next append tries again.
         guard inflight == 1 || appendsSinceSnapshot >= snapshotThreshold + LeaseEngine.snapshotPatience else { return }
-        do throws(SRIOVError) { try await writeSnapshot() } catch {
-            logger.error("automatic snapshot failed; the journal keeps growing until one succeeds", metadata: ["error": "\(error.message)"])
+        startSnapshot()
+    }
+
+    /// Takes the automatic snapshot in a task of its own (on this actor), one at a time: the caller
+    /// whose record made it due is answered once that record is durable, not after the audit trail is
+    /// archived and the book (megabytes with a full trail) is encoded, written and fsync'd, and the
+    /// journal compacted. Under `daemon-load` at 1,000 cycles/s that made one answer in ~100,000
+    /// records take 43-58 ms. Its failure is logged; the next append that finds one due tries again.
+    /// `close` waits for it.
+    func startSnapshot() {
+        guard snapshotTask == nil else { return }
+        snapshotTask = Task {
+            do throws(SRIOVError) { try await writeSnapshot() } catch {
+                logger.error("automatic snapshot failed; the journal keeps growing until one succeeds", metadata: ["error": "\(error.message)"])
+            }
+            snapshotTask = nil
         }
     }
 
@@ -529,13 +547,16 @@ public actor LeaseEngine {
     /// Writes the book as a snapshot and compacts the journal: start-up then reads only what follows.
     /// Waits until no lease record is in flight (`inflight`), up to 30 s on the engine's clock.
     public func snapshot() async throws(SRIOVError) {
+        // After an automatic one in flight: the later snapshot covers the later seq.
+        if let running = snapshotTask { await running.value }
         guard await awaitQuiet(timeout: .seconds(30)) else {
             throw SRIOVError(.busy, "cannot snapshot: lease operations kept the journal busy for 30 s; retry when it is quieter")
         }
         try await writeSnapshot()
     }
 
-    /// Only called with no other record in flight (the caller's own counts as the one allowed).
+    /// The book is exact at any actor turn, so records may go on meanwhile: the snapshot is the book
+    /// as of its first line, and the journal keeps every record after that seq.
     private func writeSnapshot() async throws(SRIOVError) {
         let book = self.book
         let seq = book.seq

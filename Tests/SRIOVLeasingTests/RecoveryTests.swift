@@ -92,4 +92,21 @@ struct AutomaticSnapshotTests {
         // 45 appends over three runs: the third run's 10th append made it due.
         #expect(FileManager.default.fileExists(atPath: f.stateDirectory + "/snapshot.json"))
     }
+
+    /// The automatic snapshot runs in a task of its own (the request that made it due is answered
+    /// without waiting for it), and `close` waits for it: closed right after the append that made it
+    /// due, the engine leaves the snapshot and a journal compacted onto it.
+    @Test func closeWaitsForTheAutomaticSnapshot() async throws {
+        let f = try LeaseFixture()
+        let engine = try await f.engine()
+        await engine.setSnapshotInterval(5)
+        for i in 0..<5 { await engine.audit("w", "vf.set", "t", "ok \(i)") }
+        await engine.close()
+        #expect(FileManager.default.fileExists(atPath: f.stateDirectory + "/snapshot.json"))
+        let journal = try String(contentsOfFile: f.stateDirectory + "/journal.jsonl", encoding: .utf8)
+        #expect(journal.split(separator: "\n").first?.contains("\"journal.snapshot\"") == true)
+        let reopened = try await f.engine()
+        #expect(await reopened.auditLog().filter { $0.action == "vf.set" }.count == 5)
+        await reopened.close()
+    }
 }
