@@ -1,3 +1,4 @@
+import Foundation
 import SRIOVCore
 import SRIOVLeasing
 import Synchronization
@@ -8,14 +9,12 @@ import Synchronization
 /// side by side, and what a cycle spends outside them is the rest: for the engine, its journal
 /// (write and fsync), its book and checks, and the hand-offs between its threads.
 final class StepProfile: Sendable {
-    private let steps = Mutex<[String: (count: Int, seconds: Double)]>([:])
+    private let steps = Mutex<[String: (count: Int, milliseconds: Double)]>([:])
 
     /// `host` with each operation recorded here.
     func wrap(_ host: LeaseEngine.Host) -> LeaseEngine.Host {
         HostProfile.wrap(host) { [self] operation, duration in
-            let c = duration.components
-            let seconds = Double(c.seconds) + Double(c.attoseconds) / 1e18
-            steps.withLock { $0[operation, default: (0, 0)].count += 1; $0[operation, default: (0, 0)].seconds += seconds }
+            steps.withLock { $0[operation, default: (0, 0)].count += 1; $0[operation, default: (0, 0)].milliseconds += ms(duration) }
         }
     }
 
@@ -24,23 +23,17 @@ final class StepProfile: Sendable {
 
     /// Milliseconds per cycle in host operations.
     func hostMilliseconds(cycles: Int) -> Double {
-        steps.withLock { $0.values.reduce(0) { $0 + $1.seconds } } * 1000 / Double(max(1, cycles))
+        steps.withLock { $0.values.reduce(0) { $0 + $1.milliseconds } } / Double(max(1, cycles))
     }
 
     /// One line per kind of step: calls per cycle, mean, milliseconds per cycle.
     func lines(cycles: Int) -> [String] {
         let n = Double(max(1, cycles))
         return steps.withLock { $0 }.sorted { $0.key < $1.key }.map { op, s in
-            "step \(op): \(f2(Double(s.count) / n)) per cycle, mean \(f2(s.seconds * 1000 / Double(max(1, s.count)))) ms, \(f2(s.seconds * 1000 / n)) ms per cycle"
+            "step \(op): \(f2(Double(s.count) / n)) per cycle, mean \(f2(s.milliseconds / Double(max(1, s.count)))) ms, \(f2(s.milliseconds / n)) ms per cycle"
         }
     }
 }
 
-/// Two decimals.
-func f2(_ v: Double) -> String {
-    let r = (v * 100).rounded() / 100
-    let s = String(r)
-    let parts = s.split(separator: ".")
-    guard parts.count == 2 else { return s + ".00" }
-    return parts[1].count == 1 ? s + "0" : s
-}
+/// Two decimals, as the other benchmarks print their milliseconds.
+func f2(_ v: Double) -> String { String(format: "%.2f", v) }

@@ -245,7 +245,7 @@ public actor LeaseEngine {
     /// changes nothing.
     public func close(snapshottingLongReplay: Bool = false) async {
         // An automatic snapshot in flight finishes first (its compaction holds the journal file).
-        if let running = snapshotTask { await running.value }
+        await awaitSnapshotTask()
         if snapshottingLongReplay, replayIsLong, journal.writeFailure == nil {
             do throws(SRIOVError) {
                 guard await awaitQuiet(timeout: .seconds(5)) else {
@@ -261,6 +261,8 @@ public actor LeaseEngine {
         do throws(SRIOVError) { try await journal.waitDurable(through: book.seq) } catch {
             logger.error("journal: queued records not flushed at close", metadata: ["error": "\(error.message)"])
         }
+        // One a record finishing meanwhile started, too.
+        await awaitSnapshotTask()
         await journal.close()
     }
 
@@ -491,7 +493,7 @@ public actor LeaseEngine {
     /// archived and the book (megabytes with a full trail) is encoded, written and fsync'd, and the
     /// journal compacted. Under `daemon-load` at 1,000 cycles/s that made one answer in ~100,000
     /// records take 43-58 ms. Its failure is logged; the next append that finds one due tries again.
-    /// `close` waits for it.
+    /// `close` and `snapshot()` wait for it (`awaitSnapshotTask`).
     func startSnapshot() {
         guard snapshotTask == nil else { return }
         snapshotTask = Task {
@@ -500,6 +502,12 @@ public actor LeaseEngine {
             }
             snapshotTask = nil
         }
+    }
+
+    /// Returns once no automatic snapshot is being taken (one that a record finishing meanwhile
+    /// started included).
+    func awaitSnapshotTask() async {
+        while let running = snapshotTask { await running.value }
     }
 
     /// Appends past a due snapshot after which it no longer waits for a quiet moment.
@@ -548,7 +556,7 @@ public actor LeaseEngine {
     /// Waits until no lease record is in flight (`inflight`), up to 30 s on the engine's clock.
     public func snapshot() async throws(SRIOVError) {
         // After an automatic one in flight: the later snapshot covers the later seq.
-        if let running = snapshotTask { await running.value }
+        await awaitSnapshotTask()
         guard await awaitQuiet(timeout: .seconds(30)) else {
             throw SRIOVError(.busy, "cannot snapshot: lease operations kept the journal busy for 30 s; retry when it is quieter")
         }
