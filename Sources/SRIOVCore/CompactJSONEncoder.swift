@@ -21,6 +21,7 @@ public struct CompactJSONEncoder: Sendable {
     }
 }
 
+@usableFromInline
 enum CompactJSON {
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -110,7 +111,30 @@ enum CompactJSON {
 
     @inline(__always)
     static func writeInteger<I: BinaryInteger>(_ v: I, into out: inout [UInt8]) {
-        out.append(contentsOf: String(v).utf8)
+        if let small = Int64(exactly: v) { writeInt64(small, into: &out) } else { out.append(contentsOf: String(v).utf8) }
+    }
+
+    /// The decimal digits of `v`, straight into `out` (no intermediate string).
+    @usableFromInline
+    static func writeInt64(_ v: Int64, into out: inout [UInt8]) {
+        if v < 0 { out.append(UInt8(ascii: "-")) }
+        var rest = v.magnitude
+        var digits = 1
+        var probe = rest
+        while probe >= 10 {
+            probe /= 10
+            digits += 1
+        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        out.withUnsafeMutableBufferPointer { buffer in
+            var i = start + digits
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest != 0
+        }
     }
 
     /// Writes `value`: primitives directly (the type compared, never cast), anything else through
@@ -152,10 +176,19 @@ enum CompactJSON {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { bytes in
+            // Most strings (names, addresses, ids) need no escape: one scan, one copy.
             var clean = 0
-            for (i, b) in bytes.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+            var i = 0
+            let count = bytes.count
+            while i < count {
+                let b = bytes[i]
+                if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+                    i += 1
+                    continue
+                }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
                 clean = i + 1
+                i += 1
                 out.append(UInt8(ascii: "\\"))
                 switch b {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(b)
@@ -165,8 +198,11 @@ enum CompactJSON {
                 case 0x08: out.append(UInt8(ascii: "b"))
                 case 0x0c: out.append(UInt8(ascii: "f"))
                 default:
-                    out.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                            hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xf)]])
+                    out.append(UInt8(ascii: "u"))
+                    out.append(UInt8(ascii: "0"))
+                    out.append(UInt8(ascii: "0"))
+                    out.append(hexDigits[Int(b >> 4)])
+                    out.append(hexDigits[Int(b & 0xf)])
                 }
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))

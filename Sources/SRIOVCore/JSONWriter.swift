@@ -4,12 +4,18 @@
 /// (tests compare the two for every such type). Several times faster than any `Encoder`: no
 /// containers, no boxes, no metadata lookups.
 public struct JSONWriter: Sendable {
-    public private(set) var bytes: [UInt8] = []
+    /// The JSON written so far.
+    public var bytes: [UInt8] = []
     /// A member was written in the object being written (the next needs a comma).
-    private var needsComma = false
+    @usableFromInline var needsComma = false
 
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    // The members below are inlinable so the writers in other modules (a lease, its VFs, a journal
+    // record) get them specialized and inlined: called across the module boundary, each member was a
+    // generic call through witness tables, and a lease document cost ~60K instructions.
+
+    @inlinable
     public mutating func object(_ body: (inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
@@ -31,29 +37,35 @@ public struct JSONWriter: Sendable {
     }
 
     /// `[`: `array`'s opening, public for its inlined body.
+    @inlinable
     public mutating func openArray() {
         bytes.append(UInt8(ascii: "["))
         needsComma = false
     }
 
     /// The comma before an element that follows another.
+    @inlinable
     public mutating func nextElement() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
     }
 
     /// `]`.
+    @inlinable
     public mutating func closeArray() {
         bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
-    /// `"name":` (with the comma before it when needed); the value follows.
+    /// `"name":` (with the comma before it when needed); the value follows. The names are the
+    /// types' own literals: ASCII, nothing to escape.
+    @inlinable
     public mutating func key(_ name: StaticString) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -70,13 +82,29 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
-    public mutating func int<I: BinaryInteger>(_ value: I) {
-        bytes.append(contentsOf: String(value).utf8)
+    /// A string value whose bytes `write` appends and that needs no escaping (a PCI or MAC address).
+    @usableFromInline
+    mutating func plainString(_ write: (inout [UInt8]) -> Void) {
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
 
+    /// Written digit by digit into the buffer (`String(value)` allocated a string for each).
+    @inlinable
+    public mutating func int<I: BinaryInteger>(_ value: I) {
+        if let small = Int64(exactly: value) {
+            CompactJSON.writeInt64(small, into: &bytes)
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
+        }
+        needsComma = true
+    }
+
+    @inlinable
     public mutating func bool(_ value: Bool) {
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        (value ? "true" : "false" as StaticString).withUTF8Buffer { bytes.append(contentsOf: $0) }
         needsComma = true
     }
 
@@ -89,16 +117,16 @@ public struct JSONWriter: Sendable {
 
     // Members: `name` then the value; the optional forms write nothing for nil (as encodeIfPresent).
 
-    public mutating func member(_ name: StaticString, _ value: String) { key(name); string(value) }
-    public mutating func member(_ name: StaticString, _ value: String?) { if let value { member(name, value) } }
-    public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I) { key(name); int(value) }
-    public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I?) { if let value { member(name, value) } }
-    public mutating func member(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
-    public mutating func member(_ name: StaticString, _ value: Bool?) { if let value { member(name, value) } }
-    public mutating func member(_ name: StaticString, _ value: Double) { key(name); double(value) }
-    public mutating func member(_ name: StaticString, _ value: Double?) { if let value { member(name, value) } }
-    public mutating func member<T: JSONWritable>(_ name: StaticString, _ value: T) { key(name); value.writeJSON(&self) }
-    public mutating func member<T: JSONWritable>(_ name: StaticString, _ value: T?) { if let value { member(name, value) } }
+    @inlinable public mutating func member(_ name: StaticString, _ value: String) { key(name); string(value) }
+    @inlinable public mutating func member(_ name: StaticString, _ value: String?) { if let value { member(name, value) } }
+    @inlinable public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I) { key(name); int(value) }
+    @inlinable public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I?) { if let value { member(name, value) } }
+    @inlinable public mutating func member(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
+    @inlinable public mutating func member(_ name: StaticString, _ value: Bool?) { if let value { member(name, value) } }
+    @inlinable public mutating func member(_ name: StaticString, _ value: Double) { key(name); double(value) }
+    @inlinable public mutating func member(_ name: StaticString, _ value: Double?) { if let value { member(name, value) } }
+    @inlinable public mutating func member<T: JSONWritable>(_ name: StaticString, _ value: T) { key(name); value.writeJSON(&self) }
+    @inlinable public mutating func member<T: JSONWritable>(_ name: StaticString, _ value: T?) { if let value { member(name, value) } }
 }
 
 /// A type whose JSON `JSONWriter` writes by hand (the same bytes as its Codable form).
@@ -116,11 +144,11 @@ extension JSONWritable {
 }
 
 extension MACAddress: JSONWritable {
-    public func writeJSON(_ w: inout JSONWriter) { w.string(description) }
+    public func writeJSON(_ w: inout JSONWriter) { w.plainString { appendText(to: &$0) } }
 }
 
 extension PCIAddress: JSONWritable {
-    public func writeJSON(_ w: inout JSONWriter) { w.string(description) }
+    public func writeJSON(_ w: inout JSONWriter) { w.plainString { appendText(to: &$0) } }
 }
 
 extension InterfaceName: JSONWritable {

@@ -81,16 +81,27 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
     public var isLocallyAdministered: Bool { octet(0) & 0x02 != 0 }
 
     public var description: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(17)
+        String(unsafeUninitializedCapacity: 17) { write(into: $0) }
+    }
+
+    /// Appends `description`'s bytes to `out` (JSON writers: no string in between).
+    public func appendText(to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 17) { buffer in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<write(into: buffer)]))
+        }
+    }
+
+    /// `aa:bb:cc:dd:ee:ff` into `out` (17 bytes); returns 17.
+    private func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var n = 0
         for i in 0..<6 {
             let o = octet(i)
-            if i > 0 { bytes.append(UInt8(ascii: ":")) }
-            bytes.append(digits[Int(o >> 4)])
-            bytes.append(digits[Int(o & 0xf)])
+            if i > 0 { out[n] = UInt8(ascii: ":"); n += 1 }
+            out[n] = Hex.digits[Int(o >> 4)]
+            out[n + 1] = Hex.digits[Int(o & 0xf)]
+            n += 2
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return n
     }
 
     public init(from decoder: any Decoder) throws {

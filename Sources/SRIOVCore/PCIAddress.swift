@@ -102,27 +102,39 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
     /// `dddd:bb:dd.f`, written into one buffer: this string keys sysfs paths and lease books, so it is
     /// formatted on every hot path.
     public var description: String {
-        let (domain, bus, device, function) = (domain, bus, device, function)
-        return String(unsafeUninitializedCapacity: 16) { out in
-            var n = 0
-            // Zero-padded to `width`; a wider value (a VMD domain) keeps all its digits.
-            func hex(_ value: UInt32, _ width: Int) {
-                var digits = 1
-                while digits < 8 && value >> (4 * UInt32(digits)) != 0 { digits += 1 }
-                for i in stride(from: max(width, digits) - 1, through: 0, by: -1) {
-                    out[n] = Hex.digits[Int((value >> (4 * UInt32(i))) & 0xf)]
-                    n += 1
-                }
-            }
-            hex(domain, 4)
-            out[n] = UInt8(ascii: ":"); n += 1
-            hex(UInt32(bus), 2)
-            out[n] = UInt8(ascii: ":"); n += 1
-            hex(UInt32(device), 2)
-            out[n] = UInt8(ascii: "."); n += 1
-            hex(UInt32(function), 1)
-            return n
+        String(unsafeUninitializedCapacity: 16) { write(into: $0) }
+    }
+
+    /// Appends `description`'s bytes to `out` (JSON writers: no string in between).
+    public func appendText(to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buffer in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<write(into: buffer)]))
         }
+    }
+
+    /// Writes the text into `out` (16 bytes are enough: a domain has at most 8 digits); returns its length.
+    private func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        @inline(__always) func digit(_ v: UInt32) -> UInt8 {
+            let v = UInt8(truncatingIfNeeded: v & 0xf)
+            return v < 10 ? UInt8(ascii: "0") &+ v : UInt8(ascii: "a") &+ (v &- 10)
+        }
+        var n = 0
+        // Four digits, zero-padded; a wider domain (VMD) keeps all its digits.
+        var width = 4
+        while width < 8 && domain >> (4 * UInt32(width)) != 0 { width += 1 }
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            out[n] = digit(domain >> (4 * UInt32(i)))
+            n += 1
+        }
+        out[n] = UInt8(ascii: ":")
+        out[n + 1] = digit(UInt32(bus) >> 4)
+        out[n + 2] = digit(UInt32(bus))
+        out[n + 3] = UInt8(ascii: ":")
+        out[n + 4] = digit(UInt32(device) >> 4)
+        out[n + 5] = digit(UInt32(device))
+        out[n + 6] = UInt8(ascii: ".")
+        out[n + 7] = digit(UInt32(function))
+        return n + 8
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {

@@ -43,7 +43,8 @@ public struct HostPaths: Sendable, Equatable {
 
     public static func trimTrailingSlash(_ path: String) -> String {
         var p = path
-        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        // utf8.count: O(1) (`count` walks the characters; paths are built on every host call).
+        while p.utf8.count > 1 && p.utf8.last == UInt8(ascii: "/") { p.removeLast() }
         return p
     }
 }
