@@ -101,3 +101,104 @@ import SRIOVCore
         }
     }
 }
+
+/// The uevent parser reads bytes, not strings: it must agree with the straightforward parser it
+/// replaced (kept here as the oracle: fields split at NUL, a dictionary of every key, the last value of
+/// a repeated key) on every datagram, the kernel's own and malformed ones alike.
+@Suite struct UeventParserOracleTests {
+    static func reference(_ bytes: [UInt8]) -> HostEvent? {
+        let fields = bytes.split(separator: 0, omittingEmptySubsequences: true)
+        guard let header = fields.first, header.contains(UInt8(ascii: "@")) else { return nil }
+        var values: [Substring: Substring] = [:]
+        for field in fields.dropFirst() {
+            let text = Substring(decoding: field, as: UTF8.self)
+            guard let eq = text.firstIndex(of: "=") else { continue }
+            values[text[..<eq]] = text[text.index(after: eq)...]
+        }
+        guard let action = values["ACTION"] else { return nil }
+        switch values["SUBSYSTEM"] {
+        case "pci":
+            let name = values["PCI_SLOT_NAME"] ?? values["DEVPATH"].flatMap { $0.split(separator: "/").last }
+            guard let name, let address = PCIAddress(String(name)) else { return nil }
+            let kind: PCIDeviceEvent.Action = PCIDeviceEvent.Action(rawValue: String(action)) ?? .change
+            return .pci(PCIDeviceEvent(action: kind, address: address, driver: values["DRIVER"].map(String.init)))
+        case "net":
+            guard let name = values["INTERFACE"] else { return nil }
+            let kind: LinkEvent.Kind = action == "add" ? .added : action == "remove" ? .removed : .changed
+            return .link(LinkEvent(kind: kind, interface: InterfaceName(String(name)),
+                                   ifindex: values["IFINDEX"].flatMap { Int32($0) } ?? 0))
+        default:
+            return nil
+        }
+    }
+
+    /// A deterministic generator (SplitMix64), so a failure names a reproducible datagram.
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let keys = ["ACTION", "SUBSYSTEM", "PCI_SLOT_NAME", "DEVPATH", "DRIVER", "INTERFACE", "IFINDEX", "SEQNUM",
+                       "PCI_ID", "ACTIONS", "ACTIO", "action", "SUBSYSTEM2", "DEVPATH_OLD", ""]
+    static let values = ["add", "remove", "bind", "unbind", "change", "move", "online", "pci", "net", "block", "vfio",
+                         "0000:3b:02.3", "0000:3B:02.3", "10000:00:02.0", "zz", "", "vfio-pci", "iavf", "ens1f0v3", "17", "-3",
+                         "+5", "99999999999", "/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.1", "/devices/x/0000:3b:02.1/",
+                         "/devices/x//", "/", "a=b", "é", "日本", "🚀", "0000:3b:02.1 "]
+
+    static func datagram(_ g: inout Generator) -> [UInt8] {
+        var fields: [[UInt8]] = []
+        switch g.next() % 6 {
+        case 0: fields.append(Array("libudev".utf8))
+        case 1: fields.append(Array("add".utf8))
+        default: fields.append(Array("\(values.randomElement(using: &g)!)@/devices/x".utf8))
+        }
+        // Half of them shaped like the kernel's: an action and a subsystem sriovd follows, then the
+        // rest in any order.
+        if g.next() % 2 == 0 {
+            fields.append(Array("ACTION=\(["add", "remove", "bind", "unbind", "change", "move"].randomElement(using: &g)!)".utf8))
+            fields.append(Array("SUBSYSTEM=\(["pci", "net", "pci", "net", "block"].randomElement(using: &g)!)".utf8))
+            let named = ["PCI_SLOT_NAME=0000:3b:02.\(g.next() % 8)", "DEVPATH=/devices/x/0000:3b:02.\(g.next() % 8)",
+                         "DEVPATH=/devices/x/0000:3b:02.1//", "INTERFACE=ens1f0v\(g.next() % 8)", "IFINDEX=\(g.next() % 40)",
+                         "DRIVER=vfio-pci", "DRIVER="]
+            for _ in 0..<(g.next() % 4) { fields.append(Array(named.randomElement(using: &g)!.utf8)) }
+        }
+        for _ in 0..<(g.next() % 9) {
+            switch g.next() % 10 {
+            case 0: fields.append([])                                       // an empty field
+            case 1: fields.append(Array(values.randomElement(using: &g)!.utf8)) // no '='
+            case 2: fields.append(Array(keys.randomElement(using: &g)!.utf8) + [UInt8(ascii: "="), 0xff, 0xfe]) // invalid UTF-8
+            default:
+                fields.append(Array("\(keys.randomElement(using: &g)!)=\(values.randomElement(using: &g)!)".utf8))
+            }
+        }
+        let header = fields.removeFirst()
+        fields.shuffle(using: &g)
+        var bytes: [UInt8] = header + [0]
+        for field in fields { bytes += field + [0] }
+        if g.next() % 4 == 0 { bytes.removeLast() }                  // no final NUL
+        return bytes
+    }
+
+    @Test func agreesWithTheStringParserOnGeneratedDatagrams() {
+        var g = Generator(state: 0x5EED)
+        var events = 0
+        for i in 0..<20_000 {
+            let bytes = Self.datagram(&g)
+            let expected = Self.reference(bytes)
+            if expected != nil { events += 1 }
+            #expect(UeventParser.parse(bytes) == expected, "datagram \(i): \(bytes)")
+        }
+        // The generator reaches both outcomes often (not only nil).
+        #expect(events > 1_000)
+    }
+
+    @Test(arguments: HostEventParserTests.ueventCases) func agreesOnTheKernelsOwnDatagrams(_ c: HostEventParserTests.UeventCase) {
+        #expect(UeventParser.parse(c.bytes) == Self.reference(c.bytes))
+    }
+}
