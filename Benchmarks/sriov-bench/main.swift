@@ -37,6 +37,7 @@ func usage() -> Never {
            sriov-bench daemon-prepare [--state-dir DIR] [--host-dir DIR] [--pfs N] [--vfs N]
            sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate N]
                                    [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]
+           sriov-bench http-roundtrip --socket PATH [--path /v1/leases] [--requests N]
 
     discovery  Full inventory (SysfsDiscovery) of a generated simulated host with N PFs x N VFs
                (default 16 x 256), against a baseline that only opens/reads every file and link
@@ -68,6 +69,10 @@ func usage() -> Never {
                tmpfs), then N concurrent API clients on its Unix socket, each on one kept-alive
                connection: closed loop, or open loop with --rate (cycles/s offered in total, latency
                from each cycle's intended start). Benchmarks/daemon-load.sh runs both.
+    http-roundtrip  one kept-alive GET (default /v1/leases) N times against sriovd on --socket and,
+               with the same client, against a minimal responder it starts (one thread, blocking
+               POSIX, a fixed answer): the round trip's floor, and what sriovd's HTTP stack, router
+               and route add to each request.
 
     SRIOV_EMULATE_FSYNC_US=n (1-1000000) emulates a slower disk: every journal fsync (in sriov-bench,
     and in a sriovd that inherits it) and the printed fsync probe take at least n µs.
@@ -207,6 +212,11 @@ if CommandLine.arguments.dropFirst().first == "daemon-load" {
     daemonLoad(CommandLine.arguments.dropFirst(2))
     exit(0)
 }
+if CommandLine.arguments.dropFirst().first == "http-roundtrip" {
+    httpRoundTrip(CommandLine.arguments.dropFirst(2))
+    exit(0)
+}
+if CommandLine.arguments.dropFirst().first == "http-responder" { httpResponder(CommandLine.arguments.dropFirst(2)) }
 if CommandLine.arguments.dropFirst().first == "record-encode" {
     await recordEncode(CommandLine.arguments.dropFirst(2))
     exit(0)

@@ -11,6 +11,8 @@
 #          to a sriovd started here (POST /v1/leases, then DELETE; its GET /v1/leases is left out of
 #          the sum); target: within 2x of the floor; then the same against sriovd --no-host-events
 #          (what following the host's events costs a cycle), with sriovd's per-step profile of each;
+#          and `sriov-bench http-roundtrip`: the same client's kept-alive GET against a minimal
+#          responder and against sriovd (a round trip's floor, and what sriovd's HTTP stack adds);
 #  cli     `sriovctl lease acquire` + `sriovctl lease release` through that sriovd: two processes;
 #          target: faster than the script;
 #  direct  the same two processes with --direct (the engine in each process); target: within 1.2x of
@@ -88,6 +90,13 @@ grep '^daemon-load:' "$W/api.out" | sed 's/^/BENCH api: /'
 acq=$(p50 "$W/api.out" "POST /v1/leases:"); rel=$(p50 "$W/api.out" "DELETE /v1/leases/{id}:")
 api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
 profile profile
+# The round trip's floor: the same raw client's kept-alive GET /v1/leases against a minimal responder
+# (one thread, blocking POSIX, a fixed answer) and against this sriovd: what sriovd's HTTP stack, router
+# and route add to each of a cycle's two requests, and what two requests cost at the least.
+"$BENCH" http-roundtrip --socket "$sock" --requests 100 >"$W/roundtrip.out" 2>&1 || problems+=("http-roundtrip: $(tail -n 2 "$W/roundtrip.out" | tr '\n' ' ')")
+grep '^http-roundtrip:' "$W/roundtrip.out" | sed 's/^http-roundtrip: /BENCH roundtrip: /'
+rt_p50() { awk -v w="$1" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$W/roundtrip.out" | head -n 1; }
+rt_floor=$(rt_p50 "minimal responder"); rt_sriovd=$(rt_p50 "http-roundtrip: sriovd (")
 
 # The same against a sriovd that does not follow host events (--no-host-events): what the event
 # watcher's reading of sriovd's own changes costs a cycle. Then back to the default for the rest.
@@ -147,6 +156,12 @@ target() {   # target <label> <met?> <detail>
 }
 if [[ -n $floor && -n $engine && -n $api ]]; then
     echo "BENCH decomposition: floor $floor ms; the engine in-process $engine ms ($(ratio "$engine" "$floor")x the floor); through sriovd's API $api ms ($(ratio "$api" "$engine")x the engine)"
+fi
+if [[ -n $floor && -n $engine && -n $rt_floor && -n $rt_sriovd ]]; then
+    # 2x the floor leaves one floor's worth for everything else: what the engine adds in-process, and
+    # two requests' round trips, at least the minimal responder's.
+    awk -v f="$floor" -v e="$engine" -v m="$rt_floor" -v s="$rt_sriovd" 'BEGIN {
+        printf "BENCH budget: 2x the floor leaves %.1f ms over it; the engine in-process adds %.1f ms, two round trips to a minimal responder %.1f ms, sriovd'"'"'s HTTP stack %.1f ms more (%.2f ms a request)\n", f, e - f, 2 * m, 2 * (s - m), s - m }'
 fi
 if [[ -n $floor && -n $api ]]; then
     r=$(awk -v a="$api" -v f="$floor" 'BEGIN { printf "%.2f", a / f }')
