@@ -51,10 +51,18 @@ enum CRC32C {
 
     /// Eight lower-case hex digits, as the journal stores a checksum.
     static func hex(_ crc: UInt32) -> [UInt8] {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0, count: 8)
-        for i in 0..<8 { out[i] = digits[Int((crc >> UInt32(28 - 4 * i)) & 0xf)] }
+        var out: [UInt8] = []
+        out.reserveCapacity(8)
+        appendHex(crc, to: &out)
         return out
+    }
+
+    /// The eight lower-case hex digits of `crc`, appended to `out` (every record's line ends with them).
+    static func appendHex(_ crc: UInt32, to out: inout [UInt8]) {
+        for i in 0..<8 {
+            let d = UInt8(truncatingIfNeeded: (crc >> UInt32(28 - 4 * i)) & 0xf)
+            out.append(d < 10 ? UInt8(ascii: "0") &+ d : UInt8(ascii: "a") &+ (d &- 10))
+        }
     }
 
     /// Parses exactly eight lower-case hex digits; nil for anything else.

@@ -54,4 +54,42 @@ struct CRC32CTests {
         #expect(Array("DEADBEEF".utf8).withUnsafeBytes { CRC32C.parseHex($0) } == nil)
         #expect(Array("dead".utf8).withUnsafeBytes { CRC32C.parseHex($0) } == nil)
     }
+
+    @Test func hexDigitsAreStringsOwn() {
+        for crc: UInt32 in [0, 1, 0xf, 0x10, 0xdead_beef, 0x8000_0000, 0xffff_ffff, 0x0123_4567] {
+            let text = String(crc, radix: 16)
+            #expect(CRC32C.hex(crc) == Array((String(repeating: "0", count: 8 - text.count) + text).utf8))
+            var out: [UInt8] = [0x7b]
+            CRC32C.appendHex(crc, to: &out)
+            #expect(out == [0x7b] + CRC32C.hex(crc))
+        }
+    }
 }
+
+/// The record line's numbers are written digit by digit: they must be what String(_:) writes.
+@Suite("Record line numbers")
+struct RecordLineNumberTests {
+    @Test func decimalsMatchString() {
+        for v: UInt64 in [0, 1, 9, 10, 99, 100, 12345, 1_796_584_551, UInt64(UInt32.max), UInt64.max / 10, UInt64.max] {
+            var out: [UInt8] = []
+            RecordCodec.appendDecimal(v, to: &out)
+            #expect(out == Array(String(v).utf8))
+        }
+        var padded: [UInt8] = []
+        RecordCodec.appendDecimal(42, digits: 6, to: &padded)
+        #expect(padded == Array("000042".utf8))
+        var wide: [UInt8] = []
+        RecordCodec.appendDecimal(1_234_567, digits: 6, to: &wide)
+        #expect(wide == Array("1234567".utf8))
+    }
+
+    @Test func timestampIsSecondsDotSixDigitMicroseconds() throws {
+        let text = String(decoding: RecordCodec.timestamp(), as: UTF8.self)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 2)
+        #expect(parts.count == 2 && parts[1].count == 6 && parts[1].allSatisfy(\.isNumber))
+        let seconds = try #require(Int(parts[0]))
+        #expect(seconds > 1_700_000_000)
+    }
+}
+
