@@ -61,6 +61,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
     }
 
     public func checkAssignable(_ original: String? = nil) throws(SRIOVError) {
+        // Quoted only for an error: every VF setting passes through here.
+        guard isBroadcast || isMulticast else { return }
         let shown = Quote.shell(original ?? description)
         if isBroadcast {
             throw SRIOVError(.invalidArgument, "MAC \(shown) is the broadcast address and cannot be assigned to a VF; use a unicast address such as 02:00:00:00:00:01")

@@ -33,15 +33,15 @@ struct NetlinkSocket: ~Copyable {
     deinit { nl_socket_free(sock) }
 
     /// Sends `message` (libnl fills in our port id and the next sequence number); returns the sequence.
-    func send(_ message: borrowing NetlinkMessage, context: String) throws(SRIOVError) -> UInt32 {
+    func send(_ message: borrowing NetlinkMessage, context: @autoclosure () -> String) throws(SRIOVError) -> UInt32 {
         let rc = nl_send_auto(sock, message.msg)
-        guard rc >= 0 else { throw NetlinkError.make(rc, context) }
+        guard rc >= 0 else { throw NetlinkError.make(rc, context()) }
         return message.header.pointee.nlmsg_seq
     }
 
     /// One reply to `seq`: the RTM_NEWLINK message's bytes (for a GET), or nil for a plain ack.
     /// A kernel refusal becomes an error with the errno (and the extended-ack text if any).
-    func receive(seq: UInt32, context: String) throws(SRIOVError) -> [UInt8]? {
+    func receive(seq: UInt32, context: @autoclosure () -> String) throws(SRIOVError) -> [UInt8]? {
         var result: [UInt8]?
         while true {
             var peer = sockaddr_nl()
@@ -49,7 +49,7 @@ struct NetlinkSocket: ~Copyable {
             let n = nl_recv(sock, &peer, &buffer, nil)
             guard n > 0, let buffer else {
                 if let buffer { free(buffer) }
-                throw NetlinkError.make(n == 0 ? -Int32(NLE_FAILURE) : n, context)
+                throw NetlinkError.make(n == 0 ? -Int32(NLE_FAILURE) : n, context())
             }
             defer { free(buffer) }
             let bytes = Array(UnsafeBufferPointer(start: buffer, count: Int(n)))
@@ -60,7 +60,7 @@ struct NetlinkSocket: ~Copyable {
                 let flags = UInt16(bytes[offset + 6]) | UInt16(bytes[offset + 7]) << 8
                 let messageSeq = LinkMessageParser.u32(bytes, offset + 8)
                 guard length >= 16, offset + length <= bytes.count else {
-                    throw SRIOVError(.corrupt, "\(context): truncated netlink reply (\(bytes.count) bytes)")
+                    throw SRIOVError(.corrupt, "\(context()): truncated netlink reply (\(bytes.count) bytes)")
                 }
                 defer { offset += (length + 3) & ~3 }
                 guard messageSeq == seq else { continue }
@@ -71,7 +71,7 @@ struct NetlinkSocket: ~Copyable {
                     let errno = -error
                     let text = NetlinkSocket.extendedAckMessage(bytes, offset: offset, length: length, flags: flags)
                     throw SRIOVError(.kernelRefused,
-                                     "\(context): \(Errno.name(errno)) (\(String(cString: strerror(errno))))" + (text.map { ": \($0)" } ?? ""),
+                                     "\(context()): \(Errno.name(errno)) (\(String(cString: strerror(errno))))" + (text.map { ": \($0)" } ?? ""),
                                      cause: .errno(errno))
                 case NLMSG_DONE:
                     return result
@@ -126,13 +126,13 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
 
     /// Sends `message` and reads its reply (`NetlinkSocket.receive`), with the connection (opened on
     /// first use) and the lock held.
-    private func exchange(_ message: borrowing NetlinkMessage, context: String) throws(SRIOVError) -> [UInt8]? {
+    private func exchange(_ message: borrowing NetlinkMessage, context: @autoclosure () -> String) throws(SRIOVError) -> [UInt8]? {
         let outcome: Result<[UInt8]?, SRIOVError> = connection.withLock { slot in
             do throws(SRIOVError) {
                 let c: Connection
                 if let open = slot { c = open } else { c = try Connection(); slot = c }
-                let seq = try c.socket.send(message, context: context)
-                return .success(try c.socket.receive(seq: seq, context: context))
+                let seq = try c.socket.send(message, context: context())
+                return .success(try c.socket.receive(seq: seq, context: context()))
             } catch {
                 return .failure(error)
             }
@@ -145,10 +145,11 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
     public func readVFs(pf: InterfaceName) async throws(SRIOVError) -> VFReadout {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.getLink(ifindex: ifindex)
-        let context = "\(pf): reading VF settings (RTM_GETLINK)"
-        let reply = try exchange(message, context: context)
+        // Error texts are built only for an error (`context` is an autoclosure down to the socket).
+        func context() -> String { "\(pf): reading VF settings (RTM_GETLINK)" }
+        let reply = try exchange(message, context: context())
         guard let reply else {
-            throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
+            throw SRIOVError(.corrupt, "\(context()): the kernel sent no link message")
         }
         return try LinkMessageParser.parse(reply, interface: pf)
     }
@@ -161,10 +162,10 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
     public func readVFStats(pf: InterfaceName) async throws(SRIOVError) -> VFStatsReadout {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.getLink(ifindex: ifindex, stats: true)
-        let context = "\(pf): reading VF counters (RTM_GETLINK)"
-        let reply = try exchange(message, context: context)
+        func context() -> String { "\(pf): reading VF counters (RTM_GETLINK)" }
+        let reply = try exchange(message, context: context())
         guard let reply else {
-            throw SRIOVError(.corrupt, "\(context): the kernel sent no link message")
+            throw SRIOVError(.corrupt, "\(context()): the kernel sent no link message")
         }
         return try LinkMessageParser.parseStats(reply, interface: pf)
     }
@@ -213,8 +214,7 @@ public final class NetlinkVFLink: VFLinkControl, Sendable {
     func setLink(_ run: some Collection<VFSettingRequest>, vf: Int, pf: InterfaceName) throws(SRIOVError) {
         let ifindex = try NetlinkVFLink.ifindex(pf)
         let message = try RequestBuilder.setLink(ifindex: ifindex, vf: vf, requests: run)
-        let context = "\(pf) VF \(vf): \(run.map(\.description).joined(separator: ", ")) (RTM_SETLINK)"
-        _ = try exchange(message, context: context)
+        _ = try exchange(message, context: "\(pf) VF \(vf): \(run.map(\.description).joined(separator: ", ")) (RTM_SETLINK)")
     }
 
     static func ifindex(_ name: InterfaceName) throws(SRIOVError) -> Int32 {
