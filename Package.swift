@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "SRIOVCoreTests", dependencies: ["SRIOVCore"]),
         .testTarget(name: "SRIOVSysfsTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVSimulatorTests", dependencies: ["SRIOVCore", "SRIOVSysfs", "SRIOVSimulator", "SRIOVTestSupport"]),
-        .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink"]),
+        .testTarget(name: "SRIOVNetlinkTests", dependencies: ["SRIOVCore", "SRIOVNetlink", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVJournalTests", dependencies: ["SRIOVJournal", "SRIOVCore", "SRIOVTestSupport"]),
         .testTarget(name: "SRIOVConfigTests", dependencies: ["SRIOVConfig", "SRIOVCore", "SRIOVTestSupport", "SRIOVSimulator"]),
         .testTarget(name: "SRIOVServiceTests",

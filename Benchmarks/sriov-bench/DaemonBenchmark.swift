@@ -82,15 +82,11 @@ func daemonLoad(_ arguments: ArraySlice<String>) {
     var keepAliveOption = true
     var typedOption = false
     var samplesPath: String?
-    var args = arguments
     func usage(_ why: String) -> Never {
-        print("daemon-load: \(why)")
-        print("usage: sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate CYCLES_PER_S] [--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]")
-        exit(64)
+        usageError("daemon-load", "sriov-bench daemon-load [--socket PATH] [--clients N] [--cycles N] [--rate CYCLES_PER_S] "
+                   + "[--connection keep-alive|per-request] [--client raw|typed] [--samples FILE]", why)
     }
-    while let flag = args.first {
-        guard let value = args.dropFirst().first else { usage("option \(flag) needs a value") }
-        args = args.dropFirst(2)
+    for (flag, value) in optionPairs(arguments, usage: usage) {
         switch flag {
         case "--socket": socketOption = value
         case "--clients": clients = Int(value) ?? 0

@@ -18,15 +18,10 @@ func httpRoundTrip(_ arguments: ArraySlice<String>) {
     var socket: String?
     var path = "/v1/leases"
     var requests = 200
-    var args = arguments
     func usage(_ why: String) -> Never {
-        print("http-roundtrip: \(why)")
-        print("usage: sriov-bench http-roundtrip --socket PATH [--path /v1/leases] [--requests N]")
-        exit(64)
+        usageError("http-roundtrip", "sriov-bench http-roundtrip --socket PATH [--path /v1/leases] [--requests N]", why)
     }
-    while let flag = args.first {
-        guard let value = args.dropFirst().first else { usage("option \(flag) needs a value") }
-        args = args.dropFirst(2)
+    for (flag, value) in optionPairs(arguments, usage: usage) {
         switch flag {
         case "--socket": socket = value
         case "--path":

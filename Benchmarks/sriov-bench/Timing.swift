@@ -103,3 +103,23 @@ struct MachineProbe {
                work, workMedian, syscall, handOff)
     }
 }
+
+/// A benchmark's `--flag value` options in order, for its own `switch`; `usage` ends the process (exit
+/// 64) when a flag has no value.
+func optionPairs(_ arguments: ArraySlice<String>, usage: (String) -> Never) -> [(flag: String, value: String)] {
+    var pairs: [(flag: String, value: String)] = []
+    var args = arguments
+    while let flag = args.first {
+        guard let value = args.dropFirst().first else { usage("option \(flag) needs a value") }
+        pairs.append((flag, value))
+        args = args.dropFirst(2)
+    }
+    return pairs
+}
+
+/// `<benchmark>: <why>` and its usage line, then exit 64 (a usage error).
+func usageError(_ benchmark: String, _ usage: String, _ why: String) -> Never {
+    print("\(benchmark): \(why)")
+    print("usage: \(usage)")
+    exit(64)
+}

@@ -7,16 +7,6 @@ import SRIOVTestSupport
 /// throughout, and the journal replays to exactly the final state.
 @Suite("Concurrency stress")
 struct StressTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
 
     struct Tally: Sendable {
         var acquired = 0, released = 0, renewed = 0, refused = 0
@@ -41,7 +31,7 @@ struct StressTests {
         let tallies = await withTaskGroup(of: Tally.self) { group in
             for r in 0..<requesters {
                 group.addTask {
-                    var rng = SplitMix(state: UInt64(r) &* 7919)
+                    var rng = SplitMix(seed: UInt64(r) &* 7919)
                     var tally = Tally()
                     var mine: [LeaseID] = []
                     for _ in 0..<(total / requesters) {

@@ -1,5 +1,6 @@
 import Testing
 import SRIOVCore
+import SRIOVTestSupport
 @testable import SRIOVNetlink
 
 /// Kernel event messages built byte by byte as the kernel sends them: uevents as
@@ -132,18 +133,6 @@ import SRIOVCore
         }
     }
 
-    /// A deterministic generator (SplitMix64), so a failure names a reproducible datagram.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let keys = ["ACTION", "SUBSYSTEM", "PCI_SLOT_NAME", "DEVPATH", "DRIVER", "INTERFACE", "IFINDEX", "SEQNUM",
                        "PCI_ID", "ACTIONS", "ACTIO", "action", "SUBSYSTEM2", "DEVPATH_OLD", ""]
     static let values = ["add", "remove", "bind", "unbind", "change", "move", "online", "pci", "net", "block", "vfio",
@@ -151,7 +140,7 @@ import SRIOVCore
                          "+5", "99999999999", "/devices/pci0000:3a/0000:3a:00.0/0000:3b:02.1", "/devices/x/0000:3b:02.1/",
                          "/devices/x//", "/", "a=b", "é", "日本", "🚀", "0000:3b:02.1 "]
 
-    static func datagram(_ g: inout Generator) -> [UInt8] {
+    static func datagram(_ g: inout SplitMix) -> [UInt8] {
         var fields: [[UInt8]] = []
         switch g.next() % 6 {
         case 0: fields.append(Array("libudev".utf8))
@@ -186,7 +175,7 @@ import SRIOVCore
     }
 
     @Test func agreesWithTheStringParserOnGeneratedDatagrams() {
-        var g = Generator(state: 0x5EED)
+        var g = SplitMix(seed: 0x5EED)  // SRIOVTestSupport: a failure names a reproducible datagram
         var events = 0
         for i in 0..<20_000 {
             let bytes = Self.datagram(&g)

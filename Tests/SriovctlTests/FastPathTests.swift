@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SRIOVCore
+import SRIOVTestSupport
 import Testing
 @testable import sriovctl
 
@@ -134,19 +135,9 @@ struct FastPathTests {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failure names a line that can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
+/// Command lines from the shared generator (SRIOVTestSupport's SplitMix), so a failure names a line
+/// that can be replayed.
+extension SplitMix {
     /// `pieces` plus `options` random options (mostly a valued one with its first, valid value,
     /// sometimes any value, in either form; sometimes a flag), all in random order.
     mutating func commandLine(_ pieces: [[String]], options: Int, values: [(String, [String])], flags: [String]) -> [String] {

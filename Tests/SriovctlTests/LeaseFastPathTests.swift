@@ -1,6 +1,7 @@
 import ArgumentParser
 import SRIOVCore
 import SRIOVLeasing
+import SRIOVTestSupport
 import Testing
 @testable import sriovctl
 
