@@ -59,25 +59,30 @@ public struct JSONWriter: Sendable {
 
     /// `"name":` (with the comma before it when needed); the value follows. The names are the
     /// types' own literals: ASCII, nothing to escape.
+    ///
     /// Assembled on the stack and appended at once: a record or document writes hundreds of keys, and
     /// each single-byte append checks the array's uniqueness and capacity again.
     @inlinable
     public mutating func key(_ name: StaticString) {
         let comma = needsComma
         needsComma = false
-        let count = name.utf8CodeUnitCount
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count + 4) { buffer in
-            var n = 0
-            if comma {
-                buffer[0] = UInt8(ascii: ",")
-                n = 1
+        name.withUTF8Buffer { text in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: text.count + 4) { buffer in
+                var n = 0
+                if comma {
+                    buffer[0] = UInt8(ascii: ",")
+                    n = 1
+                }
+                buffer[n] = UInt8(ascii: "\"")
+                n += 1
+                if let source = text.baseAddress {
+                    (buffer.baseAddress! + n).initialize(from: source, count: text.count)
+                    n += text.count
+                }
+                buffer[n] = UInt8(ascii: "\"")
+                buffer[n + 1] = UInt8(ascii: ":")
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<(n + 2)]))
             }
-            buffer[n] = UInt8(ascii: "\"")
-            UnsafeMutableRawPointer(buffer.baseAddress! + n + 1).copyMemory(from: name.utf8Start, byteCount: count)
-            n += 1 + count
-            buffer[n] = UInt8(ascii: "\"")
-            buffer[n + 1] = UInt8(ascii: ":")
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<(n + 2)]))
         }
     }
 
