@@ -198,10 +198,27 @@ ADDRESSES = {
     "listen-host": "localhost:0",
 }
 
+VF_PATH = "/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/0000:3b:02.3"
+
+def uevent(header, pairs):
+    return b"".join(f.encode() + b"\0" for f in [header] + pairs)
+
+def uevent_seeds():
+    write("uevent", "pci-bind.bin", uevent("bind@" + VF_PATH, ["ACTION=bind", "DEVPATH=" + VF_PATH, "SUBSYSTEM=pci",
+                                                             "DRIVER=vfio-pci", "PCI_SLOT_NAME=0000:3b:02.3", "SEQNUM=4712"]))
+    write("uevent", "pci-unbind.bin", uevent("unbind@" + VF_PATH, ["ACTION=unbind", "DEVPATH=" + VF_PATH, "SUBSYSTEM=pci",
+                                                                 "PCI_SLOT_NAME=0000:3b:02.3", "SEQNUM=4713"]))
+    write("uevent", "pci-remove-devpath.bin", uevent("remove@" + VF_PATH, ["ACTION=remove", "DEVPATH=" + VF_PATH, "SUBSYSTEM=pci"]))
+    write("uevent", "net-add.bin", uevent("add@" + VF_PATH + "/net/ens1f0v3", ["ACTION=add", "DEVPATH=" + VF_PATH + "/net/ens1f0v3",
+                                                                             "SUBSYSTEM=net", "INTERFACE=ens1f0v3", "IFINDEX=17"]))
+    write("uevent", "vfio-add.bin", uevent("add@/devices/virtual/vfio/6", ["ACTION=add", "DEVPATH=/devices/virtual/vfio/6",
+                                                                          "SUBSYSTEM=vfio", "MAJOR=243", "MINOR=1", "DEVNAME=vfio/6"]))
+    write("uevent", "udev.bin", b"libudev\0\xfe\xed\xca\xfe")
+
 def address_seeds():
     for name, text in ADDRESSES.items():
         write("addresses", name, text)
 
 if __name__ == "__main__":
-    journal_seeds(); statedir_seeds(); snapshot_seeds(); record_seeds(); config_seeds(); netlink_seeds(); body_seeds(); address_seeds()
+    journal_seeds(); statedir_seeds(); snapshot_seeds(); record_seeds(); config_seeds(); netlink_seeds(); uevent_seeds(); body_seeds(); address_seeds()
     print("seeds written under", os.path.relpath(OUT))

@@ -7,7 +7,7 @@
 #   --seconds N  per target (default 300: the long run)
 #   --smoke      20 s per target with a fixed seed (-seed=1): what .ci/run does
 #   --debug      a debug build (builds ~2x faster, runs ~6x slower)
-#   target...    journal statedir snapshot leasebook record config netlink bodies addresses (default: all)
+#   target...    journal statedir snapshot leasebook record config netlink uevent bodies addresses (default: all)
 #
 # Each target starts from Fuzz/corpus/<target> plus what earlier runs found (.build-fuzz/runs/<target>/corpus,
 # not committed). Prints executions per target; a crash, timeout or failed property is saved under

@@ -14,6 +14,7 @@ enum Targets {
         FuzzTarget(name: "record", summary: "a journal record's payload: LeaseEvent decode and re-encode (byte 0 picks the type)", run: RecordTarget.run),
         FuzzTarget(name: "config", summary: "sriovd.yaml: SRIOVConfig.parse and resolve against the simulated standard host", run: ConfigTarget.run),
         FuzzTarget(name: "netlink", summary: "an RTM_NEWLINK reply: LinkMessageParser.parse", run: NetlinkTarget.run),
+        FuzzTarget(name: "uevent", summary: "a kernel uevent datagram: UeventParser.parse (the host watch)", run: UeventTarget.run),
         FuzzTarget(name: "bodies", summary: "HTTP request bodies (byte 0 picks acquire, renew, numvfs or VF settings)", run: BodiesTarget.run),
         FuzzTarget(name: "addresses", summary: "PCI address, MAC, VLAN, interface name, lease id, listen address parsers", run: AddressesTarget.run),
     ]
