@@ -118,23 +118,7 @@ enum CompactJSON {
     @usableFromInline
     static func writeInt64(_ v: Int64, into out: inout [UInt8]) {
         if v < 0 { out.append(UInt8(ascii: "-")) }
-        var rest = v.magnitude
-        var digits = 1
-        var probe = rest
-        while probe >= 10 {
-            probe /= 10
-            digits += 1
-        }
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
-        out.withUnsafeMutableBufferPointer { buffer in
-            var i = start + digits
-            repeat {
-                i -= 1
-                buffer[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            } while rest != 0
-        }
+        ASCIIDigits.appendDecimal(v.magnitude, to: &out)
     }
 
     /// Writes `value`: primitives directly (the type compared, never cast), anything else through
@@ -170,8 +154,6 @@ enum CompactJSON {
         out.append(contentsOf: text.utf8)
     }
 
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
@@ -199,10 +181,7 @@ enum CompactJSON {
                 case 0x0c: out.append(UInt8(ascii: "f"))
                 default:
                     out.append(UInt8(ascii: "u"))
-                    out.append(UInt8(ascii: "0"))
-                    out.append(UInt8(ascii: "0"))
-                    out.append(hexDigits[Int(b >> 4)])
-                    out.append(hexDigits[Int(b & 0xf)])
+                    ASCIIDigits.appendHex(UInt64(b), digits: 4, to: &out)
                 }
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))

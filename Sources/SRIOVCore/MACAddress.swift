@@ -99,8 +99,8 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible, LosslessS
         for i in 0..<6 {
             let o = octet(i)
             if i > 0 { out[n] = UInt8(ascii: ":"); n += 1 }
-            out[n] = Hex.digits[Int(o >> 4)]
-            out[n + 1] = Hex.digits[Int(o & 0xf)]
+            out[n] = ASCIIDigits.hexDigit(UInt64(o >> 4))
+            out[n + 1] = ASCIIDigits.hexDigit(UInt64(o))
             n += 2
         }
         return n

@@ -114,10 +114,7 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     /// Writes the text into `out` (16 bytes are enough: a domain has at most 8 digits); returns its length.
     private func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        @inline(__always) func digit(_ v: UInt32) -> UInt8 {
-            let v = UInt8(truncatingIfNeeded: v & 0xf)
-            return v < 10 ? UInt8(ascii: "0") &+ v : UInt8(ascii: "a") &+ (v &- 10)
-        }
+        func digit(_ v: UInt32) -> UInt8 { ASCIIDigits.hexDigit(UInt64(v)) }
         var n = 0
         // Four digits, zero-padded; a wider domain (VMD) keeps all its digits.
         var width = 4
@@ -159,8 +156,6 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
 /// Small hex helpers shared by the parsers (no Foundation).
 enum Hex {
-    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
     static func value(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")

@@ -1,3 +1,5 @@
+import SRIOVCore
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as iSCSI, ext4 and RFC 3720 use it.
 ///
 /// Slicing-by-8: eight 256-entry tables let the loop consume eight bytes per step, which matters when
@@ -53,16 +55,8 @@ enum CRC32C {
     static func hex(_ crc: UInt32) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(8)
-        appendHex(crc, to: &out)
+        ASCIIDigits.appendHex(UInt64(crc), digits: 8, to: &out)
         return out
-    }
-
-    /// The eight lower-case hex digits of `crc`, appended to `out` (every record's line ends with them).
-    static func appendHex(_ crc: UInt32, to out: inout [UInt8]) {
-        for i in 0..<8 {
-            let d = UInt8(truncatingIfNeeded: (crc >> UInt32(28 - 4 * i)) & 0xf)
-            out.append(d < 10 ? UInt8(ascii: "0") &+ d : UInt8(ascii: "a") &+ (d &- 10))
-        }
     }
 
     /// Parses exactly eight lower-case hex digits; nil for anything else.

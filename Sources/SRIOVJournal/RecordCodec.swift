@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SRIOVCore
 
 /// One journal line: `{"v":1,"seq":N,"ts":T,"type":"...","data":{...},"crc":"xxxxxxxx"}` + `\n`.
 ///
@@ -40,30 +41,10 @@ enum RecordCodec {
         clock_gettime(CLOCK_REALTIME, &ts)
         var out: [UInt8] = []
         out.reserveCapacity(24)
-        appendDecimal(UInt64(max(0, ts.tv_sec)), to: &out)
+        ASCIIDigits.appendDecimal(UInt64(max(0, ts.tv_sec)), to: &out)
         out.append(UInt8(ascii: "."))
-        appendDecimal(UInt64(max(0, ts.tv_nsec)) / 1000, digits: 6, to: &out)
+        ASCIIDigits.appendDecimal(UInt64(max(0, ts.tv_nsec)) / 1000, minimumDigits: 6, to: &out)
         return out
-    }
-
-    /// The decimal digits of `value`, zero-padded to at least `digits`, appended to `out` (no string).
-    static func appendDecimal(_ value: UInt64, digits: Int = 1, to out: inout [UInt8]) {
-        var count = 1
-        var probe = value
-        while probe >= 10 {
-            probe /= 10
-            count += 1
-        }
-        count = max(count, digits)
-        let start = out.count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-        var rest = value
-        var i = start + count
-        while rest != 0 {
-            i -= 1
-            out[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-            rest /= 10
-        }
     }
 
     /// Appends the line for one record (with its newline) to `out`. `type` must pass `isValidType`;
@@ -71,7 +52,7 @@ enum RecordCodec {
     static func encode(seq: UInt64, timestamp: [UInt8], type: String, data: [UInt8], into out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: #"{"v":1,"seq":"#.utf8)
-        appendDecimal(seq, to: &out)
+        ASCIIDigits.appendDecimal(seq, to: &out)
         out.append(contentsOf: #","ts":"#.utf8)
         out.append(contentsOf: timestamp)
         out.append(contentsOf: #","type":""#.utf8)
@@ -80,7 +61,7 @@ enum RecordCodec {
         out.append(contentsOf: data)
         let crc = out.withUnsafeBytes { raw in recordCRC(UnsafeRawBufferPointer(rebasing: raw[start...])) }
         out.append(contentsOf: crcMarker)
-        CRC32C.appendHex(crc, to: &out)
+        ASCIIDigits.appendHex(UInt64(crc), digits: 8, to: &out)
         out.append(contentsOf: #""}"#.utf8)
         out.append(0x0a)
     }

@@ -83,10 +83,9 @@ public enum UeventParser {
 
     /// Whether the bytes in `range` are exactly `literal`'s.
     static func matches(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ literal: StaticString) -> Bool {
-        guard range.count == literal.utf8CodeUnitCount else { return false }
-        let l = literal.utf8Start
-        for i in 0..<range.count where b[range.lowerBound + i] != l[i] { return false }
-        return true
+        literal.withUTF8Buffer { l in
+            l.count == range.count && l.elementsEqual(UnsafeBufferPointer(rebasing: b[range]))
+        }
     }
 
     /// The last non-empty `/`-separated component of the path in `range`.

@@ -59,30 +59,13 @@ struct CRC32CTests {
         for crc: UInt32 in [0, 1, 0xf, 0x10, 0xdead_beef, 0x8000_0000, 0xffff_ffff, 0x0123_4567] {
             let text = String(crc, radix: 16)
             #expect(CRC32C.hex(crc) == Array((String(repeating: "0", count: 8 - text.count) + text).utf8))
-            var out: [UInt8] = [0x7b]
-            CRC32C.appendHex(crc, to: &out)
-            #expect(out == [0x7b] + CRC32C.hex(crc))
         }
     }
 }
 
-/// The record line's numbers are written digit by digit: they must be what String(_:) writes.
+/// The record line's timestamp, written digit by digit (`ASCIIDigits`, tested in SRIOVCoreTests).
 @Suite("Record line numbers")
 struct RecordLineNumberTests {
-    @Test func decimalsMatchString() {
-        for v: UInt64 in [0, 1, 9, 10, 99, 100, 12345, 1_796_584_551, UInt64(UInt32.max), UInt64.max / 10, UInt64.max] {
-            var out: [UInt8] = []
-            RecordCodec.appendDecimal(v, to: &out)
-            #expect(out == Array(String(v).utf8))
-        }
-        var padded: [UInt8] = []
-        RecordCodec.appendDecimal(42, digits: 6, to: &padded)
-        #expect(padded == Array("000042".utf8))
-        var wide: [UInt8] = []
-        RecordCodec.appendDecimal(1_234_567, digits: 6, to: &wide)
-        #expect(wide == Array("1234567".utf8))
-    }
-
     @Test func timestampIsSecondsDotSixDigitMicroseconds() throws {
         let text = String(decoding: RecordCodec.timestamp(), as: UTF8.self)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
