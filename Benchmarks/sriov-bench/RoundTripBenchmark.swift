@@ -35,38 +35,42 @@ func httpRoundTrip(_ arguments: ArraySlice<String>) {
     }
     guard let socket else { usage("--socket is required: the Unix socket sriovd serves on") }
 
-    // The responder's socket next to nothing of sriovd's: a fresh directory of our own.
+    // The responder's socket next to nothing of sriovd's: a fresh directory of our own. It is bound and
+    // listening before the responder starts (the responder inherits it), so the first GET needs no wait.
     var template = Array("/tmp/sriov-bench-responder.XXXXXX".utf8CString)
     guard let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else {
         print("http-roundtrip: error: cannot create a directory under /tmp for the responder's socket: \(String(cString: strerror(errno)))")
         exit(1)
     }
     let responderSocket = dir + "/responder.sock"
-    var pid: pid_t = 0
-    let argv = [CommandLine.arguments[0], "http-responder", responderSocket]
-    var cArgs = argv.map { strdup($0) } + [nil]
-    let spawned = posix_spawn(&pid, argv[0], nil, nil, &cArgs, environ)
-    for p in cArgs { free(p) }
-    guard spawned == 0 else {
-        print("http-roundtrip: error: cannot start the minimal responder (\(argv[0])): \(String(cString: strerror(spawned)))")
-        exit(1)
-    }
-    func stopResponder() {
-        kill(pid, SIGTERM)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+    func removeDirectory() {
         unlink(responderSocket)
         rmdir(dir)
     }
-    // Its socket appears once it listens (a few ms; 10 s at most on a slow guest).
-    var waited = 0
-    while access(responderSocket, F_OK) != 0 && waited < 1000 {
-        usleep(10_000)
-        waited += 1
+    let listening: Int32
+    switch listeningSocket(responderSocket) {
+    case .success(let fd): listening = fd
+    case .failure(let why):
+        removeDirectory()
+        print("http-roundtrip: error: \(why)")
+        exit(1)
+    }
+    let started = startProcess([CommandLine.arguments[0], "http-responder", String(listening)])
+    close(listening)
+    guard started.error == 0 else {
+        removeDirectory()
+        print("http-roundtrip: error: cannot start the minimal responder (\(CommandLine.arguments[0])): \(String(cString: strerror(started.error)))")
+        exit(1)
+    }
+    func stopResponder() {
+        kill(started.pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(started.pid, &status, 0)
+        removeDirectory()
     }
 
-    /// p50 and p90 of `requests` GETs on one kept-alive connection (after 10 not counted, which open it).
-    func run(_ socketPath: String) -> (p50: Double, p90: Double, body: Int)? {
+    /// The times of `requests` GETs on one kept-alive connection (after 10 not counted, which open it).
+    func run(_ socketPath: String) -> (times: Stats, body: Int)? {
         let connection = UnixHTTPConnection(socketPath: socketPath, timeoutSeconds: 30)
         defer { connection.close() }
         let clock = ContinuousClock()
@@ -98,8 +102,7 @@ func httpRoundTrip(_ arguments: ArraySlice<String>) {
                 body = response.body.count
             }
         }
-        samples.sort()
-        return (samples[samples.count / 2], samples[min(samples.count - 1, samples.count * 9 / 10)], body)
+        return (Stats(samples: samples), body)
     }
     print("http-roundtrip: \(requests) kept-alive GET \(path) on one connection each, the same raw client (daemon-load's)")
     let floorRun = run(responderSocket)
@@ -107,26 +110,21 @@ func httpRoundTrip(_ arguments: ArraySlice<String>) {
     stopResponder()
     guard let floor = floorRun, let sriovd = sriovdRun else { exit(1) }
     func f(_ v: Double) -> String { String(format: "%.3f", v) }
-    print("http-roundtrip: minimal responder (one thread, blocking POSIX, a fixed \(floor.body)-byte answer): p50 \(f(floor.p50)) ms  p90 \(f(floor.p90)) ms")
-    print("http-roundtrip: sriovd (\(socket), \(sriovd.body)-byte answer): p50 \(f(sriovd.p50)) ms  p90 \(f(sriovd.p90)) ms")
-    print("http-roundtrip: sriovd's HTTP stack, router and route add \(f(sriovd.p50 - floor.p50)) ms a request (p50), \(String(format: "%.1f", sriovd.p50 / max(floor.p50, 0.001)))x the floor's round trip")
+    let (floorP50, sriovdP50) = (floor.times.percentile(0.5), sriovd.times.percentile(0.5))
+    print("http-roundtrip: minimal responder (one thread, blocking POSIX, a fixed \(floor.body)-byte answer): p50 \(f(floorP50)) ms  p90 \(f(floor.times.percentile(0.9))) ms")
+    print("http-roundtrip: sriovd (\(socket), \(sriovd.body)-byte answer): p50 \(f(sriovdP50)) ms  p90 \(f(sriovd.times.percentile(0.9))) ms")
+    print("http-roundtrip: sriovd's HTTP stack, router and route add \(f(sriovdP50 - floorP50)) ms a request (p50), \(String(format: "%.1f", sriovdP50 / max(floorP50, 0.001)))x the floor's round trip")
 }
 
-/// `http-responder <socket>`: the minimal responder `http-roundtrip` starts (not for direct use):
-/// accepts one connection at a time and answers each request head (up to its blank line; requests with
-/// a body are not expected) with the same fixed 200 and JSON body. Ends on SIGTERM.
-func httpResponder(_ arguments: ArraySlice<String>) -> Never {
-    guard let path = arguments.first, arguments.count == 1 else {
-        print("usage: sriov-bench http-responder SOCKET (started by http-roundtrip)")
-        exit(64)
-    }
+/// A Unix socket bound at `path` and listening, for the responder to inherit; or why not.
+func listeningSocket(_ path: String) -> Result<Int32, ListenFailure> {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8)
     guard fd >= 0, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-        print("http-responder: error: cannot open a socket at \(path)")
-        exit(1)
+        if fd >= 0 { close(fd) }
+        return .failure(ListenFailure(description: "cannot open a socket at \(path)"))
     }
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
         raw.copyBytes(from: bytes)
@@ -136,14 +134,35 @@ func httpResponder(_ arguments: ArraySlice<String>) -> Never {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
     guard bound == 0, listen(fd, 16) == 0 else {
-        print("http-responder: error: cannot listen on \(path): \(String(cString: strerror(errno)))")
-        exit(1)
+        let why = String(cString: strerror(errno))
+        close(fd)
+        return .failure(ListenFailure(description: "cannot listen on \(path): \(why)"))
+    }
+    return .success(fd)
+}
+
+struct ListenFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// `http-responder <fd>`: the minimal responder `http-roundtrip` starts (not for direct use), on the
+/// listening socket it inherits as descriptor `fd`: accepts one connection at a time and answers each
+/// request head (up to its blank line; requests with a body are not expected) with the same fixed 200
+/// and JSON body. Ends on SIGTERM.
+func httpResponder(_ arguments: ArraySlice<String>) -> Never {
+    guard arguments.count == 1, let fd = arguments.first.flatMap({ Int32($0) }), fd >= 0 else {
+        print("usage: sriov-bench http-responder FD (a listening socket; started by http-roundtrip)")
+        exit(64)
     }
     let answer = Array("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"leases\":[]}".utf8)
     var buffer = [UInt8](repeating: 0, count: 16384)
     while true {
         let connection = accept(fd, nil, nil)
-        guard connection >= 0 else { continue }
+        guard connection >= 0 else {
+            if errno == EINTR || errno == ECONNABORTED { continue }
+            print("http-responder: error: accept on descriptor \(fd): \(String(cString: strerror(errno)))")
+            exit(1)
+        }
         var have = 0
         reading: while true {
             let n = buffer.withUnsafeMutableBytes { read(connection, $0.baseAddress! + have, $0.count - have) }

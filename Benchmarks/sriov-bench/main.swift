@@ -147,14 +147,22 @@ func baseline(_ paths: HostPaths) -> Int {
     return touched
 }
 
-/// Runs a program and waits for it; returns its exit status.
-func spawn(_ argv: [String]) -> Int32 {
+/// Starts a program (it inherits this process's open descriptors): its pid, or posix_spawn's error
+/// number (`error` is 0 when it started).
+func startProcess(_ argv: [String]) -> (pid: pid_t, error: Int32) {
     var pid: pid_t = 0
     var cArgs = argv.map { strdup($0) } + [nil]
     defer { for p in cArgs { free(p) } }
-    guard posix_spawn(&pid, argv[0], nil, nil, &cArgs, environ) == 0 else { return -1 }
+    let error = posix_spawn(&pid, argv[0], nil, nil, &cArgs, environ)
+    return (pid, error)
+}
+
+/// Runs a program and waits for it; returns its exit status.
+func spawn(_ argv: [String]) -> Int32 {
+    let started = startProcess(argv)
+    guard started.error == 0 else { return -1 }
     var status: Int32 = 0
-    waitpid(pid, &status, 0)
+    waitpid(started.pid, &status, 0)
     return status
 }
 
