@@ -64,32 +64,56 @@ grep -E '^lease-engine: (step|journal|per cycle)' "$W/engine-profile.out" | sed 
 
 # -------------------------------------------------------------------- api, kept-alive, in the guest
 p50() { awk -v w="$2" 'index($0, w) { for (i = 1; i <= NF; i++) if ($i == "p50") print $(i + 1) }' "$1" | head -n 1; }
-# profile <label>: the per-step profile of the cycles so far, from sriovd's /metrics: each host
-# operation's count and mean (HostProfile), the journal's fsyncs, and the lease operations' totals.
+# profile <label> <before>: the per-step profile of the cycles since <before> (a /metrics snapshot
+# taken after a warm-up, so first-request costs stay out, as the engine's --profile leaves them out),
+# from sriovd's /metrics: each host operation per cycle and its mean (HostProfile), in the format of
+# the engine's profile, the journal's fsyncs, and the lease operations (route to answer).
 profile() {
-    lane_metrics "$sock" | "$PYTHON" -c '
+    lane_metrics "$sock" >"$W/metrics-after"
+    "$PYTHON" - "$2" "$W/metrics-after" <<'PY' | sed "s/^/BENCH $1: /"
 import re, sys
-text = sys.stdin.read()
-def series(name):
+def series(text, name):
     out = {}
     for m in re.finditer(r"^" + name + r"(?:\{op=\"([^\"]*)\"\})? ([0-9.e+-]+)$", text, re.M):
         out[m.group(1) or ""] = float(m.group(2))
     return out
-for kind, label in [("sriovd_lease_operation_duration_seconds", "lease operation"), ("sriovd_host_operation_duration_seconds", "host operation")]:
-    counts, sums = series(kind + "_count"), series(kind + "_sum")
-    for op in sorted(counts):
-        if counts[op]:
-            print(f"{label} {op}: {int(counts[op])} calls, mean {1000 * sums[op] / counts[op]:.2f} ms, total {1000 * sums[op]:.1f} ms")
-fs, fsec = series("sriovd_journal_fsyncs_total").get(""), series("sriovd_journal_fsync_seconds_total").get("")
+before, after = (open(f).read() for f in sys.argv[1:3])
+def delta(name):
+    b, a = series(before, name), series(after, name)
+    return {k: v - b.get(k, 0.0) for k, v in a.items()}
+ops = "sriovd_lease_operation_duration_seconds"
+counts, sums = delta(ops + "_count"), delta(ops + "_sum")
+cycles = counts.get("release", 0)
+if not cycles:
+    print("no lease cycle since the snapshot"); sys.exit(0)
+for op in sorted(counts):
+    if counts[op]:
+        print(f"lease operation {op}: {counts[op] / cycles:.2f} per cycle, mean {1000 * sums[op] / counts[op]:.2f} ms")
+host = "sriovd_host_operation_duration_seconds"
+counts, sums = delta(host + "_count"), delta(host + "_sum")
+total = 0.0
+for op in sorted(counts):
+    if counts[op]:
+        total += sums[op]
+        print(f"step {op}: {counts[op] / cycles:.2f} per cycle, mean {1000 * sums[op] / counts[op]:.2f} ms, {1000 * sums[op] / cycles:.2f} ms per cycle")
+fs, fsec = delta("sriovd_journal_fsyncs_total").get(""), delta("sriovd_journal_fsync_seconds_total").get("")
 if fs:
-    print(f"journal: {int(fs)} fsyncs, mean {1000 * fsec / fs:.2f} ms, total {1000 * fsec:.1f} ms")
-' | sed "s/^/BENCH $1: /"
+    print(f"journal: {fs / cycles:.2f} fsyncs per cycle, {1000 * fsec / cycles:.2f} ms per cycle")
+print(f"per cycle: host operations {1000 * total / cycles:.2f} ms ({int(cycles)} cycles after a warm-up)")
+PY
 }
+# warm <file>: one short run (its first requests' one-time costs), then the /metrics snapshot the
+# profile starts from.
+warm() {
+    "$BENCH" daemon-load --socket "$sock" --clients 1 --cycles 1 >/dev/null 2>&1
+    lane_metrics "$sock" >"$1"
+}
+warm "$W/metrics-before"
 "$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api.out" 2>&1 || problems+=("daemon-load: $(tail -n 2 "$W/api.out" | tr '\n' ' ')")
 grep '^daemon-load:' "$W/api.out" | sed 's/^/BENCH api: /'
 acq=$(p50 "$W/api.out" "POST /v1/leases:"); rel=$(p50 "$W/api.out" "DELETE /v1/leases/{id}:")
 api=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
-profile profile
+profile profile "$W/metrics-before"
 # The round trip's floor: the same raw client's kept-alive GET /v1/leases against a minimal responder
 # (one thread, blocking POSIX, a fixed answer) and against this sriovd: what sriovd's HTTP stack, router
 # and route add to each of a cycle's two requests, and what two requests cost at the least.
@@ -105,12 +129,13 @@ restart_sriovd() {   # restart_sriovd [sriovd args...]
     lane_start_sriovd "$@" || { problems+=("sriovd $* after a restart: $lane_sriovd_error"); return 1; }
 }
 if restart_sriovd --no-host-events; then
+    warm "$W/metrics-before-quiet"
     "$BENCH" daemon-load --socket "$sock" --clients 1 --cycles "$ITER" >"$W/api-quiet.out" 2>&1 || problems+=("daemon-load --no-host-events: $(tail -n 2 "$W/api-quiet.out" | tr '\n' ' ')")
     grep '^daemon-load:' "$W/api-quiet.out" | sed 's/^/BENCH api-no-host-events: /'
     acq=$(p50 "$W/api-quiet.out" "POST /v1/leases:"); rel=$(p50 "$W/api-quiet.out" "DELETE /v1/leases/{id}:")
     quiet=$(awk -v a="$acq" -v r="$rel" 'BEGIN { if (a != "" && r != "") printf "%.1f", a + r }')
     echo "BENCH api-no-host-events: cycle (acquire p50 + release p50) ${quiet:-?} ms, with host events ${api:-?} ms"
-    profile profile-no-host-events
+    profile profile-no-host-events "$W/metrics-before-quiet"
 fi
 restart_sriovd
 
