@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus in Fuzz/corpus/<target>/ (small files; run from the repo root).
+"""Writes the seed corpus in Fuzz/corpus/<target>/ (small files; run from the repo root). With --check it
+writes nothing and fails naming the seeds that differ from what it would write (CI runs that).
 
 Seeds are what the parsers read in real life: journal lines and a snapshot as sriovd writes them
 (JSONWriter's sorted keys, CRC-32C), the sample configs, RTM_NEWLINK replies laid out as the kernel
@@ -28,11 +29,25 @@ def snapshot(seq, data: str) -> bytes:
     d = data.encode()
     return f'{{"v":1,"seq":{seq},"crc":"{crc32c(d):08x}","data":'.encode() + d + b"}\n"
 
+CHECK = "--check" in sys.argv[1:]
+STALE = []
+
 def write(target, name, content):
     d = os.path.join(OUT, target)
+    data = content if isinstance(content, bytes) else content.encode()
+    if CHECK:
+        # Compare only: a seed that differs from what this script writes (a copied sample that changed).
+        try:
+            with open(os.path.join(d, name), "rb") as f:
+                same = f.read() == data
+        except OSError:
+            same = False
+        if not same:
+            STALE.append(os.path.join("Fuzz", "corpus", target, name))
+        return
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
-        f.write(content if isinstance(content, bytes) else content.encode())
+        f.write(data)
 
 LID = "l-00000000000000a1"
 VLAN100 = '{"id":100,"proto":"802.1Q","qos":3}'
@@ -220,5 +235,15 @@ def address_seeds():
         write("addresses", name, text)
 
 if __name__ == "__main__":
+    unknown = [a for a in sys.argv[1:] if a != "--check"]
+    if unknown:
+        print(f"make-seeds.py: unknown argument {unknown[0]}; usage: make-seeds.py [--check]", file=sys.stderr)
+        sys.exit(64)
     journal_seeds(); statedir_seeds(); snapshot_seeds(); record_seeds(); config_seeds(); netlink_seeds(); uevent_seeds(); body_seeds(); address_seeds()
-    print("seeds written under", os.path.relpath(OUT))
+    if CHECK:
+        if STALE:
+            sys.exit("make-seeds.py --check: these seeds differ from what the script writes (a sample they copy "
+                     "changed?): " + ", ".join(STALE) + "; run `python3 Fuzz/make-seeds.py` and commit them")
+        print("make-seeds.py --check: every generated seed is as committed")
+    else:
+        print("seeds written under", os.path.relpath(OUT))
