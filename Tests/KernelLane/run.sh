@@ -14,7 +14,7 @@
 #   KERNEL_LANE_TIMEOUT      seconds the guest may run (default: 900)
 #   KERNEL_LANE_CHECK_TIMEOUT seconds one check may run inside the guest (default: 240)
 #   KERNEL_LANE_MEM          guest RAM in MiB (default: 1536)
-#   KERNEL_LANE_BENCH_ITERATIONS timed runs per benchmark in 50-bench-netlink (default: 9)
+#   KERNEL_LANE_BENCH_ITERATIONS timed runs per benchmark in 50-bench-netlink and 51-bench-lease-cycle (default: 21)
 #   KERNEL_LANE_VERBOSE=1    stream the whole serial console, not only the lane's progress lines
 set -euo pipefail
 
@@ -31,7 +31,7 @@ BIN_DIR=${SRIOV_BIN_DIR:-$REPO/.build/debug}
 TIMEOUT=${KERNEL_LANE_TIMEOUT:-900}
 CHECK_TIMEOUT=${KERNEL_LANE_CHECK_TIMEOUT:-240}
 MEM=${KERNEL_LANE_MEM:-1536}
-BENCH_ITERATIONS=${KERNEL_LANE_BENCH_ITERATIONS:-9}
+BENCH_ITERATIONS=${KERNEL_LANE_BENCH_ITERATIONS:-21}
 [[ $BENCH_ITERATIONS =~ ^[1-9][0-9]{0,2}$ ]] || die "KERNEL_LANE_BENCH_ITERATIONS must be 1-999"
 LOG=$CACHE/last-console.log
 # Modules the initramfs must load itself, before the host root (and its kmod) is reachable.

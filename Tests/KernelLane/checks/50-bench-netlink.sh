@@ -10,12 +10,12 @@
 #      lease engine: with --direct (the engine in that process) and through a sriovd started here (the
 #      process is then a client of its socket): bench-sriovctl-vf-set;
 #  (c) reading a 256-VF PF: `sriovctl pf show --json` against `ip -d link show` (report only).
-# Wall-clock times with `date +%s%N`, interleaved, medians over KERNEL_LANE_BENCH_ITERATIONS (default 9) runs after
+# Wall-clock times with `date +%s%N`, interleaved, medians over KERNEL_LANE_BENCH_ITERATIONS (default 21) runs after
 # one warm-up. Under TCG everything is ~10-20x slower than native: the ratios are what matter.
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
-ITER=${LANE_BENCH_ITERATIONS:-9}
+ITER=${LANE_BENCH_ITERATIONS:-21}
 BENCH=$LANE_BIN_DIR/sriov-bench
 require_binary bench-sriovctl-vf-set "$SRIOVCTL" || exit 0
 lane_nsim_new 50 1 4 4 || { fail bench-setup "cannot create netdevsim50 with 4 VFs"; exit 0; }

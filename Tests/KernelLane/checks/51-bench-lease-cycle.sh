@@ -24,7 +24,7 @@
 set -uo pipefail
 . "$CHECKS_DIR/lib.sh"
 
-ITER=${LANE_BENCH_ITERATIONS:-9}
+ITER=${LANE_BENCH_ITERATIONS:-21}
 BENCH=$LANE_BIN_DIR/sriov-bench
 require_binary bench-lease-cycle "$SRIOVCTL" || exit 0
 require_binary bench-lease-cycle-daemon "$SRIOVD" || exit 0
