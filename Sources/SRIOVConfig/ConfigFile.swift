@@ -20,9 +20,9 @@ enum ConfigFile {
             throw SRIOVError(.invalidArgument, "\(path) is not a regular file; --config needs the path of a YAML file such as \(SRIOVConfig.defaultPath)")
         }
         var bytes: [UInt8] = []
-        // Sized from the file (a config is a few KB; one byte over, so EOF comes with the first read): a
-        // fixed 64 KiB buffer cost each `--direct` process ~60K instructions for a file of a few hundred
-        // bytes (callgrind).
+        // Sized from the file (a config is a few KB; one byte over, so the whole file fits in the first
+        // read and the next one sees EOF): a fixed 64 KiB buffer cost each `--direct` process ~60K
+        // instructions for a file of a few hundred bytes (callgrind).
         var chunk = [UInt8](repeating: 0, count: min(max(Int(st.st_size) + 1, 512), 64 << 10))
         while true {
             let n = chunk.withUnsafeMutableBytes { readSome(fd, $0.baseAddress, $0.count) }
