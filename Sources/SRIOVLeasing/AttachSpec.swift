@@ -93,17 +93,8 @@ public enum AttachSpec {
     static func hex(_ v: UInt64, _ width: Int) -> String {
         var count = 1
         while count < 16, v >> (4 * UInt64(count)) != 0 { count += 1 }
-        count = max(count, width)
-        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: count + 2)
-        bytes[1] = UInt8(ascii: "x")
-        var rest = v
-        var i = bytes.count - 1
-        while rest != 0 {
-            let d = UInt8(rest & 0xf)
-            bytes[i] = d < 10 ? 0x30 + d : 0x57 + d
-            rest >>= 4
-            i -= 1
-        }
+        var bytes = Array("0x".utf8)
+        ASCIIDigits.appendHex(v, digits: max(count, width), to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
 
